@@ -1,0 +1,48 @@
+/**
+ * A named set of counters in one Float64Array (exact up to 2^53, no overflow at line rate).
+ * Names are the kernel's where one exists (InHdrErrors, RcvbufErrors, time_squeeze...).
+ * Registration happens at setup; the hot path only does `c.v[id]++`.
+ */
+export class Counters {
+  v: Float64Array;
+  readonly names: string[] = [];
+  private readonly ids = new Map<string, number>();
+
+  constructor(
+    readonly group: string,
+    names: readonly string[] = [],
+  ) {
+    this.v = new Float64Array(Math.max(8, names.length));
+    for (const n of names) this.id(n);
+  }
+
+  /** Id of a counter, registering it if new (setup time only: may reallocate). */
+  id(name: string): number {
+    let id = this.ids.get(name);
+    if (id !== undefined) return id;
+    id = this.names.length;
+    this.names.push(name);
+    this.ids.set(name, id);
+    if (id >= this.v.length) {
+      const grown = new Float64Array(this.v.length * 2);
+      grown.set(this.v);
+      this.v = grown;
+    }
+    return id;
+  }
+
+  get(name: string): number {
+    const id = this.ids.get(name);
+    return id === undefined ? 0 : this.v[id];
+  }
+
+  toJSON(): Record<string, number> {
+    const o: Record<string, number> = {};
+    for (let i = 0; i < this.names.length; i++) o[this.names[i]] = this.v[i];
+    return o;
+  }
+
+  reset(): void {
+    this.v.fill(0);
+  }
+}
