@@ -1,0 +1,270 @@
+/**
+ * The stack's configuration and its schema, checked by hand so that every error names the path
+ * (`ports[1].mode`) and the problem, and unknown keys are refused (a typo must not silently
+ * leave a default in place).
+ */
+
+export type ConfigMode = 'auto' | 'xdp-zc' | 'xdp-drv' | 'xdp-skb' | 'tap' | 'memory';
+export const MODES: readonly ConfigMode[] = ['auto', 'xdp-zc', 'xdp-drv', 'xdp-skb', 'tap', 'memory'];
+
+export interface VlanConfig {
+  id: number;
+  /** Sub-interface name; default `PORT.ID`. */
+  name?: string;
+  addresses: string[];
+  mtu?: number;
+}
+
+export interface PortConfig {
+  name: string;
+  dev: string;
+  queue: number;
+  mode: ConfigMode;
+  addresses: string[];
+  mtu: number;
+  /** Module path of an XDP-style filter. */
+  xdp?: string;
+  vlans: VlanConfig[];
+}
+
+export interface NapiConfig {
+  weight: number;
+  budget: number;
+  busy_poll: boolean;
+}
+
+export interface Config {
+  name: string;
+  /** Control socket path; default /run/softnet/NAME.sock. */
+  control: string;
+  ports: PortConfig[];
+  routes: string[];
+  netfilter: string[];
+  sysctl: Record<string, string | number>;
+  napi: NapiConfig;
+}
+
+export interface ConfigProblem {
+  path: string;
+  problem: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly problems: ConfigProblem[],
+    readonly file?: string,
+  ) {
+    super(
+      (file ? `config ${file}: ` : 'config: ') +
+        problems.map((p) => (p.path ? `${p.path}: ${p.problem}` : p.problem)).join('\n  '),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_NAPI: NapiConfig = { weight: 64, budget: 300, busy_poll: false };
+
+export function defaultControlPath(name: string): string {
+  return `/run/softnet/${name}.sock`;
+}
+
+const NAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+const CIDR_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/** True if `s` is a.b.c.d/len with octets ≤ 255 and len ≤ 32. */
+export function isCidr(s: string): boolean {
+  const m = CIDR_RE.exec(s);
+  if (!m) return false;
+  for (let i = 1; i <= 4; i++) if (Number(m[i]) > 255) return false;
+  return Number(m[5]) <= 32;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** Collects problems while walking the raw document. */
+class Checker {
+  readonly problems: ConfigProblem[] = [];
+
+  fail(path: string, problem: string): void {
+    this.problems.push({ path, problem });
+  }
+
+  /** A mapping with only `allowed` keys; returns it or null. */
+  object(v: unknown, path: string, allowed: readonly string[]): Record<string, unknown> | null {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      this.fail(path, `expected a mapping, got ${describe(v)}`);
+      return null;
+    }
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.fail(join(path, k), `unknown key (allowed: ${allowed.join(', ')})`);
+    }
+    return o;
+  }
+
+  string(v: unknown, path: string, re?: RegExp, what?: string): string | undefined {
+    if (typeof v !== 'string' || v.length === 0) {
+      this.fail(path, `expected a non-empty string, got ${describe(v)}`);
+      return undefined;
+    }
+    if (re && !re.test(v)) {
+      this.fail(path, `${JSON.stringify(v)} is not ${what ?? `a match for ${re}`}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  int(v: unknown, path: string, min: number, max: number): number | undefined {
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      this.fail(path, `expected an integer, got ${describe(v)}`);
+      return undefined;
+    }
+    if (v < min || v > max) {
+      this.fail(path, `${v} is out of range ${min}..${max}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  bool(v: unknown, path: string): boolean | undefined {
+    if (typeof v !== 'boolean') {
+      this.fail(path, `expected true or false, got ${describe(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  list(v: unknown, path: string): unknown[] {
+    if (!Array.isArray(v)) {
+      this.fail(path, `expected a list, got ${describe(v)}`);
+      return [];
+    }
+    return v;
+  }
+
+  stringList(v: unknown, path: string): string[] {
+    const out: string[] = [];
+    this.list(v, path).forEach((x, i) => {
+      const s = this.string(x, `${path}[${i}]`);
+      if (s !== undefined) out.push(s);
+    });
+    return out;
+  }
+
+  addresses(v: unknown, path: string): string[] {
+    const out: string[] = [];
+    this.list(v, path).forEach((x, i) => {
+      const p = `${path}[${i}]`;
+      if (typeof x !== 'string' || !isCidr(x)) {
+        this.fail(p, `expected an IPv4 address with prefix length like 10.1.0.1/24, got ${describe(x)}`);
+      } else out.push(x);
+    });
+    return out;
+  }
+}
+
+function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+const TOP_KEYS = ['name', 'control', 'ports', 'routes', 'netfilter', 'sysctl', 'napi'] as const;
+const PORT_KEYS = ['name', 'dev', 'queue', 'mode', 'addresses', 'mtu', 'xdp', 'vlans'] as const;
+const VLAN_KEYS = ['id', 'name', 'addresses', 'mtu'] as const;
+const NAPI_KEYS = ['weight', 'budget', 'busy_poll'] as const;
+
+/**
+ * Validate a parsed YAML/JSON document. Returns the config with defaults filled in, or throws a
+ * ConfigError listing every problem found (not just the first).
+ */
+export function validateConfig(raw: unknown, file?: string): Config {
+  const c = new Checker();
+  const top = c.object(raw, '', TOP_KEYS);
+  if (top === null) throw new ConfigError(c.problems, file);
+
+  const name = top.name === undefined ? (c.fail('name', 'required (the stack name, e.g. r1)'), 'softnet') : c.string(top.name, 'name', /^[A-Za-z0-9_.-]{1,64}$/, 'a name of 1-64 of A-Z a-z 0-9 _ . -') ?? 'softnet';
+  const control = top.control === undefined ? defaultControlPath(name) : c.string(top.control, 'control') ?? '';
+
+  const ports: PortConfig[] = [];
+  const devNames = new Set<string>();
+  const claim = (n: string, path: string) => {
+    if (devNames.has(n)) c.fail(path, `device name ${JSON.stringify(n)} is used twice`);
+    devNames.add(n);
+  };
+  if (top.ports === undefined) c.fail('ports', 'required: a list of ports, e.g. [{name: p0, dev: veth0}]');
+  else {
+    const list = c.list(top.ports, 'ports');
+    if (Array.isArray(top.ports) && list.length === 0) c.fail('ports', 'needs at least one port');
+    list.forEach((rp, i) => {
+      const path = `ports[${i}]`;
+      const p = c.object(rp, path, PORT_KEYS);
+      if (p === null) return;
+      const pname = p.name === undefined ? (c.fail(`${path}.name`, 'required'), `p${i}`) : c.string(p.name, `${path}.name`, NAME_RE, 'a device name (1-15 of A-Z a-z 0-9 _ . -)') ?? `p${i}`;
+      claim(pname, `${path}.name`);
+      const dev = p.dev === undefined ? (c.fail(`${path}.dev`, 'required (the interface to attach to, or the TAP to create)'), '') : c.string(p.dev, `${path}.dev`, NAME_RE, 'an interface name (1-15 characters)') ?? '';
+      const queue = p.queue === undefined ? 0 : c.int(p.queue, `${path}.queue`, 0, 1023) ?? 0;
+      let mode: ConfigMode = 'auto';
+      if (p.mode !== undefined) {
+        if (typeof p.mode !== 'string' || !(MODES as readonly string[]).includes(p.mode)) c.fail(`${path}.mode`, `expected one of ${MODES.join(' | ')}, got ${describe(p.mode)}`);
+        else mode = p.mode as ConfigMode;
+      }
+      const addresses = p.addresses === undefined ? [] : c.addresses(p.addresses, `${path}.addresses`);
+      const mtu = p.mtu === undefined ? 1500 : c.int(p.mtu, `${path}.mtu`, 68, 9000) ?? 1500;
+      const xdp = p.xdp === undefined ? undefined : c.string(p.xdp, `${path}.xdp`);
+      const vlans: VlanConfig[] = [];
+      if (p.vlans !== undefined) {
+        const ids = new Set<number>();
+        c.list(p.vlans, `${path}.vlans`).forEach((rv, j) => {
+          const vp = `${path}.vlans[${j}]`;
+          const v = c.object(rv, vp, VLAN_KEYS);
+          if (v === null) return;
+          const id = v.id === undefined ? (c.fail(`${vp}.id`, 'required (802.1Q VLAN id 1..4094)'), undefined) : c.int(v.id, `${vp}.id`, 1, 4094);
+          if (id !== undefined) {
+            if (ids.has(id)) c.fail(`${vp}.id`, `VLAN ${id} is configured twice on ${pname}`);
+            ids.add(id);
+          }
+          const vname = v.name === undefined ? `${pname}.${id ?? j}` : c.string(v.name, `${vp}.name`, NAME_RE, 'a device name (1-15 of A-Z a-z 0-9 _ . -)') ?? `${pname}.${j}`;
+          if (vname.length > 15) c.fail(`${vp}.name`, `default name ${vname} is longer than 15 characters: set name`);
+          claim(vname, `${vp}.name`);
+          const vaddrs = v.addresses === undefined ? [] : c.addresses(v.addresses, `${vp}.addresses`);
+          const vmtu = v.mtu === undefined ? undefined : c.int(v.mtu, `${vp}.mtu`, 68, 9000);
+          vlans.push({ id: id ?? 0, name: vname, addresses: vaddrs, ...(vmtu !== undefined ? { mtu: vmtu } : {}) });
+        });
+      }
+      ports.push({ name: pname, dev, queue, mode, addresses, mtu, ...(xdp !== undefined ? { xdp } : {}), vlans });
+    });
+  }
+
+  const routes = top.routes === undefined ? [] : c.stringList(top.routes, 'routes');
+  const netfilter = top.netfilter === undefined ? [] : c.stringList(top.netfilter, 'netfilter');
+
+  const sysctl: Record<string, string | number> = {};
+  if (top.sysctl !== undefined) {
+    const s = c.object(top.sysctl, 'sysctl', Object.keys(top.sysctl ?? {}));
+    if (s !== null) {
+      for (const [k, v] of Object.entries(s)) {
+        if (typeof v === 'number' || typeof v === 'string') sysctl[k] = v;
+        else if (typeof v === 'boolean') sysctl[k] = v ? 1 : 0;
+        else c.fail(`sysctl.${k}`, `expected a number or string, got ${describe(v)}`);
+      }
+    }
+  }
+
+  const napi: NapiConfig = { ...DEFAULT_NAPI };
+  if (top.napi !== undefined) {
+    const n = c.object(top.napi, 'napi', NAPI_KEYS);
+    if (n !== null) {
+      if (n.weight !== undefined) napi.weight = c.int(n.weight, 'napi.weight', 1, 4096) ?? napi.weight;
+      if (n.budget !== undefined) napi.budget = c.int(n.budget, 'napi.budget', 1, 65536) ?? napi.budget;
+      if (n.busy_poll !== undefined) napi.busy_poll = c.bool(n.busy_poll, 'napi.busy_poll') ?? false;
+    }
+  }
+
+  if (c.problems.length > 0) throw new ConfigError(c.problems, file);
+  return { name, control, ports, routes, netfilter, sysctl, napi };
+}
