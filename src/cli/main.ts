@@ -1,0 +1,90 @@
+// The `softnet` command: a table of subcommands, each a lazily imported module (so `softnet
+// --help` or `softnet lab` never loads the native addon) exporting `run(argv)` and `usage`.
+import { UsageError } from './args.ts';
+
+export interface Command {
+  /** Full usage text, printed by `softnet CMD --help`. */
+  usage: string;
+  /** Runs the command; resolves to the process exit code. Throws UsageError on bad arguments. */
+  run(argv: string[]): Promise<number>;
+}
+
+interface Entry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+// Adding a command: one line here and a module src/cli/NAME.ts exporting `run` and `usage`.
+export const commands: Record<string, Entry> = {
+  drop: { summary: 'receive frames on a queue and drop them (rxdrop), printing rx/s', load: () => import('./drop.ts') },
+  fwd: { summary: 'swap MACs and send each frame back out the same queue (l2fwd)', load: () => import('./fwd.ts') },
+  gen: { summary: 'generate UDP frames out of a device (XDP live frames / AF_XDP TX)', load: () => import('./gen.ts') },
+  lab: { summary: 'create/remove/show a lab of namespaces and veth pairs', load: () => import('./lab.ts') },
+};
+
+function topUsage(): string {
+  const w = Math.max(...Object.keys(commands).map((k) => k.length));
+  const lines = Object.entries(commands).map(([k, e]) => `  ${k.padEnd(w)}  ${e.summary}`);
+  return [
+    'usage: softnet COMMAND [options]',
+    '',
+    'The Linux receive path in TypeScript on real NIC queues (AF_XDP, TAP).',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    "Run 'softnet COMMAND --help' for a command's options.",
+  ].join('\n');
+}
+
+function isHelp(a: string): boolean {
+  return a === '--help' || a === '-h' || a === 'help';
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || isHelp(name)) {
+    if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help']);
+    (name === undefined ? process.stderr : process.stdout).write(topUsage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    process.stdout.write('softnet 0.1.0\n');
+    return 0;
+  }
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (entry === undefined) {
+    process.stderr.write(`softnet: unknown command '${name}'. Commands: ${Object.keys(commands).join(', ')}.\n`);
+    return 2;
+  }
+  let cmd: Command;
+  try {
+    cmd = await entry.load();
+  } catch (e) {
+    process.stderr.write(`softnet ${name}: failed to load: ${errText(e)}\n`);
+    return 1;
+  }
+  if (rest.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(cmd.usage.trimEnd() + '\n');
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`softnet ${name}: ${e.message}\nTry 'softnet ${name} --help'.\n`);
+      return 2;
+    }
+    process.stderr.write(`softnet ${name}: ${errText(e)}\n`);
+    return 1;
+  }
+}
+
+/** An error as a person should read it: message, plus the hint of a DriverError. */
+export function errText(e: unknown): string {
+  if (e instanceof Error) {
+    const hint = (e as { hint?: unknown }).hint;
+    return typeof hint === 'string' && hint && !e.message.includes(hint) ? `${e.message}\n  hint: ${hint}` : e.message;
+  }
+  return String(e);
+}
