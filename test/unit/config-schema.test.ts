@@ -88,3 +88,12 @@ napi: {weight: 0}
     }
   });
 });
+
+describe('examples/r1.yaml', () => {
+  it('is a valid config', async () => {
+    const { loadConfig } = await import('../../src/config/load.ts');
+    const c = loadConfig(new URL('../../examples/r1.yaml', import.meta.url).pathname);
+    expect(c.name).toBe('r1');
+    expect(c.ports.map((p) => p.dev)).toEqual(['snlab-a0', 'snlab-b0']);
+  });
+});
