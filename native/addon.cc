@@ -1,3 +1,100 @@
-#include <node_api.h>
-static napi_value Init(napi_env env, napi_value exports) { return exports; }
+// softnet.node: registration, the interrupt helper, and a no-op call for measuring call cost.
+// Only what JS cannot do lives in native code: mmap, AF_XDP rings, bpf(), TAP fds, the generator.
+#include "common.h"
+
+void export_fn(napi_env env, napi_value exports, const char* name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+static void on_close(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+
+static void on_poll(uv_poll_t* h, int status, int events) {
+  Irq* irq = static_cast<Irq*>(h->data);
+  uv_poll_stop(h);  // one-shot: the poll loop re-arms when it runs dry
+  if (irq == nullptr || irq->cb == nullptr) return;
+  napi_env env = irq->env;
+  napi_ref ref = irq->cb;
+  irq->cb = nullptr;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, recv, result;
+  napi_get_reference_value(env, ref, &cb);
+  napi_delete_reference(env, ref);
+  napi_get_global(env, &recv);
+  if (napi_make_callback(env, irq->ctx, recv, cb, 0, nullptr, &result) == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+bool irq_arm(napi_env env, Irq& irq, int fd, napi_value cb) {
+  if (irq.h == nullptr) {
+    uv_loop_t* loop;
+    napi_get_uv_event_loop(env, &loop);
+    irq.h = new uv_poll_t;
+    int r = uv_poll_init(loop, irq.h, fd);
+    if (r != 0) {
+      delete irq.h;
+      irq.h = nullptr;
+      throw_sys(env, "uv_poll_init", -r, "cannot watch fd " + std::to_string(fd));
+      return false;
+    }
+    irq.h->data = &irq;
+    irq.env = env;
+    irq.fd = fd;
+    napi_value name;
+    napi_create_string_utf8(env, "softnet.irq", NAPI_AUTO_LENGTH, &name);
+    napi_async_init(env, nullptr, name, &irq.ctx);
+  }
+  if (irq.cb != nullptr) napi_delete_reference(env, irq.cb);
+  napi_create_reference(env, cb, 1, &irq.cb);
+  int r = uv_poll_start(irq.h, UV_READABLE, on_poll);
+  if (r != 0) {
+    throw_sys(env, "uv_poll_start", -r, "cannot watch fd " + std::to_string(fd));
+    return false;
+  }
+  return true;
+}
+
+void irq_disarm(napi_env env, Irq& irq) {
+  if (irq.h != nullptr) uv_poll_stop(irq.h);
+  if (irq.cb != nullptr) {
+    napi_delete_reference(env, irq.cb);
+    irq.cb = nullptr;
+  }
+}
+
+// Must run before the fd is closed: libuv must not watch a closed fd.
+void irq_close(napi_env env, Irq& irq) {
+  irq_disarm(env, irq);
+  if (irq.h != nullptr) {
+    irq.h->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(irq.h), on_close);
+    irq.h = nullptr;
+  }
+  if (irq.ctx != nullptr) {
+    napi_async_destroy(env, irq.ctx);
+    irq.ctx = nullptr;
+  }
+}
+
+// An empty call through the C API: the bench measures the per-call floor with it.
+static napi_value Noop(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  return argv[0];
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  export_fn(env, exports, "noop", Noop);
+  init_umem_xsk(env, exports);
+  init_bpf(env, exports);
+  init_tap(env, exports);
+  init_gen(env, exports);
+  return exports;
+}
+
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

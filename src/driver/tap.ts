@@ -1,0 +1,134 @@
+// A TAP device as a Port: frames are read into and written from UMEM frames by native code.
+// The port keeps a small stock of free frames lent by the pool (like a fill ring) for read();
+// written frames go back to the pool at once (write() copies them into the kernel).
+import type { FramePool } from './pool.ts';
+import type { Port } from './port.ts';
+import type { Umem } from './umem.ts';
+import { call, native, type NativeAddon } from './native.ts';
+
+export interface TapOptions {
+  name?: string;
+  /** TAP device name: created if missing, attached if it exists (and is a TAP). */
+  dev: string;
+  umem: Umem;
+  pool: FramePool;
+  batchSize?: number;
+  /** Raised from the default 1000, which drops frames under load. Default 10000. */
+  txqueuelen?: number;
+  /** Bring the device up (default true). */
+  up?: boolean;
+}
+
+export class TapPort implements Port {
+  readonly mode = 'tap' as const;
+  readonly queue = 0;
+  readonly name: string;
+  readonly dev: string;
+  readonly batchSize: number;
+  readonly mac: Uint8Array;
+  readonly ifindex: number;
+  readonly rxAddr: Uint32Array;
+  readonly rxLen: Uint32Array;
+  readonly txAddr: Uint32Array;
+  readonly txLen: Uint32Array;
+  readonly notes: string[];
+
+  private readonly n: NativeAddon;
+  private readonly id: number;
+  private readonly fillBuf: Uint32Array;
+  private readonly stock: number;
+  private lent = 0;
+  private closed = false;
+
+  constructor(o: TapOptions, readonly umem: Umem, readonly pool: FramePool) {
+    if (umem.handle < 0) throw new Error(`${o.dev}: a TAP port needs a native UMEM (nativeUmem())`);
+    this.n = native();
+    this.batchSize = o.batchSize ?? 256;
+    this.stock = this.batchSize * 2;
+    this.rxAddr = new Uint32Array(this.batchSize);
+    this.rxLen = new Uint32Array(this.batchSize);
+    this.txAddr = new Uint32Array(this.batchSize);
+    this.txLen = new Uint32Array(this.batchSize);
+    this.fillBuf = new Uint32Array(this.stock);
+    const ctx = { dev: o.dev, mode: 'tap' };
+    const r = call(
+      () =>
+        this.n.tapOpen({
+          name: o.dev,
+          umem: umem.handle,
+          rxAddr: this.rxAddr,
+          rxLen: this.rxLen,
+          txAddr: this.txAddr,
+          txLen: this.txLen,
+          fillBuf: this.fillBuf,
+          freeCap: this.stock,
+          txqueuelen: o.txqueuelen ?? 10000,
+          up: o.up !== false,
+        }),
+      ctx,
+    );
+    this.id = r.id;
+    this.dev = r.name;
+    this.name = o.name ?? r.name;
+    this.notes = r.notes;
+    try {
+      const info = call(() => this.n.ifInfo(r.name), ctx);
+      this.ifindex = info.ifindex;
+      this.mac = info.mac;
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    this.refill();
+  }
+
+  rx(max: number): number {
+    if (this.stock - this.lent >= 32) this.refill();
+    const n = this.n.tapRx(this.id, max);
+    this.lent -= n;
+    return n;
+  }
+
+  tx(n: number): number {
+    const k = this.n.tapTx(this.id, n);
+    const a = this.txAddr;
+    for (let j = 0; j < k; j++) this.pool.free(a[j]);
+    return k;
+  }
+
+  armIrq(cb: () => void): void {
+    this.n.tapArmIrq(this.id, cb);
+  }
+
+  disarmIrq(): void {
+    if (!this.closed) this.n.tapDisarmIrq(this.id);
+  }
+
+  inFlight(): number {
+    return this.lent;
+  }
+
+  stats(): Record<string, number> {
+    if (this.closed) return {};
+    const s = this.n.tapStats(this.id);
+    s.frames_lent = this.lent;
+    return s;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const out = new Uint32Array(this.stock);
+    const k = this.n.tapClose(this.id, out);
+    for (let j = 0; j < k; j++) this.pool.free(out[j]);
+    this.lent = 0;
+  }
+
+  private refill(): void {
+    const k = this.pool.allocMany(this.fillBuf, this.stock - this.lent);
+    if (k === 0) return;
+    const taken = this.n.tapFill(this.id, k);
+    this.lent += taken;
+    for (let j = taken; j < k; j++) this.pool.free(this.fillBuf[j]);
+  }
+}

@@ -1,0 +1,194 @@
+// An AF_XDP socket on one queue of one device: the Port interface over the native rings.
+//
+// Frame accounting: `fillHeld` counts frames lent to the fill ring that have not come back on the
+// RX ring (they may sit in the fill ring, inside the kernel or in the RX ring); `txOut` counts
+// frames given to tx() that have not come back through the completion ring. The native side keeps
+// a bitmap of exactly those frames, so close() can return each of them to the pool.
+import type { FramePool } from './pool.ts';
+import { DriverError, type Port, type PortMode } from './port.ts';
+import type { Umem } from './umem.ts';
+import { call, native, sleepSync, type NativeAddon } from './native.ts';
+
+export interface XskOptions {
+  name?: string;
+  dev: string;
+  queue?: number;
+  mode: 'xdp-zc' | 'xdp-drv' | 'xdp-skb';
+  umem: Umem;
+  pool: FramePool;
+  batchSize?: number;
+  busyPoll?: boolean;
+  /** Ring sizes (powers of two). Default 2048 each. */
+  ringSize?: number;
+  /** Frames kept lent to the fill ring. Default min(ringSize, pool.total / 4). */
+  fillFrames?: number;
+  /** Attach the redirect program (default true). A TX-only socket (the generator) needs none. */
+  attach?: boolean;
+}
+
+/** EBUSY on bind: the kernel tears a closed socket down lazily; retry for about 1.5 s. */
+const BUSY_BACKOFF_MS = [50, 100, 200, 400, 750];
+
+export class XskPort implements Port {
+  readonly name: string;
+  readonly dev: string;
+  readonly queue: number;
+  readonly mode: PortMode;
+  readonly batchSize: number;
+  readonly mac: Uint8Array;
+  readonly ifindex: number;
+  readonly rxAddr: Uint32Array;
+  readonly rxLen: Uint32Array;
+  readonly txAddr: Uint32Array;
+  readonly txLen: Uint32Array;
+  /** Setup notes (busy poll, TX budget): what was not available and why. */
+  readonly notes: string[];
+  readonly zeroCopy: boolean;
+  /** True when this socket shares a UMEM registered by another of our sockets. */
+  readonly shared: boolean;
+
+  private readonly n: NativeAddon;
+  private readonly id: number;
+  private readonly fillBuf: Uint32Array;
+  private readonly compBuf: Uint32Array;
+  private readonly fillTarget: number;
+  private readonly refillMin: number;
+  private readonly txRing: number;
+  private fillHeld = 0;
+  private txOut = 0;
+  private closed = false;
+
+  constructor(o: XskOptions, readonly umem: Umem, readonly pool: FramePool) {
+    if (umem.handle < 0) throw new Error(`${o.dev}: AF_XDP needs a native UMEM (nativeUmem()), not a memory one`);
+    this.n = native();
+    this.dev = o.dev;
+    this.name = o.name ?? o.dev;
+    this.queue = o.queue ?? 0;
+    this.mode = o.mode;
+    this.batchSize = o.batchSize ?? 256;
+    const ring = o.ringSize ?? 2048;
+    this.txRing = ring;
+    this.fillTarget = Math.min(ring, o.fillFrames ?? Math.max(64, pool.total >> 2));
+    this.refillMin = Math.min(32, this.fillTarget >> 2);
+    this.rxAddr = new Uint32Array(this.batchSize);
+    this.rxLen = new Uint32Array(this.batchSize);
+    this.txAddr = new Uint32Array(this.batchSize);
+    this.txLen = new Uint32Array(this.batchSize);
+    this.fillBuf = new Uint32Array(ring);
+    this.compBuf = new Uint32Array(ring);
+    const ctx = { dev: o.dev, queue: this.queue, mode: o.mode, umemBytes: umem.frames * umem.frameSize };
+    const info = call(() => this.n.ifInfo(o.dev), ctx);
+    this.ifindex = info.ifindex;
+    this.mac = info.mac;
+    const args = {
+      umem: umem.handle,
+      ifindex: info.ifindex,
+      queue: this.queue,
+      zeroCopy: o.mode === 'xdp-zc',
+      fillSize: ring,
+      compSize: ring,
+      rxSize: ring,
+      txSize: ring,
+      rxAddr: this.rxAddr,
+      rxLen: this.rxLen,
+      txAddr: this.txAddr,
+      txLen: this.txLen,
+      fillBuf: this.fillBuf,
+      compBuf: this.compBuf,
+      busyPoll: o.busyPoll === true,
+      busyPollBudget: this.batchSize,
+    };
+    let r: ReturnType<NativeAddon['xskOpen']> | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        r = call(() => this.n.xskOpen(args), ctx);
+        break;
+      } catch (e) {
+        const busy = e instanceof DriverError && e.errno === 'EBUSY' && e.syscall === 'bind(AF_XDP)';
+        if (!busy || attempt >= BUSY_BACKOFF_MS.length) throw e;
+        sleepSync(BUSY_BACKOFF_MS[attempt]);
+      }
+    }
+    this.id = r.id;
+    this.zeroCopy = r.zeroCopy;
+    this.shared = r.shared;
+    this.notes = r.notes;
+    if (o.attach !== false) {
+      try {
+        call(() => this.n.xskAttach(this.id, o.mode === 'xdp-skb'), ctx);
+      } catch (e) {
+        this.close();
+        throw e;
+      }
+    }
+    this.refill();
+  }
+
+  rx(max: number): number {
+    const n = this.n.xskRx(this.id, max);
+    this.fillHeld -= n;
+    if (this.fillTarget - this.fillHeld >= this.refillMin) this.refill();
+    if (this.txOut > 0) this.reap();
+    return n;
+  }
+
+  tx(n: number): number {
+    if (this.txOut + n > this.txRing) this.reap();
+    const k = this.n.xskTx(this.id, n);
+    this.txOut += k;
+    return k;
+  }
+
+  /** Take finished TX frames back into the pool (rx() does this too). */
+  reap(): number {
+    const c = this.n.xskComplete(this.id);
+    const buf = this.compBuf;
+    const pool = this.pool;
+    for (let j = 0; j < c; j++) pool.free(buf[j]);
+    this.txOut -= c;
+    return c;
+  }
+
+  armIrq(cb: () => void): void {
+    this.n.xskArmIrq(this.id, cb);
+  }
+
+  disarmIrq(): void {
+    if (!this.closed) this.n.xskDisarmIrq(this.id);
+  }
+
+  inFlight(): number {
+    return this.fillHeld + this.txOut;
+  }
+
+  stats(): Record<string, number> {
+    if (this.closed) return {};
+    const s = this.n.xskStats(this.id);
+    s.fill_held = this.fillHeld;
+    s.tx_outstanding = this.txOut;
+    return s;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const out = new Uint32Array(this.umem.frames);
+    const k = this.n.xskClose(this.id, out);
+    for (let j = 0; j < k; j++) this.pool.free(out[j]);
+    if (k !== this.fillHeld + this.txOut)
+      process.emitWarning(`${this.dev}: xsk close returned ${k} frames, expected ${this.fillHeld + this.txOut}`);
+    this.fillHeld = 0;
+    this.txOut = 0;
+  }
+
+  private refill(): void {
+    const want = this.fillTarget - this.fillHeld;
+    if (want <= 0) return;
+    const k = this.pool.allocMany(this.fillBuf, want);
+    if (k === 0) return;
+    const taken = this.n.xskFill(this.id, k);
+    this.fillHeld += taken;
+    // The ring had less room than we thought (cannot happen while fillTarget <= ring size).
+    for (let j = taken; j < k; j++) this.pool.free(this.fillBuf[j]);
+  }
+}
