@@ -1,0 +1,272 @@
+import type { Port } from '../driver/port.ts';
+import { Batch } from './batch.ts';
+import type { Graph } from './graph.ts';
+import type { NetDevice, NetDevices } from './netdev.ts';
+import type { SoftnetStat } from './softnet-stat.ts';
+import type { Taps } from './taps.ts';
+import type { XdpHook } from './xdp.ts';
+
+export interface NapiOptions {
+  /** Frames per port per turn (napi weight). */
+  weight?: number;
+  /** Frames per round over all ports (netdev_budget). */
+  budget?: number;
+  /** Time limit per round in ms (netdev_budget_usecs / 1000). */
+  timeLimitMs?: number;
+  /** Never re-arm interrupts: poll on every event-loop turn (costs a core, saves the wakeup). */
+  busyPoll?: boolean;
+  /** The XDP hook: devices with a filter enter the graph at `xdp` instead of `eth-input`. */
+  xdp?: XdpHook | null;
+  /** ptype_all taps: see every received frame before the XDP hook. */
+  taps?: Taps | null;
+}
+
+/**
+ * net_rx_action on the Node event loop. A port's interrupt (armIrq) puts it on the poll list;
+ * a round polls the list round-robin, `weight` frames per port per turn, until the list is empty,
+ * `budget` frames were done or the time limit passed. Work left over counts `time_squeeze` and
+ * continues on the next event-loop turn (setImmediate), so timers and sockets still run between
+ * rounds; a port that returned less than its weight is drained and gets its interrupt re-armed.
+ */
+export class Napi {
+  readonly weight: number;
+  readonly budget: number;
+  readonly timeLimitMs: number;
+  readonly busyPoll: boolean;
+  /** Rounds run, and rounds that ended squeezed (the kernel's per-CPU time_squeeze). */
+  rounds = 0;
+  squeezedRounds = 0;
+  /** Exceptions out of the graph (a stage bug): counted, logged once, the loop goes on. */
+  errors = 0;
+
+  private readonly batch: Batch;
+  private readonly xdp: XdpHook | null;
+  private readonly taps: Taps | null;
+  private readonly devices: NetDevice[] = [];
+  private readonly ports: Port[] = [];
+  private readonly irqs: Array<() => void> = [];
+  private processed = new Float64Array(0);
+  private dropped = new Float64Array(0);
+  private squeeze = new Float64Array(0);
+  // The poll list: a ring of queue indexes; inList marks members.
+  private list = new Int32Array(0);
+  private inList = new Uint8Array(0);
+  private head = 0;
+  private len = 0;
+  private running = false;
+  private inRound = false;
+  private immediate: ReturnType<typeof setImmediate> | null = null;
+  private ethId = -1;
+  private xdpId = -1;
+  // Bound once: scheduling a round allocates no closure.
+  private readonly roundFn = (): void => {
+    this.immediate = null;
+    this.round();
+  };
+
+  constructor(
+    readonly graph: Graph,
+    readonly devs: NetDevices,
+    opts: NapiOptions = {},
+  ) {
+    this.weight = opts.weight ?? 64;
+    this.budget = opts.budget ?? 300;
+    this.timeLimitMs = opts.timeLimitMs ?? 2;
+    this.busyPoll = opts.busyPoll ?? false;
+    this.xdp = opts.xdp ?? null;
+    this.taps = opts.taps ?? null;
+    if (!Number.isInteger(this.weight) || this.weight < 1 || this.weight > graph.capacity) {
+      throw new Error(`napi: weight ${this.weight} must be an integer in 1..${graph.capacity} (the graph's vector capacity)`);
+    }
+    if (!(this.budget >= 1)) throw new Error(`napi: budget ${this.budget} must be ≥ 1`);
+    this.batch = new Batch(graph.capacity);
+  }
+
+  /** Register a port device (not a VLAN sub-interface); returns its queue index here. */
+  add(dev: NetDevice): number {
+    if (dev.vlanId !== 0) throw new Error(`napi: ${dev.name} is a VLAN sub-interface; add its port device`);
+    if (this.devices.includes(dev)) throw new Error(`napi: ${dev.name} is polled already`);
+    if (dev.port.batchSize < this.weight) throw new Error(`napi: ${dev.name}'s port takes batches of ${dev.port.batchSize}, below the weight ${this.weight}`);
+    const q = this.devices.length;
+    this.devices.push(dev);
+    this.ports.push(dev.port);
+    this.irqs.push(() => this.irq(q));
+    const grow = (a: Float64Array) => {
+      const g = new Float64Array(q + 1);
+      g.set(a);
+      return g;
+    };
+    this.processed = grow(this.processed);
+    this.dropped = grow(this.dropped);
+    this.squeeze = grow(this.squeeze);
+    // Rebuild the (empty or not) poll list with room for the new queue.
+    const list = new Int32Array(q + 1);
+    for (let k = 0; k < this.len; k++) list[k] = this.list[(this.head + k) % this.list.length];
+    this.list = list;
+    this.head = 0;
+    const inList = new Uint8Array(q + 1);
+    inList.set(this.inList);
+    this.inList = inList;
+    if (this.running) this.arm(q);
+    return q;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.resolve();
+    this.running = true;
+    for (let q = 0; q < this.ports.length; q++) this.arm(q);
+  }
+
+  stop(): void {
+    this.running = false;
+    for (const p of this.ports) p.disarmIrq();
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    this.immediate = null;
+    this.inList.fill(0);
+    this.len = 0;
+  }
+
+  /**
+   * One net_rx_action round; returns frames processed. Runs from the interrupt or setImmediate;
+   * tests may call it directly (then queues must be on the list: see schedule()).
+   */
+  round(): number {
+    if (!this.running || this.inRound) return 0;
+    this.inRound = true;
+    this.rounds++;
+    const t0 = performance.now();
+    const weight = this.weight;
+    let work = 0;
+    let idle = 0;
+    while (this.len > 0) {
+      const q = this.list[this.head];
+      if (++this.head === this.list.length) this.head = 0;
+      this.len--;
+      const n = this.poll(q, weight);
+      work += n;
+      if (n < weight && !this.busyPoll) {
+        // Drained: leave the list, re-arm the interrupt (napi_complete_done).
+        this.inList[q] = 0;
+        this.ports[q].armIrq(this.irqs[q]);
+      } else {
+        this.push(q);
+      }
+      if (n === 0) {
+        // Busy-poll: a whole pass over the list found nothing, end the round.
+        if (this.busyPoll && ++idle >= this.len) break;
+        continue;
+      }
+      idle = 0;
+      if (work >= this.budget || performance.now() - t0 >= this.timeLimitMs) {
+        if (this.len > 0) this.squeezed();
+        break;
+      }
+    }
+    this.inRound = false;
+    if (this.len > 0 && this.running && this.immediate === null) this.immediate = setImmediate(this.roundFn);
+    return work;
+  }
+
+  /** Per-queue /proc/net/softnet_stat rows. */
+  stat(): SoftnetStat[] {
+    return this.devices.map((d, q) => ({
+      dev: d.name,
+      queue: this.ports[q].queue,
+      processed: this.processed[q],
+      dropped: this.dropped[q],
+      time_squeeze: this.squeeze[q],
+    }));
+  }
+
+  clearStat(): void {
+    this.processed.fill(0);
+    this.dropped.fill(0);
+    this.squeeze.fill(0);
+    this.rounds = 0;
+    this.squeezedRounds = 0;
+  }
+
+  /** Poll one queue: port.rx(max) -> batch -> taps -> graph. Returns frames taken. */
+  private poll(q: number, max: number): number {
+    const port = this.ports[q];
+    const n = port.rx(max);
+    if (n === 0) return 0;
+    const devIndex = this.devices[q].index;
+    const b = this.batch;
+    const rxAddr = port.rxAddr;
+    const rxLen = port.rxLen;
+    this.processed[q] += n;
+    if (!this.devices[q].up) {
+      for (let j = 0; j < n; j++) port.pool.free(rxAddr[j]);
+      this.dropped[q] += n;
+      return n;
+    }
+    b.n = 0;
+    for (let j = 0; j < n; j++) {
+      if (b.push(rxAddr[j], rxLen[j], devIndex) < 0) {
+        port.pool.free(rxAddr[j]);
+        this.dropped[q]++;
+      }
+    }
+    if (this.taps !== null && this.taps.count > 0) this.taps.rxBatch(port.umem.u8, b, b.n, devIndex);
+    const entry = this.xdpId >= 0 && this.xdp!.enabled[devIndex] !== 0 ? this.xdpId : this.ethId;
+    try {
+      this.graph.dispatch(b, entry);
+    } catch (e) {
+      this.stageError(e);
+    }
+    return n;
+  }
+
+  private irq(q: number): void {
+    if (!this.running) return;
+    if (this.inList[q] === 0) {
+      this.inList[q] = 1;
+      this.push(q);
+    }
+    // The interrupt handler runs the softirq at once (we are already in an event-loop callback).
+    if (!this.inRound && this.immediate === null) this.round();
+  }
+
+  private arm(q: number): void {
+    if (this.busyPoll) {
+      if (this.inList[q] === 0) {
+        this.inList[q] = 1;
+        this.push(q);
+      }
+      if (this.immediate === null) this.immediate = setImmediate(this.roundFn);
+    } else {
+      this.ports[q].armIrq(this.irqs[q]);
+    }
+  }
+
+  private push(q: number): void {
+    let t = this.head + this.len;
+    if (t >= this.list.length) t -= this.list.length;
+    this.list[t] = q;
+    this.len++;
+  }
+
+  private squeezed(): void {
+    this.squeezedRounds++;
+    for (let k = 0; k < this.len; k++) this.squeeze[this.list[(this.head + k) % this.list.length]]++;
+  }
+
+  private resolve(): void {
+    this.ethId = this.graph.id('eth-input');
+    if (this.xdp !== null) {
+      if (!this.graph.has('xdp')) throw new Error('napi: an XDP hook was given but the graph has no stage named xdp; add it');
+      this.xdpId = this.graph.id('xdp');
+    }
+  }
+
+  private stageError(e: unknown): void {
+    this.errors++;
+    if (this.errors === 1) console.error(`napi: a stage threw (${e instanceof Error ? e.stack : String(e)}); frames of that batch may be lost`);
+  }
+}
