@@ -1,0 +1,105 @@
+// Clear errors, no crashes: zero-copy on veth, auto fallback, unknown interface, queue out of
+// range, a taken queue, no privileges. After each: nothing attached, every frame back in its pool.
+import { spawnSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DriverError, FramePool, native, nativeUmem, openPort, type Port } from '../../src/driver/index.ts';
+import { Lab, hasXdp } from './sn1-netns.ts';
+
+const DEV = 'sn1erra';
+const lab = new Lab();
+const pools: FramePool[] = [];
+const ports: Port[] = [];
+
+function pool(): { umem: ReturnType<typeof nativeUmem>; pool: FramePool } {
+  const umem = nativeUmem(1024);
+  const p = new FramePool(umem);
+  pools.push(p);
+  return { umem, pool: p };
+}
+
+function fails(fn: () => unknown): DriverError {
+  try {
+    const r = fn() as { port?: Port };
+    if (r?.port) ports.push(r.port);
+  } catch (e) {
+    expect(e).toBeInstanceOf(DriverError);
+    return e as DriverError;
+  }
+  throw new Error('expected a DriverError');
+}
+
+beforeAll(() => {
+  const ns = lab.netns('err');
+  lab.veth(DEV, 'sn1errb', ns, '10.215.0.1', '10.215.0.2');
+});
+afterEach(() => {
+  for (const p of ports.splice(0)) p.close();
+  for (const p of pools.splice(0)) expect(p.available).toBe(p.total);
+  expect(hasXdp(DEV)).toBe(false);
+  expect(native().xdpAttached()).toEqual([]);
+});
+afterAll(() => lab.cleanup());
+
+describe('driver errors', () => {
+  it('xdp-zc on veth: EOPNOTSUPP with what to do', () => {
+    const e = fails(() => openPort({ dev: DEV, mode: 'xdp-zc', ...pool() }));
+    expect(e.syscall).toBe('bind(AF_XDP)');
+    expect(e.errno).toBe('EOPNOTSUPP');
+    expect(e.message).toMatch(/no AF_XDP zero-copy support.*use --mode xdp-drv/);
+  });
+
+  it('auto falls back to xdp-drv and reports why zero-copy failed', () => {
+    const { port, report } = openPort({ dev: DEV, mode: 'auto', ...pool() });
+    ports.push(port);
+    expect(port.mode).toBe('xdp-drv');
+    expect(report[0]).toMatch(/^xdp-zc: failed: bind\(AF_XDP\) EOPNOTSUPP: .*zero-copy/);
+    expect(report[1]).toBe('xdp-drv: ok (copy)');
+  });
+
+  it('unknown interface', () => {
+    for (const mode of ['xdp-drv', 'auto'] as const) {
+      const e = fails(() => openPort({ dev: 'sn1nosuch', mode, ...pool() }));
+      expect(e.errno).toBe('ENODEV');
+      expect(e.message).toMatch(/no such interface: sn1nosuch/);
+    }
+  });
+
+  it('queue out of range names the queue count', () => {
+    const e = fails(() => openPort({ dev: DEV, queue: 3, mode: 'xdp-drv', ...pool() }));
+    expect(e.errno).toBe('EINVAL');
+    expect(e.message).toMatch(/queue 3 out of range: sn1erra has 1 queue/);
+  });
+
+  it('a second socket on a taken queue: EBUSY after retrying', () => {
+    const { port } = openPort({ dev: DEV, mode: 'xdp-drv', ...pool() });
+    ports.push(port);
+    // Same UMEM (same process): refused at once.
+    const same = fails(() => openPort({ dev: DEV, mode: 'xdp-drv', umem: port.umem, pool: port.pool }));
+    expect(same.errno).toBe('EBUSY');
+    expect(same.message).toMatch(/already has a socket on sn1erra queue 0/);
+    // Another UMEM: the kernel says EBUSY; we retry ~1.5 s, then say so.
+    const t0 = Date.now();
+    const other = fails(() => openPort({ dev: DEV, mode: 'xdp-drv', ...pool() }));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+    expect(other.errno).toBe('EBUSY');
+    expect(other.message).toMatch(/queue 0 of sn1erra is taken by another AF_XDP socket.*retried/);
+    expect(hasXdp(DEV)).toBe(true);
+  });
+
+  it('without privileges: EPERM naming the capability, no crash', () => {
+    const r = spawnSync(
+      'setpriv',
+      ['--inh-caps=-all', '--bounding-set=-all', '--', process.execPath, '--import', 'tsx', 'test/integration/sn1-unpriv-child.ts', DEV],
+      { encoding: 'utf8', cwd: new URL('../..', import.meta.url).pathname, timeout: 30_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const xdp = lines.find((l) => l.mode === 'xdp-drv');
+    expect(xdp.isDriverError).toBe(true);
+    expect(xdp.errno).toBe('EPERM');
+    expect(xdp.message).toMatch(/CAP_NET_RAW/);
+    const tap = lines.find((l) => l.mode === 'tap');
+    expect(tap.errno).toBe('EPERM');
+    expect(tap.message).toMatch(/CAP_NET_ADMIN/);
+  });
+});

@@ -1,0 +1,61 @@
+// Shared UMEM: two ports on two devices, one UMEM and one pool. Frames received on port A are
+// transmitted on port B by descriptor (no copy) and counted by the kernel behind B.
+import { afterAll, expect, it } from 'vitest';
+import { FramePool, native, nativeUmem, openPort } from '../../src/driver/index.ts';
+import type { XskPort } from '../../src/driver/xsk.ts';
+import { Lab, hasXdp, ifStat, udpBlast } from './sn1-netns.ts';
+
+const lab = new Lab();
+afterAll(() => lab.cleanup());
+
+it('forwards frames received on one device out of another by descriptor', async () => {
+  const nsA = lab.netns('shA');
+  const nsB = lab.netns('shB');
+  lab.veth('sn1sha', 'sn1shap', nsA, '10.213.0.1', '10.213.0.2');
+  lab.veth('sn1shb', 'sn1shbp', nsB, '10.214.0.1', '10.214.0.2');
+  const umem = nativeUmem();
+  const pool = new FramePool(umem);
+  const a = openPort({ dev: 'sn1sha', mode: 'xdp-drv', umem, pool }).port as XskPort;
+  const b = openPort({ dev: 'sn1shb', mode: 'xdp-drv', umem, pool }).port as XskPort;
+  try {
+    expect(a.shared).toBe(false);
+    expect(b.shared).toBe(true);
+    const COUNT = 20_000;
+    const before = ifStat(nsB, 'sn1shbp', 'rx_packets');
+    let fwd = 0;
+    let first = -1;
+    const poll = () => {
+      let n: number;
+      while ((n = a.rx(a.batchSize)) > 0) {
+        // Move descriptors: A's RX array -> B's TX array. The bytes stay where they were.
+        for (let j = 0; j < n; j++) {
+          b.txAddr[j] = a.rxAddr[j];
+          b.txLen[j] = a.rxLen[j];
+        }
+        if (first < 0) first = a.rxAddr[0];
+        const k = b.tx(n);
+        for (let j = k; j < n; j++) pool.free(a.rxAddr[j]);
+        fwd += k;
+      }
+      b.reap();
+      a.armIrq(poll);
+    };
+    a.armIrq(poll);
+    await udpBlast(nsA, '10.213.0.1', 7777, COUNT);
+    const t0 = Date.now();
+    while (ifStat(nsB, 'sn1shbp', 'rx_packets') - before < COUNT && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    a.disarmIrq();
+    const got = ifStat(nsB, 'sn1shbp', 'rx_packets') - before;
+    expect(fwd).toBeGreaterThanOrEqual(COUNT);
+    expect(got, JSON.stringify({ a: a.stats(), b: b.stats() })).toBeGreaterThanOrEqual(COUNT);
+    expect(first).toBeGreaterThanOrEqual(0);
+    b.reap();
+    expect(pool.available + a.inFlight() + b.inFlight()).toBe(pool.total);
+  } finally {
+    b.close();
+    a.close();
+  }
+  expect(pool.available).toBe(pool.total);
+  expect(hasXdp('sn1sha') || hasXdp('sn1shb')).toBe(false);
+  expect(native().xdpAttached()).toEqual([]);
+});
