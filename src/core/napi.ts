@@ -172,6 +172,21 @@ export class Napi {
     return work;
   }
 
+  /**
+   * Put every queue on the poll list and run one round now, as if all interrupts fired (tests,
+   * benches, a caller driving the loop itself). Requires start().
+   */
+  kick(): number {
+    if (!this.running) throw new Error('napi: kick() before start()');
+    for (let q = 0; q < this.ports.length; q++) {
+      if (this.inList[q] === 0) {
+        this.inList[q] = 1;
+        this.push(q);
+      }
+    }
+    return this.round();
+  }
+
   /** Per-queue /proc/net/softnet_stat rows. */
   stat(): SoftnetStat[] {
     return this.devices.map((d, q) => ({
