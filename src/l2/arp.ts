@@ -1,0 +1,58 @@
+import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, writeEthHeader } from './eth.ts';
+
+/**
+ * ARP for IPv4 over Ethernet (RFC 826, include/uapi/linux/if_arp.h): offsets from the ARP header
+ * start and a builder for the requests and replies we originate. Only the 28-byte Ethernet/IPv4
+ * form exists for us; anything else is refused by arp-rcv before these offsets are used.
+ */
+export const ARP_HRD = 0; // hardware type
+export const ARP_PRO = 2; // protocol type
+export const ARP_HLN = 4; // hardware address length
+export const ARP_PLN = 5; // protocol address length
+export const ARP_OP = 6;
+export const ARP_SHA = 8; // sender hardware address
+export const ARP_SPA = 14; // sender protocol address
+export const ARP_THA = 18; // target hardware address
+export const ARP_TPA = 24; // target protocol address
+export const ARP_LEN = 28;
+
+export const ARPHRD_ETHER = 1;
+export const ARPHRD_IEEE802 = 6;
+export const ARPOP_REQUEST = 1;
+export const ARPOP_REPLY = 2;
+
+/** An ARP frame is 42 bytes; NICs pad to 60 on the wire, we do not need to. */
+export const ARP_FRAME_LEN = ETH_HLEN + ARP_LEN;
+
+/**
+ * Build an Ethernet/ARP frame at addr (arp_create). MACs are (hi u32, lo u16) pairs; a target
+ * hardware address of (0, 0) is what requests carry. Returns the frame length.
+ */
+export function buildArp(
+  dv: DataView,
+  addr: number,
+  op: number,
+  ethDstHi: number,
+  ethDstLo: number,
+  shaHi: number,
+  shaLo: number,
+  spa: number,
+  thaHi: number,
+  thaLo: number,
+  tpa: number,
+): number {
+  writeEthHeader(dv, addr, ethDstHi, ethDstLo, shaHi, shaLo, ETH_P_ARP);
+  const a = addr + ETH_HLEN;
+  dv.setUint16(a + ARP_HRD, ARPHRD_ETHER);
+  dv.setUint16(a + ARP_PRO, ETH_P_IP);
+  dv.setUint8(a + ARP_HLN, 6);
+  dv.setUint8(a + ARP_PLN, 4);
+  dv.setUint16(a + ARP_OP, op);
+  dv.setUint32(a + ARP_SHA, shaHi);
+  dv.setUint16(a + ARP_SHA + 4, shaLo);
+  dv.setUint32(a + ARP_SPA, spa >>> 0);
+  dv.setUint32(a + ARP_THA, thaHi);
+  dv.setUint16(a + ARP_THA + 4, thaLo);
+  dv.setUint32(a + ARP_TPA, tpa >>> 0);
+  return ARP_FRAME_LEN;
+}

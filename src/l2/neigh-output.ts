@@ -1,0 +1,89 @@
+import type { Batch } from '../core/batch.ts';
+import type { Graph, Stage } from '../core/graph.ts';
+import { ETH_HLEN, ETH_P_IP } from './eth.ts';
+import { NUD_STALE, NUD_VALID, type NeighTable } from './neighbour.ts';
+
+/** IPv4 header: the destination address, used when no next hop was set (b.nh = 0). */
+const IP_DADDR = 16;
+const IP_MIN_HLEN = 20;
+
+/**
+ * `neigh-output` (neigh_output / neigh_resolve_output): b.oif = egress device, b.nh = next hop
+ * (host order, 0 = the IP destination), IP header at b.l3. A VALID entry: write the Ethernet
+ * header in front of the IP header, make it the frame start (l3 = 14) and hand the packet to
+ * dev-xmit. Otherwise the table takes the frame (queued while ARP resolves, or dropped and
+ * counted) — see NeighTable.resolve. One clock read per batch, not per packet.
+ */
+export class NeighOutput implements Stage {
+  readonly name = 'neigh-output';
+  private g!: Graph;
+  private dv: DataView = new DataView(new ArrayBuffer(0));
+  private xmit = 0;
+  private rBad = 0;
+  private rDev = 0;
+
+  constructor(readonly t: NeighTable) {}
+
+  init(g: Graph): void {
+    this.g = g;
+    this.dv = g.pool.umem.dv;
+    this.xmit = g.id('dev-xmit');
+    this.rBad = g.reason('neigh.bad_offset');
+    this.rDev = g.reason('neigh.no_device');
+    this.t.attach(g);
+  }
+
+  run(b: Batch, v: Uint16Array, n: number): void {
+    const t = this.t;
+    const g = this.g;
+    const dv = this.dv;
+    const now = t.clock();
+    const state = t.state;
+    for (let j = 0; j < n; j++) {
+      const i = v[j];
+      const l3 = b.l3[i];
+      const len = b.len[i];
+      const addr = b.addr[i];
+      if (l3 < ETH_HLEN || len < l3 + IP_MIN_HLEN) {
+        g.drop(b, i, this.rBad);
+        continue;
+      }
+      const dev = b.oif[i];
+      if (dev >= t.known) {
+        t.refreshDevs();
+        if (dev >= t.known) {
+          g.drop(b, i, this.rDev);
+          continue;
+        }
+      }
+      let nh = b.nh[i];
+      if (nh === 0) nh = dv.getUint32(addr + l3 + IP_DADDR);
+      let e = t.lookup(dev, nh);
+      if (e < 0 || (state[e] & NUD_VALID) === 0) {
+        e = t.resolve(dev, nh, addr, l3, len, now);
+        if (e < 0) continue; // the table owns the frame now
+      }
+      t.used[e] = now;
+      if (state[e] === NUD_STALE) t.delay(e, now);
+      const delta = l3 - ETH_HLEN;
+      const ea = addr + delta;
+      if (delta !== 0) {
+        b.addr[i] = ea;
+        b.len[i] = len - delta;
+        b.l3[i] = ETH_HLEN;
+        if (b.l4[i] >= l3) b.l4[i] -= delta;
+      }
+      dv.setUint32(ea, t.hi[e]);
+      dv.setUint16(ea + 4, t.lo[e]);
+      dv.setUint32(ea + 6, t.devHi[dev]);
+      dv.setUint16(ea + 10, t.devLo[dev]);
+      dv.setUint16(ea + 12, ETH_P_IP);
+      g.enqueue(this.xmit, i);
+    }
+  }
+
+  /** After the dispatch: send ARP requests and released packets queued during it. */
+  flush(): void {
+    this.t.drain();
+  }
+}
