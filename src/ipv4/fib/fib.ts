@@ -58,13 +58,13 @@ export class Fib {
     return e - 1;
   }
 
-  /** lookup() over n destinations into out (benchmarks, batch callers). */
-  lookupBatch(daddrs: Uint32Array, out: Int32Array, n: number): void {
+  /** lookup() of daddrs[from .. from+n) into out[0 .. n) (batch callers, benchmarks). */
+  lookupBatch(daddrs: Uint32Array, out: Int32Array, n: number, from = 0): void {
     const dir = this.dir;
     const t24 = dir.t24;
     const t8 = dir.t8;
     for (let i = 0; i < n; i++) {
-      const d = daddrs[i];
+      const d = daddrs[from + i];
       let e = t24[d >>> 8];
       if (e < 0) e = t8[((e & 0x7fffffff) << 8) | (d & 255)];
       out[i] = e - 1;

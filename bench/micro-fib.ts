@@ -1,0 +1,118 @@
+// FIB micro-benchmark (issue 4): 100k random routes (prefix lengths uniform in /8../32, 16 next-hop
+// devices), time to add them, memory, and lookups/s with tinybench on
+//   - random destinations (uniform over 2^32: mostly one tbl24 access, DRAM/TLB bound),
+//   - destinations inside the routes' prefixes (hits tbl8 groups for the /25../32 routes),
+//   - a hot set of 64 destinations (cache resident),
+// batched: each iteration runs 16 batches of 64 destinations (lookupBatch and a lookup() loop).
+// The reference per-length-Map lookup is run on the same table for comparison.
+// Run: node --import tsx bench/micro-fib.ts [--routes N] [--time MS]
+import { Bench } from 'tinybench';
+import { maskOf } from '../src/ipv4/addr.ts';
+import { Fib, RTN_UNICAST } from '../src/ipv4/fib/fib.ts';
+import { RouteTable } from '../src/ipv4/fib/reference.ts';
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const NROUTES = arg('--routes', 100_000);
+const TIME = arg('--time', 1500);
+const BATCH = 64;
+const BATCHES = 16;
+
+let s = 0x9e3779b9;
+const rand = () => {
+  s ^= s << 13;
+  s >>>= 0;
+  s ^= s >>> 17;
+  s ^= s << 5;
+  return (s >>>= 0);
+};
+
+// Generate routes first so the add timing is the FIB's alone.
+const pre = new Uint32Array(NROUTES);
+const lens = new Uint8Array(NROUTES);
+for (let i = 0; i < NROUTES; i++) {
+  lens[i] = 8 + (rand() % 25);
+  pre[i] = (rand() & maskOf(lens[i])) >>> 0;
+}
+
+const heap0 = process.memoryUsage();
+const fib = new Fib();
+const ref = new RouteTable<{ prefix: number; len: number; metric: number }>();
+let added = 0;
+let dups = 0;
+const t0 = performance.now();
+for (let i = 0; i < NROUTES; i++) {
+  try {
+    fib.add({ prefix: pre[i], len: lens[i], type: RTN_UNICAST, gateway: 0, oif: i & 15, metric: 0, proto: 'static' });
+    added++;
+  } catch {
+    dups++; // same prefix drawn twice (common for /8../12): File exists
+  }
+}
+const addMs = performance.now() - t0;
+for (let i = 0; i < NROUTES; i++) if (ref.best(pre[i], lens[i]) === undefined) ref.insert({ prefix: pre[i], len: lens[i], metric: 0 });
+const heap1 = process.memoryUsage();
+
+const POOL = 1 << 20;
+const randomDst = new Uint32Array(POOL);
+for (let i = 0; i < POOL; i++) randomDst[i] = rand();
+const routeDst = new Uint32Array(POOL);
+for (let i = 0; i < POOL; i++) {
+  const k = rand() % NROUTES;
+  routeDst[i] = (pre[k] | (rand() & ~maskOf(lens[k]))) >>> 0;
+}
+const hotDst = randomDst.slice(0, BATCH);
+const out = new Int32Array(BATCH);
+let sink = 0;
+
+function batched(pool: Uint32Array): () => void {
+  let off = 0;
+  const mask = pool.length - 1;
+  return () => {
+    for (let b = 0; b < BATCHES; b++) {
+      fib.lookupBatch(pool, out, BATCH, off);
+      sink ^= out[0];
+      off = (off + BATCH) & mask;
+    }
+  };
+}
+function looped(pool: Uint32Array): () => void {
+  let off = 0;
+  const mask = pool.length - 1;
+  return () => {
+    let acc = 0;
+    for (let b = 0; b < BATCHES * BATCH; b++) {
+      acc ^= fib.lookup(pool[off]);
+      off = (off + 1) & mask;
+    }
+    sink ^= acc;
+  };
+}
+
+const bench = new Bench({ time: TIME, warmup: true });
+bench
+  .add('lookupBatch random dst', batched(randomDst))
+  .add('lookup() loop random dst', looped(randomDst))
+  .add('lookupBatch dst in route prefixes', batched(routeDst))
+  .add('lookupBatch hot 64 dst', batched(hotDst))
+  .add('reference (per-length Maps) random dst', () => {
+    let acc = 0;
+    for (let b = 0; b < BATCHES * BATCH; b++) acc ^= ref.lookup(randomDst[b]) === undefined ? 0 : 1;
+    sink ^= acc;
+  });
+await bench.run();
+
+const mb = (n: number) => (n / 1048576).toFixed(1);
+console.log(`routes: ${added} added (${dups} duplicate prefixes skipped) in ${addMs.toFixed(0)} ms = ${(addMs * 1000 / NROUTES).toFixed(2)} us/route`);
+console.log(`tbl8 groups: ${fib.tbl8Groups}; lookup tables: ${mb(fib.memoryBytes())} MiB (tbl24 64 MiB + depths 16 MiB + tbl8 + next hops); ` +
+  `process RSS +${mb(heap1.rss - heap0.rss)} MiB, arrayBuffers +${mb(heap1.arrayBuffers - heap0.arrayBuffers)} MiB`);
+for (const t of bench.tasks) {
+  const r = t.result;
+  if (!r || !('latency' in r)) continue;
+  const perIter = r.latency.mean / 1000; // s
+  const mlps = (BATCHES * BATCH) / perIter / 1e6;
+  console.log(`${t.name.padEnd(42)} ${mlps.toFixed(1).padStart(7)} M lookups/s  (${((perIter * 1e9) / (BATCHES * BATCH)).toFixed(2)} ns/lookup, rme ${r.latency.rme.toFixed(1)}%, ${r.latency.samples.length} samples)`);
+}
+if (sink === 0x7fffffff) console.log(sink); // keeps the lookups alive
