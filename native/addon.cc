@@ -88,7 +88,15 @@ static napi_value Noop(napi_env env, napi_callback_info info) {
   return argv[0];
 }
 
+static void ctx_finalize(napi_env, void* data, void*) {
+  Ctx* c = static_cast<Ctx*>(data);
+  teardown_xsks(c);
+  teardown_taps(c);
+  delete c;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
+  napi_set_instance_data(env, new Ctx(), ctx_finalize, nullptr);
   export_fn(env, exports, "noop", Noop);
   init_umem_xsk(env, exports);
   init_bpf(env, exports);

@@ -11,6 +11,7 @@
 #include <linux/if_link.h>  // XDP_FLAGS_*
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <mutex>
 
 long sys_bpf(int cmd, union bpf_attr* attr, unsigned size) { return syscall(__NR_bpf, cmd, attr, size); }
 
@@ -54,7 +55,9 @@ struct Attach {
   int map = -1, prog = -1, link = -1;
   uint32_t users = 0, max_entries = 0;
 };
+// Process-wide (programs and maps are per device, whatever thread opened the queue): guarded.
 static std::vector<Attach> g_attach;
+static std::mutex g_attach_mu;
 
 static void close_attach(Attach& t) {
   if (t.link >= 0) close(t.link);  // detaches the program
@@ -71,6 +74,7 @@ static std::string ifname(uint32_t ifindex) {
 }
 
 bool xdp_acquire(napi_env env, uint32_t ifindex, bool skb, uint32_t queue, int xsk_fd) {
+  std::lock_guard<std::mutex> lock(g_attach_mu);
   Attach* t = nullptr;
   for (auto& e : g_attach)
     if (e.ifindex == ifindex && e.users > 0) t = &e;
@@ -160,6 +164,7 @@ bool xdp_acquire(napi_env env, uint32_t ifindex, bool skb, uint32_t queue, int x
 }
 
 void xdp_release(uint32_t ifindex, uint32_t queue) {
+  std::lock_guard<std::mutex> lock(g_attach_mu);
   for (auto& t : g_attach) {
     if (t.ifindex != ifindex || t.users == 0) continue;
     uint32_t key = queue;
@@ -174,6 +179,7 @@ void xdp_release(uint32_t ifindex, uint32_t queue) {
 
 // xdpAttached() -> [{ifindex, mode, users}]: what this process has attached (for tests).
 static napi_value XdpAttached(napi_env env, napi_callback_info info) {
+  std::lock_guard<std::mutex> lock(g_attach_mu);
   napi_value arr;
   napi_create_array(env, &arr);
   uint32_t n = 0;

@@ -10,7 +10,27 @@ struct UmemRec {
   uint32_t frame_size = 0, frames = 0, headroom = 0, shift = 0;
   bool live = false;
 };
-extern std::vector<UmemRec> g_umems;
+
+struct Xsk;
+struct Tap;
+// Per-environment tables: the main thread and every worker thread (one per NIC queue) have their
+// own, so the hot calls never touch state another thread may be resizing. Ids index these.
+struct Ctx {
+  std::vector<UmemRec*> umems;  // never freed: a UmemRec outlives its buffer's finalizer
+  std::vector<Xsk*> xsks;
+  std::vector<Tap*> taps;
+};
+inline Ctx* ctx_of(napi_env env) {
+  void* p = nullptr;
+  napi_get_instance_data(env, &p);
+  return static_cast<Ctx*>(p);
+}
+inline UmemRec* umem_of(Ctx* c, uint32_t id) {
+  return id < c->umems.size() && c->umems[id]->live ? c->umems[id] : nullptr;
+}
+// Environment teardown (worker exit): close sockets/TAPs so no program stays attached.
+void teardown_xsks(Ctx* c);
+void teardown_taps(Ctx* c);
 
 // The interrupt: libuv watches an fd; on readability the poll stops (one-shot) and the JS
 // callback runs through napi_make_callback (so promises/microtasks behave as in any I/O callback).

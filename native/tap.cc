@@ -20,9 +20,7 @@ struct Tap {
   int last_errno = 0;
   Irq irq;
 };
-static std::vector<Tap*> g_taps;
-
-static Tap* get_tap(uint32_t id) { return id < g_taps.size() ? g_taps[id] : nullptr; }
+static inline Tap* get_tap(Ctx* c, uint32_t id) { return id < c->taps.size() ? c->taps[id] : nullptr; }
 
 static void free_tap(napi_env env, Tap* t) {
   irq_close(env, t->irq);
@@ -38,8 +36,9 @@ static napi_value TapOpen(napi_env env, napi_callback_info info) {
   ARGS(1);
   napi_value o = argv[0];
   std::string name = to_str(env, prop(env, o, "name"));
+  Ctx* c = ctx_of(env);
   uint32_t umem = to_u32(env, prop(env, o, "umem"));
-  if (umem >= g_umems.size() || !g_umems[umem].live) return throw_msg(env, "tapOpen: no such UMEM"), nullptr;
+  if (umem_of(c, umem) == nullptr) return throw_msg(env, "tapOpen: no such UMEM"), nullptr;
   if (name.size() >= IFNAMSIZ) return throw_sys(env, "ioctl(TUNSETIFF)", EINVAL, "name '" + name + "' longer than 15 bytes"), nullptr;
   Tap* t = new Tap();
   t->umem = umem;
@@ -97,14 +96,14 @@ static napi_value TapOpen(napi_env env, napi_callback_info info) {
     }
     close(s);
   }
-  uint32_t id = g_taps.size();
-  for (uint32_t i = 0; i < g_taps.size(); i++)
-    if (g_taps[i] == nullptr) {
+  uint32_t id = c->taps.size();
+  for (uint32_t i = 0; i < c->taps.size(); i++)
+    if (c->taps[i] == nullptr) {
       id = i;
       break;
     }
-  if (id == g_taps.size()) g_taps.push_back(t);
-  else g_taps[id] = t;
+  if (id == c->taps.size()) c->taps.push_back(t);
+  else c->taps[id] = t;
   napi_value out, v;
   napi_create_object(env, &out);
   napi_set_named_property(env, out, "id", u32v(env, id));
@@ -122,7 +121,7 @@ static inline Tap* hot_tap(napi_env env, napi_callback_info info, uint32_t* a) {
   uint32_t id = 0;
   napi_get_value_uint32(env, argv[0], &id);
   if (argc > 1) napi_get_value_uint32(env, argv[1], a);
-  return get_tap(id);
+  return get_tap(ctx_of(env), id);
 }
 
 // tapFill(id, k) -> how many of fillBuf[0..k) the port took as free frames
@@ -142,8 +141,9 @@ static napi_value TapRx(napi_env env, napi_callback_info info) {
   uint32_t max = 0;
   Tap* t = hot_tap(env, info, &max);
   if (t == nullptr || t->fd < 0) return u32v(env, 0);
-  UmemRec& u = g_umems[t->umem];
-  if (!u.live) return u32v(env, 0);
+  UmemRec* up = umem_of(ctx_of(env), t->umem);
+  if (up == nullptr) return u32v(env, 0);
+  UmemRec& u = *up;
   if (max > t->batch) max = t->batch;
   const uint32_t fmask = u.frame_size - 1;
   uint32_t n = 0;
@@ -171,8 +171,9 @@ static napi_value TapTx(napi_env env, napi_callback_info info) {
   uint32_t n = 0;
   Tap* t = hot_tap(env, info, &n);
   if (t == nullptr || t->fd < 0) return u32v(env, 0);
-  UmemRec& u = g_umems[t->umem];
-  if (!u.live) return u32v(env, 0);
+  UmemRec* up = umem_of(ctx_of(env), t->umem);
+  if (up == nullptr) return u32v(env, 0);
+  UmemRec& u = *up;
   if (n > t->batch) n = t->batch;
   double bytes = 0, sent = 0;
   for (uint32_t i = 0; i < n; i++) {
@@ -205,7 +206,7 @@ static napi_value TapFree(napi_env env, napi_callback_info info) {
 static napi_value TapClose(napi_env env, napi_callback_info info) {
   ARGS(2);
   uint32_t id = to_u32(env, argv[0]);
-  Tap* t = get_tap(id);
+  Tap* t = get_tap(ctx_of(env), id);
   if (t == nullptr) return u32v(env, 0);
   size_t cap = 0;
   uint32_t* out = (uint32_t*)typed_ptr(env, argv[1], &cap);
@@ -213,14 +214,14 @@ static napi_value TapClose(napi_env env, napi_callback_info info) {
   uint32_t n = 0;
   for (uint32_t a : t->free)
     if (out && n < cap) out[n++] = a;
-  g_taps[id] = nullptr;
+  ctx_of(env)->taps[id] = nullptr;
   delete t;
   return u32v(env, n);
 }
 
 static napi_value TapStats(napi_env env, napi_callback_info info) {
   ARGS(1);
-  Tap* t = get_tap(to_u32(env, argv[0]));
+  Tap* t = get_tap(ctx_of(env), to_u32(env, argv[0]));
   napi_value o;
   napi_create_object(env, &o);
   if (t == nullptr) return o;
@@ -236,7 +237,7 @@ static napi_value TapStats(napi_env env, napi_callback_info info) {
 
 static napi_value TapArmIrq(napi_env env, napi_callback_info info) {
   ARGS(2);
-  Tap* t = get_tap(to_u32(env, argv[0]));
+  Tap* t = get_tap(ctx_of(env), to_u32(env, argv[0]));
   if (t == nullptr) return throw_msg(env, "armIrq: port is closed"), nullptr;
   irq_arm(env, t->irq, t->fd, argv[1]);
   return undef(env);
@@ -244,9 +245,17 @@ static napi_value TapArmIrq(napi_env env, napi_callback_info info) {
 
 static napi_value TapDisarmIrq(napi_env env, napi_callback_info info) {
   ARGS(1);
-  Tap* t = get_tap(to_u32(env, argv[0]));
+  Tap* t = get_tap(ctx_of(env), to_u32(env, argv[0]));
   if (t != nullptr) irq_disarm(env, t->irq);
   return undef(env);
+}
+
+void teardown_taps(Ctx* c) {
+  for (Tap*& t : c->taps) {
+    if (t == nullptr) continue;
+    if (t->fd >= 0) close(t->fd);
+    t = nullptr;
+  }
 }
 
 void init_tap(napi_env env, napi_value exports) {

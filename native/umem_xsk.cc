@@ -26,8 +26,6 @@
 #endif
 #define XDP_MAX_TX_SKB_BUDGET_OPT 9  // kernel >= 6.15; older ones say ENOPROTOOPT
 
-std::vector<UmemRec> g_umems;
-
 struct Ring {
   uint32_t* prod = nullptr;
   uint32_t* cons = nullptr;
@@ -59,7 +57,6 @@ struct Xsk {
   int last_kick_errno = 0;
   Irq irq;
 };
-static std::vector<Xsk*> g_xsks;
 
 static inline uint32_t load_acq(uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void store_rel(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
@@ -76,11 +73,9 @@ static inline void unmark(Xsk* x, uint64_t addr) {
 // ---------------------------------------------------------------- UMEM
 
 static void umem_finalize(napi_env, void* data, void* hint) {
-  uint32_t id = (uint32_t)(uintptr_t)hint;
-  if (id < g_umems.size() && g_umems[id].live) {
-    munmap(g_umems[id].mem, g_umems[id].size);
-    g_umems[id].live = false;
-  }
+  UmemRec* r = static_cast<UmemRec*>(hint);
+  if (r->live) munmap(r->mem, r->size);
+  r->live = false;
 }
 
 // umemCreate(frames, frameSize, headroom) -> {id, buffer, hugepage}
@@ -105,21 +100,22 @@ static napi_value UmemCreate(napi_env env, napi_callback_info info) {
   if (tail) munmap(mem + size, tail);
   bool hp = madvise(mem, size, MADV_HUGEPAGE) == 0;
   memset(mem, 0, size);  // fault pages in now, not on the first packet
-  UmemRec r;
-  r.mem = mem;
-  r.size = size;
-  r.frame_size = fsize;
-  r.frames = frames;
-  r.headroom = headroom;
-  r.shift = __builtin_ctz(fsize);
-  r.live = true;
-  uint32_t id = g_umems.size();
-  g_umems.push_back(r);
+  Ctx* c = ctx_of(env);
+  UmemRec* r = new UmemRec();
+  r->mem = mem;
+  r->size = size;
+  r->frame_size = fsize;
+  r->frames = frames;
+  r->headroom = headroom;
+  r->shift = __builtin_ctz(fsize);
+  r->live = true;
+  uint32_t id = c->umems.size();
+  c->umems.push_back(r);
   napi_value out, ab, v;
   napi_create_object(env, &out);
-  if (napi_create_external_arraybuffer(env, mem, size, umem_finalize, (void*)(uintptr_t)id, &ab) != napi_ok) {
+  if (napi_create_external_arraybuffer(env, mem, size, umem_finalize, r, &ab) != napi_ok) {
     munmap(mem, size);
-    g_umems[id].live = false;
+    r->live = false;
     throw_msg(env, "umem: napi_create_external_arraybuffer failed (external buffers disabled?)");
     return nullptr;
   }
@@ -168,7 +164,7 @@ static void free_xsk(napi_env env, Xsk* x) {
     if (r) napi_delete_reference(env, r), r = nullptr;
 }
 
-static Xsk* get_xsk(uint32_t id) { return id < g_xsks.size() ? g_xsks[id] : nullptr; }
+static inline Xsk* get_xsk(Ctx* c, uint32_t id) { return id < c->xsks.size() ? c->xsks[id] : nullptr; }
 
 static bool take_array(napi_env env, Xsk* x, int slot, napi_value v, uint32_t** ptr, uint32_t* len, const char* name) {
   size_t n = 0;
@@ -202,12 +198,14 @@ static void push_note(napi_env env, napi_value arr, const std::string& s) {
 static napi_value XskOpen(napi_env env, napi_callback_info info) {
   ARGS(1);
   napi_value o = argv[0];
+  Ctx* c = ctx_of(env);
   uint32_t umem = opt_u32(env, o, "umem", 0);
-  if (umem >= g_umems.size() || !g_umems[umem].live) {
+  UmemRec* up = umem_of(c, umem);
+  if (up == nullptr) {
     throw_msg(env, "xskOpen: no such UMEM (freed or never created)");
     return nullptr;
   }
-  UmemRec& u = g_umems[umem];
+  UmemRec& u = *up;
   uint32_t ifindex = opt_u32(env, o, "ifindex", 0), queue = opt_u32(env, o, "queue", 0);
   bool zc = false, bp = false;
   napi_get_value_bool(env, prop(env, o, "zeroCopy"), &zc);
@@ -222,7 +220,7 @@ static napi_value XskOpen(napi_env env, napi_callback_info info) {
 
   // Another socket of ours on this UMEM? Then share it (XDP_SHARED_UMEM) instead of registering.
   Xsk* owner = nullptr;
-  for (Xsk* y : g_xsks) {
+  for (Xsk* y : c->xsks) {
     if (y == nullptr || y->umem != umem) continue;
     if (y->ifindex == ifindex && y->queue == queue) {
       throw_sys(env, "bind", EBUSY, "queue " + std::to_string(queue) + " of ifindex " + std::to_string(ifindex) + " already has a socket in this process");
@@ -317,14 +315,14 @@ static napi_value XskOpen(napi_env env, napi_callback_info info) {
   socklen_t xl = sizeof xo;
   if (getsockopt(x->fd, SOL_XDP, XDP_OPTIONS, &xo, &xl) == 0) x->zc = (xo.flags & XDP_OPTIONS_ZEROCOPY) != 0;
 
-  uint32_t id = g_xsks.size();
-  for (uint32_t i = 0; i < g_xsks.size(); i++)
-    if (g_xsks[i] == nullptr) {
+  uint32_t id = c->xsks.size();
+  for (uint32_t i = 0; i < c->xsks.size(); i++)
+    if (c->xsks[i] == nullptr) {
       id = i;
       break;
     }
-  if (id == g_xsks.size()) g_xsks.push_back(x);
-  else g_xsks[id] = x;
+  if (id == c->xsks.size()) c->xsks.push_back(x);
+  else c->xsks[id] = x;
 
   napi_value out, v;
   napi_create_object(env, &out);
@@ -341,7 +339,7 @@ static napi_value XskOpen(napi_env env, napi_callback_info info) {
 // xskAttach(id, skbMode): load/link the redirect program on the device and map this queue.
 static napi_value XskAttach(napi_env env, napi_callback_info info) {
   ARGS(2);
-  Xsk* x = get_xsk(to_u32(env, argv[0]));
+  Xsk* x = get_xsk(ctx_of(env), to_u32(env, argv[0]));
   bool skb = false;
   napi_get_value_bool(env, argv[1], &skb);
   if (x == nullptr) return throw_msg(env, "xskAttach: closed socket"), nullptr;
@@ -354,7 +352,7 @@ static napi_value XskAttach(napi_env env, napi_callback_info info) {
 static napi_value XskClose(napi_env env, napi_callback_info info) {
   ARGS(2);
   uint32_t id = to_u32(env, argv[0]);
-  Xsk* x = get_xsk(id);
+  Xsk* x = get_xsk(ctx_of(env), id);
   if (x == nullptr) return u32v(env, 0);
   size_t cap = 0;
   uint32_t* out = (uint32_t*)typed_ptr(env, argv[1], &cap);
@@ -365,7 +363,7 @@ static napi_value XskClose(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < x->frames; i++)
     if (x->owned[i >> 3] & (1u << (i & 7)))
       if (out && n < cap) out[n++] = i << x->shift;
-  g_xsks[id] = nullptr;
+  ctx_of(env)->xsks[id] = nullptr;
   delete x;
   return u32v(env, n);
 }
@@ -379,7 +377,7 @@ static inline Xsk* hot_args(napi_env env, napi_callback_info info, uint32_t* a) 
   uint32_t id = 0;
   napi_get_value_uint32(env, argv[0], &id);
   if (argc > 1) napi_get_value_uint32(env, argv[1], a);
-  return get_xsk(id);
+  return get_xsk(ctx_of(env), id);
 }
 
 // xskRx(id, max) -> n received into rxAddr/rxLen
@@ -527,7 +525,7 @@ static napi_value XskComplete(napi_env env, napi_callback_info info) {
 
 static napi_value XskStats(napi_env env, napi_callback_info info) {
   ARGS(1);
-  Xsk* x = get_xsk(to_u32(env, argv[0]));
+  Xsk* x = get_xsk(ctx_of(env), to_u32(env, argv[0]));
   napi_value o;
   napi_create_object(env, &o);
   if (x == nullptr) return o;
@@ -557,7 +555,7 @@ static napi_value XskStats(napi_env env, napi_callback_info info) {
 
 static napi_value XskArmIrq(napi_env env, napi_callback_info info) {
   ARGS(2);
-  Xsk* x = get_xsk(to_u32(env, argv[0]));
+  Xsk* x = get_xsk(ctx_of(env), to_u32(env, argv[0]));
   if (x == nullptr) return throw_msg(env, "armIrq: port is closed"), nullptr;
   irq_arm(env, x->irq, x->fd, argv[1]);
   return undef(env);
@@ -565,7 +563,7 @@ static napi_value XskArmIrq(napi_env env, napi_callback_info info) {
 
 static napi_value XskDisarmIrq(napi_env env, napi_callback_info info) {
   ARGS(1);
-  Xsk* x = get_xsk(to_u32(env, argv[0]));
+  Xsk* x = get_xsk(ctx_of(env), to_u32(env, argv[0]));
   if (x != nullptr) irq_disarm(env, x->irq);
   return undef(env);
 }
@@ -595,6 +593,16 @@ static napi_value IfInfo(napi_env env, napi_callback_info info) {
   if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0) set_num(env, o, "mtu", ifr.ifr_mtu);
   if (s >= 0) close(s);
   return o;
+}
+
+void teardown_xsks(Ctx* c) {
+  for (Xsk*& x : c->xsks) {
+    if (x == nullptr) continue;
+    // No napi/libuv calls here: the environment is going away; just release kernel objects.
+    if (x->attached) xdp_release(x->ifindex, x->queue);
+    if (x->fd >= 0) close(x->fd);
+    x = nullptr;
+  }
 }
 
 void init_umem_xsk(napi_env env, napi_value exports) {
