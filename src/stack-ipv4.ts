@@ -1,0 +1,117 @@
+/**
+ * The Stack's IPv4 glue: owns the FIB and the control-plane verbs around it (`ip route
+ * add|del|replace|show|get|flush`, `ip addr add`, sysctls, iptables lines), and registers the
+ * IPv4 stages with the graph. Kept out of stack.ts so that file reads as the wiring diagram.
+ */
+import type { Graph } from './core/graph.ts';
+import type { NetDevice, NetDevices } from './core/netdev.ts';
+import type { PtypeTable } from './core/ptype.ts';
+import type { FramePool } from './driver/pool.ts';
+import type { L2 } from './l2/index.ts';
+import { formatIPv4, parseCidr, tryParseIPv4 } from './ipv4/addr.ts';
+import { Fib, formatRoute, parseRoute, parseRouteMatch, RTN_LOCAL, RTN_UNICAST } from './ipv4/fib/fib.ts';
+
+export class Ipv4Layer {
+  readonly fib = new Fib();
+  private readonly sysctls: Record<string, number | string>;
+
+  constructor(
+    readonly graph: Graph,
+    readonly devs: NetDevices,
+    readonly ptype: PtypeTable,
+    readonly pool: FramePool,
+    sysctl: Record<string, number | string>,
+  ) {
+    this.sysctls = { ip_forward: 1, ...sysctl };
+  }
+
+  /** Hook the IPv4 layer to the neighbour layer (ICMP host unreachable on failed resolution). */
+  connectL2(_l2: L2): void {}
+
+  addAddress(dev: NetDevice, cidr: string): void {
+    const c = parseCidr(cidr);
+    const addr = tryParseIPv4(cidr.split('/')[0]);
+    if (addr === null) throw new Error(`ip addr: "${cidr}" is not an IPv4 address`);
+    if (dev.addrs.some((a) => a.addr === addr)) throw new Error(`ip addr: ${cidr} is on ${dev.name} already (RTNETLINK answers: File exists)`);
+    dev.addrs.push({ addr, prefixLen: c.len });
+    // What fib_add_ifaddr installs: the local /32 and the connected prefix.
+    this.fib.replace({ prefix: addr, len: 32, type: RTN_LOCAL, gateway: 0, oif: dev.index, metric: 0, proto: 'kernel', src: addr });
+    if (c.len < 32) this.fib.replace({ prefix: c.prefix, len: c.len, type: RTN_UNICAST, gateway: 0, oif: dev.index, metric: 0, proto: 'kernel', src: addr });
+  }
+
+  route(cmd: string): string {
+    const w = cmd.trim().split(/\s+/).filter((x) => x !== '');
+    const verb = w.shift() ?? 'show';
+    const rest = w.join(' ');
+    const devIndex = (n: string) => this.devs.find(n)?.index ?? -1;
+    switch (verb) {
+      case 'add':
+      case 'a':
+        this.fib.add(parseRoute(rest, devIndex));
+        return '';
+      case 'replace':
+      case 'change':
+        this.fib.replace(parseRoute(rest, devIndex));
+        return '';
+      case 'del':
+      case 'delete':
+      case 'd':
+        this.fib.del(parseRouteMatch(rest, devIndex));
+        return '';
+      case 'show':
+      case 'list':
+      case 'ls':
+      case 'lst':
+        return this.showRoutes();
+      case 'get': {
+        const a = tryParseIPv4(w[0] === 'to' ? (w[1] ?? '') : (w[0] ?? ''));
+        if (a === null) throw new Error(`Error: "${w[0] ?? ''}" is not an IPv4 address (usage: route get ADDR)`);
+        const r = this.fib.route(a);
+        if (r === undefined) throw new Error('RTNETLINK answers: Network is unreachable');
+        return `${formatIPv4(a)} ${formatRoute(r, (i) => this.devs.list[i]?.name ?? `#${i}`)}`;
+      }
+      case 'flush': {
+        let k = 0;
+        for (const r of this.fib.list()) {
+          if (r.proto === 'kernel') continue;
+          this.fib.del(r);
+          k++;
+        }
+        return `flushed ${k} routes`;
+      }
+      default:
+        throw new Error(`Command "${verb}" is unknown, try "route add|del|replace|show|get|flush"`);
+    }
+  }
+
+  showRoutes(): string {
+    return this.fib
+      .list()
+      .map((r) => formatRoute(r, (i) => this.devs.list[i]?.name ?? `#${i}`))
+      .join('\n');
+  }
+
+  iptables(_line: string): string {
+    throw new Error('iptables: netfilter is not wired into this build yet');
+  }
+
+  sysctl(name: string, value?: number | string): number | string {
+    const k = name.replace(/^net\.ipv4\./, '').replace(/\//g, '.');
+    if (value !== undefined) this.sysctls[k] = value;
+    const v = this.sysctls[k];
+    if (v === undefined) throw new Error(`sysctl: unknown key net.ipv4.${k}`);
+    return v;
+  }
+
+  tick(): void {}
+
+  clear(): void {}
+
+  framesHeld(): number {
+    return 0;
+  }
+
+  mib(): Record<string, Record<string, number>> {
+    return {};
+  }
+}

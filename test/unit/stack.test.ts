@@ -1,0 +1,108 @@
+// The Stack wired over memory ports: no privileges, crafted frames in, frames out.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Stack } from '../../src/stack.ts';
+import type { MemoryPort } from '../../src/driver/memory.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { controlRequest } from '../../src/tools/control.ts';
+
+const PEER = [0x02, 0, 0, 0, 0, 0x99];
+const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+
+function arpRequest(spa: number[], tpa: number[]): Uint8Array {
+  return new Uint8Array([
+    ...BCAST, ...PEER, 0x08, 0x06,
+    0, 1, 0x08, 0, 6, 4, 0, 1, ...PEER, ...spa, 0, 0, 0, 0, 0, 0, ...tpa,
+    ...new Array(18).fill(0),
+  ]);
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 20));
+let stacks: Stack[] = [];
+afterEach(async () => {
+  for (const s of stacks) await s.stop();
+  stacks = [];
+});
+
+async function memStack(extra = ''): Promise<Stack> {
+  const cfg = parseConfig(`
+name: m1
+ports:
+  - {name: p0, dev: mem0, mode: memory, addresses: [10.1.0.1/24], vlans: [{id: 100, addresses: [10.100.0.1/24]}]}
+  - {name: p1, dev: mem1, mode: memory, addresses: [10.2.0.1/24]}
+${extra}`);
+  const s = await Stack.fromConfig(cfg, { control: null });
+  stacks.push(s);
+  return s;
+}
+
+describe('Stack over memory ports', () => {
+  it('wires the graph in order and answers ARP for its address', async () => {
+    const s = await memStack();
+    await s.start();
+    const names = s.graph.stages.map((x) => x.name);
+    expect(names[0]).toBe('xdp');
+    expect(names[1]).toBe('eth-input');
+    expect(names.at(-1)).toBe('dev-xmit');
+    expect(names).toContain('arp-rcv');
+    const p0 = s.port('p0') as MemoryPort;
+    p0.inject(arpRequest([10, 1, 0, 2], [10, 1, 0, 1]));
+    await tick();
+    const out = p0.takeTx();
+    expect(out.length).toBe(1);
+    expect(out[0][21]).toBe(2); // ARP reply
+    expect(s.neigh()).toMatch(/10\.1\.0\.2 dev p0 lladdr 02:00:00:00:00:99/);
+    const st = s.stats();
+    expect(st.softnet[0]).toMatchObject({ queue: 'p0/0', processed: 1 });
+    expect(st.ports.p0.rx_packets).toBe(1);
+    expect(st.ports['p0.100']).toMatchObject({ parent: 'p0', vlan: 100 });
+    expect(s.runtime().rows.find((r) => r.name === 'arp-rcv')?.packets).toBe(1);
+    expect(s.frames().lost).toBe(0);
+    const acct = await s.stop();
+    expect(acct.free).toBe(acct.total);
+  });
+
+  it('routes: add, show, get, del, errors name the word', async () => {
+    const s = await memStack('routes: ["10.3.0.0/16 via 10.2.0.2", "blackhole 192.0.2.0/24"]');
+    const show = s.route('show');
+    expect(show).toContain('10.3.0.0/16 via 10.2.0.2');
+    expect(show).toContain('blackhole 192.0.2.0/24');
+    s.route('add default via 10.1.0.254 dev p0 metric 10');
+    expect(s.route('get 8.8.8.8')).toContain('via 10.1.0.254 dev p0');
+    s.route('del 10.3.0.0/16');
+    expect(s.route('show')).not.toContain('10.3.0.0/16');
+    expect(() => s.route('add 10.4.0.0/16 bogus 1')).toThrow(/"bogus"/);
+    expect(() => s.route('frob')).toThrow(/"frob" is unknown/);
+  });
+
+  it('a bad route in the config names its path', async () => {
+    await expect(memStack('routes: ["10.3.0.0/16 via nowhere"]')).rejects.toThrow(/routes\[0\]: .*nowhere/);
+  });
+
+  it('serves stat, runtime, route and capture on the control socket; bad requests do not disturb it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sn-stack-'));
+    const path = join(dir, 'm1.sock');
+    const s = await Stack.fromConfig(parseConfig('name: m1\nports: [{name: p0, dev: mem0, mode: memory, addresses: [10.1.0.1/24]}]'), { control: path });
+    stacks.push(s);
+    await s.start();
+    const p0 = s.port('p0') as MemoryPort;
+    const frames: unknown[] = [];
+    const cap = controlRequest(path, 'capture', { count: 3 }, { onEvent: (e) => frames.push(...(e as { frames: unknown[] }).frames) });
+    await tick();
+    for (let i = 0; i < 5; i++) p0.inject(arpRequest([10, 1, 0, 2 + i], [10, 1, 0, 1]));
+    expect(await cap).toEqual({ packets: 3, dropped: 0 });
+    expect(frames.length).toBe(3);
+    await expect(controlRequest(path, 'route', { cmd: 'add 10.9.0.0/16 via bad' })).rejects.toThrow(/bad/);
+    await expect(controlRequest(path, 'route', {})).rejects.toThrow(/"cmd" must be a string/);
+    await controlRequest(path, 'route', { cmd: 'add 10.9.0.0/16 via 10.1.0.9' });
+    expect(((await controlRequest(path, 'route', { cmd: 'show' })) as { output: string }).output).toContain('10.9.0.0/16 via 10.1.0.9');
+    const st = (await controlRequest(path, 'stat')) as { softnet: Array<{ processed: number }> };
+    expect(st.softnet[0].processed).toBe(5);
+    const rt = (await controlRequest(path, 'runtime')) as { rows: Array<{ name: string; packets: number }> };
+    expect(rt.rows.find((r) => r.name === 'eth-input')?.packets).toBe(5);
+    await s.stop();
+    await expect(controlRequest(path, 'stat')).rejects.toThrow(/no softnet stack is running/);
+  });
+});
