@@ -208,7 +208,8 @@ export class Stack {
     let port: Port;
     let report: string[];
     if (o.mode === 'memory') {
-      port = new MemoryPort(o.name, this.umem, this.pool, this.graph.capacity, 4096, o.mac ? parseMac(o.mac) : memoryMac(this.ports.length));
+      const mac = o.mac ? new Uint8Array(parseMac(o.mac)) : memoryMac(this.ports.length);
+      port = new MemoryPort(o.name, this.umem, this.pool, this.graph.capacity, 4096, mac);
       report = ['memory: ok'];
     } else {
       ({ port, report } = openPort({
