@@ -72,6 +72,7 @@ export class ArpRcv implements Stage {
     const g = this.g;
     const u8 = this.u8;
     const dv = this.dv;
+    const now = this.t.clock(); // once per batch
     for (let j = 0; j < n; j++) {
       const i = v[j];
       const a = b.addr[i] + b.l3[i];
@@ -118,12 +119,12 @@ export class ArpRcv implements Stage {
         g.drop(b, i, this.rAddr);
         continue;
       }
-      this.process(b, i, a, op, sip, tip);
+      this.process(b, i, a, op, sip, tip, now);
     }
   }
 
   /** arp_process after validation: answer, learn, or consume. */
-  private process(b: Batch, i: number, a: number, op: number, sip: number, tip: number): void {
+  private process(b: Batch, i: number, a: number, op: number, sip: number, tip: number, now: number): void {
     const t = this.t;
     const dev = b.iif[i];
     const d = t.devs.list[dev];
@@ -150,7 +151,6 @@ export class ArpRcv implements Stage {
     }
     const hi = dv.getUint32(a + ARP_SHA);
     const lo = dv.getUint16(a + ARP_SHA + 4);
-    const now = t.clock();
     if (op === ARPOP_REQUEST && forUs) {
       t.arpUpdate(dev, sip, hi, lo, false, true, false, now);
       this.reply(b, i, a, dev, sip, tip);

@@ -65,7 +65,7 @@ export function formatMac(u8: Uint8Array, off = 0): string {
 }
 
 /** Parse "aa:bb:cc:dd:ee:ff" (or with '-'); throws naming the input when it is not a MAC. */
-export function parseMac(s: string): Uint8Array {
+export function parseMac(s: string): Uint8Array<ArrayBuffer> {
   const parts = s.trim().split(/[:-]/);
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
     throw new Error(`"${s}" is not a MAC address (expected six hex bytes like 02:00:00:00:00:01)`);

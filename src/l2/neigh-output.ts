@@ -39,6 +39,11 @@ export class NeighOutput implements Stage {
     const dv = this.dv;
     const now = t.clock();
     const state = t.state;
+    // One-entry cache per batch: forwarded traffic mostly goes to a few next hops (a gateway).
+    // Reset per batch and after the slow path, which may remove entries.
+    let lastDev = -1;
+    let lastNh = 0;
+    let lastE = -1;
     for (let j = 0; j < n; j++) {
       const i = v[j];
       const l3 = b.l3[i];
@@ -58,13 +63,21 @@ export class NeighOutput implements Stage {
       }
       let nh = b.nh[i];
       if (nh === 0) nh = dv.getUint32(addr + l3 + IP_DADDR);
-      let e = t.lookup(dev, nh);
-      if (e < 0 || (state[e] & NUD_VALID) === 0) {
-        e = t.resolve(dev, nh, addr, l3, len, now);
-        if (e < 0) continue; // the table owns the frame now
+      let e = lastE;
+      if (nh !== lastNh || dev !== lastDev) {
+        e = t.lookup(dev, nh);
+        if (e < 0 || (state[e] & NUD_VALID) === 0) {
+          lastDev = -1;
+          e = t.resolve(dev, nh, addr, l3, len, now);
+          if (e < 0) continue; // the table owns the frame now
+        } else {
+          lastDev = dev;
+          lastNh = nh;
+          lastE = e;
+        }
+        t.used[e] = now;
+        if (state[e] === NUD_STALE) t.delay(e, now);
       }
-      t.used[e] = now;
-      if (state[e] === NUD_STALE) t.delay(e, now);
       const delta = l3 - ETH_HLEN;
       const ea = addr + delta;
       if (delta !== 0) {
