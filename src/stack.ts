@@ -548,7 +548,7 @@ function tapPeerMac(tap: Uint8Array): Uint8Array {
   return m;
 }
 
-function memoryMac(i: number): Uint8Array {
+function memoryMac(i: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array([0x02, 0x00, 0x00, 0x00, 0x01, i & 0xff]);
 }
 
