@@ -1,0 +1,106 @@
+/**
+ * The internet checksum (RFC 1071) over UMEM bytes, and its incremental update (RFC 1624).
+ * Sums are kept as plain numbers of 16-bit words: a 64 KiB buffer sums to < 2^32, so no
+ * intermediate fold is needed and everything stays a small integer for V8.
+ */
+
+/**
+ * Unfolded one's-complement sum of `len` bytes at `addr`, added to `sum`. An odd trailing byte is
+ * padded with zero (as the checksum rules say). Reads 32 bits at a time: half the loads.
+ */
+export function csumPartial(dv: DataView, addr: number, len: number, sum: number): number {
+  let p = addr;
+  const end4 = addr + (len & ~3);
+  while (p < end4) {
+    const w = dv.getUint32(p);
+    sum += (w >>> 16) + (w & 0xffff);
+    p += 4;
+  }
+  if ((len & 2) !== 0) {
+    sum += dv.getUint16(p);
+    p += 2;
+  }
+  if ((len & 1) !== 0) sum += dv.getUint8(p) << 8;
+  return sum;
+}
+
+/** Fold a sum to 16 bits (end-around carry), not complemented. */
+export function csumFold(sum: number): number {
+  // sum < 2^32 here: two folds are always enough. `% 65536` and a division keep it exact for any
+  // non-negative number below 2^53 (>>> would truncate to 32 bits).
+  sum = (sum % 65536) + Math.floor(sum / 65536);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return (sum & 0xffff) + (sum >>> 16);
+}
+
+/** The checksum field value for bytes whose sum is `sum` (complemented fold). */
+export function csumFinish(sum: number): number {
+  return ~csumFold(sum) & 0xffff;
+}
+
+/**
+ * True when the 20-byte IPv4 header at `a` (ihl = 5) checksums to zero. Unrolled: this runs for
+ * every received packet, and ten straight loads beat a loop here.
+ */
+export function ipHdrCsumOk5(dv: DataView, a: number): boolean {
+  const w0 = dv.getUint32(a);
+  const w1 = dv.getUint32(a + 4);
+  const w2 = dv.getUint32(a + 8);
+  const w3 = dv.getUint32(a + 12);
+  const w4 = dv.getUint32(a + 16);
+  let s =
+    (w0 >>> 16) + (w0 & 0xffff) + (w1 >>> 16) + (w1 & 0xffff) + (w2 >>> 16) + (w2 & 0xffff) +
+    (w3 >>> 16) + (w3 & 0xffff) + (w4 >>> 16) + (w4 & 0xffff);
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return s === 0xffff;
+}
+
+/** The general case (options present): any IHL. */
+export function ipHdrCsumOk(dv: DataView, a: number, ihl: number): boolean {
+  return csumFold(csumPartial(dv, a, ihl << 2, 0)) === 0xffff;
+}
+
+/** Recompute and store the header checksum of the IPv4 header at `a`. */
+export function ipSendCheck(dv: DataView, a: number): void {
+  dv.setUint16(a + 10, 0);
+  const ihl = dv.getUint8(a) & 0x0f;
+  dv.setUint16(a + 10, csumFinish(csumPartial(dv, a, ihl << 2, 0)));
+}
+
+/**
+ * RFC 1624 eqn. 3: the checksum after one 16-bit word of the covered data changes from `oldW`
+ * to `newW`: HC' = ~(~HC + ~m + m'). Never yields 0xffff for a nonzero header, so it agrees
+ * with a full recompute.
+ */
+export function csumReplace16(check: number, oldW: number, newW: number): number {
+  let s = (~check & 0xffff) + (~oldW & 0xffff) + newW;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+/** Same for a 32-bit field (an address): two 16-bit word replacements in one. */
+export function csumReplace32(check: number, oldW: number, newW: number): number {
+  let s = (~check & 0xffff) + (~(oldW >>> 16) & 0xffff) + (~oldW & 0xffff) + (newW >>> 16) + (newW & 0xffff);
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+/**
+ * ip_decrease_ttl: decrement the TTL of the header at `a` and patch its checksum in place
+ * (RFC 1624; the TTL is the high byte of the word at offset 8). Returns the new TTL.
+ */
+export function ipDecreaseTtl(dv: DataView, a: number): number {
+  const old = dv.getUint16(a + 8);
+  const nw = old - 0x100;
+  dv.setUint16(a + 8, nw);
+  dv.setUint16(a + 10, csumReplace16(dv.getUint16(a + 10), old, nw));
+  return nw >>> 8;
+}
+
+/** Sum of the TCP/UDP pseudo-header (unfolded). */
+export function pseudoHdrSum(saddr: number, daddr: number, proto: number, len: number): number {
+  return (saddr >>> 16) + (saddr & 0xffff) + (daddr >>> 16) + (daddr & 0xffff) + proto + len;
+}

@@ -1,0 +1,160 @@
+import type { Graph } from '../core/graph.ts';
+import type { NetDevices } from '../core/netdev.ts';
+import { maskOf } from './addr.ts';
+import { DEFAULT_SYSCTL, Ipv4Ctx, type Ipv4Sysctl } from './ctx.ts';
+import { Fib, RTN_BROADCAST, RTN_LOCAL, RTN_UNICAST } from './fib/fib.ts';
+import { IcmpRcv } from './icmp-rcv.ts';
+import { IcmpSender } from './icmp-send.ts';
+import { IpDefrag } from './ip-defrag.ts';
+import { IpForward } from './ip-forward.ts';
+import { IpLocalDeliver } from './ip-local-deliver.ts';
+import { IpOutput } from './ip-output.ts';
+import { IpRcv } from './ip-rcv.ts';
+import { NfHooks, type NetfilterLike, type NfPacketLike } from './nf-hooks.ts';
+
+export { DEFAULT_SYSCTL, Ipv4Ctx, RTCF_BROADCAST, RTCF_LOCAL, RTCF_MULTICAST, type Ipv4Sysctl } from './ctx.ts';
+export { NF_ACCEPT, NF_DROP, REJECT_TCP_RESET, type NetfilterLike, type NfPacketLike } from './nf-hooks.ts';
+export { writeIpHeader } from './icmp-send.ts';
+
+/** What registerIpv4 needs from the ptype table (core/ptype.ts PtypeTable). */
+export interface PtypeLike {
+  add(ethertype: number, stageName: string): void;
+}
+
+export interface Ipv4Options {
+  fib?: Fib;
+  sysctl?: Partial<Ipv4Sysctl>;
+  netfilter?: NetfilterLike;
+  /** The NfPacket object the netfilter expects, if it is not a plain object of NfPacketLike. */
+  nfPacket?: NfPacketLike;
+  /** Millisecond clock (tests). */
+  now?: () => number;
+}
+
+/**
+ * The IPv4 layer of one worker (inet_init): its stages, FIB, MIB, sysctls, netfilter binding.
+ * Stages: ip-rcv, ip-local-deliver, icmp-rcv, ip-forward, ip-output. Needs `neigh-output`
+ * in the graph before it is sealed.
+ */
+export class Ipv4 {
+  readonly ctx: Ipv4Ctx;
+  readonly icmp: IcmpSender;
+  readonly nf: NfHooks;
+  readonly defrag: IpDefrag;
+  readonly ipRcv: IpRcv;
+  readonly localDeliver: IpLocalDeliver;
+  readonly icmpRcv: IcmpRcv;
+  readonly forward: IpForward;
+  readonly output: IpOutput;
+
+  constructor(g: Graph, devs: NetDevices, opts: Ipv4Options = {}) {
+    this.ctx = new Ipv4Ctx(g.pool, devs, opts.fib ?? new Fib(), opts.sysctl);
+    if (opts.now !== undefined) this.ctx.now = opts.now;
+    this.icmp = new IcmpSender(this.ctx);
+    this.nf = new NfHooks(this.ctx, this.icmp);
+    if (opts.netfilter !== undefined) this.nf.attach(opts.netfilter, opts.nfPacket);
+    this.defrag = new IpDefrag(this.ctx);
+    this.ipRcv = new IpRcv(this.ctx, this.nf, this.icmp);
+    this.localDeliver = new IpLocalDeliver(this.ctx, this.nf, this.icmp, this.defrag);
+    this.icmpRcv = new IcmpRcv(this.ctx);
+    this.forward = new IpForward(this.ctx, this.nf, this.icmp);
+    this.output = new IpOutput(this.ctx, this.nf);
+  }
+
+  get fib(): Fib {
+    return this.ctx.fib;
+  }
+
+  get mib() {
+    return this.ctx.mib;
+  }
+
+  get sysctl(): Ipv4Sysctl {
+    return this.ctx.sysctl;
+  }
+
+  /** inet_add_protocol: deliver IP protocol `proto` (6, 17...) to the stage named stageName. */
+  inet_add_protocol(proto: number, stageName: string): void {
+    this.localDeliver.addProtocol(proto, stageName);
+  }
+
+  inet_del_protocol(proto: number): boolean {
+    return this.localDeliver.delProtocol(proto);
+  }
+
+  /** `ip addr add ADDR/LEN dev DEV`: records the address on the device and adds its routes. */
+  addAddress(devIndex: number, addr: number, len: number): void {
+    const dev = this.ctx.devs.list[devIndex];
+    if (dev === undefined) throw new Error(`ipv4: no device with index ${devIndex}`);
+    addDeviceAddress(this.ctx.fib, devIndex, addr, len);
+    if (!dev.addrs.some((x) => x.addr === addr >>> 0 && x.prefixLen === len)) dev.addrs.push({ addr: addr >>> 0, prefixLen: len });
+  }
+
+  /** Attach or replace netfilter (null detaches). Call refreshHooks() after rule changes. */
+  setNetfilter(nf: NetfilterLike | null, p?: NfPacketLike): void {
+    this.nf.attach(nf, p);
+  }
+
+  refreshHooks(): void {
+    this.nf.refresh();
+  }
+
+  /** Set a sysctl by its /proc/sys/net/ipv4 name (ip_forward, icmp_ratelimit, ...). */
+  setSysctl(name: string, value: number | string): void {
+    const key = name.replace(/^net\.ipv4\./, '') as keyof Ipv4Sysctl;
+    if (!(key in DEFAULT_SYSCTL)) {
+      throw new Error(`sysctl: unknown IPv4 setting "${name}" (known: ${Object.keys(DEFAULT_SYSCTL).join(', ')})`);
+    }
+    const v = typeof value === 'number' ? value : Number(value);
+    if (!Number.isFinite(v) || v < 0 || !Number.isInteger(v)) throw new Error(`sysctl: ${name} wants a non-negative integer, got "${value}"`);
+    if (key === 'ip_default_ttl' && (v < 1 || v > 255)) throw new Error(`sysctl: ip_default_ttl must be 1..255, got ${v}`);
+    this.ctx.sysctl[key] = v;
+  }
+
+  /** Reassembly timeouts: call about once a second (queues are also checked on each fragment). */
+  expire(): void {
+    this.defrag.expire();
+  }
+
+  /** Frames held by IPv4 (reassembly queues), for frame accounting. */
+  held(): number {
+    return this.defrag.held();
+  }
+
+  /** Release held frames (shutdown). */
+  close(): void {
+    this.defrag.clear();
+  }
+}
+
+/**
+ * inet_init: add the IPv4 stages to g and register EtherType 0x0800 -> ip-rcv. The graph must
+ * also hold `neigh-output` (L2) before it is sealed.
+ */
+export function registerIpv4(g: Graph, devs: NetDevices, ptype: PtypeLike, opts: Ipv4Options = {}): Ipv4 {
+  const ip = new Ipv4(g, devs, opts);
+  g.add(ip.ipRcv);
+  g.add(ip.localDeliver);
+  g.add(ip.icmpRcv);
+  g.add(ip.forward);
+  g.add(ip.output);
+  ptype.add(0x0800, 'ip-rcv');
+  return ip;
+}
+
+/**
+ * fib_add_ifaddr: the routes an address brings: local /32 (RTN_LOCAL), the connected subnet
+ * (unicast, on-link) and the directed broadcast /32 (RTN_BROADCAST; not for /31 and /32).
+ */
+export function addDeviceAddress(fib: Fib, devIndex: number, addr: number, len: number): void {
+  if (!Number.isInteger(len) || len < 0 || len > 32) throw new Error(`ipv4: prefix length ${len} is not in 0..32`);
+  addr >>>= 0;
+  fib.replace({ prefix: addr, len: 32, type: RTN_LOCAL, gateway: 0, oif: devIndex, metric: 0, proto: 'kernel' });
+  if (len < 32) {
+    const mask = maskOf(len);
+    const prefix = (addr & mask) >>> 0;
+    const have = fib.list().some((r) => r.prefix === prefix && r.len === len && r.metric === 0);
+    if (!have) fib.add({ prefix, len, type: RTN_UNICAST, gateway: 0, oif: devIndex, metric: 0, proto: 'kernel', src: addr });
+    if (len < 31) fib.replace({ prefix: (prefix | ~mask) >>> 0, len: 32, type: RTN_BROADCAST, gateway: 0, oif: devIndex, metric: 0, proto: 'kernel' });
+  }
+}

@@ -1,0 +1,154 @@
+import { PACKET_OTHERHOST, type Batch } from '../core/batch.ts';
+import type { Graph, Stage } from '../core/graph.ts';
+import { ipHdrCsumOk, ipHdrCsumOk5 } from './csum.ts';
+import type { Ipv4Ctx } from './ctx.ts';
+import { ICMP_DEST_UNREACH, ICMP_NET_UNREACH, ICMP_PARAMETERPROB, type IcmpSender } from './icmp-send.ts';
+import { ipOptionsCompile, OPT_OK, OPT_SRR } from './ip-options.ts';
+import { IP } from './mib.ts';
+import { NF_ACCEPT, NF_INET_PRE_ROUTING, NF_REPLY, type NfHooks } from './nf-hooks.ts';
+import { ROUTE_DROP_REASONS, ROUTE_FORWARD, ROUTE_ICMP, ROUTE_LOCAL, routeInput } from './route-input.ts';
+
+/**
+ * `ip-rcv`: ip_rcv_core (validation exactly in the kernel's order, never reading past b.len),
+ * PREROUTING, then ip_rcv_finish (route input, options) — one stage, because every packet takes
+ * all of it and a stage boundary costs a vector pass. Sets b.len (padding trimmed), b.l4, and
+ * per route: -> ip-local-deliver (b.aux = RTCF flags), -> ip-forward (b.oif, b.nh),
+ * -> ip-output (an ICMP error built in place), or a drop named after the kernel MIB.
+ */
+export class IpRcv implements Stage {
+  readonly name = 'ip-rcv';
+  private g!: Graph;
+  private sLocal = 0;
+  private sForward = 0;
+  private sOutput = 0;
+  private rHdr = 0;
+  private rCsum = 0;
+  private rTrunc = 0;
+  private rOther = 0;
+  private rSrr = 0;
+  private rNf = 0;
+  private rNoRoute = 0;
+  private rUnreach = 0;
+  private readonly rRoute = new Int32Array(ROUTE_DROP_REASONS.length);
+
+  constructor(
+    private readonly ctx: Ipv4Ctx,
+    private readonly nf: NfHooks,
+    private readonly icmp: IcmpSender,
+  ) {}
+
+  init(g: Graph): void {
+    this.g = g;
+    this.ctx.u8 = g.pool.umem.u8;
+    this.ctx.dv = g.pool.umem.dv;
+    this.sLocal = g.id('ip-local-deliver');
+    this.sForward = g.id('ip-forward');
+    this.sOutput = g.id('ip-output');
+    this.rHdr = g.reason('ip.InHdrErrors');
+    this.rCsum = g.reason('ip.InCsumErrors');
+    this.rTrunc = g.reason('ip.InTruncatedPkts');
+    this.rOther = g.reason('ip.otherhost');
+    this.rSrr = g.reason('ip.source_route');
+    this.rNf = g.reason('netfilter.drop');
+    this.rNoRoute = g.reason('ip.InNoRoutes');
+    this.rUnreach = g.reason('ip.unreachable');
+    ROUTE_DROP_REASONS.forEach((r, k) => (this.rRoute[k] = g.reason(r)));
+  }
+
+  run(b: Batch, v: Uint16Array, n: number): void {
+    const g = this.g;
+    const ctx = this.ctx;
+    const u8 = ctx.u8;
+    const dv = ctx.dv;
+    const m = ctx.mib.ip.v;
+    const nfOn = this.nf.on[NF_INET_PRE_ROUTING];
+    for (let j = 0; j < n; j++) {
+      const i = v[j];
+      const l3 = b.l3[i];
+      const flen = b.len[i];
+      m[IP.InReceives]++;
+      // ip_rcv_core order: otherhost, header present, version/ihl, header present, checksum, lengths.
+      if (b.pkttype[i] === PACKET_OTHERHOST) {
+        g.drop(b, i, this.rOther);
+        continue;
+      }
+      if (flen < l3 + 20) {
+        this.hdrError(b, i);
+        continue;
+      }
+      const h = b.addr[i] + l3;
+      const vihl = u8[h];
+      const ihl = (vihl & 0x0f) << 2;
+      if ((vihl & 0xf0) !== 0x40 || ihl < 20 || l3 + ihl > flen) {
+        this.hdrError(b, i);
+        continue;
+      }
+      if (ihl === 20 ? !ipHdrCsumOk5(dv, h) : !ipHdrCsumOk(dv, h, ihl >>> 2)) {
+        m[IP.InCsumErrors]++;
+        m[IP.InHdrErrors]++;
+        g.drop(b, i, this.rCsum);
+        continue;
+      }
+      const tot = dv.getUint16(h + 2);
+      if (l3 + tot > flen) {
+        m[IP.InTruncatedPkts]++;
+        g.drop(b, i, this.rTrunc);
+        continue;
+      }
+      if (tot < ihl) {
+        this.hdrError(b, i);
+        continue;
+      }
+      // pskb_trim_rcsum: Ethernet padding is not part of the datagram.
+      b.len[i] = l3 + tot;
+      b.l4[i] = l3 + ihl;
+      m[IP.InOctets] += tot;
+      if (nfOn !== 0) {
+        const verdict = this.nf.run(NF_INET_PRE_ROUTING, b, i);
+        if (verdict !== NF_ACCEPT) {
+          if (verdict === NF_REPLY) g.enqueue(this.sOutput, i);
+          else g.drop(b, i, this.rNf);
+          continue;
+        }
+      }
+      const r = routeInput(ctx, b, i, dv.getUint32(h + 12), dv.getUint32(h + 16));
+      const kind = r & 0xff;
+      if (kind > ROUTE_FORWARD) {
+        this.routeError(b, i, r);
+        continue;
+      }
+      if (ihl > 20 && !this.options(b, i, h, ihl)) continue;
+      g.enqueue(kind === ROUTE_LOCAL ? this.sLocal : this.sForward, i);
+    }
+  }
+
+  private hdrError(b: Batch, i: number): void {
+    this.ctx.mib.ip.v[IP.InHdrErrors]++;
+    this.g.drop(b, i, this.rHdr);
+  }
+
+  private routeError(b: Batch, i: number, r: number): void {
+    const sub = r >>> 8;
+    if ((r & 0xff) === ROUTE_ICMP) {
+      if (this.icmp.send(b, i, ICMP_DEST_UNREACH, sub, 0)) this.g.enqueue(this.sOutput, i);
+      else this.g.drop(b, i, sub === ICMP_NET_UNREACH ? this.rNoRoute : this.rUnreach);
+      return;
+    }
+    this.g.drop(b, i, this.rRoute[sub]);
+  }
+
+  /** ip_rcv_options: malformed -> parameter problem (pointer to the bad octet) + InHdrErrors. */
+  private options(b: Batch, i: number, h: number, ihl: number): boolean {
+    const r = ipOptionsCompile(this.ctx.u8, h, ihl);
+    if (r === OPT_OK) return true;
+    if (r === OPT_SRR) {
+      // accept_source_route = 0 (the default): dropped, not answered.
+      this.g.drop(b, i, this.rSrr);
+      return false;
+    }
+    this.ctx.mib.ip.v[IP.InHdrErrors]++;
+    if (this.icmp.send(b, i, ICMP_PARAMETERPROB, 0, r << 24)) this.g.enqueue(this.sOutput, i);
+    else this.g.drop(b, i, this.rHdr);
+    return false;
+  }
+}
