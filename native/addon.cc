@@ -8,8 +8,6 @@ void export_fn(napi_env env, napi_value exports, const char* name, napi_callback
   napi_set_named_property(env, exports, name, fn);
 }
 
-static void on_close(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
-
 static void on_poll(uv_poll_t* h, int status, int events) {
   Irq* irq = static_cast<Irq*>(h->data);
   uv_poll_stop(h);  // one-shot: the poll loop re-arms when it runs dry
@@ -73,12 +71,25 @@ void irq_close(napi_env env, Irq& irq) {
   irq_disarm(env, irq);
   if (irq.h != nullptr) {
     irq.h->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(irq.h), on_close);
+    // As in irq_teardown: no close callback into this library (see there).
+    uv_close(reinterpret_cast<uv_handle_t*>(irq.h), nullptr);
     irq.h = nullptr;
   }
   if (irq.ctx != nullptr) {
     napi_async_destroy(env, irq.ctx);
     irq.ctx = nullptr;
+  }
+}
+
+void irq_teardown(Irq& irq) {
+  if (irq.h != nullptr) {
+    uv_poll_stop(irq.h);
+    irq.h->data = nullptr;
+    // No close callback: by the time the loop finishes closing, this addon may be unloaded
+    // (a worker's addon instance is dlclose'd on exit), and a callback into it would crash.
+    // So a closed port leaves its uv_poll_t (~160 bytes) behind; ports are opened rarely.
+    uv_close(reinterpret_cast<uv_handle_t*>(irq.h), nullptr);
+    irq.h = nullptr;
   }
 }
 
@@ -88,15 +99,20 @@ static napi_value Noop(napi_env env, napi_callback_info info) {
   return argv[0];
 }
 
-static void ctx_finalize(napi_env, void* data, void*) {
-  Ctx* c = static_cast<Ctx*>(data);
+static void ctx_finalize(napi_env, void* data, void*) { delete static_cast<Ctx*>(data); }
+
+// Runs before the thread's event loop closes (worker exit, process exit): close our sockets,
+// TAPs and libuv handles, so the loop closes cleanly and no XDP program stays attached.
+static void ctx_cleanup(void* arg) {
+  Ctx* c = static_cast<Ctx*>(arg);
   teardown_xsks(c);
   teardown_taps(c);
-  delete c;
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
-  napi_set_instance_data(env, new Ctx(), ctx_finalize, nullptr);
+  Ctx* c = new Ctx();
+  napi_set_instance_data(env, c, ctx_finalize, nullptr);
+  napi_add_env_cleanup_hook(env, ctx_cleanup, c);
   export_fn(env, exports, "noop", Noop);
   init_umem_xsk(env, exports);
   init_bpf(env, exports);

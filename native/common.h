@@ -44,6 +44,8 @@ struct Irq {
 bool irq_arm(napi_env env, Irq& irq, int fd, napi_value cb);
 void irq_disarm(napi_env env, Irq& irq);
 void irq_close(napi_env env, Irq& irq);
+// At environment teardown: stop and close the libuv handle only (no JS calls any more).
+void irq_teardown(Irq& irq);
 
 void export_fn(napi_env env, napi_value exports, const char* name, napi_callback cb);
 void init_umem_xsk(napi_env env, napi_value exports);

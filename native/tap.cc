@@ -253,6 +253,7 @@ static napi_value TapDisarmIrq(napi_env env, napi_callback_info info) {
 void teardown_taps(Ctx* c) {
   for (Tap*& t : c->taps) {
     if (t == nullptr) continue;
+    irq_teardown(t->irq);
     if (t->fd >= 0) close(t->fd);
     t = nullptr;
   }

@@ -598,7 +598,8 @@ static napi_value IfInfo(napi_env env, napi_callback_info info) {
 void teardown_xsks(Ctx* c) {
   for (Xsk*& x : c->xsks) {
     if (x == nullptr) continue;
-    // No napi/libuv calls here: the environment is going away; just release kernel objects.
+    // The environment is going away: no JS calls, only the libuv handle and kernel objects.
+    irq_teardown(x->irq);
     if (x->attached) xdp_release(x->ifindex, x->queue);
     if (x->fd >= 0) close(x->fd);
     x = nullptr;

@@ -1,0 +1,49 @@
+// One worker thread per queue (DESIGN "more cores = more queues"): two workers each open a port
+// on their own device and UMEM and receive concurrently. A worker that exits without closing
+// its port must not leave the XDP program attached (the addon closes its fds at env teardown).
+import { Worker } from 'node:worker_threads';
+import { afterAll, expect, it } from 'vitest';
+import { native } from '../../src/driver/index.ts';
+import { Lab, hasXdp, udpBlast } from './sn1-netns.ts';
+
+const lab = new Lab();
+afterAll(() => lab.cleanup());
+
+// Messages are queued per worker from the start: one sent before we wait for it is not lost.
+const inbox = new Map<Worker, Array<Record<string, unknown>>>();
+function listen(w: Worker): Worker {
+  inbox.set(w, []);
+  w.on('message', (m) => inbox.get(w)!.push(m));
+  w.on('error', (e) => inbox.get(w)!.push({ error: String(e) }));
+  return w;
+}
+async function message(w: Worker): Promise<Record<string, unknown>> {
+  const t0 = Date.now();
+  while (inbox.get(w)!.length === 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 10));
+  return inbox.get(w)!.shift() ?? { error: 'no message from worker within 20 s' };
+}
+
+it('two workers receive on two devices; terminating them detaches the programs', async () => {
+  const ns = lab.netns('wk');
+  lab.veth('sn1wka', 'sn1wkap', ns, '10.218.0.1', '10.218.0.2');
+  lab.veth('sn1wkb', 'sn1wkbp', ns, '10.219.0.1', '10.219.0.2');
+  const boot = new URL('./sn1-worker-boot.mjs', import.meta.url);
+  const script = new URL('./sn1-worker.ts', import.meta.url).href;
+  const workers = ['sn1wka', 'sn1wkb'].map((dev) => listen(new Worker(boot, { workerData: { dev, script } })));
+  try {
+    for (const w of workers) expect(await message(w)).toEqual({ ready: true });
+    expect(hasXdp('sn1wka') && hasXdp('sn1wkb')).toBe(true);
+    await Promise.all([udpBlast(ns, '10.218.0.1', 5001, 20_000), udpBlast(ns, '10.219.0.1', 5002, 20_000)]);
+    await new Promise((r) => setTimeout(r, 200));
+    for (const w of workers) {
+      w.postMessage('count');
+      const { got } = (await message(w)) as { got: number };
+      expect(got).toBeGreaterThanOrEqual(20_000);
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  expect(hasXdp('sn1wka')).toBe(false);
+  expect(hasXdp('sn1wkb')).toBe(false);
+  expect(native().xdpAttached()).toEqual([]);
+});
