@@ -6,26 +6,30 @@
 import type { Graph } from './core/graph.ts';
 import type { NetDevice, NetDevices } from './core/netdev.ts';
 import type { PtypeTable } from './core/ptype.ts';
-import type { FramePool } from './driver/pool.ts';
 import type { L2 } from './l2/index.ts';
 import { formatIPv4, parseCidr, tryParseIPv4 } from './ipv4/addr.ts';
-import { Fib, formatRoute, parseRoute, parseRouteMatch, RTN_LOCAL, RTN_UNICAST } from './ipv4/fib/fib.ts';
+import { formatRoute, parseRoute, parseRouteMatch } from './ipv4/fib/fib.ts';
+import { registerIpv4, type Ipv4 } from './ipv4/index.ts';
 
 export class Ipv4Layer {
-  readonly fib = new Fib();
-  private readonly sysctls: Record<string, number | string>;
+  readonly ip: Ipv4;
 
+  /** Adds the IPv4 stages to the graph now (so they come before L2 and dev-xmit in a pass). */
   constructor(
     readonly graph: Graph,
     readonly devs: NetDevices,
     readonly ptype: PtypeTable,
-    readonly pool: FramePool,
     sysctl: Record<string, number | string>,
   ) {
-    this.sysctls = { ip_forward: 1, ...sysctl };
+    this.ip = registerIpv4(graph, devs, ptype);
+    for (const [k, v] of Object.entries(sysctl)) this.sysctl(k, v);
   }
 
-  /** Hook the IPv4 layer to the neighbour layer (ICMP host unreachable on failed resolution). */
+  get fib() {
+    return this.ip.fib;
+  }
+
+  /** Hook the IPv4 layer to the neighbour layer (nothing needed yet). */
   connectL2(_l2: L2): void {}
 
   addAddress(dev: NetDevice, cidr: string): void {
@@ -33,10 +37,7 @@ export class Ipv4Layer {
     const addr = tryParseIPv4(cidr.split('/')[0]);
     if (addr === null) throw new Error(`ip addr: "${cidr}" is not an IPv4 address`);
     if (dev.addrs.some((a) => a.addr === addr)) throw new Error(`ip addr: ${cidr} is on ${dev.name} already (RTNETLINK answers: File exists)`);
-    dev.addrs.push({ addr, prefixLen: c.len });
-    // What fib_add_ifaddr installs: the local /32 and the connected prefix.
-    this.fib.replace({ prefix: addr, len: 32, type: RTN_LOCAL, gateway: 0, oif: dev.index, metric: 0, proto: 'kernel', src: addr });
-    if (c.len < 32) this.fib.replace({ prefix: c.prefix, len: c.len, type: RTN_UNICAST, gateway: 0, oif: dev.index, metric: 0, proto: 'kernel', src: addr });
+    this.ip.addAddress(dev.index, addr, c.len);
   }
 
   route(cmd: string): string {
@@ -97,21 +98,26 @@ export class Ipv4Layer {
 
   sysctl(name: string, value?: number | string): number | string {
     const k = name.replace(/^net\.ipv4\./, '').replace(/\//g, '.');
-    if (value !== undefined) this.sysctls[k] = value;
-    const v = this.sysctls[k];
+    if (value !== undefined) this.ip.setSysctl(k, value);
+    const v = (this.ip.sysctl as unknown as Record<string, number>)[k];
     if (v === undefined) throw new Error(`sysctl: unknown key net.ipv4.${k}`);
     return v;
   }
 
-  tick(): void {}
+  /** Reassembly timeouts. */
+  tick(): void {
+    this.ip.expire();
+  }
 
-  clear(): void {}
+  clear(): void {
+    this.ip.close();
+  }
 
   framesHeld(): number {
-    return 0;
+    return this.ip.held();
   }
 
   mib(): Record<string, Record<string, number>> {
-    return {};
+    return this.ip.mib.toJSON();
   }
 }

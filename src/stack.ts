@@ -159,7 +159,7 @@ export class Stack {
     this.eth = new EthInput(this.devs, this.ptype);
     this.graph.add(this.xdp);
     this.graph.add(this.eth);
-    this.ipv4 = new Ipv4Layer(this.graph, this.devs, this.ptype, this.pool, opts.sysctl ?? {});
+    this.ipv4 = new Ipv4Layer(this.graph, this.devs, this.ptype, opts.sysctl ?? {});
     this.l2 = registerL2(this.graph, this.devs, this.ptype, opts.neigh ?? {});
     this.l2.neigh.attach(this.graph);
     this.ipv4.connectL2(this.l2);

@@ -19,6 +19,34 @@ function arpRequest(spa: number[], tpa: number[]): Uint8Array {
   ]);
 }
 
+function csum(b: Uint8Array, off: number, len: number): number {
+  let s = 0;
+  for (let i = 0; i < len; i += 2) s += (b[off + i] << 8) | (i + 1 < len ? b[off + i + 1] : 0);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+/** Ethernet + IPv4 + ICMP echo request from 10.1.0.2 to dst. */
+function echoRequest(dst: number[], payload = 56, ttl = 64): Uint8Array {
+  const f = new Uint8Array(14 + 20 + 8 + payload);
+  f.set([0x02, 0, 0, 0, 1, 0, ...PEER, 0x08, 0x00]);
+  const ip = 14;
+  f.set([0x45, 0, 0, 0, 0, 1, 0x40, 0, ttl, 1, 0, 0, 10, 1, 0, 2, ...dst], ip);
+  const tot = 20 + 8 + payload;
+  f[ip + 2] = tot >> 8;
+  f[ip + 3] = tot & 255;
+  const c = csum(f, ip, 20);
+  f[ip + 10] = c >> 8;
+  f[ip + 11] = c & 255;
+  const ic = ip + 20;
+  f.set([8, 0, 0, 0, 0x12, 0x34, 0, 1], ic);
+  for (let i = 0; i < payload; i++) f[ic + 8 + i] = i & 255;
+  const k = csum(f, ic, 8 + payload);
+  f[ic + 2] = k >> 8;
+  f[ic + 3] = k & 255;
+  return f;
+}
+
 const tick = () => new Promise((r) => setTimeout(r, 20));
 let stacks: Stack[] = [];
 afterEach(async () => {
@@ -62,6 +90,27 @@ describe('Stack over memory ports', () => {
     expect(s.frames().lost).toBe(0);
     const acct = await s.stop();
     expect(acct.free).toBe(acct.total);
+  });
+
+  it('answers ping (ICMP echo) after learning the peer by ARP', async () => {
+    const s = await memStack();
+    await s.start();
+    const p0 = s.port('p0') as MemoryPort;
+    p0.inject(arpRequest([10, 1, 0, 2], [10, 1, 0, 1]));
+    await tick();
+    p0.takeTx();
+    for (const size of [0, 56, 1000, 1472]) p0.inject(echoRequest([10, 1, 0, 1], size));
+    await tick();
+    const out = p0.takeTx();
+    expect(out.map((f) => f.length)).toEqual([42, 98, 1042, 1514]);
+    for (const f of out) {
+      expect(f[23]).toBe(1); // ICMP
+      expect(f[34]).toBe(0); // echo reply
+      expect(csum(f, 14, 20)).toBe(0);
+      expect(csum(f, 34, f.length - 34)).toBe(0);
+    }
+    expect(s.stats().mib.Icmp.OutEchoReps).toBe(4);
+    expect(s.frames().lost).toBe(0);
   });
 
   it('routes: add, show, get, del, errors name the word', async () => {
