@@ -1,0 +1,127 @@
+// ARP against a kernel peer: a veth pair, softnet on the root end (AF_XDP, or TAP fallback via
+// mode auto), the kernel in namespace sn4-peer. Everything created here is named sn4-* and is
+// removed in afterAll, also after failures.
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Batch } from '../../src/core/batch.ts';
+import { parseIp } from '../../src/l2/eth.ts';
+import { Stack } from '../../src/stack.ts';
+
+const NS = 'sn4-peer';
+const HOST = 'sn4-s0'; // softnet's end, root namespace, no address
+const PEER = 'sn4-p0'; // the kernel's end, in NS
+const OURS = '10.44.0.1';
+const THEIRS = '10.44.0.2';
+
+const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+/** Run in the peer namespace without blocking the event loop: softnet polls in this process. */
+const inNs = (...args: string[]) =>
+  new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+    execFile('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+    });
+  });
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function cleanup(): void {
+  spawnSync('ip', ['link', 'del', HOST]);
+  spawnSync('ip', ['netns', 'del', NS]);
+}
+
+/** The kernel peer's neighbour state for softnet's address ('' when none). */
+function peerNeighState(): string {
+  const out = sh('ip', '-n', NS, '-j', 'neigh', 'show', OURS, 'dev', PEER);
+  const rows = JSON.parse(out || '[]') as Array<{ state?: string[] }>;
+  return rows[0]?.state?.join(',') ?? '';
+}
+
+let stack: Stack | null = null;
+
+beforeAll(async () => {
+  cleanup();
+  sh('ip', 'netns', 'add', NS);
+  sh('ip', 'link', 'add', HOST, 'type', 'veth', 'peer', 'name', PEER);
+  sh('ip', 'link', 'set', PEER, 'netns', NS);
+  // No IPv6 on either end: no router solicitations or DAD in the captures and counters.
+  sh('sysctl', '-qw', `net.ipv6.conf.${HOST}.disable_ipv6=1`);
+  sh('ip', 'netns', 'exec', NS, 'sysctl', '-qw', `net.ipv6.conf.${PEER}.disable_ipv6=1`);
+  sh('ip', '-n', NS, 'addr', 'add', `${THEIRS}/24`, 'dev', PEER);
+  sh('ip', '-n', NS, 'link', 'set', PEER, 'up');
+  sh('ip', '-n', NS, 'link', 'set', 'lo', 'up');
+  sh('ip', 'link', 'set', HOST, 'up');
+  stack = new Stack({ name: 'sn4', control: null });
+  const info = await stack.addPort({ name: 'p0', dev: HOST, mode: 'auto', addresses: [`${OURS}/24`] });
+  console.log(`sn4: port ${HOST} mode ${info.mode}: ${info.report.join('; ')}`);
+  await stack.start();
+}, 60_000);
+
+afterAll(async () => {
+  try {
+    if (stack !== null) {
+      const f = await stack.stop();
+      expect(f.lost).toBe(0);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+describe('ARP with a kernel peer', () => {
+  it('arping from the kernel gets replies with softnet\'s MAC, and softnet learns the peer', async () => {
+    const r = await inNs('arping', '-c', '3', '-w', '5', '-I', PEER, OURS);
+    expect(r.status, `arping: ${r.stdout}${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/Received 3 response/);
+    const mac = stack!.portInfo()[0].mac.toLowerCase();
+    expect(r.stdout.toLowerCase()).toContain(mac);
+    // The kernel's broadcast requests were for us: the sender is learned (STALE, like Linux).
+    expect(stack!.l2.neigh.stateOf(0, parseIp(THEIRS))).toMatch(/STALE|REACHABLE|DELAY/);
+    expect(stack!.l2.arp.mib.get('OutReplies')).toBeGreaterThanOrEqual(3);
+  });
+
+  it("the peer's neighbour entry for softnet's address becomes REACHABLE", async () => {
+    spawnSync('ip', ['-n', NS, 'neigh', 'flush', 'dev', PEER]);
+    // Any IPv4 packet to softnet makes the kernel resolve it (whether or not it is answered).
+    await inNs('bash', '-c', `echo hello > /dev/udp/${OURS}/9`);
+    let state = '';
+    for (let k = 0; k < 30 && !state.includes('REACHABLE'); k++) {
+      await sleep(100);
+      state = peerNeighState();
+    }
+    expect(state).toContain('REACHABLE');
+  });
+
+  it('softnet resolves the peer itself: request on the wire, kernel reply, queued packet delivered', async () => {
+    const s = stack!;
+    s.l2.neigh.flush();
+    const rx0 = Number(sh('ip', 'netns', 'exec', NS, 'cat', `/sys/class/net/${PEER}/statistics/rx_packets`));
+    // A UDP datagram from softnet to the peer, handed to neigh-output between poll rounds.
+    const u8 = s.pool.umem.u8;
+    const a = s.pool.alloc();
+    const ip = [0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 44, 0, 1, 10, 44, 0, 2, 0x30, 0x39, 0, 9, 0, 8, 0, 0];
+    let sum = 0;
+    for (let k = 0; k < 20; k += 2) sum += (ip[k] << 8) | ip[k + 1];
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    ip[10] = (~sum >> 8) & 255;
+    ip[11] = ~sum & 255;
+    u8.set(ip, a + 14);
+    const b = new Batch(1);
+    const i = b.push(a, 14 + 28, 0);
+    b.l3[i] = 14;
+    b.oif[i] = 0;
+    s.graph.dispatch(b, s.graph.id('neigh-output'));
+    expect(s.l2.neigh.stateOf(0, parseIp(THEIRS))).toBe('INCOMPLETE');
+    let st = '';
+    for (let k = 0; k < 30 && st !== 'REACHABLE'; k++) {
+      await sleep(100);
+      st = s.l2.neigh.stateOf(0, parseIp(THEIRS));
+    }
+    expect(st).toBe('REACHABLE');
+    expect(s.l2.neigh.queued(0, parseIp(THEIRS))).toBe(0);
+    await sleep(100);
+    const rx1 = Number(sh('ip', 'netns', 'exec', NS, 'cat', `/sys/class/net/${PEER}/statistics/rx_packets`));
+    // At least our ARP request and the released datagram reached the kernel.
+    expect(rx1 - rx0).toBeGreaterThanOrEqual(2);
+    const kernelNeigh = sh('ip', '-n', NS, 'neigh', 'show', OURS);
+    console.log(`sn4: kernel: ${kernelNeigh.trim()} | softnet: ${s.neigh().replace(/\n/g, ' | ')}`);
+  });
+});
