@@ -1,6 +1,6 @@
 // Clear errors, no crashes: zero-copy on veth, auto fallback, unknown interface, queue out of
 // range, a taken queue, no privileges. After each: nothing attached, every frame back in its pool.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DriverError, FramePool, native, nativeUmem, openPort, type Port } from '../../src/driver/index.ts';
 import { Lab, hasXdp } from './sn1-netns.ts';
@@ -38,7 +38,7 @@ afterEach(() => {
   expect(hasXdp(DEV)).toBe(false);
   expect(native().xdpAttached()).toEqual([]);
 });
-afterAll(() => lab.cleanup());
+afterAll(() => expect(lab.cleanup()).toEqual([]));
 
 describe('driver errors', () => {
   it('xdp-zc on veth: EOPNOTSUPP with what to do', () => {
@@ -101,5 +101,32 @@ describe('driver errors', () => {
     const tap = lines.find((l) => l.mode === 'tap');
     expect(tap.errno).toBe('EPERM');
     expect(tap.message).toMatch(/CAP_NET_ADMIN/);
+  });
+
+  it('a process killed with SIGKILL leaves no program attached (bpf_link)', async () => {
+    const c = spawn(process.execPath, ['--import', 'tsx', 'test/integration/sn1-hold-child.ts', DEV], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const ready = await new Promise<string>((resolve) => {
+        let out = '';
+        c.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('ready')) resolve(out);
+        });
+        c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        c.on('exit', () => resolve(out));
+        setTimeout(() => resolve(out), 15_000);
+      });
+      expect(ready).toContain('ready');
+      expect(hasXdp(DEV)).toBe(true);
+    } finally {
+      c.kill('SIGKILL'); // by PID: only the child we started
+      await new Promise((r) => c.once('exit', r));
+    }
+    const t0 = Date.now();
+    while (hasXdp(DEV) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 50));
+    expect(hasXdp(DEV)).toBe(false);
   });
 });

@@ -15,7 +15,7 @@ beforeAll(() => {
   nsExec(ns, 'ethtool', '-K', 'sn1genb', 'gro', 'on');
   frame = buildUdpFrame({ srcMac: hostMac, dstMac: peerMac, srcIp: '10.216.0.1', dstIp: '10.216.0.2', sport: 1000, dport: 9, size: 60 });
 });
-afterAll(() => lab.cleanup());
+afterAll(() => expect(lab.cleanup()).toEqual([]));
 
 const rx = () => ifStat(ns, 'sn1genb', 'rx_packets');
 

@@ -52,7 +52,7 @@ afterEach(() => {
   expect(native().xdpAttached()).toEqual([]);
 });
 
-afterAll(() => lab.cleanup());
+afterAll(() => expect(lab.cleanup()).toEqual([]));
 
 describe('driver: receive 100k frames from a kernel peer', () => {
   for (const mode of ['xdp-drv', 'xdp-skb'] as const) {
@@ -84,5 +84,14 @@ describe('driver: receive 100k frames from a kernel peer', () => {
     const r = await receiveFlow(port, () => udpBlast(tns, '10.212.0.1', DPORT, COUNT), COUNT);
     expect(r.flow, JSON.stringify(port.stats())).toBe(COUNT);
     expect(port.pool.available + port.inFlight()).toBe(port.pool.total);
+  });
+
+  it('xdp-drv with busy polling', async () => {
+    const { port, report } = openPort({ dev: 'sn1rxa', mode: 'xdp-drv', busyPoll: true });
+    open = port;
+    // Busy-poll socket options are set where the kernel has them; what is missing is reported.
+    expect(report[0]).toMatch(/^xdp-drv: ok \(copy\)/);
+    const r = await receiveFlow(port, () => udpBlast(ns, '10.211.0.1', DPORT, 20_000), 20_000);
+    expect(r.flow, JSON.stringify(port.stats())).toBe(20_000);
   });
 });

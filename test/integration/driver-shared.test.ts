@@ -6,7 +6,7 @@ import type { XskPort } from '../../src/driver/xsk.ts';
 import { Lab, hasXdp, ifStat, udpBlast } from './sn1-netns.ts';
 
 const lab = new Lab();
-afterAll(() => lab.cleanup());
+afterAll(() => expect(lab.cleanup()).toEqual([]));
 
 it('forwards frames received on one device out of another by descriptor', async () => {
   const nsA = lab.netns('shA');

@@ -7,7 +7,7 @@ import { native } from '../../src/driver/index.ts';
 import { Lab, hasXdp, udpBlast } from './sn1-netns.ts';
 
 const lab = new Lab();
-afterAll(() => lab.cleanup());
+afterAll(() => expect(lab.cleanup()).toEqual([]));
 
 // Messages are queued per worker from the start: one sent before we wait for it is not lost.
 const inbox = new Map<Worker, Array<Record<string, unknown>>>();

@@ -71,9 +71,21 @@ export class Lab {
     this.links.push(dev);
   }
 
-  cleanup(): void {
-    for (const l of this.links.splice(0)) spawnSync('ip', ['link', 'del', l]);
-    for (const n of this.namespaces.splice(0)) spawnSync('ip', ['netns', 'del', n]);
+  private readonly made: string[] = [];
+
+  /** Deletes everything this lab made; returns the names that are still there (should be none). */
+  cleanup(): string[] {
+    for (const l of this.links.splice(0)) {
+      this.made.push(l);
+      spawnSync('ip', ['link', 'del', l]);
+    }
+    for (const n of this.namespaces.splice(0)) {
+      this.made.push(n);
+      spawnSync('ip', ['netns', 'del', n]);
+    }
+    const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
+    const nss = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+    return this.made.filter((x) => new RegExp(`(^|\\s)${x}[@:\\s]`, 'm').test(links) || new RegExp(`^${x}( |$)`, 'm').test(nss));
   }
 }
 
