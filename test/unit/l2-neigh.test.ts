@@ -248,4 +248,28 @@ describe('neighbour table and neigh-output', () => {
     expect(r.g.drops.get('neigh.bad_offset')).toBe(2);
     expect(r.g.drops.get('neigh.no_device')).toBe(1);
   });
+
+  it('a throwing hook is counted and does not break the timer; delete/flush free queued frames', () => {
+    const r = rig({
+      onResolutionFailed: () => {
+        throw new Error('boom');
+      },
+    });
+    const before = r.pool.available;
+    send(r, PEER_IP, 2);
+    for (let k = 0; k < 3; k++) {
+      r.clock.now += 1000;
+      expect(() => r.neigh.tick()).not.toThrow();
+    }
+    expect(r.neigh.stats.get('hook_errors')).toBe(2);
+    expect(r.g.drops.get('neigh.resolution_failed')).toBe(2);
+    send(r, parseIp('10.0.0.3'), 2);
+    send(r, parseIp('10.0.0.4'), 1);
+    expect(r.neigh.delete(0, parseIp('10.0.0.3'))).toBe(true);
+    expect(r.neigh.flush(0)).toBe(2); // 10.0.0.4 and the FAILED 10.0.0.2
+    expect(r.g.drops.get('neigh.unres_discards')).toBe(3);
+    r.xmit.take();
+    expect(r.neigh.framesHeld()).toBe(0);
+    expect(r.pool.available).toBe(before);
+  });
 });
