@@ -1,0 +1,367 @@
+/**
+ * iptables for softnet: tables of chains of rules (control plane, iptables syntax through exec())
+ * and the five hooks (hook(), the hot path, through the compiled Program).
+ *
+ * Tables: `filter` (INPUT, FORWARD, OUTPUT) and `mangle` (PREROUTING, INPUT, FORWARD, OUTPUT,
+ * POSTROUTING), run at each hook in the kernel's priority order: mangle (-150) before filter (0).
+ * So PREROUTING/POSTROUTING take rules through `-t mangle`; nat/raw/security are refused.
+ * REJECT is only valid in the filter table (as ipt_REJECT's .table = "filter").
+ */
+
+import { formatIPv4 } from '../addr.ts';
+import { nameOf, PROTOCOLS } from './names.ts';
+import {
+  NF_ACCEPT,
+  NF_DROP,
+  NF_INET_FORWARD,
+  NF_INET_LOCAL_IN,
+  NF_INET_LOCAL_OUT,
+  NF_INET_NUMHOOKS,
+  NF_INET_POST_ROUTING,
+  NF_INET_PRE_ROUTING,
+  type NfPacket,
+} from './packet.ts';
+import { MAX_DEPTH, Program, type ChainIn, type LogSink } from './program.ts';
+import { formatListExtras, formatSpec, IptablesError, listAddr, parseCommand, type Command, type Rule } from './rule.ts';
+
+export * from './packet.ts';
+export { IptablesError, parseCommand, formatSpec, type Rule, type Command } from './rule.ts';
+
+interface Chain extends ChainIn {
+  name: string;
+  table: string;
+  builtin: boolean;
+}
+
+const TABLES: Record<string, Array<[string, number]>> = {
+  // [chain, hook]; table order = priority order at a hook
+  mangle: [
+    ['PREROUTING', NF_INET_PRE_ROUTING],
+    ['INPUT', NF_INET_LOCAL_IN],
+    ['FORWARD', NF_INET_FORWARD],
+    ['OUTPUT', NF_INET_LOCAL_OUT],
+    ['POSTROUTING', NF_INET_POST_ROUTING],
+  ],
+  filter: [
+    ['INPUT', NF_INET_LOCAL_IN],
+    ['FORWARD', NF_INET_FORWARD],
+    ['OUTPUT', NF_INET_LOCAL_OUT],
+  ],
+};
+const TABLES_PER_HOOK = 2;
+
+/** LOG: like `-m limit` defaults, 3/s with a burst of 5, per rule. */
+const LOG_RATE = 3;
+const LOG_BURST = 5;
+
+const err = (msg: string): never => {
+  throw new IptablesError(`iptables: ${msg}`);
+};
+
+export class Netfilter implements LogSink {
+  /** Where LOG lines go (kernel: the kernel log). */
+  logSink: (line: string) => void = (line) => console.error(line);
+  /** LOG lines suppressed by the rate limit. */
+  logSuppressed = 0;
+
+  private readonly tables = new Map<string, Map<string, Chain>>();
+  private prog!: Program;
+  /** hook * TABLES_PER_HOOK + k -> chain index in prog, -1 none. */
+  private readonly hookChains = new Int32Array(NF_INET_NUMHOOKS * TABLES_PER_HOOK).fill(-1);
+  private readonly logState = new Map<Rule, { tokens: number; last: number }>();
+
+  constructor(
+    readonly devIndex: (name: string) => number,
+    private readonly devName: (i: number) => string,
+  ) {
+    for (const [t, chains] of Object.entries(TABLES)) {
+      const m = new Map<string, Chain>();
+      for (const [name] of chains) m.set(name, { name, table: t, builtin: true, policy: NF_ACCEPT, rules: [], polPkts: 0, polBytes: 0 });
+      this.tables.set(t, m);
+    }
+    this.compile();
+  }
+
+  /** Runs the hook's chains (mangle then filter) on p: NF_ACCEPT, NF_DROP or NF_REJECT. Hot path. */
+  hook(hook: number, p: NfPacket): number {
+    const prog = this.prog;
+    const base = hook * TABLES_PER_HOOK;
+    for (let k = 0; k < TABLES_PER_HOOK; k++) {
+      const c = this.hookChains[base + k];
+      if (c < 0) continue;
+      const v = prog.run(c, p);
+      if (v !== NF_ACCEPT) return v;
+    }
+    return NF_ACCEPT;
+  }
+
+  /** True when the hook has no rules and only ACCEPT policies (callers may skip it; counters then don't count). */
+  hookIsEmpty(hook: number): boolean {
+    for (const [t, chains] of Object.entries(TABLES)) {
+      for (const [name, h] of chains) {
+        if (h !== hook) continue;
+        const c = this.tables.get(t)!.get(name)!;
+        if (c.rules.length > 0 || c.policy !== NF_ACCEPT) return false;
+      }
+    }
+    return true;
+  }
+
+  /** One iptables command. Returns the -L/-S text ('' for changes); throws IptablesError naming the problem. */
+  exec(line: string): string {
+    const c = parseCommand(line);
+    const table = this.tables.get(c.table);
+    if (table === undefined) {
+      return err(`can't initialize iptables table "${c.table}": Table does not exist (softnet has filter and mangle; no conntrack/NAT)`);
+    }
+    this.prog.syncCounters();
+    switch (c.cmd) {
+      case 'L':
+        return this.list(table, c);
+      case 'S':
+        return this.listRules(table, c);
+      case 'A':
+      case 'I':
+      case 'R':
+        this.insert(table, c);
+        return '';
+      case 'D':
+        this.delete(table, c);
+        return '';
+      case 'F':
+        for (const ch of this.chainsOf(table, c.chain)) ch.rules = [];
+        break;
+      case 'Z':
+        for (const ch of this.chainsOf(table, c.chain)) {
+          for (const r of ch.rules) r.pkts = r.bytes = 0;
+          ch.polPkts = ch.polBytes = 0;
+        }
+        break;
+      case 'P': {
+        const ch = this.chain(table, c.chain!);
+        if (!ch.builtin) err(`Bad built-in chain name "${c.chain}" (policies are for built-in chains only)`);
+        if (c.arg !== 'ACCEPT' && c.arg !== 'DROP') err(`Bad policy name "${c.arg}" (ACCEPT or DROP)`);
+        ch.policy = c.arg === 'ACCEPT' ? NF_ACCEPT : NF_DROP;
+        break;
+      }
+      case 'N': {
+        if (table.has(c.chain!)) err(`Chain already exists: "${c.chain}"`);
+        if (['ACCEPT', 'DROP', 'RETURN', 'REJECT', 'LOG', 'MARK', 'QUEUE'].includes(c.chain!)) err(`"${c.chain}" is a target name, not usable as a chain name`);
+        table.set(c.chain!, { name: c.chain!, table: c.table, builtin: false, policy: -1, rules: [], polPkts: 0, polBytes: 0 });
+        break;
+      }
+      case 'X': {
+        const victims = c.chain === undefined ? [...table.values()].filter((x) => !x.builtin) : [this.chain(table, c.chain)];
+        for (const v of victims) {
+          if (v.builtin) err(`can't delete built-in chain "${v.name}"`);
+          if (this.refs(table, v.name) > 0) err(`Too many links: chain "${v.name}" is still referenced (remove the -j ${v.name} rules first)`);
+          if (v.rules.length > 0) err(`Directory not empty: chain "${v.name}" still has rules (flush it with -F ${v.name})`);
+        }
+        for (const v of victims) table.delete(v.name);
+        break;
+      }
+      case 'E': {
+        const ch = this.chain(table, c.chain!);
+        if (ch.builtin) err(`can't rename built-in chain "${ch.name}"`);
+        if (table.has(c.arg!)) err(`File exists: chain "${c.arg}"`);
+        // Keep chain order: rebuild the map with the new name in place.
+        const entries = [...table.entries()];
+        table.clear();
+        for (const [k, v] of entries) table.set(k === ch.name ? c.arg! : k, v);
+        ch.name = c.arg!;
+        for (const x of table.values()) for (const r of x.rules) if (r.target.chain === c.chain) r.target.chain = c.arg;
+        break;
+      }
+    }
+    this.compile();
+    return '';
+  }
+
+  /** The LOG target (slow path, rate-limited per rule). */
+  log(rule: Rule, p: NfPacket): void {
+    const now = performance.now() / 1000;
+    let st = this.logState.get(rule);
+    if (st === undefined) this.logState.set(rule, (st = { tokens: LOG_BURST, last: now }));
+    st.tokens = Math.min(LOG_BURST, st.tokens + (now - st.last) * LOG_RATE);
+    st.last = now;
+    if (st.tokens < 1) {
+      this.logSuppressed++;
+      return;
+    }
+    st.tokens--;
+    const dev = (i: number) => (i < 0 ? '' : this.devName(i));
+    let s = `${rule.target.logPrefix ?? ''}IN=${dev(p.iif)} OUT=${dev(p.oif)} SRC=${formatIPv4(p.saddr)} DST=${formatIPv4(p.daddr)} LEN=${p.len}`;
+    if (p.fragOff !== 0) s += ` FRAG:${p.fragOff}`;
+    const pn = nameOf(PROTOCOLS, p.proto);
+    s += ` PROTO=${pn === undefined ? p.proto : pn.toUpperCase()}`;
+    if (p.fragOff === 0 && (p.proto === 6 || p.proto === 17) && p.sport >= 0) s += ` SPT=${p.sport} DPT=${p.dport}`;
+    if (p.fragOff === 0 && p.proto === 6) for (const [n, b] of [['URG', 0x20], ['ACK', 0x10], ['PSH', 0x08], ['RST', 0x04], ['SYN', 0x02], ['FIN', 0x01]] as const) if (p.tcpFlags & b) s += ` ${n}`;
+    if (p.fragOff === 0 && p.proto === 1 && p.icmpType >= 0) s += ` TYPE=${p.icmpType} CODE=${p.icmpCode}`;
+    if (p.mark !== 0) s += ` MARK=0x${p.mark.toString(16)}`;
+    this.logSink(s);
+  }
+
+  /** Counters of a rule (1-based) or, without num, of the chain policy; for tests and `softnet stat`. */
+  counters(table: string, chain: string, num?: number): { pkts: number; bytes: number } {
+    this.prog.syncCounters();
+    const ch = this.chain(this.tables.get(table) ?? err(`no table "${table}"`), chain);
+    if (num === undefined) return { pkts: ch.polPkts, bytes: ch.polBytes };
+    const r = ch.rules[num - 1] ?? err(`no rule ${num} in chain "${chain}"`);
+    return { pkts: r.pkts, bytes: r.bytes };
+  }
+
+  private chain(table: Map<string, Chain>, name: string): Chain {
+    return table.get(name) ?? err(`No chain/target/match by that name: "${name}"`);
+  }
+
+  private chainsOf(table: Map<string, Chain>, name: string | undefined): Chain[] {
+    return name === undefined ? [...table.values()] : [this.chain(table, name)];
+  }
+
+  private refs(table: Map<string, Chain>, name: string): number {
+    let n = 0;
+    for (const ch of table.values()) for (const r of ch.rules) if ((r.target.kind === 'JUMP' || r.target.kind === 'GOTO') && r.target.chain === name) n++;
+    return n;
+  }
+
+  private insert(table: Map<string, Chain>, c: Command): void {
+    const ch = this.chain(table, c.chain!);
+    const r = c.rule!;
+    if (r.target.kind === 'JUMP' || r.target.kind === 'GOTO') {
+      const to = table.get(r.target.chain!);
+      if (to === undefined) err(`Couldn't load target "${r.target.chain}" (no such chain in table ${c.table}; create it with -N ${r.target.chain})`);
+      if (to!.builtin) err(`can't jump to built-in chain "${r.target.chain}"`);
+    }
+    if (r.target.kind === 'REJECT' && c.table !== 'filter') err(`REJECT is only valid in the filter table, not "${c.table}"`);
+    const rules = ch.rules.slice();
+    if (c.cmd === 'A') rules.push(r);
+    else if (c.cmd === 'I') {
+      if (c.num! > rules.length + 1) err(`Index of insertion too big: ${c.num} (chain "${ch.name}" has ${rules.length} rules)`);
+      rules.splice(c.num! - 1, 0, r);
+    } else {
+      if (c.num! < 1 || c.num! > rules.length) err(`Index of replacement too big: ${c.num} (chain "${ch.name}" has ${rules.length} rules)`);
+      rules[c.num! - 1] = r;
+    }
+    const old = ch.rules;
+    ch.rules = rules;
+    try {
+      this.compile();
+    } catch (e) {
+      ch.rules = old; // a jump loop or too deep: leave the table as it was
+      this.compile();
+      throw e;
+    }
+  }
+
+  private delete(table: Map<string, Chain>, c: Command): void {
+    const ch = this.chain(table, c.chain!);
+    let i: number;
+    if (c.num !== undefined) {
+      if (c.num < 1 || c.num > ch.rules.length) err(`Index of deletion too big: ${c.num} (chain "${ch.name}" has ${ch.rules.length} rules)`);
+      i = c.num - 1;
+    } else {
+      const spec = formatSpec(c.rule!);
+      i = ch.rules.findIndex((r) => formatSpec(r) === spec);
+      if (i < 0) err(`Bad rule (does a matching rule exist in that chain?): -D ${ch.name} ${spec}`);
+    }
+    ch.rules = ch.rules.filter((_, k) => k !== i);
+    this.compile();
+  }
+
+  /** Flattens all chains, checks jumps for loops and depth, and swaps in the new Program. */
+  private compile(): void {
+    const all: Chain[] = [];
+    const index = new Map<string, number>(); // "table/chain" -> index
+    for (const [t, m] of this.tables) for (const ch of m.values()) index.set(`${t}/${ch.name}`, all.push(ch) - 1);
+    // Loop and depth check (the kernel's mark_source_chains): longest jump path from each chain.
+    const depth = new Map<Chain, number>();
+    const visiting = new Set<Chain>();
+    const walk = (ch: Chain): number => {
+      const d = depth.get(ch);
+      if (d !== undefined) return d;
+      if (visiting.has(ch)) err(`Too many levels of symbolic links: jump loop through chain "${ch.name}"`);
+      visiting.add(ch);
+      let max = 0;
+      for (const r of ch.rules) {
+        if (r.target.kind !== 'JUMP' && r.target.kind !== 'GOTO') continue;
+        const to = all[index.get(`${ch.table}/${r.target.chain}`)!];
+        max = Math.max(max, walk(to) + (r.target.kind === 'JUMP' ? 1 : 0));
+      }
+      visiting.delete(ch);
+      depth.set(ch, max);
+      return max;
+    };
+    for (const ch of all) if (walk(ch) > MAX_DEPTH) err(`chains nest deeper than ${MAX_DEPTH} jumps (from "${ch.name}")`);
+    const chainId = (from: number, name: string) => index.get(`${all[from].table}/${name}`)!;
+    const prog = new Program(all, chainId, this.devName, this);
+    this.hookChains.fill(-1);
+    for (const [t, chains] of Object.entries(TABLES)) {
+      for (const [name, hook] of chains) {
+        const k = this.hookChains[hook * TABLES_PER_HOOK] < 0 ? 0 : 1;
+        this.hookChains[hook * TABLES_PER_HOOK + k] = index.get(`${t}/${name}`)!;
+      }
+    }
+    this.prog = prog;
+    this.logState.clear();
+  }
+
+  private list(table: Map<string, Chain>, c: Command): string {
+    const out: string[] = [];
+    const num = (n: number, notab: boolean): string => {
+      if (c.exact) return notab ? `${n}` : String(n).padStart(8);
+      if (n <= 99999) return notab ? `${n}` : String(n).padStart(5);
+      for (const u of ['K', 'M', 'G', 'T']) {
+        n = Math.floor((n + 500) / 1000);
+        if (n <= 9999 || u === 'T') return notab ? `${n}${u}` : `${String(n).padStart(4)}${u}`;
+      }
+      return String(n);
+    };
+    for (const ch of this.chainsOf(table, c.chain)) {
+      if (out.length > 0) out.push('');
+      if (ch.builtin) {
+        const pol = ch.policy === NF_ACCEPT ? 'ACCEPT' : 'DROP';
+        out.push(c.verbose ? `Chain ${ch.name} (policy ${pol} ${num(ch.polPkts, true)} packets, ${num(ch.polBytes, true)} bytes)` : `Chain ${ch.name} (policy ${pol})`);
+      } else out.push(`Chain ${ch.name} (${this.refs(table, ch.name)} references)`);
+      let h = '';
+      if (c.lineNumbers) h += 'num  ';
+      if (c.verbose) h += c.exact ? `${'pkts'.padStart(8)} ${'bytes'.padStart(10)} ` : ' pkts bytes ';
+      h += 'target    ' + ' prot ' + 'opt';
+      if (c.verbose) h += ' in     out    ';
+      h += ` ${'source'.padEnd(19)} ` + ` ${'destination'.padEnd(19)} `;
+      out.push(h.trimEnd());
+      ch.rules.forEach((r, i) => {
+        let s = '';
+        if (c.lineNumbers) s += `${String(i + 1).padEnd(4)} `;
+        if (c.verbose) s += c.exact ? `${num(r.pkts, false)} ${String(r.bytes).padStart(10)} ` : `${num(r.pkts, false)} ${num(r.bytes, false)} `;
+        const t = r.target;
+        s += `${(t.kind === 'NONE' ? '' : t.kind === 'JUMP' || t.kind === 'GOTO' ? t.chain! : t.kind).padEnd(9)} `;
+        s += r.proto?.inv ? '!' : ' ';
+        const pn = r.proto === undefined ? 'all' : (nameOf(PROTOCOLS, r.proto.num) ?? String(r.proto.num));
+        s += pn.padEnd(5);
+        s += (r.frag?.inv ? '!' : '-') + (r.frag ? 'f' : '-') + ' ';
+        if (c.verbose) {
+          const ifc = (x: { name: string; inv: boolean } | undefined) => (x === undefined ? (c.numeric ? '*' : 'any') : `${x.inv ? '!' : ''}${x.name}`);
+          s += ` ${ifc(r.iif).padEnd(6)} ${ifc(r.oif).padEnd(6)} `;
+        }
+        s += (r.src?.inv ? '!' : ' ') + listAddr(r.src, c.numeric).padEnd(19) + ' ';
+        s += (r.dst?.inv ? '!' : ' ') + listAddr(r.dst, c.numeric).padEnd(19) + ' ';
+        s += formatListExtras(r);
+        out.push(s.trimEnd());
+      });
+    }
+    return out.join('\n') + '\n';
+  }
+
+  private listRules(table: Map<string, Chain>, c: Command): string {
+    const chains = this.chainsOf(table, c.chain);
+    const out: string[] = [];
+    for (const ch of chains) out.push(ch.builtin ? `-P ${ch.name} ${ch.policy === NF_ACCEPT ? 'ACCEPT' : 'DROP'}` : `-N ${ch.name}`);
+    for (const ch of chains) {
+      for (const r of ch.rules) {
+        const spec = formatSpec(r);
+        out.push(`-A ${ch.name}${spec === '' ? '' : ' ' + spec}${c.verbose ? ` -c ${r.pkts} ${r.bytes}` : ''}`);
+      }
+    }
+    return out.join('\n') + '\n';
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The netfilter hook interface: hook numbers, verdicts, and NfPacket, the one reused object the
+ * hook stage fills per packet (numeric fields only) before calling Netfilter.hook().
+ */
+
+// include/uapi/linux/netfilter.h
+export const NF_INET_PRE_ROUTING = 0;
+export const NF_INET_LOCAL_IN = 1;
+export const NF_INET_FORWARD = 2;
+export const NF_INET_LOCAL_OUT = 3;
+export const NF_INET_POST_ROUTING = 4;
+export const NF_INET_NUMHOOKS = 5;
+
+export const NF_DROP = 0;
+export const NF_ACCEPT = 1;
+/**
+ * Not a kernel verdict: the REJECT target's "drop and answer". The caller drops the packet and
+ * sends what p.rejectWith says: an ICMP destination-unreachable with code p.rejectWith (0..15),
+ * or a TCP RST when p.rejectWith === REJECT_TCP_RESET.
+ */
+export const NF_REJECT = 2;
+
+// ICMP destination unreachable codes used by --reject-with (RFC 792/1812).
+export const REJECT_NET_UNREACH = 0;
+export const REJECT_HOST_UNREACH = 1;
+export const REJECT_PROTO_UNREACH = 2;
+export const REJECT_PORT_UNREACH = 3;
+export const REJECT_NET_PROHIBITED = 9;
+export const REJECT_HOST_PROHIBITED = 10;
+export const REJECT_ADMIN_PROHIBITED = 13;
+export const REJECT_TCP_RESET = 256;
+
+export class NfPacket {
+  /** Ingress / egress device index, -1 if none (no iif on OUTPUT, no oif before routing). */
+  iif = -1;
+  oif = -1;
+  /** Addresses in host order (u32). */
+  saddr = 0;
+  daddr = 0;
+  /** IP protocol number. */
+  proto = 0;
+  /** TCP/UDP ports, -1 when absent (other protocols, or a header that does not fit). */
+  sport = -1;
+  dport = -1;
+  /** ICMP type and code, -1 when not ICMP. */
+  icmpType = -1;
+  icmpCode = -1;
+  /** TCP flags byte (FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20). */
+  tcpFlags = 0;
+  /** IP total length: what -m length matches and byte counters add. */
+  len = 0;
+  /** skb->mark: read by -m mark, written by the MARK target (u32). */
+  mark = 0;
+  /** Fragment offset (in 8-byte units); non-first fragments (!= 0) never match ports/types/flags. */
+  fragOff = 0;
+  /** Out: set when hook() returns NF_REJECT (see NF_REJECT). */
+  rejectWith = 0;
+}
