@@ -272,4 +272,27 @@ describe('neighbour table and neigh-output', () => {
     expect(r.neigh.framesHeld()).toBe(0);
     expect(r.pool.available).toBe(before);
   });
+
+  it('random traffic, replies, time and flushes: frames always accounted for, table bounded', () => {
+    const r = rig({ capacity: 16, queueLen: 2 }, 1024);
+    const before = r.pool.available;
+    let seed = 99;
+    const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const ipOf = (k: number) => (0x0a000002 + k) >>> 0;
+    for (let step = 0; step < 20_000; step++) {
+      const op = rnd(10);
+      if (op < 5) send(r, ipOf(rnd(40)), 1 + rnd(3));
+      else if (op < 7) r.rx([replyFrom(ipOf(rnd(40)), `02:00:00:00:01:${(10 + rnd(80)).toString(16)}`)], { pkttype: rnd(2) });
+      else if (op < 8) r.rx([replyFrom(ipOf(rnd(40)), PEER_MAC).fill(1, 21, 22)]);
+      else if (op < 9) {
+        r.clock.now += rnd(3000);
+        r.neigh.tick();
+      } else if (rnd(20) === 0) r.neigh.flush();
+      r.xmit.take();
+      expect(r.neigh.size).toBeLessThanOrEqual(16);
+      expect(r.pool.available + r.neigh.framesHeld()).toBe(before);
+    }
+    r.neigh.clear();
+    expect(r.pool.available).toBe(before);
+  });
 });
