@@ -81,8 +81,9 @@ export class IpForward implements Stage {
       if (nfFwd !== 0 && !this.hook(NF_INET_FORWARD, b, i)) continue;
       m[IP.ForwDatagrams]++;
       if (nfPost !== 0 && !this.hook(NF_INET_POST_ROUTING, b, i)) continue;
-      if (tot > mtu && !ipFragment(ctx, g, b, i, mtu, sNeigh)) {
-        g.drop(b, i, this.rFragFails);
+      if (tot > mtu) {
+        if (ipFragment(ctx, g, b, i, mtu, sNeigh)) m[IP.OutTransmits]++;
+        else g.drop(b, i, this.rFragFails);
         continue;
       }
       m[IP.OutTransmits]++;

@@ -18,7 +18,8 @@ const IP_OFFSET = 0x1fff;
  * MTU's worth); each further fragment is a new pool frame holding a copy of the IP header
  * (non-copied options replaced by NOOPs) and its slice of the data, appended to the batch
  * with the original's metadata. All or nothing: if the pool or the batch has no room, nothing is
- * emitted and the caller drops the datagram (FragFails). Returns true on success.
+ * emitted and the caller drops the datagram (FragFails). Returns true on success: then every
+ * fragment, the first (packet i) included, has been enqueued to `next`.
  */
 export function ipFragment(ctx: Ipv4Ctx, g: Graph, b: Batch, i: number, mtu: number, next: number): boolean {
   const u8 = ctx.u8;
@@ -44,6 +45,8 @@ export function ipFragment(ctx: Ipv4Ctx, g: Graph, b: Batch, i: number, mtu: num
   const baseOff = fo & IP_OFFSET;
   const lastMf = fo & IP_MF;
   const keep = fo & 0x4000; // DF/reserved bits stay as they were (DF is clear here)
+  // The first fragment leaves first, as in Linux (it carries the transport header).
+  g.enqueue(next, i);
   for (let k = 1; k < nfrags; k++) {
     const na = ctx.pool.alloc();
     const nh = na + l3;

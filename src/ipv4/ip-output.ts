@@ -78,10 +78,9 @@ export class IpOutput implements Stage {
           g.drop(b, i, this.rFragFails);
           continue;
         }
-        if (!ipFragment(ctx, g, b, i, mtu, this.sNeigh)) {
-          g.drop(b, i, this.rFragFails);
-          continue;
-        }
+        if (ipFragment(ctx, g, b, i, mtu, this.sNeigh)) m[IP.OutTransmits]++;
+        else g.drop(b, i, this.rFragFails);
+        continue;
       }
       m[IP.OutTransmits]++;
       g.enqueue(this.sNeigh, i);
