@@ -19,6 +19,7 @@ export const commands: Record<string, Entry> = {
   drop: { summary: 'receive frames on a queue and drop them (rxdrop), printing rx/s', load: () => import('./drop.ts') },
   fwd: { summary: 'swap MACs and send each frame back out the same queue (l2fwd)', load: () => import('./fwd.ts') },
   gen: { summary: 'generate UDP frames out of a device (XDP live frames / AF_XDP TX)', load: () => import('./gen.ts') },
+  bench: { summary: 'run the benchmark suite (softnet vs C and kernel baselines, same run)', load: () => import('./bench.ts') },
   lab: { summary: 'create/remove/show a lab of namespaces and veth pairs', load: () => import('./lab.ts') },
   up: { summary: 'run a stack from a YAML config in the foreground (Ctrl-C stops it)', load: () => import('./up.ts') },
   stat: { summary: "a running stack's counters: softnet_stat, ports, drops, IP MIB; --runtime per stage", load: () => import('./stat.ts') },

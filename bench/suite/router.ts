@@ -1,0 +1,139 @@
+/**
+ * router: softnet forwarding A -> B (10k routes, 20 netfilter rules) vs Linux forwarding (ns
+ * sn-N-r, ip_forward=1) vs the C AF_XDP forwarder (bench/c/xsk_fwd.c fwd: 2 routes, no rules).
+ * The counter is a sink on host B: an XDP program on snN-b1 that drops and counts IPv4 (ARP
+ * passes), so every system is measured by what arrives at B, at the same cost on B's side.
+ */
+import { buildC, labPrereqs, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetArgv, softnetHas, SuiteLab } from './labrun.ts';
+import type { SuiteEnv } from './scenarios.ts';
+import type { FrameSize } from './stats.ts';
+import { runtime, waitStack, writeStackConfig } from './softnet-stack.ts';
+import type { BenchSystem, RunContext, Sample, Scenario } from './types.ts';
+import type { Proc } from './proc.ts';
+
+export const ROUTES = 10_000;
+export const RULES = 20;
+
+export interface RouterBits {
+  lab: SuiteLab;
+  xskFwd: () => string;
+}
+
+/** softnet up as a router; `xdp` adds an XDP-style filter module on both ports. */
+export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opts: { xdp?: string; stackName: string }): BenchSystem {
+  return {
+    name,
+    check: () => softnetHas(env.root, 'up'),
+    async run(ctx: RunContext, size: FrameSize): Promise<Sample> {
+      const { lab } = bits;
+      await lab.napiThreaded(false);
+      const l = lab.lab!;
+      const cfg = writeStackConfig({ name: opts.stackName, lab: l, routes: ROUTES, rules: RULES, busyPoll: false, xdp: opts.xdp });
+      return measure(ctx, size, {
+        receivers: [
+          sink(bits),
+          { label: 'softnet up', ns: lab.router, cpu: RX_CPU, argv: softnetArgv(env.root, ['up', '--config', cfg]) },
+        ],
+        counter: 0,
+        gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
+        beforeStop: async () => {
+          try {
+            return { stages: await runtime(opts.stackName) };
+          } catch (e) {
+            ctx.log(`${name}: no runtime table: ${(e as Error).message}`);
+            return {};
+          }
+        },
+        onReady: async (p: Proc[]) => {
+          await waitStack(opts.stackName, 30_000, () => p[1].running());
+          await runtime(opts.stackName, true).catch(() => []);
+        },
+      });
+    },
+  };
+}
+
+/** The counting sink on host B (see the header). */
+export function sink(bits: RouterBits) {
+  const l = bits.lab.lab!;
+  return { label: 'sink on B', ns: l.b.host.ns, cpu: null, argv: [bits.xskFwd(), 'xdpdrop', '-4', '-i', l.b.host.dev], ready: /attached/ };
+}
+
+export function linuxFwd(bits: RouterBits): BenchSystem {
+  return {
+    name: 'linux-fwd',
+    async run(ctx, size) {
+      const { lab } = bits;
+      await lab.napiThreaded(true);
+      const l = lab.lab!;
+      try {
+        return await measure(ctx, size, {
+          receivers: [sink(bits)],
+          counter: 0,
+          gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
+        });
+      } finally {
+        await lab.napiThreaded(false);
+      }
+    },
+  };
+}
+
+export function cFwd(bits: RouterBits, busy = false, name = 'c-fwd'): BenchSystem {
+  return {
+    name,
+    async run(ctx, size) {
+      const { lab } = bits;
+      await lab.napiThreaded(false);
+      const l = lab.lab!;
+      const argv = [bits.xskFwd(), 'fwd', '-a', l.a.dev, '-b', l.b.dev, '-r', `10.2.0.0/24=b,${l.b.host.mac}`, '-r', `10.1.0.0/24=a,${l.a.host.mac}`, busy ? '-B' : '-p'];
+      return measure(ctx, size, {
+        receivers: [sink(bits), { label: 'xsk_fwd fwd', ns: lab.router, cpu: RX_CPU, argv, ready: /xsk_fwd fwd .* routes/ }],
+        counter: 0,
+        gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
+        extra: (p) => ({ forwarder: p[1].lastJson() }),
+      });
+    },
+  };
+}
+
+export function routerBits(env: SuiteEnv): RouterBits & { check(): Promise<string | null> } {
+  const lab = new SuiteLab(env.lab);
+  let bin = '';
+  return {
+    lab,
+    xskFwd: () => bin,
+    async check() {
+      const why = labPrereqs();
+      if (why) return why;
+      try {
+        bin = buildC(env.root, 'xsk_fwd');
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return null;
+    },
+  };
+}
+
+export function router(env: SuiteEnv): Scenario {
+  const bits = routerBits(env);
+  return {
+    name: 'router',
+    title: `router: softnet (${ROUTES} routes, ${RULES} rules) vs Linux forwarding vs C AF_XDP forwarder, A -> B`,
+    kind: 'throughput',
+    subject: 'softnet',
+    systems: [softnetRouter(env, bits, 'softnet', { stackName: `${env.lab}rt` }), linuxFwd(bits), cFwd(bits)],
+    frameSizes: env.sizes,
+    expectLoss: true,
+    placement: [
+      PLACEMENT_AFXDP.replace(/snN/g, `sn${env.lab}`).replace('receiver', 'router'),
+      PLACEMENT_KERNEL.replace(/snN/g, `sn${env.lab}`),
+      `sink on host B: XDP drop+count on sn${env.lab}-b1 (runs in the router's transmit path)`,
+      'c-fwd: 2 routes, no rules; softnet: 10k routes, 20 FORWARD rules',
+    ],
+    check: () => bits.check(),
+    setup: async (log) => void (await bits.lab.up(log)),
+    teardown: (log) => bits.lab.down(log),
+  };
+}
