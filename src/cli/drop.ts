@@ -76,7 +76,7 @@ export async function runLoop(kind: 'drop' | 'fwd', argv: string[]): Promise<num
     ringSize: a.ringSize,
     // Keep the fill ring full (xdpsock does): a starved fill ring drops frames in the kernel
     // (rx_fill_ring_empty_descs). Half the 4096-frame pool leaves room for TX in flight (fwd).
-    fillFrames: Math.min(a.ringSize, 2048),
+    fillFrames: Math.min(a.ringSize, 4096 - 4 * a.batch),
   });
   const out = a.json ? process.stderr : process.stdout;
   if (!a.quiet) for (const r of report) out.write(`${kind}: ${r}\n`);

@@ -1,0 +1,191 @@
+// Lab benchmark: `softnet drop` against the C AF_XDP rxdrop reference (bench/c/xsk_ref.c), same
+// lab, same generator, same CPU placement, alternating, N repetitions each.
+//
+//   node --import tsx bench/lab-rxdrop.ts [--seconds S] [--reps N] [--size B] [--busy-poll]
+//        [--mode xdp-drv|xdp-skb] [--generator softnet|c] [--gen-cpu C] [--rx-cpu C] [--napi-cpu C]
+//
+// The generator (XDP live frames, XDP_TX out of host A's veth end) runs in ns sn-LAB-a; the
+// receiver on the softnet-side end in the root namespace. Receiver rate = frames received /
+// generator seconds (the generator is the clock; it stops, the receiver drains, then stops).
+// Placement (2 cores, see notes/af-xdp-here.md): generator CPU0; the receiving veth's threaded
+// NAPI kthread and the receiver CPU1 — except with --busy-poll, where the NAPI kthread moves to
+// the generator's CPU (never spin on the NAPI core).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from '../src/cli/args.ts';
+import { benchLab, labDown } from './lib/lab.ts';
+import { machineInfo, pinNapi } from './lib/cpu.ts';
+import { buildCRef } from './lib/cref.ts';
+import { lastJson, sleep, startProc, stopProc } from './lib/proc.ts';
+import { fmtMpps, lineRatePps, ratioOfMedians, round, summarize, type Summary } from './lib/stats.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const a = parseArgs(process.argv.slice(2), {
+  seconds: { type: 'number', min: 0.5, max: 600, default: 5 },
+  reps: { type: 'int', min: 1, max: 50, default: 3 },
+  size: { type: 'int', min: 64, max: 1518, default: 64, help: 'Ethernet frame size incl. FCS' },
+  mode: { type: 'enum', values: ['xdp-drv', 'xdp-skb'], default: 'xdp-drv' },
+  busyPoll: { type: 'bool' },
+  generator: { type: 'enum', values: ['softnet', 'c'], default: 'softnet' },
+  genCpu: { type: 'int', min: 0, max: 1023, default: 0 },
+  rxCpu: { type: 'int', min: 0, max: 1023, default: 1 },
+  napiCpu: { type: 'int', min: 0, max: 1023 },
+  threaded: { type: 'bool', default: true, help: 'threaded NAPI on the receiving veth (--no-threaded: its work runs in the generator CPU softirq)' },
+  link: { type: 'number', min: 0.1, default: 10, help: 'link speed in Gbit/s for the line-rate percentage' },
+  lab: { type: 'string', default: 'rx' },
+  keepLab: { type: 'bool' },
+});
+const napiCpu = a.napiCpu ?? (a.busyPoll ? a.genCpu : a.rxCpu);
+if (a.busyPoll && napiCpu === a.rxCpu) {
+  console.error(`warning: busy-poll receiver on CPU${a.rxCpu} shares it with the NAPI kthread: expect starvation (notes)`);
+}
+
+type System = 'softnet' | 'c-rxdrop';
+interface Sample {
+  system: System;
+  rep: number;
+  received: number;
+  sent: number;
+  genSeconds: number;
+  pps: number;
+  genPps: number;
+  loss: number;
+  kernelDrops: number;
+  failed?: string;
+}
+
+const cref = buildCRef();
+const CLI = ['node', path.join(root, 'bin/softnet.js')];
+const lab = await benchLab(a.lab, { threadedNapi: a.threaded });
+const cleanup = async () => {
+  if (!a.keepLab) await labDown(a.lab);
+};
+process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+const frame = a.size - 4; // the generator's frame excludes the FCS
+const placement = `generator CPU${a.genCpu} (ns ${lab.a.host.ns}, ${a.generator}), ${a.threaded ? `NAPI kthread of ${lab.a.dev} CPU${napiCpu}` : `NAPI of ${lab.a.dev} in the generator's softirq (CPU${a.genCpu})`}, receiver CPU${a.rxCpu} (${a.busyPoll ? 'busy-poll' : 'interrupt/poll()'})`;
+console.log(`lab-rxdrop: ${a.size} B frames, ${a.seconds} s x ${a.reps} reps, ${a.mode}; ${placement}`);
+
+function receiver(system: System): { argv: string[]; ready: RegExp } {
+  if (system === 'softnet') {
+    return {
+      argv: [...CLI, 'drop', '--dev', lab.a.dev, '--mode', a.mode, '--json', ...(a.busyPoll ? ['--busy-poll'] : [])],
+      ready: /: ok\b/,
+    };
+  }
+  return {
+    argv: [cref, 'rxdrop', '-i', lab.a.dev, a.mode === 'xdp-skb' ? '-S' : '-N', a.busyPoll ? '-b' : '-p'],
+    ready: /^xsk_ref rxdrop on/,
+  };
+}
+
+function generator(): string[] {
+  if (a.generator === 'softnet') {
+    return [...CLI, 'gen', '--dev', lab.a.host.dev, '--duration', String(a.seconds), '--size', String(frame),
+      '--src-mac', lab.a.host.mac, '--dst-mac', lab.a.mac, '--json'];
+  }
+  return [cref, 'gen', '-i', lab.a.host.dev, '-d', String(a.seconds), '-s', String(frame), '-D', lab.a.mac, '-M', lab.a.host.mac];
+}
+
+async function once(system: System, rep: number): Promise<Sample> {
+  const fail = (why: string): Sample => ({ system, rep, received: 0, sent: 0, genSeconds: 0, pps: 0, genPps: 0, loss: 1, kernelDrops: 0, failed: why });
+  const r = receiver(system);
+  const rx = startProc(null, a.rxCpu, r.argv, r.ready);
+  await rx.ready;
+  await sleep(300); // XDP program attached, socket bound: let the device settle
+  if (rx.child.exitCode !== null) return fail(`receiver exited: ${(await rx.done).stderr.trim()}`);
+  if (a.threaded) pinNapi(lab.a.dev, napiCpu);
+  const gen = startProc(lab.a.host.ns, a.genCpu, generator());
+  const g = await gen.done;
+  await sleep(300); // let the receiver drain its rings
+  const out = await stopProc(rx);
+  const gj = lastJson(g.stdout);
+  const rj = lastJson(out.stdout);
+  if (!gj) return fail(`generator failed: ${g.stderr.trim()}`);
+  if (!rj) return fail(`receiver failed: ${out.stderr.trim()}`);
+  const sent = Number(gj.packets);
+  const genSeconds = Number(gj.seconds);
+  const received = Number(rj.packets);
+  const st = (rj.stats ?? {}) as Record<string, number>;
+  return {
+    system,
+    rep,
+    received,
+    sent,
+    genSeconds,
+    pps: received / genSeconds,
+    genPps: sent / genSeconds,
+    loss: sent > 0 ? Math.max(0, 1 - received / sent) : 1,
+    kernelDrops: (st.rx_dropped ?? 0) + (st.rx_ring_full ?? 0),
+  };
+}
+
+const samples: Sample[] = [];
+try {
+  for (let rep = 0; rep < a.reps; rep++) {
+    // Alternate who goes first so neither always runs on a warmer machine.
+    const order: System[] = rep % 2 === 0 ? ['softnet', 'c-rxdrop'] : ['c-rxdrop', 'softnet'];
+    for (const sys of order) {
+      const s = await once(sys, rep);
+      samples.push(s);
+      console.log(
+        s.failed
+          ? `  rep ${rep + 1} ${sys.padEnd(8)} FAILED: ${s.failed}`
+          : `  rep ${rep + 1} ${sys.padEnd(8)} ${(s.pps / 1e6).toFixed(3)} Mpps received  (offered ${(s.genPps / 1e6).toFixed(3)} Mpps, loss ${(s.loss * 100).toFixed(1)}%, kernel drops ${s.kernelDrops})`,
+      );
+    }
+  }
+} finally {
+  await cleanup();
+}
+
+const ok = (sys: System) => samples.filter((s) => s.system === sys && !s.failed);
+const sum: Record<System, Summary> = { softnet: summarize(ok('softnet').map((s) => s.pps)), 'c-rxdrop': summarize(ok('c-rxdrop').map((s) => s.pps)) };
+const offered = summarize(samples.filter((s) => !s.failed).map((s) => s.genPps));
+const ratio = ratioOfMedians(sum.softnet, sum['c-rxdrop']);
+const line = lineRatePps(a.size, a.link);
+// If both receivers took (nearly) everything offered, the generator set the pace: the ratio then
+// says "both keep up", not which is faster.
+const genLimited = (sys: System) => ok(sys).length > 0 && ok(sys).every((s) => s.loss < 0.01);
+const notes: string[] = [];
+for (const sys of ['softnet', 'c-rxdrop'] as System[]) {
+  if (genLimited(sys)) notes.push(`${sys} received >= 99% of what was offered in every rep: generator-limited, its true ceiling is higher`);
+  const f = samples.filter((s) => s.system === sys && s.failed);
+  if (f.length) notes.push(`${sys}: ${f.length} rep(s) failed: ${f[0].failed}`);
+}
+
+console.log(`\nMpps received, min / median / max over ${a.reps} reps (${a.size} B, ${a.mode}${a.busyPoll ? ', busy-poll' : ''}):`);
+console.log(`  softnet drop   ${fmtMpps(sum.softnet)}`);
+console.log(`  C xsk_ref      ${fmtMpps(sum['c-rxdrop'])}`);
+console.log(`  offered        ${fmtMpps(offered)}`);
+console.log(`  softnet / C (medians): ${Number.isNaN(ratio) ? 'n/a' : ratio.toFixed(3)}  (target >= 0.9)`);
+console.log(`  softnet median = ${((sum.softnet.median / line) * 100).toFixed(1)}% of ${a.link} GbE line rate`);
+for (const n of notes) console.log(`  note: ${n}`);
+
+const mm = (s: Summary) => ({ min: round(s.min / 1e6), median: round(s.median / 1e6), max: round(s.max / 1e6), n: s.n });
+const result = {
+  bench: 'lab-rxdrop',
+  date: new Date().toISOString(),
+  command: `node --import tsx bench/lab-rxdrop.ts ${process.argv.slice(2).join(' ')}`.trim(),
+  machine: machineInfo(),
+  placement,
+  options: { seconds: a.seconds, reps: a.reps, size: a.size, mode: a.mode, busyPoll: a.busyPoll, generator: a.generator, link: a.link },
+  scenarios: [
+    {
+      name: 'rxdrop',
+      frameSize: a.size,
+      systems: { softnet: mm(sum.softnet), 'c-rxdrop': mm(sum['c-rxdrop']) },
+      offered: mm(offered),
+      ratios: { 'c-rxdrop': Number.isNaN(ratio) ? null : round(ratio) },
+      lineRatePct: { softnet: round((sum.softnet.median / line) * 100, 2), 'c-rxdrop': round((sum['c-rxdrop'].median / line) * 100, 2) },
+      notes,
+    },
+  ],
+  samples,
+};
+mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+const file = path.join(root, 'bench/results', `lab-rxdrop-${result.date.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+console.log(`\nwrote ${path.relative(root, file)}`);
