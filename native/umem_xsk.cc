@@ -228,6 +228,13 @@ static napi_value XskOpen(napi_env env, napi_callback_info info) {
     }
     if (owner == nullptr) owner = y;
   }
+  if (owner != nullptr && owner->zc != zc) {
+    // Sockets sharing a UMEM inherit its copy/zero-copy mode from the first one.
+    throw_sys(env, "bind(AF_XDP)", zc ? EOPNOTSUPP : EINVAL,
+              std::string("shared UMEM is in ") + (owner->zc ? "zero-copy" : "copy") + " mode, set by its first socket (ifindex " +
+                  std::to_string(owner->ifindex) + " queue " + std::to_string(owner->queue) + ")");
+    return nullptr;
+  }
 
   Xsk* x = new Xsk();
   x->umem = umem;

@@ -171,6 +171,8 @@ export function hintFor(syscall: string, errno: string, ctx: ErrorContext, detai
       return 'this kernel or device cannot run live-frame XDP (needs kernel >= 5.18 and a driver with ndo_xdp_xmit; a veth peer needs GRO on or an XDP program)';
   }
   if (syscall === 'bind(AF_XDP)' || syscall === 'bind') {
+    if (detail.startsWith('shared UMEM'))
+      return 'every port sharing a UMEM runs in the same copy/zero-copy mode: open them all alike, or give this port its own UMEM';
     if (perm) return 'binding an AF_XDP socket needs CAP_NET_ADMIN';
     if (errno === 'EBUSY')
       return syscall === 'bind'

@@ -56,6 +56,16 @@ describe('driver errors', () => {
     expect(report[1]).toBe('xdp-drv: ok (copy)');
   });
 
+  it('auto on a second port of a copy-mode shared UMEM: zero-copy refused with the reason, then xdp-drv', () => {
+    lab.veth('sn1errc', 'sn1errd', 'sn1-err', '10.215.1.1', '10.215.1.2');
+    const first = openPort({ dev: DEV, mode: 'xdp-drv', ...pool() }).port;
+    ports.push(first);
+    const { port, report } = openPort({ dev: 'sn1errc', mode: 'auto', umem: first.umem, pool: first.pool });
+    ports.push(port);
+    expect(port.mode).toBe('xdp-drv');
+    expect(report[0]).toMatch(/^xdp-zc: failed: bind\(AF_XDP\) EOPNOTSUPP: every port sharing a UMEM/);
+  });
+
   it('unknown interface', () => {
     for (const mode of ['xdp-drv', 'auto'] as const) {
       const e = fails(() => openPort({ dev: 'sn1nosuch', mode, ...pool() }));

@@ -1,8 +1,8 @@
 // ≥ 100k UDP frames sent by a namespace's kernel through an ordinary socket, all received by an
 // XskPort (xdp-drv, xdp-skb) or a TapPort (the TAP moved into the namespace).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { native, openPort, type Port } from '../../src/driver/index.ts';
-import { Lab, hasXdp, ip, udpBlast } from './sn1-netns.ts';
+import { buildUdpFrame, native, openPort, type Port } from '../../src/driver/index.ts';
+import { Lab, hasXdp, ifStat, ip, udpBlast } from './sn1-netns.ts';
 
 const COUNT = 100_000;
 const DPORT = 9999;
@@ -84,6 +84,19 @@ describe('driver: receive 100k frames from a kernel peer', () => {
     const r = await receiveFlow(port, () => udpBlast(tns, '10.212.0.1', DPORT, COUNT), COUNT);
     expect(r.flow, JSON.stringify(port.stats())).toBe(COUNT);
     expect(port.pool.available + port.inFlight()).toBe(port.pool.total);
+    // And the other way: batches written into the TAP reach the namespace's kernel.
+    const before = ifStat(tns, 'sn1rxtap', 'rx_packets');
+    const f = buildUdpFrame({ srcMac: '02:00:00:00:21:01', dstMac: port.mac, srcIp: '10.212.0.1', dstIp: '10.212.0.2', sport: 9, dport: 9, size: 60 });
+    for (let i = 0; i < 10; i++) {
+      const k = port.pool.allocMany(port.txAddr, 100);
+      for (let j = 0; j < k; j++) {
+        port.umem.u8.set(f, port.txAddr[j]);
+        port.txLen[j] = f.length;
+      }
+      expect(port.tx(k)).toBe(k);
+    }
+    expect(port.pool.available + port.inFlight()).toBe(port.pool.total); // written frames are back
+    expect(ifStat(tns, 'sn1rxtap', 'rx_packets') - before).toBe(1000);
   });
 
   it('xdp-drv with busy polling', async () => {
