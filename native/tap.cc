@@ -16,7 +16,7 @@ struct Tap {
   uint32_t batch = 0, fill_cap = 0, free_cap = 0;
   std::vector<uint32_t> free;  // frames lent by the pool, ready for read()
   napi_ref refs[5] = {};
-  double rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, rx_errors = 0, tx_errors = 0, tx_dropped = 0;
+  double rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, rx_errors = 0, tx_errors = 0, tx_dropped = 0, rx_truncated = 0;
   int last_errno = 0;
   Irq irq;
 };
@@ -96,14 +96,8 @@ static napi_value TapOpen(napi_env env, napi_callback_info info) {
     }
     close(s);
   }
-  uint32_t id = c->taps.size();
-  for (uint32_t i = 0; i < c->taps.size(); i++)
-    if (c->taps[i] == nullptr) {
-      id = i;
-      break;
-    }
-  if (id == c->taps.size()) c->taps.push_back(t);
-  else c->taps[id] = t;
+  uint32_t id = c->taps.size();  // never reused (see xskOpen)
+  c->taps.push_back(t);
   napi_value out, v;
   napi_create_object(env, &out);
   napi_set_named_property(env, out, "id", u32v(env, id));
@@ -150,11 +144,14 @@ static napi_value TapRx(napi_env env, napi_callback_info info) {
   double bytes = 0;
   while (n < max && !t->free.empty()) {
     uint32_t a = t->free.back();
-    ssize_t r = read(t->fd, u.mem + a, u.frame_size - (a & fmask));
+    const uint32_t room = u.frame_size - (a & fmask);
+    ssize_t r = read(t->fd, u.mem + a, room);
     if (r <= 0) {
       if (r < 0 && errno != EAGAIN && errno != EINTR) t->rx_errors++, t->last_errno = errno;
       break;
     }
+    // A frame larger than the buffer is cut to it; never report bytes beyond the frame.
+    if ((size_t)r > room) r = room, t->rx_truncated++;
     t->free.pop_back();
     t->rx_addr[n] = a;
     t->rx_len[n] = (uint32_t)r;
@@ -232,6 +229,7 @@ static napi_value TapStats(napi_env env, napi_callback_info info) {
   set_num(env, o, "rx_errors", t->rx_errors);
   set_num(env, o, "tx_errors", t->tx_errors);
   set_num(env, o, "tx_dropped", t->tx_dropped);
+  set_num(env, o, "rx_truncated", t->rx_truncated);
   return o;
 }
 

@@ -322,14 +322,10 @@ static napi_value XskOpen(napi_env env, napi_callback_info info) {
   socklen_t xl = sizeof xo;
   if (getsockopt(x->fd, SOL_XDP, XDP_OPTIONS, &xo, &xl) == 0) x->zc = (xo.flags & XDP_OPTIONS_ZEROCOPY) != 0;
 
+  // Ids are never reused: a stale id (a call on a closed port) finds nothing instead of
+  // another port's socket.
   uint32_t id = c->xsks.size();
-  for (uint32_t i = 0; i < c->xsks.size(); i++)
-    if (c->xsks[i] == nullptr) {
-      id = i;
-      break;
-    }
-  if (id == c->xsks.size()) c->xsks.push_back(x);
-  else c->xsks[id] = x;
+  c->xsks.push_back(x);
 
   napi_value out, v;
   napi_create_object(env, &out);
