@@ -10,10 +10,10 @@ import { IpForward } from './ip-forward.ts';
 import { IpLocalDeliver } from './ip-local-deliver.ts';
 import { IpOutput } from './ip-output.ts';
 import { IpRcv } from './ip-rcv.ts';
-import { NfHooks, type NetfilterLike, type NfPacketLike } from './nf-hooks.ts';
+import { NfHooks, type NetfilterLike } from './nf-hooks.ts';
 
 export { DEFAULT_SYSCTL, Ipv4Ctx, RTCF_BROADCAST, RTCF_LOCAL, RTCF_MULTICAST, type Ipv4Sysctl } from './ctx.ts';
-export { NF_ACCEPT, NF_DROP, REJECT_TCP_RESET, type NetfilterLike, type NfPacketLike } from './nf-hooks.ts';
+export { NF_ACCEPT, NF_DROP, NF_REJECT, REJECT_TCP_RESET, type NetfilterLike } from './nf-hooks.ts';
 export { writeIpHeader } from './icmp-send.ts';
 
 /** What registerIpv4 needs from the ptype table (core/ptype.ts PtypeTable). */
@@ -24,9 +24,8 @@ export interface PtypeLike {
 export interface Ipv4Options {
   fib?: Fib;
   sysctl?: Partial<Ipv4Sysctl>;
+  /** netfilter/netfilter.ts's Netfilter (or a stand-in); every hook is consulted until refreshHooks(). */
   netfilter?: NetfilterLike;
-  /** The NfPacket object the netfilter expects, if it is not a plain object of NfPacketLike. */
-  nfPacket?: NfPacketLike;
   /** Millisecond clock (tests). */
   now?: () => number;
 }
@@ -52,7 +51,7 @@ export class Ipv4 {
     if (opts.now !== undefined) this.ctx.now = opts.now;
     this.icmp = new IcmpSender(this.ctx);
     this.nf = new NfHooks(this.ctx, this.icmp);
-    if (opts.netfilter !== undefined) this.nf.attach(opts.netfilter, opts.nfPacket);
+    if (opts.netfilter !== undefined) this.nf.attach(opts.netfilter);
     this.defrag = new IpDefrag(this.ctx);
     this.ipRcv = new IpRcv(this.ctx, this.nf, this.icmp);
     this.localDeliver = new IpLocalDeliver(this.ctx, this.nf, this.icmp, this.defrag);
@@ -90,11 +89,15 @@ export class Ipv4 {
     if (!dev.addrs.some((x) => x.addr === addr >>> 0 && x.prefixLen === len)) dev.addrs.push({ addr: addr >>> 0, prefixLen: len });
   }
 
-  /** Attach or replace netfilter (null detaches). Call refreshHooks() after rule changes. */
-  setNetfilter(nf: NetfilterLike | null, p?: NfPacketLike): void {
-    this.nf.attach(nf, p);
+  /** Attach or replace netfilter (null detaches). Every hook is consulted until refreshHooks(). */
+  setNetfilter(nf: NetfilterLike | null): void {
+    this.nf.attach(nf);
   }
 
+  /**
+   * Skip the hooks that have no rules and an ACCEPT policy (saves ~10 ns/packet each). Once
+   * called, call it again after EVERY rule/policy change, or new rules in an empty hook are ignored.
+   */
   refreshHooks(): void {
     this.nf.refresh();
   }

@@ -1,50 +1,21 @@
 import type { Batch } from '../core/batch.ts';
 import { csumFinish, csumPartial, pseudoHdrSum } from './csum.ts';
 import type { Ipv4Ctx } from './ctx.ts';
-import { writeIpHeader, type IcmpSender } from './icmp-send.ts';
+import { ICMP_DEST_UNREACH, writeIpHeader, type IcmpSender } from './icmp-send.ts';
 
-/** Hook numbers (enum nf_inet_hooks). */
-export const NF_INET_PRE_ROUTING = 0;
-export const NF_INET_LOCAL_IN = 1;
-export const NF_INET_FORWARD = 2;
-export const NF_INET_LOCAL_OUT = 3;
-export const NF_INET_POST_ROUTING = 4;
-export const NF_DROP = 0;
-export const NF_ACCEPT = 1;
+import { NF_ACCEPT, NF_DROP, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, NfPacket, REJECT_TCP_RESET } from './netfilter/packet.ts';
+
+export { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, REJECT_TCP_RESET } from './netfilter/packet.ts';
+
 /** Returned by NfHooks.run: packet i was turned into a reject reply in place; send it to ip-output. */
-export const NF_REPLY = 2;
+export const NF_REPLY = 3;
 
-/** rejectWith value for `--reject-with tcp-reset`; any other nonzero value is (type << 8 | code). */
-export const REJECT_TCP_RESET = 0x10000;
-
-/** The fields netfilter matches on: one object, refilled per packet (no allocation). */
-export interface NfPacketLike {
-  iif: number;
-  oif: number;
-  saddr: number;
-  daddr: number;
-  proto: number;
-  sport: number;
-  dport: number;
-  icmpType: number;
-  icmpCode: number;
-  tcpFlags: number;
-  len: number;
-  mark: number;
-  /** Fragment offset in 8-byte units (0 = first or unfragmented). */
-  fragOff: number;
-  /** Out: set by REJECT (0 = none). */
-  rejectWith: number;
-}
-
+/** What the stages need of netfilter/netfilter.ts's Netfilter (a stand-in in tests). */
 export interface NetfilterLike {
-  hook(hook: number, p: NfPacketLike): number;
-  /** Optional: false when the hook has no rules and an ACCEPT policy (lets the stages skip it). */
-  active?(hook: number): boolean;
-}
-
-export function newNfPacket(): NfPacketLike {
-  return { iif: 0, oif: 0, saddr: 0, daddr: 0, proto: 0, sport: 0, dport: 0, icmpType: 0, icmpCode: 0, tcpFlags: 0, len: 0, mark: 0, fragOff: 0, rejectWith: 0 };
+  /** NF_ACCEPT, NF_DROP or NF_REJECT (p.rejectWith = ICMP unreachable code or REJECT_TCP_RESET). */
+  hook(hook: number, p: NfPacket): number;
+  /** True when the hook has no rules and an ACCEPT policy (used by refresh() only). */
+  hookIsEmpty?(hook: number): boolean;
 }
 
 /**
@@ -54,7 +25,7 @@ export function newNfPacket(): NfPacketLike {
  */
 export class NfHooks {
   nf: NetfilterLike | null = null;
-  p: NfPacketLike = newNfPacket();
+  readonly p = new NfPacket();
   /** Per hook: 1 when netfilter must be consulted. */
   readonly on = new Uint8Array(5);
 
@@ -63,17 +34,22 @@ export class NfHooks {
     private readonly icmp: IcmpSender,
   ) {}
 
-  /** Attach (or detach with null) a netfilter; `p` is the NfPacket object it expects, if any. */
-  attach(nf: NetfilterLike | null, p?: NfPacketLike): void {
+  /**
+   * Attach (or detach with null) a netfilter. Every hook is consulted until refresh() is called:
+   * a rule added later must never be skipped silently.
+   */
+  attach(nf: NetfilterLike | null): void {
     this.nf = nf;
-    if (p !== undefined) this.p = p;
-    this.refresh();
+    this.on.fill(nf === null ? 0 : 1);
   }
 
-  /** Re-read which hooks have rules (call after rule changes when netfilter offers active()). */
+  /**
+   * Skip hooks that are empty right now (hookIsEmpty). Saves filling NfPacket per packet, but
+   * then it MUST be called again after every rule or policy change.
+   */
   refresh(): void {
     const nf = this.nf;
-    for (let h = 0; h < 5; h++) this.on[h] = nf === null ? 0 : nf.active === undefined || nf.active(h) ? 1 : 0;
+    for (let h = 0; h < 5; h++) this.on[h] = nf === null ? 0 : nf.hookIsEmpty === undefined || !nf.hookIsEmpty(h) ? 1 : 0;
   }
 
   /** Run hook for packet i (IP header at b.l3, validated). Returns NF_DROP, NF_ACCEPT or NF_REPLY. */
@@ -88,7 +64,8 @@ export class NfHooks {
     const ihl = (u8[h] & 0x0f) << 2;
     const proto = u8[h + 9];
     const frag = dv.getUint16(h + 6) & 0x1fff;
-    p.iif = hook === NF_INET_LOCAL_OUT ? -1 : b.iif[i];
+    // iptables refuses -i in OUTPUT/POSTROUTING and -o in PREROUTING/INPUT: -1 there.
+    p.iif = hook === NF_INET_LOCAL_OUT || hook === NF_INET_POST_ROUTING ? -1 : b.iif[i];
     p.oif = hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_IN ? -1 : b.oif[i];
     p.saddr = dv.getUint32(h + 12);
     p.daddr = dv.getUint32(h + 16);
@@ -96,10 +73,10 @@ export class NfHooks {
     p.len = len;
     p.mark = b.mark[i];
     p.fragOff = frag;
-    p.sport = 0;
-    p.dport = 0;
-    p.icmpType = 0;
-    p.icmpCode = 0;
+    p.sport = -1;
+    p.dport = -1;
+    p.icmpType = -1;
+    p.icmpCode = -1;
     p.tcpFlags = 0;
     p.rejectWith = 0;
     // Ports and types only from the first fragment, and only if they are within the datagram.
@@ -117,14 +94,15 @@ export class NfHooks {
     const verdict = nf.hook(hook, p);
     if (p.mark !== b.mark[i]) b.mark[i] = p.mark >>> 0;
     if (verdict === NF_ACCEPT) return NF_ACCEPT;
-    if (p.rejectWith !== 0 && hook !== NF_INET_LOCAL_OUT && hook !== NF_INET_POST_ROUTING) return this.reject(b, i, p.rejectWith);
+    // REJECT of our own output would answer ourselves: there is no loopback, so it just drops.
+    if (verdict === NF_REJECT && hook !== NF_INET_LOCAL_OUT && hook !== NF_INET_POST_ROUTING) return this.reject(b, i, p.rejectWith);
     return NF_DROP;
   }
 
-  /** ipt_REJECT: an ICMP error (via icmp_send, so its rules and rate limit apply) or a TCP RST. */
+  /** ipt_REJECT: ICMP unreachable (via icmp_send, so its rules and rate limit apply) or a TCP RST. */
   private reject(b: Batch, i: number, how: number): number {
     if (how === REJECT_TCP_RESET) return sendReset(this.ctx, b, i) ? NF_REPLY : NF_DROP;
-    return this.icmp.send(b, i, (how >>> 8) & 0xff, how & 0xff, 0) ? NF_REPLY : NF_DROP;
+    return this.icmp.send(b, i, ICMP_DEST_UNREACH, how & 0xff, 0) ? NF_REPLY : NF_DROP;
   }
 }
 
