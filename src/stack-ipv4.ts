@@ -8,7 +8,7 @@ import type { NetDevice, NetDevices } from './core/netdev.ts';
 import type { PtypeTable } from './core/ptype.ts';
 import type { L2 } from './l2/index.ts';
 import { formatIPv4, parseCidr, tryParseIPv4 } from './ipv4/addr.ts';
-import { formatRoute, parseRoute, parseRouteMatch } from './ipv4/fib/fib.ts';
+import { formatRoute, parseRoute, parseRouteMatch, RTN_BROADCAST, RTN_LOCAL } from './ipv4/fib/fib.ts';
 import { registerIpv4, type Ipv4 } from './ipv4/index.ts';
 
 export class Ipv4Layer {
@@ -63,7 +63,7 @@ export class Ipv4Layer {
       case 'list':
       case 'ls':
       case 'lst':
-        return this.showRoutes();
+        return this.showRoutes(rest);
       case 'get': {
         const a = tryParseIPv4(w[0] === 'to' ? (w[1] ?? '') : (w[0] ?? ''));
         if (a === null) throw new Error(`Error: "${w[0] ?? ''}" is not an IPv4 address (usage: route get ADDR)`);
@@ -85,9 +85,18 @@ export class Ipv4Layer {
     }
   }
 
-  showRoutes(): string {
+  /**
+   * `ip route show [table main|local|all]`: like Linux, local and broadcast routes live in the
+   * local table and are not shown by default.
+   */
+  showRoutes(args = ''): string {
+    const m = /^table\s+(\S+)$/.exec(args.trim());
+    if (args.trim() !== '' && !m) throw new Error(`Error: "${args.trim()}" is unknown, try "route show [table main|local|all]"`);
+    const table = m ? m[1] : 'main';
+    if (!['main', 'local', 'all'].includes(table)) throw new Error(`Error: argument "${table}" is wrong: table id value is invalid (main|local|all)`);
     return this.fib
       .list()
+      .filter((r) => table === 'all' || (table === 'local') === (r.type === RTN_LOCAL || r.type === RTN_BROADCAST))
       .map((r) => formatRoute(r, (i) => this.devs.list[i]?.name ?? `#${i}`))
       .join('\n');
   }

@@ -1,0 +1,138 @@
+// `softnet up` as a person runs it: a YAML config, foreground process, the control-socket
+// commands (stat, stat --runtime, route, iptables), SIGTERM shutdown leaving nothing attached;
+// and a bad config naming the path and the problem.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import { hasXdp, namespaces, pingSummary, waitFor } from './stack-helpers.ts';
+
+const LAB = 't7u';
+const dir = mkdtempSync(join(tmpdir(), 'sn-t7u-'));
+const control = join(dir, 'r1.sock');
+let lab: Lab;
+let up: ChildProcess | null = null;
+let upOut = '';
+let upExit: Promise<number>;
+
+function softnet(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bin/softnet.js', ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  await labDown(LAB);
+  lab = await labUp({ name: LAB });
+  const cfg = join(dir, 'r1.yaml');
+  writeFileSync(
+    cfg,
+    `name: t7u
+control: ${control}
+ports:
+  - {name: p0, dev: ${lab.a.dev}, mode: xdp-drv, addresses: [10.1.0.1/24]}
+  - {name: p1, dev: ${lab.b.dev}, mode: xdp-drv, addresses: [10.2.0.1/24]}
+routes:
+  - 10.3.0.0/16 via 10.2.0.2
+napi: {weight: 64, budget: 300}
+`,
+  );
+  up = spawn(process.execPath, ['bin/softnet.js', 'up', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up.stdout!.on('data', (d) => (upOut += d));
+  up.stderr!.on('data', (d) => (upOut += d));
+  upExit = new Promise((res) => up!.on('exit', (c, sig) => res(c ?? (sig ? 128 : -1))));
+  await waitFor('softnet up to be ready', () => upOut.includes('ready'), 20_000);
+});
+
+afterAll(async () => {
+  try {
+    if (up && up.exitCode === null) {
+      up.kill('SIGTERM');
+      await upExit;
+    }
+  } finally {
+    await labDown(LAB);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  expect(await namespaces(`sn-${LAB}-`)).toEqual([]);
+});
+
+describe('softnet up', () => {
+  it('prints the port report and answers ping', async () => {
+    expect(upOut).toMatch(/p0: snt7u-a0 queue 0 xdp-drv mac 02:00:0a:01:00:01 10\.1\.0\.1\/24/);
+    expect(upOut).toMatch(/xdp-drv: ok/);
+    const r = await nsExec(lab.a.host.ns, ['ping', '-q', '-c', '50', '-i', '0.005', '10.1.0.1']);
+    expect(pingSummary(r.stdout).loss).toBe(0);
+  });
+
+  it('softnet stat prints softnet_stat, port counters, drops and the IP MIB', () => {
+    const r = softnet('stat', '--control', control);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/softnet_stat \(per queue\)/);
+    expect(r.stdout).toMatch(/p0\/0\s+\d+\s+0\s+\d+/);
+    expect(r.stdout).toMatch(/rx_packets: \d+/);
+    expect(r.stdout).toMatch(/Icmp:\n(.*\n)*\s+OutEchoReps: 5\d/);
+    const j = JSON.parse(softnet('stat', '--control', control, '--json').stdout);
+    expect(j.softnet[0].processed).toBeGreaterThanOrEqual(50);
+    expect(j.mib.Ip.InReceives).toBeGreaterThanOrEqual(50);
+  });
+
+  it('softnet stat --runtime prints the per-stage table', () => {
+    const r = softnet('stat', '--control', control, '--runtime');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/stage\s+calls\s+packets\s+packets\/call\s+ns\/packet/);
+    expect(r.stdout).toMatch(/eth-input\s+\d+\s+\d+/);
+    expect(r.stdout).toMatch(/icmp-rcv\s+\d+/);
+  });
+
+  it('softnet route add/show/del over the control socket; errors name the word', () => {
+    expect(softnet('route', '--control', control, 'add', '10.4.0.0/16', 'via', '10.2.0.2', 'metric', '5').code).toBe(0);
+    const show = softnet('route', '--control', control, 'show').stdout;
+    expect(show).toContain('10.3.0.0/16 via 10.2.0.2');
+    expect(show).toContain('10.4.0.0/16 via 10.2.0.2 dev p1 metric 5');
+    expect(show).not.toContain('local 10.1.0.1');
+    expect(softnet('route', '--control', control, 'show', 'table', 'local').stdout).toContain('local 10.1.0.1 dev p0');
+    expect(softnet('route', '--control', control, 'del', '10.4.0.0/16').code).toBe(0);
+    expect(softnet('route', '--control', control, 'show').stdout).not.toContain('10.4.0.0/16');
+    const bad = softnet('route', '--control', control, 'add', '10.5.0.0/16', 'via', 'nowhere');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('nowhere');
+  });
+
+  it('SIGTERM shuts down cleanly: exit 0, frames accounted for, no XDP, no socket', async () => {
+    up!.kill('SIGTERM');
+    expect(await upExit).toBe(0);
+    expect(upOut).toMatch(/stopped \(all frames accounted for\)/);
+    expect(await hasXdp(lab.a.dev)).toBe(false);
+    expect(await hasXdp(lab.b.dev)).toBe(false);
+    expect(existsSync(control)).toBe(false);
+    const r = softnet('stat', '--control', control);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no softnet stack is running/);
+  });
+});
+
+describe('softnet up with a bad config', () => {
+  it('prints the path and the problem, exit 2, nothing attached', () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, `name: bad\nports:\n  - {name: p0, dev: ${LAB}x, mode: turbo, mtu: 20}\n  - {name: p1, dev: x, colour: red}\n`);
+    const r = softnet('up', '--config', bad);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('ports[0].mode: expected one of auto | xdp-zc | xdp-drv | xdp-skb | tap | memory, got the string "turbo"');
+    expect(r.stderr).toContain('ports[0].mtu: 20 is out of range 68..9000');
+    expect(r.stderr).toMatch(/ports\[1\]\.colour: unknown key/);
+    const missing = softnet('up', '--config', join(dir, 'nope.yaml'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read the file: ENOENT/);
+  });
+
+  it('a config naming a missing device fails with the device named, exit 1', () => {
+    const cfg = join(dir, 'nodev.yaml');
+    writeFileSync(cfg, `name: t7n\ncontrol: ${join(dir, 'n.sock')}\nports:\n  - {name: p0, dev: snt7-none, mode: xdp-drv}\n`);
+    const r = softnet('up', '--config', cfg);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/snt7-none/);
+    expect(r.stderr).toMatch(/ENODEV/);
+  });
+});
