@@ -37,7 +37,7 @@ export class XdpContext {
   len = 0;
   /** NetDevice index the frame arrived on (Batch.iif). */
   ifindex = 0;
-  /** performance.now() in ms, read once per batch: a cheap clock for rate limits. */
+  /** ms on the performance.now() scale, as of the current poll round (coarseClock): for rate limits. */
   nowMs = 0;
   /** Target of the last redirect() on this packet, -1 if none. */
   redirectTo = -1;

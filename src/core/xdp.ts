@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Batch } from './batch.ts';
+import { coarseClock } from './clock.ts';
 import type { Graph, Stage } from './graph.ts';
 import type { NetDevices } from './netdev.ts';
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX, XdpContext } from './xdp-helpers.ts';
@@ -85,7 +86,8 @@ export class XdpHook implements Stage {
   }
 
   run(b: Batch, v: Uint16Array, n: number): void {
-    this.ctx.nowMs = performance.now();
+    // The poll loop's clock (no allocation); stale by at most one round.
+    this.ctx.nowMs = coarseClock[0];
     let j = 0;
     while (j < n) {
       try {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX, XdpContext, loadXdpFilter } from '../../src/core/xdp.ts';
+import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XdpContext, loadXdpFilter } from '../../src/core/xdp.ts';
 import { MAC_A, MAC_PEER, Sink, drops, eth, ipv4, stack, tcp, udp, udpFrame } from './core-frames.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sn3-xdp-'));
