@@ -6,8 +6,9 @@
 //   xsk_fwd fwd -a IF_A -b IF_B -r ROUTE [-r ROUTE...] [-k] [-p|-B] [-d SEC]
 //
 // gen:     BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES (xdp-trafficgen's method, ~5 Mpps
-//          here). SIZE includes the 4-byte FCS (64 B frame = 60 B sent). `imix` cycles 7:4:1 of
-//          64/594/1518 B. The program rewrites the Ethernet/IPv4/UDP headers on every run, so
+//          here), -c frames per run (default 262144: each run costs ~30 ms of setup). SIZE
+//          includes the 4-byte FCS (64 B frame = 60 B sent). `imix` mixes per packet 7:4:1 of
+//          64/594/1518 B (a counter and bpf_xdp_adjust_tail in the program). The program rewrites the Ethernet/IPv4/UDP headers on every run, so
 //          receivers that rewrite frames in place (routers: TTL, MACs) never see a stale page.
 // xdpdrop: the in-kernel baseline: an XDP program that counts (array map, atomic add) and
 //          returns XDP_DROP, attached with BPF_LINK_CREATE (drv; -k: skb/generic). -4: only IPv4
@@ -171,53 +172,103 @@ static int load_gen_prog(const uint8_t *f) {
   return load_prog(p, n, "bpf(BPF_PROG_LOAD generator)");
 }
 
+// IMIX per packet: one 1514 B frame in, a counter picks the size of each packet (7 x 64, 4 x 594,
+// 1 x 1518 in every 12, with FCS), bpf_xdp_adjust_tail trims the frame, and the size's own
+// headers (IP total length, checksum, UDP length) are written; then XDP_TX.
+static int load_imix_prog(uint8_t frames[3][2048], const int *sizes, int map) {
+  struct bpf_insn p[128];
+  int n = 0;
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 6, .src_reg = 1}; // r6 = ctx
+  p[n++] = (struct bpf_insn){.code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = 10, .off = -4, .imm = 0};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 2, .src_reg = 10};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 2, .imm = -4};
+  p[n++] = (struct bpf_insn){.code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map};
+  p[n++] = (struct bpf_insn){.imm = 0};
+  p[n++] = (struct bpf_insn){.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_map_lookup_elem};
+  int j_null = n++; // if r0 == 0 goto tx
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 1, .imm = 1};
+  p[n++] = (struct bpf_insn){.code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = 0, .src_reg = 1, .off = 0, .imm = BPF_ADD | BPF_FETCH};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOD | BPF_K, .dst_reg = 1, .imm = 12};
+  int j_lt7 = n++;  // if r1 < 7 goto block 0 (64)
+  int j_lt11 = n++; // if r1 < 11 goto block 1 (594)
+  int jb[3], jend[3][2], start[3];
+  // block order: 1518 (fall through), then 594, then 64
+  int order[3] = {2, 1, 0};
+  for (int oi = 0; oi < 3; oi++) {
+    int k = order[oi];
+    start[k] = n;
+    p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 1, .src_reg = 6};
+    p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 2, .imm = sizes[k] - sizes[2]};
+    p[n++] = (struct bpf_insn){.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_xdp_adjust_tail};
+    p[n++] = (struct bpf_insn){.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 2, .src_reg = 6, .off = 0};
+    p[n++] = (struct bpf_insn){.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 3, .src_reg = 6, .off = 4};
+    p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 4, .src_reg = 2};
+    p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 4, .imm = HDR};
+    jend[k][0] = n++; // if r4 > r3 goto tx
+    for (int off = 0; off + 4 <= 40; off += 4) {
+      int32_t imm;
+      memcpy(&imm, frames[k] + off, 4);
+      p[n++] = (struct bpf_insn){.code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = 2, .off = off, .imm = imm};
+    }
+    uint16_t h;
+    memcpy(&h, frames[k] + 40, 2);
+    p[n++] = (struct bpf_insn){.code = BPF_ST | BPF_MEM | BPF_H, .dst_reg = 2, .off = 40, .imm = h};
+    jend[k][1] = n++; // goto tx
+    jb[k] = start[k];
+  }
+  int tx = n;
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_TX};
+  p[n++] = (struct bpf_insn){.code = BPF_JMP | BPF_EXIT};
+  p[j_null] = (struct bpf_insn){.code = BPF_JMP | BPF_JEQ | BPF_K, .dst_reg = 0, .imm = 0, .off = (int16_t)(tx - j_null - 1)};
+  p[j_lt7] = (struct bpf_insn){.code = BPF_JMP | BPF_JLT | BPF_K, .dst_reg = 1, .imm = 7, .off = (int16_t)(jb[0] - j_lt7 - 1)};
+  p[j_lt11] = (struct bpf_insn){.code = BPF_JMP | BPF_JLT | BPF_K, .dst_reg = 1, .imm = 11, .off = (int16_t)(jb[1] - j_lt11 - 1)};
+  for (int k = 0; k < 3; k++) {
+    p[jend[k][0]] = (struct bpf_insn){.code = BPF_JMP | BPF_JGT | BPF_X, .dst_reg = 4, .src_reg = 3, .off = (int16_t)(tx - jend[k][0] - 1)};
+    p[jend[k][1]] = (struct bpf_insn){.code = BPF_JMP | BPF_JA, .off = (int16_t)(tx - jend[k][1] - 1)};
+  }
+  return load_prog(p, n, "bpf(BPF_PROG_LOAD imix generator)");
+}
+
+static int array_map(int entries, int value_size);
+
+static uint32_t gen_chunk = 1 << 18;
+
 static void run_gen(const char *dev, const char *sizespec, uint64_t count, double duration, const uint8_t *dmac,
                     const uint8_t *smac, uint32_t sip, uint32_t dip) {
   int ifindex = if_nametoindex(dev);
   if (!ifindex) die("if_nametoindex (no such interface)");
-  // The pattern of wire sizes (with FCS); each test run sends `rep` frames of one size.
-  int pattern[12], np = 0;
-  if (!strcmp(sizespec, "imix")) {
-    static const int imix[12] = {64, 594, 64, 64, 1518, 594, 64, 64, 594, 64, 594, 64}; // 7:4:1
-    memcpy(pattern, imix, sizeof(imix));
-    np = 12;
+  static uint8_t frames[3][2048];
+  int imix = !strcmp(sizespec, "imix");
+  int prog, len;
+  if (imix) {
+    static const int sizes[3] = {64, 594, 1518}; // with FCS
+    for (int k = 0; k < 3; k++) build_frame(frames[k], sizes[k] - 4, dmac, smac, sip, dip);
+    int fcs_less[3] = {sizes[0] - 4, sizes[1] - 4, sizes[2] - 4};
+    prog = load_imix_prog(frames, fcs_less, array_map(1, 8));
+    len = fcs_less[2];
   } else {
-    int s = atoi(sizespec);
-    if (s < 64 || s > 1518) {
+    int sz = atoi(sizespec);
+    if (sz < 64 || sz > 1518) {
       fprintf(stderr, "xsk_fwd gen: size %s: expected 64..1518 (with FCS) or imix\n", sizespec);
       exit(2);
     }
-    pattern[np++] = s;
-  }
-  static uint8_t frames[3][2048];
-  int sizes[3], progs[3], nd = 0, which[12];
-  for (int i = 0; i < np; i++) {
-    int k;
-    for (k = 0; k < nd && sizes[k] != pattern[i]; k++) {}
-    if (k == nd) {
-      sizes[nd] = pattern[i];
-      build_frame(frames[nd], pattern[i] - 4, dmac, smac, sip, dip);
-      progs[nd] = load_gen_prog(frames[nd]);
-      nd++;
-    }
-    which[i] = k;
+    len = sz - 4;
+    build_frame(frames[0], len, dmac, smac, sip, dip);
+    prog = load_gen_prog(frames[0]);
   }
   fprintf(stderr, "xsk_fwd gen on %s: %s B frames (with FCS), xdp live frames\n", dev, sizespec);
   uint64_t sent = 0, last = 0, bytes = 0;
-  const uint32_t chunk = np > 1 ? 4096 : 1 << 15;
+  const uint32_t chunk = gen_chunk;
   double t0 = now(), tlast = t0;
-  int pi = 0;
   union bpf_attr a;
   while (!stop) {
     uint32_t rep = chunk;
     if (count && count - sent < rep) rep = count - sent;
     if (rep == 0) break;
-    int k = which[pi];
-    int len = sizes[k] - 4;
     struct xdp_md ctx = {.data = 0, .data_end = (uint32_t)len, .ingress_ifindex = (uint32_t)ifindex};
     memset(&a, 0, sizeof(a));
-    a.test.prog_fd = progs[k];
-    a.test.data_in = (uintptr_t)frames[k];
+    a.test.prog_fd = prog;
+    a.test.data_in = (uintptr_t)frames[imix ? 2 : 0];
     a.test.data_size_in = len;
     a.test.ctx_in = (uintptr_t)&ctx;
     a.test.ctx_size_in = sizeof(ctx);
@@ -229,8 +280,7 @@ static void run_gen(const char *dev, const char *sizespec, uint64_t count, doubl
       die("bpf(BPF_PROG_TEST_RUN live frames)");
     }
     sent += rep;
-    bytes += (uint64_t)rep * sizes[k];
-    pi = (pi + 1) % np;
+    bytes += imix ? (uint64_t)rep * 4342 / 12 : (uint64_t)rep * (len + 4);
     double t = now();
     if (t - tlast >= 1.0) {
       fprintf(stderr, "xsk_fwd gen: %12.0f pps\n", (sent - last) / (t - tlast));
@@ -614,7 +664,7 @@ int main(int argc, char **argv) {
   int nroutes = 0;
   int o;
   optind = 2;
-  while ((o = getopt(argc, argv, "i:s:d:n:D:M:S:T:ka:b:r:pB4")) != -1) {
+  while ((o = getopt(argc, argv, "i:s:d:n:D:M:S:T:ka:b:r:pB4c:")) != -1) {
     switch (o) {
       case 'i': dev = optarg; break;
       case 's': sizespec = optarg; break;
@@ -631,6 +681,7 @@ int main(int argc, char **argv) {
       case 'p': busy = 0; break;
       case 'B': busy = 1; break;
       case '4': ipv4only = 1; break;
+      case 'c': gen_chunk = atoi(optarg); if (gen_chunk < 64) usage(); break;
       default: usage();
     }
   }

@@ -58,7 +58,8 @@ export class Progress {
   rate(pps: number, note = ''): void {
     this.pps = pps;
     this.note = note;
-    if (Date.now() - this.lastWrite >= this.intervalMs / 2) this.tick();
+    // a terminal redraws in place: show it now; a log gets it with the next tick
+    if (this.tty && Date.now() - this.lastWrite >= this.intervalMs / 2) this.tick();
   }
 
   end(label: string, result: string): void {
@@ -76,7 +77,7 @@ export class Progress {
     const el = this.label ? (Date.now() - this.t0) / 1000 : 0;
     const rate = this.pps === null ? '' : ` · ${fmtRate(this.pps)}`;
     const note = this.note ? ` · ${this.note}` : '';
-    const what = this.label ? ` ${this.label} ${el.toFixed(0)}/${this.seconds}s${rate}${note}` : ' waiting';
+    const what = this.label ? ` ${this.label} ${el.toFixed(0)} s${rate}${note}` : ' waiting';
     return `${bar(this.done, this.total)}${what}`;
   }
 

@@ -163,7 +163,7 @@ describe('progress', () => {
     p.setTotal(4);
     p.begin('rxdrop 64 B softnet rep 1/3', 2);
     p.rate(2_500_000, 'softnet drop');
-    expect(p.status()).toMatch(/^\[-+\] 0\/4 rxdrop 64 B softnet rep 1\/3 0\/2s · 2\.5 Mpps · softnet drop$/);
+    expect(p.status()).toMatch(/^\[-+\] 0\/4 rxdrop 64 B softnet rep 1\/3 0 s · 2\.5 Mpps · softnet drop$/);
     p.end('rxdrop 64 B softnet rep 1/3', '2.5 Mpps');
     expect(out.at(-1)).toMatch(/^\[#####-+\] 1\/4 rxdrop 64 B softnet rep 1\/3: 2\.5 Mpps\n$/);
   });
