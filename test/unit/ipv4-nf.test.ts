@@ -3,7 +3,7 @@ import { Netfilter } from '../../src/ipv4/netfilter/netfilter.ts';
 import { csumFinish, csumPartial, pseudoHdrSum } from '../../src/ipv4/csum.ts';
 import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from './ipv4-helpers.ts';
 
-function udp(sport: number, dport: number, data = pattern(12)): Uint8Array {
+function udp(sport: number, dport: number, data: Uint8Array = pattern(12)): Uint8Array {
   const u = new Uint8Array(8 + data.length);
   const dv = new DataView(u.buffer);
   dv.setUint16(0, sport);
@@ -13,7 +13,7 @@ function udp(sport: number, dport: number, data = pattern(12)): Uint8Array {
   return u;
 }
 
-function tcp(sport: number, dport: number, seq: number, ack: number, flags: number, data = new Uint8Array(0)): Uint8Array {
+function tcp(sport: number, dport: number, seq: number, ack: number, flags: number, data: Uint8Array = new Uint8Array(0)): Uint8Array {
   const t = new Uint8Array(20 + data.length);
   const dv = new DataView(t.buffer);
   dv.setUint16(0, sport);
