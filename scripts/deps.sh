@@ -16,6 +16,7 @@ have setpriv   || need+=(util-linux)
 have capsh     || need+=(libcap2-bin)
 have taskset   || need+=(util-linux)
 have gcc       || need+=(gcc)
+have python3   || need+=(python3-minimal)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "deps: missing ${need[*]}; run as root to install them" >&2; exit 1; fi
   echo "deps: installing ${need[*]}"

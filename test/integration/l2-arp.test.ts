@@ -124,4 +124,34 @@ describe('ARP with a kernel peer', () => {
     const kernelNeigh = sh('ip', '-n', NS, 'neigh', 'show', OURS);
     console.log(`sn4: kernel: ${kernelNeigh.trim()} | softnet: ${s.neigh().replace(/\n/g, ' | ')}`);
   });
+
+  it('malformed ARP from the peer (raw socket) is dropped under its counter; ARP keeps working', async () => {
+    const s = stack!;
+    const mac = s.portInfo()[0].mac;
+    // Frames built in Python inside the namespace and sent on an AF_PACKET socket.
+    const py = `
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("${PEER}", 0))
+src = bytes.fromhex(open("/sys/class/net/${PEER}/address").read().strip().replace(":", ""))
+def arp(hrd=1, pro=0x0800, hln=6, pln=4, op=1, sha=src, spa="${THEIRS}", tpa="${OURS}"):
+    return (b"\\xff" * 6 + src + b"\\x08\\x06" + struct.pack("!HHBBH", hrd, pro, hln, pln, op)
+            + sha + socket.inet_aton(spa) + b"\\x00" * 6 + socket.inet_aton(tpa))
+frames = [arp()[:34], arp(hln=8), arp(pln=16), arp(op=9), arp(pro=0x86dd), arp(sha=b"\\x01\\x00\\x5e\\x00\\x00\\x01")]
+for f in frames:
+    s.send(f)
+`;
+    const drops = () => ['arp.truncated', 'arp.bad_hln', 'arp.bad_pln', 'arp.bad_op', 'arp.bad_pro', 'arp.bad_sha'].map((k) => s.graph.drops.get(k));
+    const d0 = drops();
+    const r = await inNs('python3', '-c', py);
+    expect(r.status, r.stderr).toBe(0);
+    let d1 = drops();
+    for (let k = 0; k < 20 && d1.some((x, j) => x - d0[j] < 1); k++) {
+      await sleep(100);
+      d1 = drops();
+    }
+    expect(d1.map((x, j) => x - d0[j])).toEqual([1, 1, 1, 1, 1, 1]);
+    const again = await inNs('arping', '-c', '1', '-w', '3', '-I', PEER, OURS);
+    expect(again.stdout.toLowerCase()).toContain(mac.toLowerCase());
+  });
 });
