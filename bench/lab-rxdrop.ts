@@ -53,6 +53,8 @@ interface Sample {
   genPps: number;
   loss: number;
   kernelDrops: number;
+  /** Receiver CPU time per received frame (ns): comparable even when other load steals the CPU. */
+  cpuNsPerPacket: number;
   failed?: string;
 }
 
@@ -90,7 +92,7 @@ function generator(): string[] {
 }
 
 async function once(system: System, rep: number): Promise<Sample> {
-  const fail = (why: string): Sample => ({ system, rep, received: 0, sent: 0, genSeconds: 0, pps: 0, genPps: 0, loss: 1, kernelDrops: 0, failed: why });
+  const fail = (why: string): Sample => ({ system, rep, received: 0, sent: 0, genSeconds: 0, pps: 0, genPps: 0, loss: 1, kernelDrops: 0, cpuNsPerPacket: NaN, failed: why });
   const r = receiver(system);
   const rx = startProc(null, a.rxCpu, r.argv, r.ready);
   await rx.ready;
@@ -119,6 +121,7 @@ async function once(system: System, rep: number): Promise<Sample> {
     genPps: sent / genSeconds,
     loss: sent > 0 ? Math.max(0, 1 - received / sent) : 1,
     kernelDrops: (st.rx_dropped ?? 0) + (st.rx_ring_full ?? 0),
+    cpuNsPerPacket: received > 0 ? (Number(rj.cpuSeconds) * 1e9) / received : NaN,
   };
 }
 
@@ -133,7 +136,7 @@ try {
       console.log(
         s.failed
           ? `  rep ${rep + 1} ${sys.padEnd(8)} FAILED: ${s.failed}`
-          : `  rep ${rep + 1} ${sys.padEnd(8)} ${(s.pps / 1e6).toFixed(3)} Mpps received  (offered ${(s.genPps / 1e6).toFixed(3)} Mpps, loss ${(s.loss * 100).toFixed(1)}%, kernel drops ${s.kernelDrops})`,
+          : `  rep ${rep + 1} ${sys.padEnd(8)} ${(s.pps / 1e6).toFixed(3)} Mpps received  (offered ${(s.genPps / 1e6).toFixed(3)} Mpps, loss ${(s.loss * 100).toFixed(1)}%, kernel drops ${s.kernelDrops}, receiver CPU ${s.cpuNsPerPacket.toFixed(0)} ns/frame)`,
       );
     }
   }
@@ -160,10 +163,16 @@ console.log(`\nMpps received, min / median / max over ${a.reps} reps (${a.size} 
 console.log(`  softnet drop   ${fmtMpps(sum.softnet)}`);
 console.log(`  C xsk_ref      ${fmtMpps(sum['c-rxdrop'])}`);
 console.log(`  offered        ${fmtMpps(offered)}`);
+const cpuNs = (sys: System) => summarize(ok(sys).map((s) => s.cpuNsPerPacket));
+console.log(`  receiver CPU ns/frame, softnet ${fmtNs(cpuNs('softnet'))}, C ${fmtNs(cpuNs('c-rxdrop'))}`);
 console.log(`  softnet / C (medians): ${Number.isNaN(ratio) ? 'n/a' : ratio.toFixed(3)}  (target >= 0.9)`);
 console.log(`  softnet median = ${((sum.softnet.median / line) * 100).toFixed(1)}% of ${a.link} GbE line rate`);
 for (const n of notes) console.log(`  note: ${n}`);
 
+function fmtNs(s: Summary): string {
+  return s.n ? `${s.min.toFixed(0)} / ${s.median.toFixed(0)} / ${s.max.toFixed(0)}` : 'n/a';
+}
+const nsSum = (s: Summary) => ({ min: round(s.min, 1), median: round(s.median, 1), max: round(s.max, 1) });
 const mm = (s: Summary) => ({ min: round(s.min / 1e6), median: round(s.median / 1e6), max: round(s.max / 1e6), n: s.n });
 const result = {
   bench: 'lab-rxdrop',
@@ -180,6 +189,7 @@ const result = {
       offered: mm(offered),
       ratios: { 'c-rxdrop': Number.isNaN(ratio) ? null : round(ratio) },
       lineRatePct: { softnet: round((sum.softnet.median / line) * 100, 2), 'c-rxdrop': round((sum['c-rxdrop'].median / line) * 100, 2) },
+      cpuNsPerPacket: { softnet: nsSum(cpuNs('softnet')), 'c-rxdrop': nsSum(cpuNs('c-rxdrop')) },
       notes,
     },
   ],

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -224,7 +225,7 @@ static void run_xsk(int l2fwd, const char *dev, int queue, int skb_mode, int bus
   uint64_t addrs[512];
   if (batch > 512) batch = 512;
   struct pollfd pfd = {.fd = x.fd, .events = POLLIN};
-  double t0 = now(), tlast = t0, tfirst = 0, tend = t0 + duration;
+  double t0 = now(), tlast = t0, tfirst = 0, tlastrx = 0, tend = t0 + duration;
   struct xdp_desc *rxd = x.rx.desc, *txd = x.tx.desc;
   while (!stop) {
     if (!busy && load_acq(x.rx.producer) == *x.rx.consumer) {
@@ -238,6 +239,7 @@ static void run_xsk(int l2fwd, const char *dev, int queue, int skb_mode, int bus
       if (busy) wake_fill(&x);
     } else {
       if (rx == 0) tfirst = now();
+      tlastrx = now();
       if (!l2fwd) {
         for (uint32_t i = 0; i < n; i++) addrs[i] = rxd[(c + i) & x.rx.mask].addr;
         store_rel(x.rx.consumer, c + n);
@@ -291,12 +293,17 @@ static void run_xsk(int l2fwd, const char *dev, int queue, int skb_mode, int bus
   socklen_t sl = sizeof(st);
   getsockopt(x.fd, SOL_XDP, XDP_STATISTICS, &st, &sl);
   // pps over the span traffic was actually seen (first frame to end), as xdp-bench does per interval.
-  double secs = t1 - (tfirst > 0 ? tfirst : t0);
+  // Same definitions as `softnet drop --json`: seconds from start, first/last-frame offsets, CPU time.
+  double secs = t1 - t0;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
   printf("{\"tool\":\"xsk_ref\",\"mode\":\"%s\",\"attach\":\"%s\",\"busyPoll\":%s,\"packets\":%llu,\"tx\":%llu,"
-         "\"txRingFull\":%llu,\"seconds\":%.6f,\"pps\":%.1f,\"stats\":{\"rx_dropped\":%llu,\"rx_invalid_descs\":%llu,"
+         "\"txRingFull\":%llu,\"seconds\":%.6f,\"pps\":%.1f,\"firstAt\":%.6f,\"lastAt\":%.6f,\"cpuSeconds\":%.6f,\"stats\":{\"rx_dropped\":%llu,\"rx_invalid_descs\":%llu,"
          "\"tx_invalid_descs\":%llu,\"rx_ring_full\":%llu,\"rx_fill_ring_empty_descs\":%llu,\"tx_ring_empty_descs\":%llu}}\n",
          mode, attach, busy ? "true" : "false", (unsigned long long)rx, (unsigned long long)tx,
-         (unsigned long long)txfull, secs, secs > 0 ? rx / secs : 0.0, (unsigned long long)st.rx_dropped,
+         (unsigned long long)txfull, secs, secs > 0 ? rx / secs : 0.0, tfirst > 0 ? tfirst - t0 : -1.0,
+         tlastrx > 0 ? tlastrx - t0 : -1.0, cpu, (unsigned long long)st.rx_dropped,
          (unsigned long long)st.rx_invalid_descs, (unsigned long long)st.tx_invalid_descs,
          (unsigned long long)st.rx_ring_full, (unsigned long long)st.rx_fill_ring_empty_descs,
          (unsigned long long)st.tx_ring_empty_descs);

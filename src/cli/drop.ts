@@ -21,6 +21,7 @@ export const loopSpec = {
   batch: { type: 'int', metavar: 'N', min: 1, max: 1024, default: 64, help: 'frames per rx() call' },
   ringSize: { type: 'int', metavar: 'N', min: 64, max: 16384, default: 2048, help: 'AF_XDP ring size (power of two); the fill ring is kept full' },
   budget: { type: 'int', metavar: 'N', min: 1, max: 1 << 20, default: 1024, help: 'frames per poll round before yielding to the event loop' },
+  defer: { type: 'int', metavar: 'N', min: 0, max: 1 << 20, default: 0, help: 'empty polls before re-arming the interrupt (napi_defer_hard_irqs): fewer wake-ups under load' },
   busyPoll: { type: 'bool', help: 'spin instead of waiting for the interrupt (yields every 2 ms); never on the NAPI core' },
   quiet: { type: 'bool', help: 'no per-second lines' },
   json: { type: 'bool', help: 'print one JSON object at the end (per-second lines go to stderr)' },
@@ -52,6 +53,8 @@ export interface LoopResult {
   /** fwd: frames sent back, and refused by the TX ring (returned to the pool). */
   tx: number;
   txRefused: number;
+  /** CPU time this process used while looping (user + system): cost per frame = cpuSeconds / packets. */
+  cpuSeconds: number;
   /** Poll rounds that ran out of budget (NAPI time_squeeze). */
   timeSqueeze: number;
   stats: Record<string, number>;
@@ -83,6 +86,7 @@ export async function runLoop(kind: 'drop' | 'fwd', argv: string[]): Promise<num
   const r = await pollLoop(port, kind, {
     batch: a.batch,
     budget: a.budget,
+    defer: a.defer,
     busyPoll: a.busyPoll,
     durationSec: a.duration ?? 0,
     onSecond: a.quiet ? null : (rx, err, tx) => out.write(`Summary  ${fmt(rx)} rx/s  ${fmt(err)} err/s${kind === 'fwd' ? `  ${fmt(tx)} tx/s` : ''}\n`),
@@ -103,6 +107,8 @@ export interface LoopOptions {
   batch: number;
   budget: number;
   busyPoll: boolean;
+  /** Empty poll rounds before re-arming the interrupt (napi_defer_hard_irqs). */
+  defer?: number;
   durationSec: number;
   /** Called each second with rx/s, err/s, tx/s. */
   onSecond: ((rx: number, err: number, tx: number) => void) | null;
@@ -120,6 +126,8 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
   const dv = port.umem.dv;
   const batch = Math.min(o.batch, port.batchSize);
   const budget = o.budget;
+  const defer = o.defer ?? 0;
+  let idle = 0;
   const fwd = kind === 'fwd';
   const reap = typeof (port as { reap?: unknown }).reap === 'function' ? () => (port as unknown as { reap(): number }).reap() : () => 0;
   let packets = 0;
@@ -132,6 +140,7 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
   let stopping = false;
   let drainTimer: NodeJS.Timeout | null = null;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
 
   // MAC swap with two 32-bit and two 16-bit loads/stores (DataView beats byte copies 2-3x).
   function swapAndSend(n: number): void {
@@ -159,8 +168,8 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
     txRefused += k - sent;
   }
 
-  /** One poll round: up to `budget` frames. Returns true if the budget ran out (more work likely). */
-  function round(): boolean {
+  /** One poll round: up to `budget` frames. Returns how many. */
+  function round(): number {
     let done = 0;
     while (done < budget) {
       const n = port.rx(batch);
@@ -177,7 +186,7 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
       lastAt = performance.now();
       packets += done;
     }
-    return done >= budget;
+    return done;
   }
 
   return new Promise<LoopResult>((resolve, reject) => {
@@ -231,6 +240,7 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
           tx,
           txRefused,
           timeSqueeze: squeeze,
+          cpuSeconds: cpuSince(cpu0),
           stats,
           report: [],
         };
@@ -254,10 +264,18 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
           setImmediate(poll);
           return;
         }
-        if (round()) {
+        const done = round();
+        if (done >= budget) {
+          idle = 0;
           squeeze++;
           setImmediate(poll);
+        } else if (done > 0 || ++idle <= defer) {
+          // napi_defer_hard_irqs: while traffic flows, poll again on the next turn instead of
+          // paying a wake-up (epoll + callback) per handful of frames.
+          if (done > 0) idle = 0;
+          setImmediate(poll);
         } else {
+          idle = 0;
           port.armIrq(poll);
           if (fwd) scheduleDrain(0);
         }
@@ -281,6 +299,11 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
 
     poll();
   });
+}
+
+function cpuSince(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
 }
 
 function errCount(s: Record<string, number>): number {
