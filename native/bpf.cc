@@ -93,7 +93,7 @@ bool xdp_acquire(napi_env env, uint32_t ifindex, bool skb, uint32_t queue, int x
   if (fresh) {
     nt.ifindex = ifindex;
     nt.skb = skb;
-    nt.max_entries = queue + 1 > 64 ? queue + 1 : 64;
+    nt.max_entries = queue + 1 > 512 ? queue + 1 : 512;  // room for every queue of big NICs
     bpf_attr a = {};
     a.map_type = BPF_MAP_TYPE_XSKMAP;
     a.key_size = 4;

@@ -36,7 +36,7 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
     const info = call(() => native().ifInfo(o.dev), { dev: o.dev });
     try {
       const r = await native()
-        .genLive({ ifindex: info.ifindex, frame: o.frame, count, durationSec, batch: o.batch ?? 64 })
+        .genLive({ ifindex: info.ifindex, frame: o.frame, count, durationSec, batch: liveBatch(o.batch) })
         .catch((e: unknown) => {
           throw call(() => {
             throw e;
@@ -50,6 +50,12 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   }
   const r = await xskTx(o, count, durationSec);
   return { ...r, method: 'xsk-tx', fallbackReason: reason };
+}
+
+/** The kernel takes 1..256 frames per live-frame batch (TEST_XDP_MAX_BATCH); 0 means its default, 64. */
+function liveBatch(b: number | undefined): number {
+  if (b === undefined) return 64;
+  return Math.max(1, Math.min(256, Math.floor(b)));
 }
 
 /** AF_XDP TX, copy mode, queue 0, no program attached (nothing to receive). */
