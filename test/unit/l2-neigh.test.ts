@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseIp, parseMac } from '../../src/l2/eth.ts';
+import { Originate } from '../../src/l2/originate.ts';
 import { OUR_MAC, PEER_IP, PEER_MAC, ipFrame, mac, replyFrom, rig, type Rig } from './l2-helpers.ts';
 
 const out = { stage: 'neigh-output' };
@@ -293,6 +294,23 @@ describe('neighbour table and neigh-output', () => {
       expect(r.pool.available + r.neigh.framesHeld()).toBe(before);
     }
     r.neigh.clear();
+    expect(r.pool.available).toBe(before);
+  });
+
+  it('the originate ring is bounded (overflow freed and counted) and drains in graph-sized batches', () => {
+    const r = rig();
+    const before = r.pool.available;
+    const o = new Originate(r.g, 'dev-xmit', 100);
+    for (let k = 0; k < 101; k++) {
+      const a = r.pool.alloc();
+      r.pool.umem.u8.set(ipFrame(PEER_IP), a);
+      o.push(a, 42, 0);
+    }
+    expect(o.pending).toBe(100);
+    expect(r.g.drops.get('softnet.originate_full')).toBe(1);
+    o.drain(); // 100 frames through a graph of capacity 64: two dispatches
+    expect(r.xmit.take()).toHaveLength(100);
+    expect(r.g.calls[r.g.id('dev-xmit')]).toBe(2);
     expect(r.pool.available).toBe(before);
   });
 });
