@@ -198,6 +198,16 @@ describe('netfilter targets, chains, policies, counters', () => {
     expect(lines[0]).toBe('fw: IN=p0 OUT=p1 SRC=10.0.0.1 DST=10.9.0.1 LEN=100 PROTO=UDP SPT=1234 DPT=53');
     expect(nf.counters('filter', 'FORWARD', 1).pkts).toBe(100);
   });
+  it('never throws on the packet path', () => {
+    const nf = mk('-A FORWARD -i p0 -j LOG', '-A FORWARD -o nosuch -j DROP');
+    nf.logSink = () => {
+      throw new Error('sink broke');
+    };
+    expect(fwd(nf, { iif: 200, oif: 201 })).toBe(NF_ACCEPT); // indexes the device table does not know
+    expect(fwd(nf, { iif: 0 })).toBe(NF_ACCEPT); // LOG with a throwing sink
+    expect(nf.hook(7, pkt())).toBe(NF_DROP); // no such hook: fail closed
+    expect(nf.hook(-1, pkt())).toBe(NF_DROP);
+  });
   it('a rule without target only counts', () => {
     const nf = mk('-A FORWARD -s 10.0.0.0/8');
     expect(fwd(nf)).toBe(NF_ACCEPT);

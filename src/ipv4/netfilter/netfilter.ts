@@ -84,6 +84,7 @@ export class Netfilter implements LogSink {
 
   /** Runs the hook's chains (mangle then filter) on p: NF_ACCEPT, NF_DROP or NF_REJECT. Hot path. */
   hook(hook: number, p: NfPacket): number {
+    if (!(hook >= 0 && hook < NF_INET_NUMHOOKS)) return NF_DROP; // a caller bug: fail closed, never loop or throw
     const prog = this.prog;
     const base = hook * TABLES_PER_HOOK;
     for (let k = 0; k < TABLES_PER_HOOK; k++) {
@@ -189,7 +190,7 @@ export class Netfilter implements LogSink {
       return;
     }
     st.tokens--;
-    const dev = (i: number) => (i < 0 ? '' : this.devName(i));
+    const dev = (i: number) => (i < 0 ? '' : String(this.devName(i) ?? i));
     let s = `${rule.target.logPrefix ?? ''}IN=${dev(p.iif)} OUT=${dev(p.oif)} SRC=${formatIPv4(p.saddr)} DST=${formatIPv4(p.daddr)} LEN=${p.len}`;
     if (p.fragOff !== 0) s += ` FRAG:${p.fragOff}`;
     const pn = nameOf(PROTOCOLS, p.proto);

@@ -330,12 +330,20 @@ export class Program {
       } else if (t === T_MARK) {
         p.mark = ((p.mark & ~this.tMarkMask[r]) ^ this.tMarkVal[r]) >>> 0;
       } else if (t === T_LOG) {
-        this.sink.log(this.rules[r], p);
+        this.log(r, p);
       }
     }
     this.polPkts[c]++;
     this.polBytes[c] += p.len;
     return this.cPolicy[c];
+  }
+
+  private log(r: number, p: NfPacket): void {
+    try {
+      this.sink.log(this.rules[r], p);
+    } catch {
+      // a failing log sink must not take the packet path down with it
+    }
   }
 
   private match(r: number, p: NfPacket): boolean {
@@ -389,7 +397,12 @@ export class Program {
   private ifResolve(r: number, side: number, dev: number, at: number): boolean {
     const rule = this.rules[r];
     const pat = (side === 0 ? rule.iif : rule.oif)!.name;
-    const name = this.devName(dev);
+    let name: string;
+    try {
+      name = String(this.devName(dev) ?? '');
+    } catch {
+      name = ''; // an index the device table does not know matches no name
+    }
     const ok = pat.endsWith('+') ? name.startsWith(pat.slice(0, -1)) : name === pat;
     this.ifCache[at] = ok ? 1 : 2;
     return ok;
