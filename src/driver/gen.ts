@@ -4,7 +4,7 @@
 // yield to the event loop.
 import { FramePool } from './pool.ts';
 import { DriverError } from './port.ts';
-import { call, native, nativeUmem } from './native.ts';
+import { call, driverError, native, nativeUmem } from './native.ts';
 import { XskPort } from './xsk.ts';
 
 export interface GenerateOptions {
@@ -35,13 +35,10 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   if (method !== 'xsk-tx') {
     const info = call(() => native().ifInfo(o.dev), { dev: o.dev });
     try {
-      const r = await native()
-        .genLive({ ifindex: info.ifindex, frame: o.frame, count, durationSec, batch: liveBatch(o.batch) })
-        .catch((e: unknown) => {
-          throw call(() => {
-            throw e;
-          }, { dev: o.dev });
-        });
+      const live = call(() => native().genLive({ ifindex: info.ifindex, frame: o.frame, count, durationSec, batch: liveBatch(o.batch) }), { dev: o.dev });
+      const r = await live.catch((e: unknown) => {
+        throw driverError(e, { dev: o.dev });
+      });
       return { packets: r.packets, seconds: r.seconds, method: 'xdp-live' };
     } catch (e) {
       if (method === 'xdp-live') throw e;
