@@ -191,4 +191,25 @@ describe('ip-defrag (local delivery)', () => {
     expect(out).toHaveLength(1);
     expect(replyData(out[0].bytes)).toEqual(Array.from(pattern(1300)));
   });
+
+  it('a flood of random fragments (valid headers, garbage offsets/lengths/ids) never throws or leaks', () => {
+    const L = lab({ frames: 2048 });
+    let x = 99;
+    const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8;
+    for (let round = 0; round < 200; round++) {
+      const frames: Uint8Array[] = [];
+      for (let k = 0; k < 64; k++) {
+        frames.push(
+          ipFrame({ src: (ip('10.1.0.2') + (rnd() & 3)) >>> 0, dst: '10.1.0.1', proto: [1, 17, 99][rnd() % 3], id: rnd() & 7, mf: (rnd() & 3) !== 0, fragOff: (rnd() % 200) * 8, payload: pattern(rnd() % 300, k) }),
+        );
+      }
+      L.rxMany(frames);
+      L.take();
+      if (round % 50 === 49) L.clock.t += 31_000;
+      expect(L.leaked()).toBe(0);
+    }
+    expect(L.ipMib('ReasmReqds')).toBeGreaterThan(200 * 60); // a few were not fragments (MF clear, offset 0)
+    L.ipv4.close();
+    expect(L.leaked()).toBe(0);
+  });
 });
