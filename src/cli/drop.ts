@@ -19,7 +19,7 @@ export const loopSpec = {
   },
   duration: { type: 'number', metavar: 'S', min: 0, help: 'stop after S seconds (default: until SIGINT/SIGTERM)' },
   batch: { type: 'int', metavar: 'N', min: 1, max: 1024, default: 64, help: 'frames per rx() call' },
-  ringSize: { type: 'int', metavar: 'N', min: 64, max: 16384, default: 2048, help: 'AF_XDP ring size (power of two); the fill ring is kept full' },
+  ringSize: { type: 'int', metavar: 'N', min: 64, max: 16384, default: 4096, help: 'AF_XDP ring size (power of two); the fill ring is kept full' },
   budget: { type: 'int', metavar: 'N', min: 1, max: 1 << 20, default: 1024, help: 'frames per poll round before yielding to the event loop' },
   defer: { type: 'int', metavar: 'N', min: 0, max: 1 << 20, default: 0, help: 'empty polls before re-arming the interrupt (napi_defer_hard_irqs): fewer wake-ups under load' },
   busyPoll: { type: 'bool', help: 'spin instead of waiting for the interrupt (yields every 2 ms); never on the NAPI core' },

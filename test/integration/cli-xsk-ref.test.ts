@@ -1,0 +1,75 @@
+// The C AF_XDP reference the benchmark compares softnet with: it builds, and it counts and
+// forwards what a kernel peer sends (so a benchmark ratio compares two working receivers).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCRef } from '../../bench/lib/cref.ts';
+import { lastJson, sleep, startProc, stopProc } from '../../bench/lib/proc.ts';
+import { devStats, labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+
+const LAB = 't2c';
+const N = 50_000;
+let lab: Lab;
+let bin: string;
+
+const FLOOD = `
+import socket, sys, time
+n = int(sys.argv[1]); s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); sent = 0
+while sent < n:
+    k = min(200, n - sent)
+    for _ in range(k): s.sendto(b'x' * 18, (sys.argv[2], 9))
+    sent += k; time.sleep(0.0005)
+`;
+
+beforeAll(async () => {
+  bin = buildCRef();
+  await labDown(LAB);
+  lab = await labUp({ name: LAB, staticArp: true });
+});
+afterAll(async () => {
+  await labDown(LAB);
+});
+
+describe('bench/c/xsk_ref', () => {
+  for (const attach of ['-N', '-S']) {
+    it(`rxdrop (${attach === '-N' ? 'drv' : 'skb'}) counts every frame from host A`, async () => {
+      const p = startProc(null, null, [bin, 'rxdrop', '-i', lab.a.dev, attach], /^xsk_ref rxdrop on/);
+      await p.ready;
+      await nsExec(lab.a.host.ns, ['python3', '-c', FLOOD, String(N), lab.b.host.ip], { check: true });
+      await sleep(300);
+      const out = await stopProc(p);
+      const j = lastJson(out.stdout) as { packets: number; attach: string; cpuSeconds: number } | null;
+      expect(j, out.stderr).not.toBeNull();
+      expect(j!.attach).toBe(attach === '-N' ? 'xdp-drv' : 'xdp-skb');
+      expect(j!.packets).toBeGreaterThanOrEqual(N);
+      expect(j!.packets).toBeLessThan(N + 100);
+      expect(j!.cpuSeconds).toBeGreaterThan(0);
+      // bpf_link: the program is gone with the process.
+      expect((await nsExec(null, ['ip', '-d', 'link', 'show', 'dev', lab.a.dev])).stdout).not.toMatch(/prog\/xdp/);
+    });
+  }
+
+  it('l2fwd returns every frame to host A', async () => {
+    const p = startProc(null, null, [bin, 'l2fwd', '-i', lab.a.dev], /^xsk_ref l2fwd on/);
+    await p.ready;
+    const before = await devStats(lab.a.host.ns, lab.a.host.dev);
+    await nsExec(lab.a.host.ns, ['python3', '-c', FLOOD, String(N), lab.b.host.ip], { check: true });
+    await sleep(300);
+    const out = await stopProc(p);
+    const after = await devStats(lab.a.host.ns, lab.a.host.dev);
+    expect(lastJson(out.stdout)?.tx, out.stderr).toBeGreaterThanOrEqual(N);
+    expect(after.rx_packets - before.rx_packets).toBeGreaterThanOrEqual(0.99 * N);
+  });
+
+  it('gen sends the requested count (XDP live frames), counted by the peer veth', async () => {
+    const before = await devStats(null, lab.a.dev);
+    const r = await nsExec(lab.a.host.ns, [bin, 'gen', '-i', lab.a.host.dev, '-n', '30000', '-s', '60'], { check: true });
+    expect(lastJson(r.stdout)?.packets).toBe(30000);
+    await sleep(200);
+    expect((await devStats(null, lab.a.dev)).rx_packets - before.rx_packets).toBe(30000);
+  });
+
+  it('unknown interface: clear error, exit 1', async () => {
+    const r = await nsExec(null, [bin, 'rxdrop', '-i', 'snt2c-none']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no such interface');
+  });
+});
