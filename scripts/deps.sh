@@ -17,6 +17,7 @@ have capsh     || need+=(libcap2-bin)
 have taskset   || need+=(util-linux)
 have gcc       || need+=(gcc)
 have python3   || need+=(python3-minimal)
+[ -f /usr/include/linux/if_xdp.h ] || need+=(linux-libc-dev)  # uapi headers for bench/c/xsk_ref.c
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "deps: missing ${need[*]}; run as root to install them" >&2; exit 1; fi
   echo "deps: installing ${need[*]}"
