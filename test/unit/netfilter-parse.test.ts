@@ -124,7 +124,9 @@ describe('iptables commands', () => {
     expect(() => nf.exec('-R INPUT 9 -j DROP')).toThrow('Index of replacement too big');
     const rules = () => nf.exec('-S INPUT').trim().split('\n').slice(1);
     expect(rules()).toEqual(['-A INPUT -s 10.0.0.0/8 -j ACCEPT', '-A INPUT -s 10.0.0.9/32 -j DROP', '-A INPUT -s 10.0.0.3/32 -j DROP', '-A INPUT -s 10.0.0.2/32 -j DROP']);
+    nf.exec('-C INPUT -s 10.0.0.3/32 -j DROP');
     nf.exec('-D INPUT -s 10.0.0.3 -j DROP');
+    expect(() => nf.exec('-C INPUT -s 10.0.0.3 -j DROP')).toThrow('Bad rule');
     nf.exec('-D INPUT 1');
     expect(rules()).toEqual(['-A INPUT -s 10.0.0.9/32 -j DROP', '-A INPUT -s 10.0.0.2/32 -j DROP']);
     expect(() => nf.exec('-D INPUT -s 10.0.0.3 -j DROP')).toThrow('Bad rule (does a matching rule exist in that chain?)');

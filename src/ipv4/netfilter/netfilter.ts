@@ -129,6 +129,12 @@ export class Netfilter implements LogSink {
       case 'D':
         this.delete(table, c);
         return '';
+      case 'C': {
+        // -C: succeed silently if the rule exists, else the error -D would give (exit status 1)
+        const spec = formatSpec(c.rule!);
+        if (!this.chain(table, c.chain!).rules.some((r) => formatSpec(r) === spec)) err(`Bad rule (does a matching rule exist in that chain?): -C ${c.chain} ${spec}`);
+        return '';
+      }
       case 'F':
         for (const ch of this.chainsOf(table, c.chain)) ch.rules = [];
         break;

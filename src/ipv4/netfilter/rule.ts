@@ -48,7 +48,7 @@ export interface Rule {
   bytes: number;
 }
 
-export type CommandKind = 'A' | 'I' | 'D' | 'R' | 'L' | 'S' | 'F' | 'Z' | 'P' | 'N' | 'X' | 'E';
+export type CommandKind = 'A' | 'C' | 'I' | 'D' | 'R' | 'L' | 'S' | 'F' | 'Z' | 'P' | 'N' | 'X' | 'E';
 
 export interface Command {
   table: string;
@@ -98,7 +98,7 @@ export function tokenize(line: string): string[] {
 }
 
 const LONG_CMDS: Record<string, CommandKind> = {
-  '--append': 'A', '--insert': 'I', '--delete': 'D', '--replace': 'R', '--list': 'L', '--list-rules': 'S',
+  '--append': 'A', '--check': 'C', '--insert': 'I', '--delete': 'D', '--replace': 'R', '--list': 'L', '--list-rules': 'S',
   '--flush': 'F', '--zero': 'Z', '--policy': 'P', '--new-chain': 'N', '--delete-chain': 'X', '--rename-chain': 'E',
 };
 const FLAG_LETTERS = new Set(['n', 'v', 'x', 'L', 'S', 'F', 'Z', 'X']);
@@ -223,12 +223,13 @@ export function parseCommand(line: string): Command {
       if (wasInv) fail(`"!" cannot be used with "${w}"`);
     };
     const long = LONG_CMDS[w];
-    const short = /^-[AIDRLSFZPNXE]$/.test(w) ? (w[1] as CommandKind) : long;
+    const short = /^-[ACIDRLSFZPNXE]$/.test(w) ? (w[1] as CommandKind) : long;
     if (short !== undefined) {
       noInv();
       setCmd(short, w);
       switch (short) {
         case 'A':
+        case 'C':
           c.chain = next(w);
           break;
         case 'I': {
@@ -514,12 +515,12 @@ export function parseCommand(line: string): Command {
     }
   }
   if (inv) fail('"!" at the end of the line, with nothing to negate');
-  if (!haveCmd) fail('no command specified (-A, -I, -D, -R, -L, -S, -F, -Z, -P, -N, -X or -E)');
+  if (!haveCmd) fail('no command specified (-A, -C, -I, -D, -R, -L, -S, -F, -Z, -P, -N, -X or -E)');
   if (r.target.kind === 'MARK' && r.target.markValue === undefined) fail('MARK target: one of --set-mark/--set-xmark/--and-mark/--or-mark/--xor-mark is required');
   if (r.target.kind === 'REJECT' && r.target.rejectWith === REJECT_TCP_RESET && (r.proto === undefined || r.proto.num !== 6 || r.proto.inv)) {
     fail('--reject-with tcp-reset is only valid with "-p tcp"');
   }
-  const takesRule = c.cmd === 'A' || c.cmd === 'I' || c.cmd === 'R' || (c.cmd === 'D' && c.num === undefined);
+  const takesRule = c.cmd === 'A' || c.cmd === 'C' || c.cmd === 'I' || c.cmd === 'R' || (c.cmd === 'D' && c.num === undefined);
   if (takesRule) c.rule = r;
   else if (ruleOpts > 0) fail(`rule options are not allowed with -${c.cmd}`);
   return c;
