@@ -10,9 +10,11 @@ import type { L2 } from './l2/index.ts';
 import { formatIPv4, parseCidr, tryParseIPv4 } from './ipv4/addr.ts';
 import { formatRoute, parseRoute, parseRouteMatch, RTN_BROADCAST, RTN_LOCAL } from './ipv4/fib/fib.ts';
 import { registerIpv4, type Ipv4 } from './ipv4/index.ts';
+import { Netfilter } from './ipv4/netfilter/netfilter.ts';
 
 export class Ipv4Layer {
   readonly ip: Ipv4;
+  readonly nf: Netfilter;
 
   /** Adds the IPv4 stages to the graph now (so they come before L2 and dev-xmit in a pass). */
   constructor(
@@ -22,6 +24,13 @@ export class Ipv4Layer {
     sysctl: Record<string, number | string>,
   ) {
     this.ip = registerIpv4(graph, devs, ptype);
+    this.nf = new Netfilter(
+      (n) => devs.find(n)?.index ?? -1,
+      (i) => devs.list[i]?.name ?? `#${i}`,
+    );
+    this.ip.setNetfilter(this.nf);
+    // Skip hooks without rules: an empty ruleset costs one byte test per packet.
+    this.ip.refreshHooks();
     for (const [k, v] of Object.entries(sysctl)) this.sysctl(k, v);
   }
 
@@ -101,8 +110,11 @@ export class Ipv4Layer {
       .join('\n');
   }
 
-  iptables(_line: string): string {
-    throw new Error('iptables: netfilter is not wired into this build yet');
+  /** One iptables command; hooks that became (non-)empty are switched on/off at once. */
+  iptables(line: string): string {
+    const out = this.nf.exec(line.replace(/^\s*iptables\s+/, ''));
+    this.ip.refreshHooks();
+    return out;
   }
 
   sysctl(name: string, value?: number | string): number | string {

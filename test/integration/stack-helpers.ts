@@ -141,3 +141,12 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
     await sleep(20);
   }
 }
+
+/**
+ * Kernel hosts hand veth frames with partial (offloaded) UDP/TCP checksums (tx-checksum-ip-generic);
+ * across AF_XDP nobody completes them, so B would drop every datagram. A real wire never carries
+ * partial checksums: make the hosts compute them in software.
+ */
+export async function hostChecksumsInSoftware(hosts: Array<{ ns: string; dev: string }>): Promise<void> {
+  for (const h of hosts) await nsExec(h.ns, ['ethtool', '-K', h.dev, 'tx', 'off'], { check: true });
+}
