@@ -14,7 +14,6 @@ export class Progress {
   private total = 0;
   private done = 0;
   private label = '';
-  private seconds = 0;
   private t0 = 0;
   private pps: number | null = null;
   private note = '';
@@ -45,9 +44,9 @@ export class Progress {
     if (this.tty) this.out.write('\r\x1b[K');
   }
 
-  begin(label: string, seconds: number): void {
+  /** A measurement starts (`_seconds`: its measuring time, for a future ETA). */
+  begin(label: string, _seconds: number): void {
     this.label = label;
-    this.seconds = seconds;
     this.t0 = Date.now();
     this.pps = null;
     this.note = '';

@@ -35,6 +35,8 @@ export interface RunOptions {
   reps: number;
   link: Link;
   command: string;
+  /** Polled between measurements: true stops the run (the scenario is still torn down). */
+  shouldStop?: () => boolean;
 }
 
 /** Loss above this share, where a scenario expects none, makes the result a fault. */
@@ -230,6 +232,7 @@ export async function runSuite(scenarios: Scenario[], skipped: ScenarioSkip[], o
             const label = `${sc.name} ${size === 'imix' ? 'IMIX' : size + ' B'} ${sy.name} rep ${rep + 1}/${opts.reps}`;
             progress.begin(label, opts.seconds);
             if (setupFailed) o.notRun = setupFailed;
+            if (opts.shouldStop?.()) o.notRun = 'interrupted';
             if (o.failed || o.notRun) {
               progress.end(label, 'skipped');
               continue;

@@ -16,7 +16,7 @@ const spec = {
   scenario: { type: 'string', metavar: 'NAME[,NAME]', help: `scenarios to run (default all): ${SCENARIOS.join(', ')}` },
   json: { type: 'string', metavar: 'FILE', help: 'also write the JSON result to FILE' },
   link: { type: 'enum', values: Object.keys(LINKS), default: '10g', help: 'link speed for % of line rate' },
-  seconds: { type: 'number', min: 0.2, max: 600, metavar: 'S', help: 'measuring time per run (default 2, quick 1)' },
+  seconds: { type: 'number', min: 1, max: 600, metavar: 'S', help: 'measuring time per run (default 2, quick 1)' },
   reps: { type: 'int', min: 1, max: 100, metavar: 'N', help: 'repetitions per system and size (default 3, quick 1)' },
   sizes: { type: 'string', metavar: 'LIST', help: 'frame sizes incl. FCS, e.g. 64,512,1518,imix (default all four; quick 64,imix)' },
   lab: { type: 'string', metavar: 'N', default: 'bn', help: "lab name (namespaces sn-N-*, links snN-*); default 'bn'" },
@@ -62,16 +62,16 @@ export async function run(argv: string[]): Promise<number> {
   const { scenarios, skipped } = await makeScenarios(names, env);
   const progress = new Progress(process.stderr);
   progress.start();
+  let interrupted = false;
   const onSignal = () => {
-    progress.log('softnet bench: interrupted; tearing down the lab');
+    progress.log('softnet bench: interrupted; finishing the current measurement and tearing down the lab');
     interrupted = true;
   };
-  let interrupted = false;
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let res;
   try {
-    res = await runSuite(scenarios, skipped, { quick: a.quick, seconds, reps, link: a.link, command: ['softnet', 'bench', ...argv].join(' ') }, progress, repoRoot);
+    res = await runSuite(scenarios, skipped, { quick: a.quick, seconds, reps, link: a.link, command: ['softnet', 'bench', ...argv].join(' '), shouldStop: () => interrupted }, progress, repoRoot);
   } finally {
     progress.stop();
     process.off('SIGINT', onSignal);
