@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from '../src/cli/args.ts';
-import { benchLab, labDown } from './lib/lab.ts';
+import { benchLab, labDown, xdpDrops } from './lib/lab.ts';
 import { machineInfo, pinNapi } from './lib/cpu.ts';
 import { buildCRef } from './lib/cref.ts';
 import { lastJson, sleep, startProc, stopProc } from './lib/proc.ts';
@@ -36,13 +36,15 @@ const a = parseArgs(process.argv.slice(2), {
   link: { type: 'number', min: 0.1, default: 10, help: 'link speed in Gbit/s for the line-rate percentage' },
   lab: { type: 'string', default: 'rx' },
   keepLab: { type: 'bool' },
+  kernel: { type: 'bool', default: true, help: 'also run the in-kernel XDP_DROP baseline (--no-kernel to skip)' },
 });
 const napiCpu = a.napiCpu ?? (a.busyPoll ? a.genCpu : a.rxCpu);
 if (a.busyPoll && napiCpu === a.rxCpu) {
   console.error(`warning: busy-poll receiver on CPU${a.rxCpu} shares it with the NAPI kthread: expect starvation (notes)`);
 }
 
-type System = 'softnet' | 'c-rxdrop';
+type System = 'softnet' | 'c-rxdrop' | 'kernel-xdp-drop';
+const SYSTEMS: System[] = a.kernel ? ['softnet', 'c-rxdrop', 'kernel-xdp-drop'] : ['softnet', 'c-rxdrop'];
 interface Sample {
   system: System;
   rep: number;
@@ -77,6 +79,9 @@ function receiver(system: System): { argv: string[]; ready: RegExp } {
       ready: /: ok\b/,
     };
   }
+  if (system === 'kernel-xdp-drop') {
+    return { argv: [cref, 'xdpdrop', '-i', lab.a.dev, a.mode === 'xdp-skb' ? '-S' : '-N'], ready: /^xsk_ref xdpdrop on/ };
+  }
   return {
     argv: [cref, 'rxdrop', '-i', lab.a.dev, a.mode === 'xdp-skb' ? '-S' : '-N', a.busyPoll ? '-b' : '-p'],
     ready: /^xsk_ref rxdrop on/,
@@ -99,6 +104,7 @@ async function once(system: System, rep: number): Promise<Sample> {
   await sleep(300); // XDP program attached, socket bound: let the device settle
   if (rx.child.exitCode !== null) return fail(`receiver exited: ${(await rx.done).stderr.trim()}`);
   if (a.threaded) pinNapi(lab.a.dev, napiCpu);
+  const drops0 = system === 'kernel-xdp-drop' ? await xdpDrops(null, lab.a.dev) : 0;
   const gen = startProc(lab.a.host.ns, a.genCpu, generator());
   const g = await gen.done;
   await sleep(300); // let the receiver drain its rings
@@ -109,7 +115,8 @@ async function once(system: System, rep: number): Promise<Sample> {
   if (!rj) return fail(`receiver failed: ${out.stderr.trim()}`);
   const sent = Number(gj.packets);
   const genSeconds = Number(gj.seconds);
-  const received = Number(rj.packets);
+  // The kernel baseline has no socket to count in: its program's drops are the veth's counter.
+  const received = system === 'kernel-xdp-drop' ? (await xdpDrops(null, lab.a.dev)) - drops0 : Number(rj.packets);
   const st = (rj.stats ?? {}) as Record<string, number>;
   return {
     system,
@@ -121,22 +128,22 @@ async function once(system: System, rep: number): Promise<Sample> {
     genPps: sent / genSeconds,
     loss: sent > 0 ? Math.max(0, 1 - received / sent) : 1,
     kernelDrops: (st.rx_dropped ?? 0) + (st.rx_ring_full ?? 0),
-    cpuNsPerPacket: received > 0 ? (Number(rj.cpuSeconds) * 1e9) / received : NaN,
+    cpuNsPerPacket: received > 0 && rj.cpuSeconds !== undefined ? (Number(rj.cpuSeconds) * 1e9) / received : NaN,
   };
 }
 
 const samples: Sample[] = [];
 try {
   for (let rep = 0; rep < a.reps; rep++) {
-    // Alternate who goes first so neither always runs on a warmer machine.
-    const order: System[] = rep % 2 === 0 ? ['softnet', 'c-rxdrop'] : ['c-rxdrop', 'softnet'];
+    // Rotate who goes first so no system always runs on a warmer (or busier) machine.
+    const order = SYSTEMS.map((_, i) => SYSTEMS[(i + rep) % SYSTEMS.length]);
     for (const sys of order) {
       const s = await once(sys, rep);
       samples.push(s);
       console.log(
         s.failed
-          ? `  rep ${rep + 1} ${sys.padEnd(8)} FAILED: ${s.failed}`
-          : `  rep ${rep + 1} ${sys.padEnd(8)} ${(s.pps / 1e6).toFixed(3)} Mpps received  (offered ${(s.genPps / 1e6).toFixed(3)} Mpps, loss ${(s.loss * 100).toFixed(1)}%, kernel drops ${s.kernelDrops}, receiver CPU ${s.cpuNsPerPacket.toFixed(0)} ns/frame)`,
+          ? `  rep ${rep + 1} ${sys.padEnd(15)} FAILED: ${s.failed}`
+          : `  rep ${rep + 1} ${sys.padEnd(15)} ${(s.pps / 1e6).toFixed(3)} Mpps received  (offered ${(s.genPps / 1e6).toFixed(3)} Mpps, loss ${(s.loss * 100).toFixed(1)}%, kernel drops ${s.kernelDrops}, receiver CPU ${s.cpuNsPerPacket.toFixed(0)} ns/frame)`,
       );
     }
   }
@@ -145,15 +152,16 @@ try {
 }
 
 const ok = (sys: System) => samples.filter((s) => s.system === sys && !s.failed);
-const sum: Record<System, Summary> = { softnet: summarize(ok('softnet').map((s) => s.pps)), 'c-rxdrop': summarize(ok('c-rxdrop').map((s) => s.pps)) };
+const sum = Object.fromEntries(SYSTEMS.map((sys) => [sys, summarize(ok(sys).map((s) => s.pps))])) as Record<System, Summary>;
 const offered = summarize(samples.filter((s) => !s.failed).map((s) => s.genPps));
 const ratio = ratioOfMedians(sum.softnet, sum['c-rxdrop']);
+const ratioKernel = a.kernel ? ratioOfMedians(sum.softnet, sum['kernel-xdp-drop']) : NaN;
 const line = lineRatePps(a.size, a.link);
 // If both receivers took (nearly) everything offered, the generator set the pace: the ratio then
 // says "both keep up", not which is faster.
 const genLimited = (sys: System) => ok(sys).length > 0 && ok(sys).every((s) => s.loss < 0.01);
 const notes: string[] = [];
-for (const sys of ['softnet', 'c-rxdrop'] as System[]) {
+for (const sys of SYSTEMS) {
   if (genLimited(sys)) notes.push(`${sys} received >= 99% of what was offered in every rep: generator-limited, its true ceiling is higher`);
   const f = samples.filter((s) => s.system === sys && s.failed);
   if (f.length) notes.push(`${sys}: ${f.length} rep(s) failed: ${f[0].failed}`);
@@ -162,10 +170,12 @@ for (const sys of ['softnet', 'c-rxdrop'] as System[]) {
 console.log(`\nMpps received, min / median / max over ${a.reps} reps (${a.size} B, ${a.mode}${a.busyPoll ? ', busy-poll' : ''}):`);
 console.log(`  softnet drop   ${fmtMpps(sum.softnet)}`);
 console.log(`  C xsk_ref      ${fmtMpps(sum['c-rxdrop'])}`);
+if (a.kernel) console.log(`  kernel XDP_DROP ${fmtMpps(sum['kernel-xdp-drop'])}`);
 console.log(`  offered        ${fmtMpps(offered)}`);
 const cpuNs = (sys: System) => summarize(ok(sys).map((s) => s.cpuNsPerPacket));
 console.log(`  receiver CPU ns/frame, softnet ${fmtNs(cpuNs('softnet'))}, C ${fmtNs(cpuNs('c-rxdrop'))}`);
 console.log(`  softnet / C (medians): ${Number.isNaN(ratio) ? 'n/a' : ratio.toFixed(3)}  (target >= 0.9)`);
+if (a.kernel) console.log(`  softnet / kernel XDP_DROP (medians): ${Number.isNaN(ratioKernel) ? 'n/a' : ratioKernel.toFixed(3)}`);
 console.log(`  softnet median = ${((sum.softnet.median / line) * 100).toFixed(1)}% of ${a.link} GbE line rate`);
 for (const n of notes) console.log(`  note: ${n}`);
 
@@ -185,10 +195,13 @@ const result = {
     {
       name: 'rxdrop',
       frameSize: a.size,
-      systems: { softnet: mm(sum.softnet), 'c-rxdrop': mm(sum['c-rxdrop']) },
+      systems: Object.fromEntries(SYSTEMS.map((sys) => [sys, mm(sum[sys])])),
       offered: mm(offered),
-      ratios: { 'c-rxdrop': Number.isNaN(ratio) ? null : round(ratio) },
-      lineRatePct: { softnet: round((sum.softnet.median / line) * 100, 2), 'c-rxdrop': round((sum['c-rxdrop'].median / line) * 100, 2) },
+      ratios: {
+        'c-rxdrop': Number.isNaN(ratio) ? null : round(ratio),
+        ...(a.kernel ? { 'kernel-xdp-drop': Number.isNaN(ratioKernel) ? null : round(ratioKernel) } : {}),
+      },
+      lineRatePct: Object.fromEntries(SYSTEMS.map((sys) => [sys, round((sum[sys].median / line) * 100, 2)])),
       cpuNsPerPacket: { softnet: nsSum(cpuNs('softnet')), 'c-rxdrop': nsSum(cpuNs('c-rxdrop')) },
       notes,
     },

@@ -7,11 +7,13 @@
 //
 //   xsk_ref rxdrop|l2fwd -i IF [-q Q] [-S|-N] [-p|-b] [-d SEC] [-B BATCH]
 //   xsk_ref gen -i IF [-s SIZE] (-n COUNT | -d SEC) [-D dstmac] [-M srcmac]
+//   xsk_ref xdpdrop -i IF [-S|-N] [-d SEC]
 //
 // rxdrop: return every received frame to the fill ring (xdpsock rxdrop).
 // l2fwd:  swap MACs, transmit on the same socket, completions back to the fill ring.
 // gen:    BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES on an XDP_TX program: the method
 //         xdp-trafficgen uses; frames leave IF (run it inside the sending namespace).
+// xdpdrop: the in-kernel baseline, an XDP_DROP program attached until the end.
 // -S generic (skb) attach, -N native (drv, default); -p poll() (default), -b busy-poll.
 // Prints pps each second on stderr and one JSON line on stdout at the end.
 #define _GNU_SOURCE
@@ -310,6 +312,39 @@ static void run_xsk(int l2fwd, const char *dev, int queue, int skb_mode, int bus
   fflush(stdout);
 }
 
+// The in-kernel baseline: an XDP program that drops everything (2 instructions), attached with
+// BPF_LINK_CREATE until the duration ends or a signal; the caller counts drops with `ethtool -S`
+// (veth: rx_queue_N_xdp_drops), so nothing per packet is added to the program.
+static void run_xdpdrop(const char *dev, int skb_mode, double duration) {
+  int ifindex = if_nametoindex(dev);
+  if (!ifindex) die("if_nametoindex (no such interface)");
+  struct bpf_insn prog[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_DROP},
+      {.code = BPF_JMP | BPF_EXIT},
+  };
+  union bpf_attr a;
+  memset(&a, 0, sizeof(a));
+  a.prog_type = BPF_PROG_TYPE_XDP;
+  a.expected_attach_type = BPF_XDP;
+  a.insns = (uintptr_t)prog;
+  a.insn_cnt = 2;
+  a.license = (uintptr_t) "GPL";
+  int pfd = sys_bpf(BPF_PROG_LOAD, &a);
+  if (pfd < 0) die("bpf(BPF_PROG_LOAD xdp_drop)");
+  memset(&a, 0, sizeof(a));
+  a.link_create.prog_fd = pfd;
+  a.link_create.target_ifindex = ifindex;
+  a.link_create.attach_type = BPF_XDP;
+  a.link_create.flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+  if (sys_bpf(BPF_LINK_CREATE, &a) < 0) die("bpf(BPF_LINK_CREATE) (another XDP program on the device?)");
+  fprintf(stderr, "xsk_ref xdpdrop on %s, %s\n", dev, skb_mode ? "xdp-skb" : "xdp-drv");
+  double t0 = now();
+  while (!stop && (duration <= 0 || now() - t0 < duration)) usleep(20000);
+  printf("{\"tool\":\"xsk_ref\",\"mode\":\"xdpdrop\",\"attach\":\"%s\",\"seconds\":%.6f}\n", skb_mode ? "xdp-skb" : "xdp-drv",
+         now() - t0);
+  fflush(stdout);
+}
+
 static uint16_t csum16(const uint8_t *p, int len) {
   uint32_t s = 0;
   for (int i = 0; i + 1 < len; i += 2) s += (p[i] << 8) | p[i + 1];
@@ -402,7 +437,8 @@ static void run_gen(const char *dev, int size, uint64_t count, double duration, 
 static void usage(void) {
   fprintf(stderr,
           "usage: xsk_ref rxdrop|l2fwd -i IF [-q Q] [-S skb|-N drv] [-p poll|-b busy] [-d SEC] [-B BATCH]\n"
-          "       xsk_ref gen -i IF [-s SIZE] (-n COUNT | -d SEC) [-D DSTMAC] [-M SRCMAC]\n");
+          "       xsk_ref gen -i IF [-s SIZE] (-n COUNT | -d SEC) [-D DSTMAC] [-M SRCMAC]\n"
+          "       xsk_ref xdpdrop -i IF [-S|-N] [-d SEC]   (in-kernel XDP_DROP; count with ethtool -S)\n");
   exit(2);
 }
 
@@ -439,6 +475,7 @@ int main(int argc, char **argv) {
   setvbuf(stderr, NULL, _IOLBF, 0);
   if (!strcmp(cmd, "rxdrop")) run_xsk(0, dev, queue, skb, busy, duration, batch);
   else if (!strcmp(cmd, "l2fwd")) run_xsk(1, dev, queue, skb, busy, duration, batch);
+  else if (!strcmp(cmd, "xdpdrop")) run_xdpdrop(dev, skb, duration);
   else if (!strcmp(cmd, "gen")) {
     if (!count && duration <= 0) usage();
     run_gen(dev, size, count, duration, dmac, smac);
