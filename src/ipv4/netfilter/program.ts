@@ -38,6 +38,35 @@ export const T_GOTO = 6;
 export const T_LOG = 7;
 export const T_MARK = 8;
 
+// Field offsets of a rule in Program.d (hot ones first: the first 16 share a cache line).
+const F_FLAGS = 0;
+const F_TARGET = 1;
+const F_TARG = 2;
+const F_SRC = 3;
+const F_SMASK = 4;
+const F_DST = 5;
+const F_DMASK = 6;
+const F_PROTO = 7;
+const F_SPLO = 8;
+const F_SPHI = 9;
+const F_DPLO = 10;
+const F_DPHI = 11;
+const F_TCPMASK = 12;
+const F_TCPCOMP = 13;
+const F_LENLO = 14;
+const F_LENHI = 15;
+const F_ICMPTYPE = 16;
+const F_ICMPLO = 17;
+const F_ICMPHI = 18;
+const F_MARKVAL = 19;
+const F_MARKMASK = 20;
+const F_MPOFF = 21;
+const F_MPCNT = 22;
+const F_MPDIR = 23;
+const F_TMARKVAL = 24;
+const F_TMARKMASK = 25;
+const STRIDE = 32;
+
 /** Jump depth bound; compile refuses deeper chain nesting, so the stack never overflows. */
 export const MAX_DEPTH = 32;
 
@@ -58,39 +87,13 @@ export class Program {
   readonly n: number;
   readonly rules: Rule[] = [];
   readonly chains: ChainIn[];
-  // per rule
-  private readonly flags: Int32Array;
-  private readonly src: Int32Array;
-  private readonly smask: Int32Array;
-  private readonly dst: Int32Array;
-  private readonly dmask: Int32Array;
-  private readonly proto: Int32Array;
-  private readonly spLo: Int32Array;
-  private readonly spHi: Int32Array;
-  private readonly dpLo: Int32Array;
-  private readonly dpHi: Int32Array;
-  private readonly tcpMask: Int32Array;
-  private readonly tcpComp: Int32Array;
-  private readonly icmpType: Int32Array;
-  private readonly icmpLo: Int32Array;
-  private readonly icmpHi: Int32Array;
-  private readonly lenLo: Int32Array;
-  private readonly lenHi: Int32Array;
-  private readonly markVal: Int32Array;
-  private readonly markMask: Int32Array;
-  /** multiport: ranges [mpOff, mpOff+mpCnt) in mpLo/mpHi; mpDir 1 src, 2 dst, 3 either. */
-  private readonly mpOff: Int32Array;
-  private readonly mpCnt: Int32Array;
-  private readonly mpDir: Int32Array;
+  /** Per rule, STRIDE int32 fields at r * STRIDE (F_* offsets): one array, rule data in 1-2 cache lines. */
+  private readonly d: Int32Array;
+  /** multiport: ranges [F_MPOFF, +F_MPCNT) in mpLo/mpHi; F_MPDIR 1 src, 2 dst, 3 either. */
   private readonly mpLo: Int32Array;
   private readonly mpHi: Int32Array;
   /** Interface match per (rule, in/out, device index): 0 unknown yet, 1 match, 2 no match. */
   private readonly ifCache: Uint8Array;
-  private readonly target: Uint8Array;
-  /** JUMP/GOTO: chain id; REJECT: code. */
-  private readonly targ: Int32Array;
-  private readonly tMarkVal: Int32Array;
-  private readonly tMarkMask: Int32Array;
   readonly pkts: Float64Array;
   readonly bytes: Float64Array;
   // per chain
@@ -121,36 +124,10 @@ export class Program {
       for (const r of c.rules) nmp += r.multiport?.list.length ?? 0;
     }
     this.n = n;
-    const I = () => new Int32Array(n);
-    this.flags = I();
-    this.src = I();
-    this.smask = I();
-    this.dst = I();
-    this.dmask = I();
-    this.proto = I();
-    this.spLo = I();
-    this.spHi = I();
-    this.dpLo = I();
-    this.dpHi = I();
-    this.tcpMask = I();
-    this.tcpComp = I();
-    this.icmpType = I();
-    this.icmpLo = I();
-    this.icmpHi = I();
-    this.lenLo = I();
-    this.lenHi = I();
-    this.markVal = I();
-    this.markMask = I();
-    this.mpOff = I();
-    this.mpCnt = I();
-    this.mpDir = I();
+    this.d = new Int32Array(n * STRIDE);
     this.mpLo = new Int32Array(nmp);
     this.mpHi = new Int32Array(nmp);
     this.ifCache = new Uint8Array(n * 512);
-    this.target = new Uint8Array(n);
-    this.targ = I();
-    this.tMarkVal = I();
-    this.tMarkMask = I();
     this.pkts = new Float64Array(n);
     this.bytes = new Float64Array(n);
     const nc = chains.length;
@@ -177,51 +154,53 @@ export class Program {
   }
 
   private compileRule(k: number, r: Rule, ci: number, chainId: (from: number, name: string) => number, mp: number): number {
+    const d = this.d;
+    const b = k * STRIDE;
     let f = 0;
     const inv = (bit: number, i: boolean) => (f |= bit | (i ? bit << INV : 0));
     if (r.src) {
       inv(M_SRC, r.src.inv);
-      this.src[k] = r.src.addr;
-      this.smask[k] = maskOf(r.src.len);
+      d[b + F_SRC] = r.src.addr;
+      d[b + F_SMASK] = maskOf(r.src.len);
     }
     if (r.dst) {
       inv(M_DST, r.dst.inv);
-      this.dst[k] = r.dst.addr;
-      this.dmask[k] = maskOf(r.dst.len);
+      d[b + F_DST] = r.dst.addr;
+      d[b + F_DMASK] = maskOf(r.dst.len);
     }
     if (r.iif) inv(M_IIF, r.iif.inv);
     if (r.oif) inv(M_OIF, r.oif.inv);
     if (r.proto && r.proto.num !== 0) {
       inv(M_PROTO, r.proto.inv);
-      this.proto[k] = r.proto.num;
+      d[b + F_PROTO] = r.proto.num;
     }
     if (r.frag) inv(M_FRAG, r.frag.inv);
     if (r.sport) {
       inv(M_SPORT, r.sport.inv);
-      this.spLo[k] = r.sport.lo;
-      this.spHi[k] = r.sport.hi;
+      d[b + F_SPLO] = r.sport.lo;
+      d[b + F_SPHI] = r.sport.hi;
     }
     if (r.dport) {
       inv(M_DPORT, r.dport.inv);
-      this.dpLo[k] = r.dport.lo;
-      this.dpHi[k] = r.dport.hi;
+      d[b + F_DPLO] = r.dport.lo;
+      d[b + F_DPHI] = r.dport.hi;
     }
     if (r.tcpFlags) {
       inv(M_TCPF, r.tcpFlags.inv);
-      this.tcpMask[k] = r.tcpFlags.mask;
-      this.tcpComp[k] = r.tcpFlags.comp;
+      d[b + F_TCPMASK] = r.tcpFlags.mask;
+      d[b + F_TCPCOMP] = r.tcpFlags.comp;
     }
     if (r.icmp) {
       inv(M_ICMP, r.icmp.inv);
-      this.icmpType[k] = r.icmp.type;
-      this.icmpLo[k] = r.icmp.lo;
-      this.icmpHi[k] = r.icmp.hi;
+      d[b + F_ICMPTYPE] = r.icmp.type;
+      d[b + F_ICMPLO] = r.icmp.lo;
+      d[b + F_ICMPHI] = r.icmp.hi;
     }
     if (r.multiport) {
       inv(M_MPORT, r.multiport.inv);
-      this.mpOff[k] = mp;
-      this.mpCnt[k] = r.multiport.list.length;
-      this.mpDir[k] = r.multiport.dir === 'sports' ? 1 : r.multiport.dir === 'dports' ? 2 : 3;
+      d[b + F_MPOFF] = mp;
+      d[b + F_MPCNT] = r.multiport.list.length;
+      d[b + F_MPDIR] = r.multiport.dir === 'sports' ? 1 : r.multiport.dir === 'dports' ? 2 : 3;
       for (const [lo, hi] of r.multiport.list) {
         this.mpLo[mp] = lo;
         this.mpHi[mp++] = hi;
@@ -229,47 +208,47 @@ export class Program {
     }
     if (r.length) {
       inv(M_LEN, r.length.inv);
-      this.lenLo[k] = r.length.lo;
-      this.lenHi[k] = r.length.hi;
+      d[b + F_LENLO] = r.length.lo;
+      d[b + F_LENHI] = r.length.hi;
     }
     if (r.mark) {
       inv(M_MARK, r.mark.inv);
-      this.markVal[k] = r.mark.value;
-      this.markMask[k] = r.mark.mask;
+      d[b + F_MARKVAL] = r.mark.value;
+      d[b + F_MARKMASK] = r.mark.mask;
     }
-    this.flags[k] = f;
+    d[b + F_FLAGS] = f;
     const t = r.target;
     this.pkts[k] = r.pkts;
     this.bytes[k] = r.bytes;
     switch (t.kind) {
       case 'NONE':
-        this.target[k] = T_NONE;
+        d[b + F_TARGET] = T_NONE;
         break;
       case 'ACCEPT':
-        this.target[k] = T_ACCEPT;
+        d[b + F_TARGET] = T_ACCEPT;
         break;
       case 'DROP':
-        this.target[k] = T_DROP;
+        d[b + F_TARGET] = T_DROP;
         break;
       case 'RETURN':
-        this.target[k] = T_RETURN;
+        d[b + F_TARGET] = T_RETURN;
         break;
       case 'REJECT':
-        this.target[k] = T_REJECT;
-        this.targ[k] = t.rejectWith!;
+        d[b + F_TARGET] = T_REJECT;
+        d[b + F_TARG] = t.rejectWith!;
         break;
       case 'LOG':
-        this.target[k] = T_LOG;
+        d[b + F_TARGET] = T_LOG;
         break;
       case 'MARK':
-        this.target[k] = T_MARK;
-        this.tMarkVal[k] = t.markValue!;
-        this.tMarkMask[k] = t.markMask!;
+        d[b + F_TARGET] = T_MARK;
+        d[b + F_TMARKVAL] = t.markValue!;
+        d[b + F_TMARKMASK] = t.markMask!;
         break;
       case 'JUMP':
       case 'GOTO':
-        this.target[k] = t.kind === 'JUMP' ? T_JUMP : T_GOTO;
-        this.targ[k] = chainId(ci, t.chain!);
+        d[b + F_TARGET] = t.kind === 'JUMP' ? T_JUMP : T_GOTO;
+        d[b + F_TARG] = chainId(ci, t.chain!);
         break;
     }
     return mp;
@@ -292,7 +271,7 @@ export class Program {
     let pc = this.cStart[c];
     let end = this.cEnd[c];
     let sp = 0;
-    const target = this.target;
+    const d = this.d;
     for (;;) {
       if (pc >= end) {
         if (sp === 0) break;
@@ -302,15 +281,16 @@ export class Program {
         continue;
       }
       const r = pc++;
-      if (this.flags[r] !== 0 && !this.match(r, p)) continue;
+      const b = r * STRIDE;
+      if (d[b + F_FLAGS] !== 0 && !this.match(d, b, r, p)) continue;
       this.pkts[r]++;
       this.bytes[r] += p.len;
-      const t = target[r];
+      const t = d[b + F_TARGET];
       if (t === T_ACCEPT) return NF_ACCEPT;
       if (t === T_DROP) return NF_DROP;
       if (t === T_NONE) continue;
       if (t === T_JUMP || t === T_GOTO) {
-        const to = this.targ[r];
+        const to = d[b + F_TARG];
         if (t === T_JUMP) {
           // depth is bounded at compile time (MAX_DEPTH): this push cannot overflow
           this.stPc[sp] = pc;
@@ -325,10 +305,10 @@ export class Program {
         pc = this.stPc[sp];
         end = this.stEnd[sp];
       } else if (t === T_REJECT) {
-        p.rejectWith = this.targ[r];
+        p.rejectWith = d[b + F_TARG];
         return NF_REJECT;
       } else if (t === T_MARK) {
-        p.mark = ((p.mark & ~this.tMarkMask[r]) ^ this.tMarkVal[r]) >>> 0;
+        p.mark = ((p.mark & ~d[b + F_TMARKMASK]) ^ d[b + F_TMARKVAL]) >>> 0;
       } else if (t === T_LOG) {
         this.log(r, p);
       }
@@ -346,37 +326,44 @@ export class Program {
     }
   }
 
-  private match(r: number, p: NfPacket): boolean {
-    const f = this.flags[r];
-    if (f & M_SRC && (((p.saddr ^ this.src[r]) & this.smask[r]) === 0) === ((f & (M_SRC << INV)) !== 0)) return false;
-    if (f & M_DST && (((p.daddr ^ this.dst[r]) & this.dmask[r]) === 0) === ((f & (M_DST << INV)) !== 0)) return false;
-    if (f & M_PROTO && (p.proto === this.proto[r]) === ((f & (M_PROTO << INV)) !== 0)) return false;
+  /** All of rule r's matches hold for p. Each test: (condition) === negated -> no match. */
+  private match(d: Int32Array, b: number, r: number, p: NfPacket): boolean {
+    const f = d[b + F_FLAGS];
+    if (f & M_SRC && (((p.saddr ^ d[b + F_SRC]) & d[b + F_SMASK]) === 0) === ((f & (M_SRC << INV)) !== 0)) return false;
+    if (f & M_DST && (((p.daddr ^ d[b + F_DST]) & d[b + F_DMASK]) === 0) === ((f & (M_DST << INV)) !== 0)) return false;
+    if (f & M_PROTO && (p.proto === d[b + F_PROTO]) === ((f & (M_PROTO << INV)) !== 0)) return false;
+    if (f & (M_IIF | M_OIF | M_FRAG | M_L4 | M_LEN | M_MARK)) return this.matchMore(d, b, r, p, f);
+    return true;
+  }
+
+  /** The less common matches, apart so the address/protocol test stays small enough to inline. */
+  private matchMore(d: Int32Array, b: number, r: number, p: NfPacket, f: number): boolean {
     if (f & M_IIF && this.ifMatch(r, 0, p.iif) === ((f & (M_IIF << INV)) !== 0)) return false;
     if (f & M_OIF && this.ifMatch(r, 256, p.oif) === ((f & (M_OIF << INV)) !== 0)) return false;
     if (f & M_FRAG && (p.fragOff !== 0) === ((f & (M_FRAG << INV)) !== 0)) return false;
     if (f & M_L4) {
       if (p.fragOff !== 0) return false; // as xt_tcpudp/icmp: a later fragment has no header to match
       if (f & (M_SPORT | M_DPORT | M_MPORT) && p.sport < 0) return false;
-      if (f & M_SPORT && (p.sport >= this.spLo[r] && p.sport <= this.spHi[r]) === ((f & (M_SPORT << INV)) !== 0)) return false;
-      if (f & M_DPORT && (p.dport >= this.dpLo[r] && p.dport <= this.dpHi[r]) === ((f & (M_DPORT << INV)) !== 0)) return false;
-      if (f & M_TCPF && ((p.tcpFlags & this.tcpMask[r]) === this.tcpComp[r]) === ((f & (M_TCPF << INV)) !== 0)) return false;
-      if (f & M_ICMP && this.icmpMatch(r, p) === ((f & (M_ICMP << INV)) !== 0)) return false;
-      if (f & M_MPORT && this.mportMatch(r, p) === ((f & (M_MPORT << INV)) !== 0)) return false;
+      if (f & M_SPORT && (p.sport >= d[b + F_SPLO] && p.sport <= d[b + F_SPHI]) === ((f & (M_SPORT << INV)) !== 0)) return false;
+      if (f & M_DPORT && (p.dport >= d[b + F_DPLO] && p.dport <= d[b + F_DPHI]) === ((f & (M_DPORT << INV)) !== 0)) return false;
+      if (f & M_TCPF && ((p.tcpFlags & d[b + F_TCPMASK]) === d[b + F_TCPCOMP]) === ((f & (M_TCPF << INV)) !== 0)) return false;
+      if (f & M_ICMP && this.icmpMatch(d, b, p) === ((f & (M_ICMP << INV)) !== 0)) return false;
+      if (f & M_MPORT && this.mportMatch(d, b, p) === ((f & (M_MPORT << INV)) !== 0)) return false;
     }
-    if (f & M_LEN && (p.len >= this.lenLo[r] && p.len <= this.lenHi[r]) === ((f & (M_LEN << INV)) !== 0)) return false;
-    if (f & M_MARK && ((p.mark & this.markMask[r]) === this.markVal[r]) === ((f & (M_MARK << INV)) !== 0)) return false;
+    if (f & M_LEN && (p.len >= d[b + F_LENLO] && p.len <= d[b + F_LENHI]) === ((f & (M_LEN << INV)) !== 0)) return false;
+    if (f & M_MARK && ((p.mark & d[b + F_MARKMASK]) === d[b + F_MARKVAL]) === ((f & (M_MARK << INV)) !== 0)) return false;
     return true;
   }
 
-  private icmpMatch(r: number, p: NfPacket): boolean {
+  private icmpMatch(d: Int32Array, b: number, p: NfPacket): boolean {
     if (p.icmpType < 0) return false;
-    const t = this.icmpType[r];
-    return t === 255 || (p.icmpType === t && p.icmpCode >= this.icmpLo[r] && p.icmpCode <= this.icmpHi[r]);
+    const t = d[b + F_ICMPTYPE];
+    return t === 255 || (p.icmpType === t && p.icmpCode >= d[b + F_ICMPLO] && p.icmpCode <= d[b + F_ICMPHI]);
   }
 
-  private mportMatch(r: number, p: NfPacket): boolean {
-    const dir = this.mpDir[r];
-    for (let i = this.mpOff[r], e = i + this.mpCnt[r]; i < e; i++) {
+  private mportMatch(d: Int32Array, b: number, p: NfPacket): boolean {
+    const dir = d[b + F_MPDIR];
+    for (let i = d[b + F_MPOFF], e = i + d[b + F_MPCNT]; i < e; i++) {
       const lo = this.mpLo[i];
       const hi = this.mpHi[i];
       if (dir & 1 && p.sport >= lo && p.sport <= hi) return true;
