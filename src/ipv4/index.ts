@@ -1,3 +1,4 @@
+import type { Batch } from '../core/batch.ts';
 import type { Graph } from '../core/graph.ts';
 import type { NetDevices } from '../core/netdev.ts';
 import { maskOf } from './addr.ts';
@@ -14,7 +15,8 @@ import { NfHooks, type NetfilterLike } from './nf-hooks.ts';
 
 export { DEFAULT_SYSCTL, Ipv4Ctx, RTCF_BROADCAST, RTCF_LOCAL, RTCF_MULTICAST, type Ipv4Sysctl } from './ctx.ts';
 export { NF_ACCEPT, NF_DROP, NF_REJECT, REJECT_TCP_RESET, type NetfilterLike } from './nf-hooks.ts';
-export { writeIpHeader } from './icmp-send.ts';
+export { writeIpHeader, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB } from './icmp-send.ts';
+export { ipSendCheck, csumPartial, csumFinish, csumFold, pseudoHdrSum } from './csum.ts';
 
 /** What registerIpv4 needs from the ptype table (core/ptype.ts PtypeTable). */
 export interface PtypeLike {
@@ -79,6 +81,26 @@ export class Ipv4 {
 
   inet_del_protocol(proto: number): boolean {
     return this.localDeliver.delProtocol(proto);
+  }
+
+  /**
+   * icmp_send for other layers (e.g. UDP port unreachable): turns packet i (IP header at b.l3,
+   * b.len = end of datagram) into the ICMP error in place. true: enqueue i to `ip-output`;
+   * false: not allowed or rate limited, drop i. `info` is the 32-bit word after the checksum.
+   */
+  icmp_send(b: Batch, i: number, type: number, code: number, info = 0): boolean {
+    return this.icmp.send(b, i, type, code, info);
+  }
+
+  /** Source address for a packet to daddr (the route's preferred source, else its device's). 0 = no route. */
+  sourceFor(daddr: number): number {
+    const fib = this.ctx.fib;
+    const nh = fib.lookup(daddr >>> 0);
+    if (nh < 0) return 0;
+    const src = fib.nhSrc[nh];
+    if (src !== 0) return src >>> 0;
+    const oif = fib.nhOif[nh];
+    return oif < 0 ? 0 : this.ctx.devAddr(oif);
   }
 
   /** `ip addr add ADDR/LEN dev DEV`: records the address on the device and adds its routes. */

@@ -102,6 +102,8 @@ export class IpRcv implements Stage {
       // pskb_trim_rcsum: Ethernet padding is not part of the datagram.
       b.len[i] = l3 + tot;
       b.l4[i] = l3 + ihl;
+      // aux is per-layer scratch: from here on it holds RTCF flags (icmp_send reads them).
+      b.aux[i] = 0;
       m[IP.InOctets] += tot;
       if (nfOn !== 0) {
         const verdict = this.nf.run(NF_INET_PRE_ROUTING, b, i);
