@@ -1,0 +1,215 @@
+// `softnet demo`: the README's first command. Builds a lab (host A — softnet router — host B in
+// network namespaces), runs a router stack in this process on an embedded config, sends ping and
+// UDP through it from the kernel hosts, prints live per-stage rates, then a summary, and removes
+// everything again — also on Ctrl-C or failure.
+import type { ChildProcess } from 'node:child_process';
+import { parseConfig } from '../config/load.ts';
+import { Stack } from '../stack.ts';
+import { labDown, labUp, nsExec, spawnInNs, type Lab } from '../tools/lab.ts';
+import { describeFlags, parseArgs, UsageError } from './args.ts';
+import { formatRuntime } from './stat.ts';
+
+const spec = {
+  name: { type: 'string', default: 'demo', metavar: 'NAME', help: 'lab and stack name (1-6 of a-z0-9)' },
+  seconds: { type: 'number', min: 1, max: 600, default: 5, metavar: 'S', help: 'how long traffic runs' },
+  mode: { type: 'enum', values: ['auto', 'xdp-drv', 'xdp-skb', 'tap'], default: 'xdp-drv', help: 'port mode (tap: the lab veths are replaced by TAPs)' },
+  rate: { type: 'int', min: 1, max: 200000, default: 2000, metavar: 'PPS', help: 'UDP packets per second from A to B' },
+  quiet: { type: 'bool', help: 'no live table, only the summary' },
+} as const;
+
+export const usage = `usage: softnet demo [--seconds S] [--mode MODE] [--rate PPS] [--name NAME]
+
+Make a lab, route between two kernel hosts with softnet, and show what every stage costs:
+
+   ns sn-NAME-a                      this process                     ns sn-NAME-b
+   host A 10.1.0.2 --veth-- p0 10.1.0.1 [softnet] 10.2.0.1 p1 --veth-- host B 10.2.0.2
+
+A pings B and sends UDP to B's ports 7000 (allowed) and 9 (dropped by a FORWARD rule); B pings
+A. Live per-stage rates print every second, then a summary; the lab is removed at the end, also
+on Ctrl-C. While it runs, try: softnet stat --name NAME [--runtime], softnet route --name NAME show.
+
+options:
+${describeFlags(spec)}
+`;
+
+/** The embedded config (printed by the demo so a reader can copy it into a file). */
+export function demoConfig(name: string, mode: string, a0: string, b0: string): string {
+  return `name: ${name}
+control: /run/softnet/${name}.sock
+ports:
+  - {name: p0, dev: ${a0}, mode: ${mode}, addresses: [10.1.0.1/24]}
+  - {name: p1, dev: ${b0}, mode: ${mode}, addresses: [10.2.0.1/24]}
+routes:
+  - 10.3.0.0/16 via 10.2.0.2
+  - blackhole 192.0.2.0/24
+netfilter:
+  - -A FORWARD -p udp --dport 9 -j DROP
+sysctl:
+  icmp_ratelimit: 0
+`;
+}
+
+// A paced UDP sender for host A (python3: every Debian has it; nc cannot pace).
+const UDP_SENDER = `
+import socket, sys, time
+dst, rate, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+payload = b'softnet demo ' * 4
+sent = 0
+t0 = time.monotonic()
+while True:
+    now = time.monotonic() - t0
+    if now >= secs: break
+    due = int(now * rate)
+    while sent < due:
+        port = 9 if sent % 10 == 0 else 7000
+        try: s.sendto(payload, (dst, port))
+        except OSError: pass
+        sent += 1
+    time.sleep(0.001)
+print(sent)
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, spec);
+  if (a._.length > 0) throw new UsageError(`unexpected argument '${a._[0]}'`);
+  const out = process.stdout;
+  const name = a.name;
+  const children: ChildProcess[] = [];
+  let stack: Stack | null = null;
+  let lab: Lab | null = null;
+  let interrupted = false;
+  let wake: () => void = () => {};
+  const onSig = () => {
+    interrupted = true;
+    wake();
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+  try {
+    out.write(`softnet demo: making lab ${name} (namespaces sn-${name}-a, sn-${name}-b)\n`);
+    lab = await labUp({ name });
+    let a0 = lab.a.dev;
+    let b0 = lab.b.dev;
+    if (a.mode === 'tap') {
+      // TAP mode: the hosts' veths give way to TAPs softnet creates and moves into the hosts.
+      ({ a0, b0 } = await useTaps(lab));
+    }
+    // Veth hosts hand over partial UDP/TCP checksums; no real wire carries those.
+    for (const h of [lab.a.host, lab.b.host]) await nsExec(h.ns, ['ethtool', '-K', h.dev, 'tx', 'off']);
+    const text = demoConfig(name, a.mode, a0, b0);
+    out.write(`\nconfig (embedded):\n${text.replace(/^/gm, '  ')}\n`);
+    stack = await Stack.fromConfig(parseConfig(text));
+    await stack.start();
+    if (a.mode === 'tap') await moveTaps(lab, a0, b0);
+    for (const p of stack.portInfo()) out.write(`port ${p.name}: ${p.dev} ${p.mode} (${p.report.join('; ')})\n`);
+    if (interrupted) return 130;
+
+    // Warm up ARP both ways so the first second shows traffic, not resolution.
+    await nsExec(lab.a.host.ns, ['ping', '-c', '1', '-W', '1', '10.2.0.2']);
+    await nsExec(lab.b.host.ns, ['ping', '-c', '1', '-W', '1', '10.1.0.2']);
+    const secs = a.seconds;
+    const pingCount = String(Math.max(1, Math.floor(secs * 50)));
+    const pingAB = collect(spawnInNs(lab.a.host.ns, ['ping', '-q', '-i', '0.02', '-c', pingCount, '-W', '1', '10.2.0.2']), children);
+    const pingBA = collect(spawnInNs(lab.b.host.ns, ['ping', '-q', '-i', '0.02', '-c', pingCount, '-W', '1', '10.1.0.2']), children);
+    const udp = collect(spawnInNs(lab.a.host.ns, ['python3', '-c', UDP_SENDER, '10.2.0.2', String(a.rate), String(secs)]), children);
+    stack.graph.clearRuntime();
+
+    out.write(`\nlive: per-stage packets/s and ns/packet (sampled), ${secs} s\n`);
+    let prev = stack.graph.runtime().map((r) => r.packets);
+    const t0 = performance.now();
+    for (let s = 1; s <= Math.ceil(secs) && !interrupted; s++) {
+      await sleep(1000);
+      const rows = stack.graph.runtime();
+      if (!a.quiet) {
+        const cells = rows
+          .map((r, i) => ({ name: r.name, pps: r.packets - (prev[i] ?? 0), ns: r.nsPerPacket }))
+          .filter((c) => c.pps > 0)
+          .map((c) => `${c.name} ${fmtRate(c.pps)}/s ${c.ns.toFixed(0)}ns`);
+        out.write(`  t=${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s  ${cells.join(' | ') || '(idle)'}\n`);
+      }
+      prev = rows.map((r) => r.packets);
+    }
+    if (interrupted) return 130;
+    const [ab, ba, sent] = await Promise.all([pingAB, pingBA, udp]);
+
+    out.write('\nsummary\n');
+    out.write(`  ping A -> B: ${pingLine(ab)}\n  ping B -> A: ${pingLine(ba)}\n`);
+    out.write(`  UDP A -> B: ${sent.trim() || '?'} datagrams sent (every 10th to port 9, dropped by the rule)\n`);
+    const st = stack.stats();
+    out.write(`  forwarded ${st.mib.Ip.ForwDatagrams}, delivered locally ${st.mib.Ip.InDelivers}, ICMP out ${st.mib.Icmp.OutMsgs}\n`);
+    const drops = Object.entries(st.drops).filter(([, v]) => v > 0);
+    out.write(`  drops: ${drops.map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}\n`);
+    out.write(`\nnetfilter (softnet iptables --name ${name} -L FORWARD -v -n):\n${indent(stack.iptables('-L FORWARD -v -n'))}\n`);
+    out.write(`\n${indent(formatRuntime(stack.runtime()))}\n`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+    for (const c of children) if (c.exitCode === null && c.pid !== undefined) c.kill('SIGTERM');
+    let acct = null;
+    if (stack !== null) acct = await stack.stop().catch(() => null);
+    const removed = await labDown(name).catch(() => []);
+    out.write(
+      `\ncleaned up: stack stopped${acct ? (acct.lost === 0 ? ' (all frames accounted for)' : ` (${acct.lost} frames unaccounted for)`) : ''}, ` +
+        `removed ${removed.length ? removed.join(', ') : 'nothing'}\n`,
+    );
+  }
+}
+
+async function useTaps(lab: Lab): Promise<{ a0: string; b0: string }> {
+  // Delete the veth pairs; the TAPs softnet creates take the host ends' names and addresses.
+  await nsExec(null, ['ip', 'link', 'del', lab.a.dev]);
+  await nsExec(null, ['ip', 'link', 'del', lab.b.dev]);
+  return { a0: lab.a.dev, b0: lab.b.dev };
+}
+
+/** Move the TAPs (created by the stack in this namespace) into the host namespaces and configure them. */
+async function moveTaps(lab: Lab, a0: string, b0: string): Promise<void> {
+  const sides = [
+    { tap: a0, h: lab.a.host, net: '10.1.0' },
+    { tap: b0, h: lab.b.host, net: '10.2.0' },
+  ];
+  for (const s of sides) {
+    const run = async (ns: string | null, ...argv: string[]) => nsExec(ns, argv, { check: true });
+    await run(null, 'ip', 'link', 'set', s.tap, 'netns', s.h.ns);
+    await run(s.h.ns, 'ip', 'link', 'set', s.tap, 'name', s.h.dev);
+    await run(s.h.ns, 'ip', 'addr', 'add', `${s.net}.2/24`, 'dev', s.h.dev);
+    await run(s.h.ns, 'ip', 'link', 'set', s.h.dev, 'up');
+    await run(s.h.ns, 'ip', 'route', 'replace', 'default', 'via', `${s.net}.1`);
+  }
+}
+
+function collect(p: ChildProcess, list: ChildProcess[]): Promise<string> {
+  list.push(p);
+  let s = '';
+  p.stdout?.on('data', (d) => (s += d));
+  p.stderr?.on('data', (d) => (s += d));
+  return new Promise((res) => {
+    p.on('exit', () => res(s));
+    p.on('error', (e) => res(`${s}\n${e.message}`));
+  });
+}
+
+function pingLine(out: string): string {
+  const m = /(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss/.exec(out);
+  const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)/.exec(out);
+  if (!m) return out.trim().split('\n').pop() ?? '?';
+  return `${m[2]}/${m[1]} replies, ${m[3]}% loss${rtt ? `, rtt avg ${rtt[2]} ms` : ''}`;
+}
+
+function fmtRate(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n));
+}
+
+function indent(s: string): string {
+  return s.replace(/\n$/, '').replace(/^/gm, '  ');
+}
