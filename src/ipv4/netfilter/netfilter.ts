@@ -86,14 +86,12 @@ export class Netfilter implements LogSink {
   hook(hook: number, p: NfPacket): number {
     if (!(hook >= 0 && hook < NF_INET_NUMHOOKS)) return NF_DROP; // a caller bug: fail closed, never loop or throw
     const prog = this.prog;
+    // Unrolled over the (at most) two tables: every hook has a mangle chain, three a filter one.
     const base = hook * TABLES_PER_HOOK;
-    for (let k = 0; k < TABLES_PER_HOOK; k++) {
-      const c = this.hookChains[base + k];
-      if (c < 0) continue;
-      const v = prog.run(c, p);
-      if (v !== NF_ACCEPT) return v;
-    }
-    return NF_ACCEPT;
+    const v = prog.run(this.hookChains[base], p);
+    if (v !== NF_ACCEPT) return v;
+    const c = this.hookChains[base + 1];
+    return c < 0 ? NF_ACCEPT : prog.run(c, p);
   }
 
   /** True when the hook has no rules and only ACCEPT policies (callers may skip it; counters then don't count). */
