@@ -180,7 +180,7 @@ export class Stack {
     const memory = cfg.ports.every((p) => p.mode === 'memory');
     const s = new Stack({ name: cfg.name, control: cfg.control, umem: memory ? 'memory' : 'native', napi: cfg.napi, ...opts });
     try {
-      for (const [k, v] of Object.entries(cfg.sysctl)) s.sysctl(k, v);
+      for (const [k, v] of Object.entries(cfg.sysctl)) s.configLine(`sysctl.${k}`, () => s.sysctl(k, v));
       for (const p of cfg.ports) await s.addPort(p);
       cfg.routes.forEach((r, i) => s.configLine(`routes[${i}]`, () => s.route(r.startsWith('add ') ? r : `add ${r}`)));
       cfg.netfilter.forEach((r, i) => s.configLine(`netfilter[${i}]`, () => s.iptables(r)));

@@ -31,7 +31,7 @@ beforeAll(async () => {
     `name: t7u
 control: ${control}
 ports:
-  - {name: p0, dev: ${lab.a.dev}, mode: xdp-drv, addresses: [10.1.0.1/24]}
+  - {name: p0, dev: ${lab.a.dev}, mode: xdp-drv, addresses: [10.1.0.1/24], xdp: ./filters/blocklist.ts}
   - {name: p1, dev: ${lab.b.dev}, mode: xdp-drv, addresses: [10.2.0.1/24]}
 routes:
   - 10.3.0.0/16 via 10.2.0.2
@@ -98,6 +98,24 @@ describe('softnet up', () => {
     const bad = softnet('route', '--control', control, 'add', '10.5.0.0/16', 'via', 'nowhere');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('nowhere');
+  });
+
+  it('softnet iptables changes and lists rules; a malformed rule points at the word', () => {
+    expect(softnet('iptables', '--control', control, '-A', 'INPUT', '-p', 'icmp', '--icmp-type', 'echo-request', '-j', 'ACCEPT').code).toBe(0);
+    const l = softnet('iptables', '--control', control, '-L', 'INPUT', '-v', '-n');
+    expect(l.code).toBe(0);
+    expect(l.stdout).toMatch(/Chain INPUT \(policy ACCEPT/);
+    expect(l.stdout).toMatch(/ACCEPT\s+icmp/);
+    const bad = softnet('iptables', '--control', control, '-A', 'INPUT', '-p', 'udp', '--dportt', '53', '-j', 'DROP');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--dportt');
+  });
+
+  it('the XDP filter from the config runs: verdicts in stat', () => {
+    const j = JSON.parse(softnet('stat', '--control', control, '--json').stdout);
+    expect(j.ports.p0.xdp_pass).toBeGreaterThanOrEqual(50);
+    expect(j.ports.p0.xdp_drop).toBe(0);
+    expect(j.ports.p1.xdp_pass).toBeUndefined();
   });
 
   it('SIGTERM shuts down cleanly: exit 0, frames accounted for, no XDP, no socket', async () => {
