@@ -93,8 +93,8 @@ function looped(pool: Uint32Array): () => void {
 
 const bench = new Bench({ time: TIME, warmup: true });
 bench
-  .add('lookupBatch random dst', batched(randomDst))
   .add('lookup() loop random dst', looped(randomDst))
+  .add('lookupBatch random dst', batched(randomDst))
   .add('lookupBatch dst in route prefixes', batched(routeDst))
   .add('lookupBatch hot 64 dst', batched(hotDst))
   .add('reference (per-length Maps) random dst', () => {

@@ -151,6 +151,17 @@ describe('Fib', () => {
     fib.replace(parseRoute('default dev p0', devIndex));
     expect(fib.list().map((r) => formatRoute(r, devName))).toEqual(['default dev p0 scope link', '10.9.0.0/24 dev p2 scope link']);
   });
+  it('flush removes what the filter names', () => {
+    const fib = new Fib();
+    fib.add(parseRoute('10.0.0.0/8 dev p0', devIndex));
+    fib.add(parseRoute('10.1.0.0/16 dev p1', devIndex));
+    fib.add(parseRoute('10.1.2.128/25 dev p1', devIndex));
+    expect(fib.flush((r) => r.oif === 1)).toBe(2);
+    expect(fib.tbl8Groups).toBe(0);
+    expect(fib.nhOif[fib.lookup(ip('10.1.2.200'))]).toBe(0);
+    expect(fib.flush()).toBe(1);
+    expect(fib.lookup(ip('10.1.2.200'))).toBe(-1);
+  });
   it('shares next hops and frees them', () => {
     const fib = new Fib({ maxNexthops: 2 });
     fib.add(parseRoute('10.1.0.0/16 dev p0', devIndex));

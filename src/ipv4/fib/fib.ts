@@ -126,6 +126,13 @@ export class Fib {
     this.uninstall(r);
   }
 
+  /** `ip route flush`: deletes every route the filter accepts (all without one); returns how many. */
+  flush(filter?: (r: Route) => boolean): number {
+    const victims = [...this.table.all()].filter((r) => filter === undefined || filter(publicRoute(r)));
+    for (const r of victims) this.uninstall(r);
+    return victims.length;
+  }
+
   /** All routes, ordered as `ip route show` (by prefix, then length, then metric). */
   list(): Route[] {
     const out = [...this.table.all()].map(publicRoute);
