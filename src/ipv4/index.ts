@@ -55,6 +55,7 @@ export class Ipv4 {
     this.nf = new NfHooks(this.ctx, this.icmp);
     if (opts.netfilter !== undefined) this.nf.attach(opts.netfilter);
     this.defrag = new IpDefrag(this.ctx);
+    this.defrag.icmp = this.icmp;
     this.ipRcv = new IpRcv(this.ctx, this.nf, this.icmp);
     this.localDeliver = new IpLocalDeliver(this.ctx, this.nf, this.icmp, this.defrag);
     this.icmpRcv = new IcmpRcv(this.ctx);

@@ -1,7 +1,8 @@
-import type { Batch } from '../core/batch.ts';
+import { Batch } from '../core/batch.ts';
 import type { Graph } from '../core/graph.ts';
 import { ipSendCheck } from './csum.ts';
-import type { Ipv4Ctx } from './ctx.ts';
+import { RTCF_LOCAL, type Ipv4Ctx } from './ctx.ts';
+import { ICMP_EXC_FRAGTIME, ICMP_TIME_EXCEEDED, type IcmpSender } from './icmp-send.ts';
 import { IP } from './mib.ts';
 
 const FIRST_IN = 1;
@@ -24,7 +25,8 @@ const IP_DF = 0x4000;
  * count at full frame size against ipfrag_high_thresh (over it, new fragments are refused, as
  * inet_frag_find does), at most ipfrag_max_queues queues, ipfrag_time seconds per queue
  * (ReasmTimeout). Expiry is checked on every fragment and by expire() (call it from a timer).
- * On timeout no ICMP time exceeded (code 1) is sent.
+ * A queue that expires holding its first fragment answers ICMP time exceeded (fragment
+ * reassembly time exceeded), as ip_expire does: the first fragment's frame becomes the error.
  */
 export class IpDefrag {
   // Queues.
@@ -46,6 +48,7 @@ export class IpDefrag {
   private readonly fOff: Int32Array;
   private readonly fEnd: Int32Array;
   private readonly fNext: Int32Array;
+  private readonly fIif: Uint8Array;
   private readonly fFree: Int32Array;
   private fTop: number;
 
@@ -54,8 +57,14 @@ export class IpDefrag {
   mem = 0;
   private nextExpiry = Infinity;
   private g: Graph | null = null;
+  private sOutput = -1;
+  /** Time-exceeded errors built by a timer-driven expire(), dispatched to ip-output. */
+  private readonly errBatch = new Batch(16);
   private rFails = 0;
   private rDup = 0;
+
+  /** Set by the layer: builds the time-exceeded errors. */
+  icmp: IcmpSender | null = null;
 
   constructor(
     private readonly ctx: Ipv4Ctx,
@@ -81,6 +90,7 @@ export class IpDefrag {
     this.fOff = new Int32Array(F);
     this.fEnd = new Int32Array(F);
     this.fNext = new Int32Array(F);
+    this.fIif = new Uint8Array(F);
     this.fFree = new Int32Array(F);
     for (let k = 0; k < F; k++) this.fFree[k] = F - 1 - k;
     this.fTop = F;
@@ -88,6 +98,7 @@ export class IpDefrag {
 
   init(g: Graph): void {
     this.g = g;
+    this.sOutput = g.id('ip-output');
     this.rFails = g.reason('ip.ReasmFails');
     this.rDup = g.reason('ip.frag_dup');
   }
@@ -110,7 +121,7 @@ export class IpDefrag {
     const ctx = this.ctx;
     const m = ctx.mib.ip.v;
     const now = ctx.now();
-    if (now >= this.nextExpiry) this.expire(now);
+    if (now >= this.nextExpiry) this.expire(now, b);
     m[IP.ReasmReqds]++;
     const dv = ctx.dv;
     const l3 = b.l3[i];
@@ -169,6 +180,7 @@ export class IpDefrag {
     this.fIhl[f] = ihl;
     this.fOff[f] = offset;
     this.fEnd[f] = end;
+    this.fIif[f] = b.iif[i];
     if (prev < 0) {
       this.fNext[f] = this.qHead[q];
       this.qHead[q] = f;
@@ -184,19 +196,50 @@ export class IpDefrag {
     return false;
   }
 
-  /** Kill queues past their time (ip_expire): ReasmFails + ReasmTimeout each. */
-  expire(now = this.ctx.now()): void {
+  /**
+   * Kill queues past their time (ip_expire): ReasmFails + ReasmTimeout each, and ICMP time
+   * exceeded (code 1) if the first fragment had arrived. `b` is the batch being dispatched when
+   * called from defrag(); from a timer (no b) the errors are dispatched to ip-output here.
+   */
+  expire(now = this.ctx.now(), b: Batch | null = null): void {
     let next = Infinity;
     const m = this.ctx.mib.ip.v;
+    const out = b ?? this.errBatch;
+    if (b === null) out.n = 0;
     for (let q = 0; q < this.maxQueues; q++) {
       if (this.qUsed[q] === 0) continue;
       if (this.qExpires[q] <= now) {
         m[IP.ReasmFails]++;
         m[IP.ReasmTimeout]++;
+        if ((this.qFlags[q] & FIRST_IN) !== 0) this.timeExceeded(q, out, b !== null);
         this.kill(q);
       } else if (this.qExpires[q] < next) next = this.qExpires[q];
     }
     this.nextExpiry = next;
+    if (b === null && out.n > 0 && this.g !== null) this.g.dispatch(out, this.sOutput);
+  }
+
+  /** Detach the first fragment of q and turn it into ICMP time exceeded (fragment reassembly). */
+  private timeExceeded(q: number, out: Batch, inDispatch: boolean): void {
+    const g = this.g;
+    const f = this.qHead[q];
+    if (g === null || f < 0 || this.fOff[f] !== 0) return;
+    const room = inDispatch ? Math.min(out.capacity, g.capacity) : out.capacity;
+    if (out.n >= room) return; // no slot: kill() frees it with the rest
+    this.qHead[q] = this.fNext[f];
+    this.fFree[this.fTop++] = f;
+    this.mem -= this.ctx.pool.umem.frameSize;
+    const l3 = this.fL3[f];
+    const x = out.push(this.fAddr[f], l3 + this.fIhl[f] + this.fEnd[f], this.fIif[f]);
+    out.l3[x] = l3;
+    out.l4[x] = l3 + this.fIhl[f];
+    out.aux[x] = RTCF_LOCAL; // it was for us: the error comes from the address it was sent to
+    if (this.icmp !== null && this.icmp.send(out, x, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, 0)) {
+      if (inDispatch) g.enqueue(this.sOutput, x);
+    } else {
+      this.ctx.pool.free(out.addr[x]);
+      out.n--; // x is the last slot: give it back
+    }
   }
 
   /** Free every queue (shutdown). */

@@ -114,6 +114,14 @@ describe('ip-defrag (local delivery)', () => {
     expect(L.ipMib('ReasmTimeout')).toBe(1);
     expect(L.ipMib('ReasmFails')).toBe(1);
     expect(L.ipv4.held()).toBe(0);
+    // The first fragment had arrived: ICMP time exceeded, fragment reassembly (11/1), quoting it.
+    const [err] = L.take();
+    const e = parseIp(err.bytes);
+    expect(e.src).toBe(ip('10.1.0.1'));
+    expect(e.dst).toBe(ip('10.1.0.2'));
+    expect([e.payload[0], e.payload[1]]).toEqual([11, 1]);
+    expect(csumOk(e.payload)).toBe(true);
+    expect(parseIp(e.payload.subarray(8)).id).toBe(99);
     L.rx(frags[2]); // the late last fragment starts a new queue
     expect(L.take()).toHaveLength(0);
     expect(L.ipv4.defrag.queueCount).toBe(1);
@@ -121,6 +129,13 @@ describe('ip-defrag (local delivery)', () => {
     L.clock.t += 31_000;
     L.rx(echoFragments(100, [48], { id: 5 }).frags[0]);
     expect(L.ipMib('ReasmTimeout')).toBe(2);
+    expect(L.take()).toHaveLength(0); // that queue never had its first fragment: no ICMP
+    // Expiry noticed during a dispatch, first fragment held: the error leaves in the same dispatch.
+    L.clock.t += 31_000;
+    L.rx(echoFragments(100, [48], { id: 6 }).frags[0]);
+    const out = L.take();
+    expect(out).toHaveLength(1);
+    expect(parseIp(out[0].bytes).payload[0]).toBe(11);
     expect(L.leaked()).toBe(0);
   });
 
