@@ -185,5 +185,14 @@ describe('iptables commands', () => {
     const all = nf.exec('-L');
     expect(all.split('\n\n').map((b) => b.split('\n')[0])).toEqual(['Chain INPUT (policy ACCEPT)', 'Chain FORWARD (policy ACCEPT)', 'Chain OUTPUT (policy ACCEPT)', 'Chain logdrop (0 references)']);
     expect(nf.exec('-t mangle -L -n').split('\n\n')).toHaveLength(5);
+    // without -n: names for well-known ports and ICMP types
+    nf.exec('-A INPUT -p icmp --icmp-type echo-request -j ACCEPT');
+    nf.exec('-A INPUT -p tcp --dport 1000:2000 -j ACCEPT');
+    expect(nf.exec('-L INPUT').split('\n').slice(2)).toEqual([
+      'ACCEPT     icmp --  anywhere             anywhere             icmp echo-request',
+      'ACCEPT     tcp  --  anywhere             anywhere             tcp dpts:1000:2000',
+      '',
+    ]);
+    expect(nf.exec('-L FORWARD').split('\n')[2]).toContain('udp dpt:domain');
   });
 });

@@ -350,7 +350,7 @@ export class Netfilter implements LogSink {
         }
         s += (r.src?.inv ? '!' : ' ') + listAddr(r.src, c.numeric).padEnd(19) + ' ';
         s += (r.dst?.inv ? '!' : ' ') + listAddr(r.dst, c.numeric).padEnd(19) + ' ';
-        s += formatListExtras(r);
+        s += formatListExtras(r, c.numeric);
         out.push(s.trimEnd());
       });
     }

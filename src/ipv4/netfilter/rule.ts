@@ -591,16 +591,20 @@ function quote(s: string): string {
 }
 
 /** The match and target text `iptables -L` prints after the destination column. */
-export function formatListExtras(r: Rule): string {
+export function formatListExtras(r: Rule, numeric = true): string {
   let s = '';
+  // without -n, well-known ports and ICMP types print by name (as getservbyport would)
+  const pn = (v: number) => (numeric ? `${v}` : (nameOf(SERVICES, v) ?? `${v}`));
   const ports = (name: string, x: Range | undefined) =>
-    x === undefined ? '' : x.lo === x.hi ? ` ${name}:${x.inv ? '!' : ''}${x.lo}` : ` ${name}s:${x.inv ? '!' : ''}${x.lo}:${x.hi}`;
+    x === undefined ? '' : x.lo === x.hi ? ` ${name}:${x.inv ? '!' : ''}${pn(x.lo)}` : ` ${name}s:${x.inv ? '!' : ''}${pn(x.lo)}:${pn(x.hi)}`;
   if (r.sport || r.dport || r.tcpFlags) {
     s += r.proto?.num === 17 ? ' udp' : ' tcp';
     s += ports('spt', r.sport) + ports('dpt', r.dport);
     if (r.tcpFlags) s += ` flags:${r.tcpFlags.inv ? '!' : ''}0x${r.tcpFlags.mask.toString(16).toUpperCase().padStart(2, '0')}/0x${r.tcpFlags.comp.toString(16).toUpperCase().padStart(2, '0')}`;
   }
-  if (r.icmp) {
+  const icmpName = r.icmp && !numeric ? Object.keys(ICMP_TYPES).find((k) => ICMP_TYPES[k][0] === r.icmp!.type && ICMP_TYPES[k][1] === r.icmp!.lo && ICMP_TYPES[k][2] === r.icmp!.hi) : undefined;
+  if (icmpName !== undefined) s += ` icmp ${r.icmp!.inv ? '!' : ''}${icmpName}`;
+  else if (r.icmp) {
     const i = r.icmp;
     s += i.type === 255 ? ` icmp ${i.inv ? '!' : ''}any` : ` icmp${i.inv ? ' !' : ''}type ${i.type}`;
     if (i.type !== 255) s += i.lo === i.hi ? ` code ${i.lo}` : i.lo !== 0 || i.hi !== 255 ? ` codes ${i.lo}-${i.hi}` : '';
