@@ -83,6 +83,22 @@ except socket.timeout: print('timeout')
 except OSError as e: print('error', e.errno)
 `;
 
+const UDP_FLOOD = `
+import socket, sys, time
+dst, rate, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sent = 0
+t0 = time.monotonic()
+while time.monotonic() - t0 < secs:
+    due = int((time.monotonic() - t0) * rate)
+    while sent < due:
+        try: s.sendto(b'x' * 18, (dst, 7000))
+        except OSError: pass
+        sent += 1
+    time.sleep(0.0005)
+print(sent)
+`;
+
 async function udpProbe(ns: string, dst: string, port: number): Promise<string> {
   return (await nsExec(ns, ['python3', '-c', UDP_PROBE, dst, String(port)])).stdout.trim();
 }
@@ -186,6 +202,28 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
       p1.mtu = 1500;
       await nsExec(A, ['ip', 'route', 'flush', 'cache']);
     }
+  });
+
+  it('routes added and deleted during a flood: a deleted route forwards nothing after the call returns', async () => {
+    const flood = nsExec(A, ['python3', '-c', UDP_FLOOD, '10.3.0.5', '20000', '2.5'], { timeoutMs: 10_000 });
+    const fwd = () => stack.stats().mib.Ip.ForwDatagrams;
+    await sleep(300);
+    let cycles = 0;
+    for (let k = 0; k < 8; k++) {
+      stack.route('del 10.3.0.0/16');
+      const frozen = fwd();
+      await sleep(60);
+      expect(fwd()).toBe(frozen);
+      stack.route('add 10.3.0.0/16 via 10.2.0.2');
+      const before = fwd();
+      await sleep(60);
+      expect(fwd()).toBeGreaterThan(before);
+      cycles++;
+    }
+    expect(Number((await flood).stdout.trim())).toBeGreaterThan(10_000);
+    expect(cycles).toBe(8);
+    expect(stack.route('show')).toContain('10.3.0.0/16 via 10.2.0.2 dev p1');
+    expect(stack.frames().lost).toBe(0);
   });
 
   it('malformed IPv4 from a peer: each counted under its MIB name, good traffic keeps flowing', async () => {
