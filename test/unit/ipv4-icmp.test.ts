@@ -115,3 +115,29 @@ describe('icmp-rcv: echo', () => {
     expect(() => L.ipv4.inet_add_protocol(300, 'x')).toThrow(/0\.\.255/);
   });
 });
+
+describe('addresses', () => {
+  it('addAddress adds local /32, connected subnet and directed broadcast routes; sourceFor picks the egress address', () => {
+    const L = lab();
+    const types = (a: string) => L.ipv4.fib.route(ip(a));
+    expect(types('10.1.0.1')?.type).toBe(2);
+    expect(types('10.1.0.255')?.type).toBe(3);
+    expect(types('10.1.0.77')).toMatchObject({ type: 1, gateway: 0, oif: 0 });
+    expect(L.ipv4.sourceFor(ip('10.2.0.9'))).toBe(ip('10.2.0.1'));
+    expect(L.ipv4.sourceFor(ip('10.3.1.1'))).toBe(ip('10.2.0.1'));
+    expect(L.ipv4.sourceFor(ip('8.8.8.8'))).toBe(0);
+    // A second address in the same subnet shares the connected route.
+    L.ipv4.addAddress(0, ip('10.1.0.9'), 24);
+    expect(types('10.1.0.9')?.type).toBe(2);
+    expect(L.devs.list[0].addrs).toHaveLength(2);
+  });
+
+  it('setSysctl refuses unknown names and bad values with a message naming them', () => {
+    const L = lab();
+    expect(() => L.ipv4.setSysctl('ip_forwarding', 1)).toThrow(/unknown IPv4 setting "ip_forwarding"/);
+    expect(() => L.ipv4.setSysctl('ip_default_ttl', 300)).toThrow(/1\.\.255/);
+    expect(() => L.ipv4.setSysctl('icmp_ratelimit', 'x')).toThrow(/non-negative integer/);
+    L.ipv4.setSysctl('net.ipv4.ip_default_ttl', '32');
+    expect(L.ipv4.sysctl.ip_default_ttl).toBe(32);
+  });
+});
