@@ -117,4 +117,22 @@ describe('netfilter hooks in the IPv4 stages', () => {
     L.rx(ipFrame({ dst: '10.1.0.1', proto: 1, payload: icmpMsg(8, 0, 1, pattern(8)) }));
     expect(L.take()).toHaveLength(1);
   });
+
+  it('REJECT on a flood of garbage TCP/UDP/ICMP (valid IP headers) never throws or leaks', () => {
+    const { L } = withNf(['-A INPUT -p tcp -j REJECT --reject-with tcp-reset', '-A INPUT -p udp -j REJECT', '-A FORWARD -j REJECT --reject-with icmp-admin-prohibited']);
+    let x = 7;
+    const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8;
+    for (let round = 0; round < 100; round++) {
+      const frames: Uint8Array[] = [];
+      for (let k = 0; k < 64; k++) {
+        const payload = pattern(rnd() % 60, k);
+        frames.push(ipFrame({ src: '10.1.0.2', dst: (rnd() & 1) ? '10.1.0.1' : '10.2.0.9', proto: [1, 6, 17][rnd() % 3], mf: (rnd() & 7) === 0, fragOff: (rnd() & 7) === 0 ? 64 : 0, payload }));
+      }
+      L.rxMany(frames);
+      for (const s of L.take()) expect(parseIp(s.bytes).hdrOk).toBe(true);
+      expect(L.leaked()).toBe(0);
+    }
+    L.ipv4.close();
+    expect(L.leaked()).toBe(0);
+  });
 });
