@@ -22,10 +22,12 @@ import {
   type NfPacket,
 } from './packet.ts';
 import { MAX_DEPTH, Program, type ChainIn, type LogSink } from './program.ts';
-import { formatListExtras, formatSpec, IptablesError, listAddr, parseCommand, type Command, type Rule } from './rule.ts';
+import { formatListExtras, formatSpec, listAddr } from './format.ts';
+import { IptablesError, parseCommand, type Command, type Rule } from './rule.ts';
 
 export * from './packet.ts';
-export { IptablesError, parseCommand, formatSpec, type Rule, type Command } from './rule.ts';
+export { IptablesError, parseCommand, type Rule, type Command } from './rule.ts';
+export { formatSpec } from './format.ts';
 
 interface Chain extends ChainIn {
   name: string;
