@@ -70,14 +70,21 @@ export function formatStats(s: StatsView, all = false): string {
   );
   out += '\nports (ethtool -S)\n';
   for (const [name, c] of Object.entries(s.ports)) {
-    out += `  ${name}:\n`;
-    for (const [k, v] of Object.entries(c)) if (all || v !== 0) out += `       ${k}: ${v}\n`;
+    // Identity first, on the header line; then the counters (zeros only with --all).
+    const id = 'parent' in c ? `vlan ${c.vlan} on ${c.parent}` : `${c.dev} queue ${c.queue} ${c.mode}`;
+    out += `  ${name}: ${id}\n`;
+    for (const [k, v] of Object.entries(c)) {
+      if (['dev', 'queue', 'mode', 'parent', 'vlan'].includes(k)) continue;
+      if (all || v !== 0) out += `       ${k}: ${v}\n`;
+    }
   }
   const drops = Object.entries(s.drops).filter(([, v]) => all || v !== 0);
   out += '\ndrop reasons\n' + (drops.length ? table(['reason', 'packets'], drops) : '  (none)\n');
   for (const [group, c] of Object.entries(s.mib)) {
+    const rows = Object.entries(c).filter(([, v]) => all || v !== 0);
+    if (rows.length === 0) continue;
     out += `\n${group}:\n`;
-    for (const [k, v] of Object.entries(c)) if (all || v !== 0) out += `    ${k}: ${fmtNum(v)}\n`;
+    for (const [k, v] of rows) out += `    ${k}: ${fmtNum(v)}\n`;
   }
   if (s.frames) out += '\nframes: ' + Object.entries(s.frames).map(([k, v]) => `${k} ${v}`).join(', ') + '\n';
   return out;

@@ -7,6 +7,7 @@ import { Stack } from '../../src/stack.ts';
 import type { MemoryPort } from '../../src/driver/memory.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { controlRequest } from '../../src/tools/control.ts';
+import { formatRuntime, formatStats } from '../../src/cli/stat.ts';
 
 const PEER = [0x02, 0, 0, 0, 0, 0x99];
 const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
@@ -87,6 +88,11 @@ describe('Stack over memory ports', () => {
     expect(st.ports.p0.rx_packets).toBe(1);
     expect(st.ports['p0.100']).toMatchObject({ parent: 'p0', vlan: 100 });
     expect(s.runtime().rows.find((r) => r.name === 'arp-rcv')?.packets).toBe(1);
+    const text = formatStats(st);
+    expect(text).toMatch(/p0\/0\s+1\s+0\s+0/);
+    expect(text).toContain('  p0: mem0 queue 0 memory\n       rx_packets: 1');
+    expect(text).toContain('  p0.100: vlan 100 on p0');
+    expect(formatRuntime(s.runtime())).toMatch(/arp-rcv\s+1\s+1\s+1\.0/);
     expect(s.frames().lost).toBe(0);
     const acct = await s.stop();
     expect(acct.free).toBe(acct.total);
