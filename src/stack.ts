@@ -209,7 +209,7 @@ export class Stack {
     let report: string[];
     if (o.mode === 'memory') {
       const mac = o.mac ? new Uint8Array(parseMac(o.mac)) : memoryMac(this.ports.length);
-      port = new MemoryPort(o.name, this.umem, this.pool, this.graph.capacity, 4096, mac);
+      port = new MemoryPort(o.dev, this.umem, this.pool, this.graph.capacity, 4096, mac);
       report = ['memory: ok'];
     } else {
       ({ port, report } = openPort({

@@ -1,5 +1,6 @@
 // `softnet stat`: asks a running stack over its control socket for its counters and prints them
 // the way the kernel's tools do (/proc/net/softnet_stat, ethtool -S, netstat -s, VPP show runtime).
+import type { Stack, StackStats } from '../stack.ts';
 import { controlPath, controlRequest } from '../tools/control.ts';
 import { describeFlags, parseArgs, UsageError } from './args.ts';
 
@@ -22,21 +23,9 @@ options:
 ${describeFlags(spec)}
 `;
 
-/** What Stack.stats() returns (and the control socket's `stat` command). */
-export interface StatsView {
-  name: string;
-  uptimeSec: number;
-  softnet: Array<{ queue: string; processed: number; dropped: number; time_squeeze: number; [k: string]: number | string }>;
-  ports: Record<string, Record<string, number | string>>;
-  drops: Record<string, number>;
-  mib: Record<string, Record<string, number>>;
-  frames?: Record<string, number>;
-}
-
-export interface RuntimeView {
-  uptimeSec: number;
-  rows: Array<{ name: string; calls: number; packets: number; packetsPerCall: number; nsPerPacket: number }>;
-}
+/** What Stack.stats() / Stack.runtime() return (and the control socket's stat / runtime commands). */
+export type StatsView = StackStats;
+export type RuntimeView = ReturnType<Stack['runtime']>;
 
 export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, spec);
