@@ -151,6 +151,30 @@ describe('Fib', () => {
     fib.replace(parseRoute('default dev p0', devIndex));
     expect(fib.list().map((r) => formatRoute(r, devName))).toEqual(['default dev p0 scope link', '10.9.0.0/24 dev p2 scope link']);
   });
+  it('edges of the address space and of the /24 split', () => {
+    const fib = new Fib();
+    const add = (t: string) => fib.add(parseRoute(t, devIndex));
+    add('255.255.255.255 dev p2');
+    add('0.0.0.0 dev p1');
+    add('128.0.0.0/1 dev p0');
+    add('10.1.1.0/24 dev p1');
+    add('10.1.1.0/25 dev p2');
+    const oif = (a: string) => fib.nhOif[fib.lookup(ip(a))];
+    expect(oif('255.255.255.255')).toBe(2);
+    expect(oif('255.255.255.254')).toBe(0);
+    expect(oif('0.0.0.0')).toBe(1);
+    expect(fib.lookup(ip('0.0.0.1'))).toBe(-1);
+    expect(fib.lookup(0xffffffff | 0)).toBe(fib.lookup(0xffffffff)); // int32 or u32 input alike
+    expect(oif('10.1.1.127')).toBe(2);
+    expect(oif('10.1.1.128')).toBe(1);
+    add('default dev p0 metric 5'); // /0 over a table with groups: groups keep their deeper entries
+    expect(oif('10.1.1.127')).toBe(2);
+    expect(oif('10.1.1.128')).toBe(1);
+    expect(oif('0.0.0.1')).toBe(0);
+    fib.del(parseRouteMatch('10.1.1.0/24', devIndex));
+    expect(oif('10.1.1.128')).toBe(0);
+    expect(fib.nhMetric[fib.lookup(ip('10.1.1.128'))]).toBe(5);
+  });
   it('flush removes what the filter names', () => {
     const fib = new Fib();
     fib.add(parseRoute('10.0.0.0/8 dev p0', devIndex));
