@@ -58,6 +58,8 @@ export interface LoopResult {
   /** Poll rounds that ran out of budget (NAPI time_squeeze). */
   timeSqueeze: number;
   stats: Record<string, number>;
+  /** Frames not back in the pool after close (frame accounting; must be 0). */
+  framesMissing: number;
   report: string[];
 }
 
@@ -242,9 +244,11 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
           timeSqueeze: squeeze,
           cpuSeconds: cpuSince(cpu0),
           stats,
+          framesMissing: 0,
           report: [],
         };
         port.close();
+        r.framesMissing = pool.total - pool.available;
         if (failure !== null) reject(failure);
         else resolve(r);
       } catch (e) {

@@ -121,6 +121,7 @@ describe('softnet drop', () => {
       expect(j.seconds).toBeGreaterThan(0);
       expect(j.stats).toHaveProperty('rx_dropped');
       expect(j.report.join('\n')).toContain(`${mode}: ok`);
+      expect(j.framesMissing).toBe(0);
       expect(await xdpAttached(lab.a.dev)).toBe(false);
     });
   }
@@ -144,6 +145,7 @@ describe('softnet drop', () => {
       expect(out.code, out.stderr).toBe(0);
       const j = JSON.parse(out.stdout);
       expect(j.mode).toBe('tap');
+      expect(j.framesMissing).toBe(0);
       expect(sent).toBe(N);
       expect(j.packets).toBeGreaterThanOrEqual(N);
       expect(j.packets).toBeLessThan(N + 100);
@@ -208,6 +210,7 @@ describe('softnet fwd', () => {
     expect(back, JSON.stringify(j)).toBeGreaterThanOrEqual(0.99 * N);
     expect(j.tx).toBeGreaterThanOrEqual(0.99 * N);
     expect(j.tx + j.txRefused).toBeLessThanOrEqual(j.packets);
+    expect(j.framesMissing).toBe(0);
     expect(await xdpAttached(lab.a.dev)).toBe(false);
   });
 });
