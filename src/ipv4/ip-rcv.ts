@@ -66,12 +66,14 @@ export class IpRcv implements Stage {
       const i = v[j];
       const l3 = b.l3[i];
       const flen = b.len[i];
-      m[IP.InReceives]++;
       // ip_rcv_core order: otherhost, header present, version/ihl, header present, checksum, lengths.
       if (b.pkttype[i] === PACKET_OTHERHOST) {
         g.drop(b, i, this.rOther);
         continue;
       }
+      // IPSTATS_MIB_IN: counted with the L3 length as received (before padding is trimmed).
+      m[IP.InReceives]++;
+      m[IP.InOctets] += flen - l3;
       if (flen < l3 + 20) {
         this.hdrError(b, i);
         continue;
@@ -104,7 +106,6 @@ export class IpRcv implements Stage {
       b.l4[i] = l3 + ihl;
       // aux is per-layer scratch: from here on it holds RTCF flags (icmp_send reads them).
       b.aux[i] = 0;
-      m[IP.InOctets] += tot;
       if (nfOn !== 0) {
         const verdict = this.nf.run(NF_INET_PRE_ROUTING, b, i);
         if (verdict !== NF_ACCEPT) {
