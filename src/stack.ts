@@ -14,7 +14,7 @@ import { Batch } from './core/batch.ts';
 import { Counters } from './core/counters.ts';
 import { DevXmit } from './core/dev-xmit.ts';
 import { EthInput } from './core/eth-input.ts';
-import { Graph, type RuntimeRow } from './core/graph.ts';
+import { Graph, type RuntimeRow, type Stage } from './core/graph.ts';
 import { Napi } from './core/napi.ts';
 import type { NetDevice } from './core/netdev.ts';
 import { NetDevices } from './core/netdev.ts';
@@ -257,6 +257,36 @@ export class Stack {
   /** `ip addr add CIDR dev DEV`: the address plus its local and connected routes. */
   addAddress(dev: string, cidr: string): void {
     this.ipv4.addAddress(this.devs.get(dev), cidr);
+  }
+
+  /**
+   * Add a stage of your own (a protocol handler, a counter...). Before start() it joins the
+   * graph like the built-in ones; after start() the graph is re-sealed so stages see it.
+   */
+  addStage(stage: Stage): number {
+    const id = this.graph.add(stage);
+    if (this.running) this.graph.seal();
+    return id;
+  }
+
+  /** dev_add_pack: frames of `ethertype` go to the named stage (built-in or added with addStage). */
+  addPtype(ethertype: number, stageName: string): void {
+    if (!this.graph.has(stageName)) throw new Error(`stack ${this.name}: no stage named ${stageName}; add it with addStage() first`);
+    this.ptype.add(ethertype, stageName);
+  }
+
+  removePtype(ethertype: number): boolean {
+    return this.ptype.remove(ethertype);
+  }
+
+  /** Attach (or replace) the XDP-style filter of a port: a function or a module path. */
+  async attachXdp(port: string, filter: XdpFilter | string): Promise<void> {
+    const f = typeof filter === 'string' ? await loadXdpFilter(filter) : filter;
+    this.xdp.attach(this.devs.get(port).index, f);
+  }
+
+  detachXdp(port: string): void {
+    this.xdp.detach(this.devs.get(port).index);
   }
 
   /** The port object of a port device (tests: MemoryPort inject/takeTx). */

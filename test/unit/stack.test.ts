@@ -4,6 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Stack } from '../../src/stack.ts';
+import type { Stage } from '../../src/core/graph.ts';
+import { XDP_DROP } from '../../src/core/xdp.ts';
 import type { MemoryPort } from '../../src/driver/memory.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { controlRequest } from '../../src/tools/control.ts';
@@ -116,6 +118,45 @@ describe('Stack over memory ports', () => {
       expect(csum(f, 34, f.length - 34)).toBe(0);
     }
     expect(s.stats().mib.Icmp.OutEchoReps).toBe(4);
+    expect(s.frames().lost).toBe(0);
+  });
+
+  it('library API: a custom ptype handler stage and an XDP filter', async () => {
+    const s = await memStack();
+    let seen = 0;
+    const stage: Stage = {
+      name: 'my-proto',
+      run(b, v, n) {
+        for (let j = 0; j < n; j++) {
+          seen++;
+          s.pool.free(b.addr[v[j]]);
+        }
+      },
+    };
+    s.addStage(stage);
+    s.addPtype(0x88b5, 'my-proto');
+    expect(() => s.addPtype(0x88b6, 'nope')).toThrow(/no stage named nope/);
+    await s.start();
+    const p0 = s.port('p0') as MemoryPort;
+    const frame = new Uint8Array(60);
+    frame.set([0x02, 0, 0, 0, 1, 0, ...PEER, 0x88, 0xb5]);
+    p0.inject(frame);
+    await tick();
+    expect(seen).toBe(1);
+    let filtered = 0;
+    await s.attachXdp('p0', () => {
+      filtered++;
+      return XDP_DROP;
+    });
+    p0.inject(frame);
+    await tick();
+    expect(filtered).toBe(1);
+    expect(seen).toBe(1);
+    expect(s.stats().ports.p0.xdp_drop).toBe(1);
+    s.detachXdp('p0');
+    p0.inject(frame);
+    await tick();
+    expect(seen).toBe(2);
     expect(s.frames().lost).toBe(0);
   });
 
