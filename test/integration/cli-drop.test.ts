@@ -215,6 +215,37 @@ describe('softnet fwd', () => {
   });
 });
 
+describe('softnet fwd (tap)', () => {
+  it('writes every frame back into a TAP (counted by the kernel as TAP rx)', async () => {
+    const tap = `sn${LAB}-tfw`;
+    const r = startCli(['fwd', '--dev', tap, '--mode', 'tap', '--json']);
+    try {
+      await r.ready;
+      const ns = lab.a.host.ns;
+      await nsExec(null, ['ip', 'link', 'set', tap, 'netns', ns], { check: true });
+      await nsExec(ns, ['ip', 'addr', 'add', '10.8.0.2/24', 'dev', tap], { check: true });
+      await nsExec(ns, ['ip', 'link', 'set', tap, 'up'], { check: true });
+      await nsExec(ns, ['ip', 'neigh', 'replace', '10.8.0.1', 'lladdr', '02:00:0a:08:00:01', 'dev', tap, 'nud', 'permanent'], {
+        check: true,
+      });
+      const before = await devStats(ns, tap);
+      const n = 20_000;
+      await flood(ns, n, '10.8.0.1');
+      await new Promise((res) => setTimeout(res, 300));
+      const after = await devStats(ns, tap);
+      const out = await stopCli(r);
+      expect(out.code, out.stderr).toBe(0);
+      const j = JSON.parse(out.stdout);
+      expect(j.mode).toBe('tap');
+      expect(j.tx).toBeGreaterThanOrEqual(n);
+      expect(after.rx_packets - before.rx_packets).toBeGreaterThanOrEqual(0.99 * n);
+      expect(j.framesMissing).toBe(0);
+    } finally {
+      await stopCli(r);
+    }
+  });
+});
+
 describe('softnet gen', () => {
   it('delivers --count frames, counted by the receiving veth', async () => {
     const count = 100_000;
