@@ -7,6 +7,7 @@
 // turn, then yields so timers and signals still run.
 import { describeFlags, parseArgs, UsageError, type Spec } from './args.ts';
 import type { Port } from '../driver/port.ts';
+import { DEFAULT_FRAMES } from '../driver/umem.ts';
 
 export const loopSpec = {
   dev: { type: 'string', metavar: 'IF', help: 'device to receive on (required)' },
@@ -79,9 +80,10 @@ export async function runLoop(kind: 'drop' | 'fwd', argv: string[]): Promise<num
     batchSize: a.batch,
     busyPoll: a.busyPoll,
     ringSize: a.ringSize,
-    // Keep the fill ring full (xdpsock does): a starved fill ring drops frames in the kernel
-    // (rx_fill_ring_empty_descs). Half the 4096-frame pool leaves room for TX in flight (fwd).
-    fillFrames: Math.min(a.ringSize, 4096 - 4 * a.batch),
+    // Lend the kernel nearly the whole pool (xdpsock does): frames waiting in the RX ring count
+    // against it, and a starved fill ring drops in the kernel (rx_fill_ring_empty_descs) whenever
+    // this process is descheduled. Frames return at once (drop) or via TX completions (fwd).
+    fillFrames: Math.min(a.ringSize, DEFAULT_FRAMES - 4 * a.batch),
   });
   const out = a.json ? process.stderr : process.stdout;
   if (!a.quiet) for (const r of report) out.write(`${kind}: ${r}\n`);
