@@ -70,6 +70,42 @@ export class Ipv4Ctx {
     this.sysctl = { ...DEFAULT_SYSCTL, ...sysctl };
   }
 
+  /**
+   * Our addresses as an open-addressing set (0 = empty slot): fib_validate_source's "a packet
+   * from one of our own addresses is a martian" in two loads. Rebuilt by refreshLocal().
+   */
+  private localSet = new Uint32Array(64);
+  private localMask = 63;
+
+  /** Re-read every device's addresses (after an address is added or removed). */
+  refreshLocal(): void {
+    const all: number[] = [];
+    for (const d of this.devs.list) for (const a of d.addrs) if (a.addr !== 0) all.push(a.addr >>> 0);
+    let size = 64;
+    while (size < all.length * 4) size *= 2;
+    const set = new Uint32Array(size);
+    for (const a of all) {
+      let k = hashAddr(a) & (size - 1);
+      while (set[k] !== 0 && set[k] !== a) k = (k + 1) & (size - 1);
+      set[k] = a;
+    }
+    this.localSet = set;
+    this.localMask = size - 1;
+  }
+
+  /** Is `a` one of our addresses? */
+  isLocal(a: number): boolean {
+    const set = this.localSet;
+    const mask = this.localMask;
+    let k = hashAddr(a) & mask;
+    for (;;) {
+      const x = set[k];
+      if (x === 0) return false;
+      if (x === a) return true;
+      k = (k + 1) & mask;
+    }
+  }
+
   nextIdent(): number {
     const id = this.ident;
     this.ident = (id + 1) & 0xffff;
@@ -83,4 +119,8 @@ export class Ipv4Ctx {
     for (const x of this.devs.list) if (x.addrs.length > 0) return x.addrs[0].addr >>> 0;
     return 0;
   }
+}
+
+function hashAddr(a: number): number {
+  return Math.imul(a, 0x9e3779b1) >>> 16;
 }

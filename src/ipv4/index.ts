@@ -110,6 +110,12 @@ export class Ipv4 {
     if (dev === undefined) throw new Error(`ipv4: no device with index ${devIndex}`);
     addDeviceAddress(this.ctx.fib, devIndex, addr, len);
     if (!dev.addrs.some((x) => x.addr === addr >>> 0 && x.prefixLen === len)) dev.addrs.push({ addr: addr >>> 0, prefixLen: len });
+    this.ctx.refreshLocal();
+  }
+
+  /** Call after changing NetDevice.addrs directly (not through addAddress): source validation reads them. */
+  addressesChanged(): void {
+    this.ctx.refreshLocal();
   }
 
   /** Attach or replace netfilter (null detaches). Every hook is consulted until refreshHooks(). */

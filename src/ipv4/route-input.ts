@@ -36,7 +36,8 @@ export function routeInput(ctx: Ipv4Ctx, b: Batch, i: number, saddr: number, dad
     ctx.mib.rt.v[RT.in_brd]++;
     return ROUTE_LOCAL;
   }
-  if (martianSource(saddr)) return martianSrc(ctx);
+  // A source that is one of our own addresses is a martian too (fib_validate_source).
+  if (martianSource(saddr) || ctx.isLocal(saddr)) return martianSrc(ctx);
   const dtop = daddr >>> 24;
   if (dtop === 0 || dtop === 127) {
     ctx.mib.rt.v[RT.in_martian_dst]++;

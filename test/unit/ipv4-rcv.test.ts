@@ -79,12 +79,12 @@ describe('ip-rcv (ip_rcv_core)', () => {
     expect(L.drops('ip.otherhost')).toBe(1);
   });
 
-  it('martian sources (0/8, loopback, multicast, broadcast) are InAddrErrors and in_martian_src', () => {
+  it('martian sources (0/8, loopback, multicast, broadcast, our own address) are InAddrErrors and in_martian_src', () => {
     const L = lab();
-    for (const src of ['0.1.2.3', '127.0.0.1', '224.0.0.1', '255.255.255.255', '240.0.0.1']) L.rx(ipFrame({ src }));
-    expect(L.drops('ip.invalid_source')).toBe(5);
-    expect(L.ipMib('InAddrErrors')).toBe(5);
-    expect(L.ipv4.mib.rt.get('in_martian_src')).toBe(5);
+    for (const src of ['0.1.2.3', '127.0.0.1', '224.0.0.1', '255.255.255.255', '240.0.0.1', '10.2.0.1']) L.rx(ipFrame({ src }));
+    expect(L.drops('ip.invalid_source')).toBe(6);
+    expect(L.ipMib('InAddrErrors')).toBe(6);
+    expect(L.ipv4.mib.rt.get('in_martian_src')).toBe(6);
     expect(L.take()).toHaveLength(0);
   });
 
