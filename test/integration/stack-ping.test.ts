@@ -11,7 +11,8 @@ import { arp, eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, slee
 
 const LAB = 't7p';
 const dir = mkdtempSync(join(tmpdir(), 'sn-t7p-'));
-const control = join(dir, 't7p.sock');
+// The default path for name t7p, so the CLI is reached with --name like a person would.
+const control = '/run/softnet/t7p.sock';
 let lab: Lab;
 let stack: Stack;
 let A: string; // host A namespace
@@ -67,7 +68,7 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
 
   it('a capture taken during a ping reads back in tcpdump with the same count', async () => {
     const file = join(dir, 'ping.pcap');
-    const cap = spawn(process.execPath, ['bin/softnet.js', 'capture', '--control', control, '--write', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cap = spawn(process.execPath, ['bin/softnet.js', 'capture', '--name', LAB, '--write', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     cap.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number>((res) => cap.on('exit', (c) => res(c ?? -1)));
@@ -86,6 +87,22 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
     expect(all.stdout.trim().split('\n').length).toBe(captured);
     const echo = await nsExec(null, ['tcpdump', '-nn', '-r', file, 'icmp[icmptype] == icmp-echo'], { check: true });
     expect(echo.stdout.trim().split('\n').length).toBe(200);
+  });
+
+  it('capture --dev --count stops by itself after K frames', async () => {
+    const file = join(dir, 'count.pcap');
+    const cap = spawn(process.execPath, ['bin/softnet.js', 'capture', '--name', LAB, '--dev', 'p0', '--count', '10', '--write', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    cap.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number>((res) => cap.on('exit', (c) => res(c ?? -1)));
+    await waitFor('the capture tap', () => stack.taps.count > 0, 15_000);
+    const ping = nsExec(A, ['ping', '-q', '-c', '30', '-i', '0.01', '10.1.0.1']);
+    expect(await exited).toBe(0);
+    await ping;
+    expect(err).toMatch(/^10 packets captured/m);
+    const all = await nsExec(null, ['tcpdump', '-nn', '-r', file], { check: true });
+    expect(all.stdout.trim().split('\n').length).toBe(10);
+    await waitFor('the tap to be removed', () => stack.taps.count === 0);
   });
 
   it('a VLAN-tagged ping reaches the VLAN sub-interface', async () => {
