@@ -1,8 +1,8 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
-import { csumFold, csumPartial, csumReplace16 } from './csum.ts';
+import { csumFinish, csumFold, csumPartial, csumReplace16 } from './csum.ts';
 import { RTCF_BROADCAST, RTCF_MULTICAST, type Ipv4Ctx } from './ctx.ts';
-import { ICMP_ECHO, ICMP_ECHOREPLY, NR_ICMP_TYPES, writeIpHeader } from './icmp-send.ts';
+import { ICMP_ECHO, ICMP_ECHOREPLY, ICMP_TIMESTAMP, ICMP_TIMESTAMPREPLY, NR_ICMP_TYPES, writeIpHeader } from './icmp-send.ts';
 import { ICMP } from './mib.ts';
 
 /** ICMP types -> Icmp In* counter id (-1 = counted in InMsgs only). */
@@ -75,6 +75,10 @@ export class IcmpRcv implements Stage {
       const c = IN_COUNTER[type];
       if (c >= 0) m[c]++;
       if (type !== ICMP_ECHO) {
+        if (type === ICMP_TIMESTAMP && this.timestamp(b, i, t, len)) {
+          g.enqueue(this.sOutput, i);
+          continue;
+        }
         // Errors and replies would go to sockets; none listen yet. Consumed, not dropped.
         pool.free(a);
         continue;
@@ -91,6 +95,32 @@ export class IcmpRcv implements Stage {
       this.echoReply(b, i, t, len);
       g.enqueue(this.sOutput, i);
     }
+  }
+
+  /**
+   * icmp_timestamp: answer with receive and transmit times in ms since midnight UT (RFC 792).
+   * Not for broadcasts (icmp_echo_ignore_broadcasts covers timestamps too in Linux).
+   */
+  private timestamp(b: Batch, i: number, t: number, len: number): boolean {
+    if (len < 20) {
+      this.ctx.mib.icmp.v[ICMP.InErrors]++;
+      return false;
+    }
+    if ((b.aux[i] & (RTCF_BROADCAST | RTCF_MULTICAST)) !== 0 && this.ctx.sysctl.icmp_echo_ignore_broadcasts !== 0) return false;
+    const dv = this.ctx.dv;
+    const now = Date.now() % 86_400_000;
+    // Linux replies with just the 20-byte timestamp message.
+    this.echoReply(b, i, t, 20);
+    t = b.addr[i] + b.l4[i];
+    dv.setUint8(t, ICMP_TIMESTAMPREPLY);
+    dv.setUint32(t + 12, now);
+    dv.setUint32(t + 16, now);
+    dv.setUint16(t + 2, 0);
+    dv.setUint16(t + 2, csumFinish(csumPartial(dv, t, 20, 0)));
+    const m = this.ctx.mib.icmp.v;
+    m[ICMP.OutEchoReps]--;
+    m[ICMP.OutTimestampReps]++;
+    return true;
   }
 
   /** icmp_echo -> icmp_reply, in place. */

@@ -19,7 +19,7 @@ export const ICMP_NAMES = [
   'InMsgs', 'InErrors', 'InCsumErrors', 'InDestUnreachs', 'InTimeExcds', 'InParmProbs',
   'InSrcQuenchs', 'InRedirects', 'InEchos', 'InEchoReps', 'InTimestamps', 'InTimestampReps',
   'OutMsgs', 'OutErrors', 'OutRateLimitGlobal', 'OutRateLimitHost', 'OutDestUnreachs',
-  'OutTimeExcds', 'OutParmProbs', 'OutEchos', 'OutEchoReps',
+  'OutTimeExcds', 'OutParmProbs', 'OutEchos', 'OutEchoReps', 'OutTimestamps', 'OutTimestampReps',
 ] as const;
 
 /** /proc/net/stat/rt_cache columns softnet keeps (martians are dropped, not MIB-counted, by Linux). */

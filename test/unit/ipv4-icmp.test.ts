@@ -46,6 +46,26 @@ describe('icmp-rcv: echo', () => {
     expect(Array.from(p.payload.subarray(8))).toEqual(Array.from(data));
   });
 
+  it('timestamp request -> timestamp reply (20 bytes, originate kept, checksums valid)', () => {
+    const L = lab();
+    const data = new Uint8Array(12);
+    new DataView(data.buffer).setUint32(0, 12345678);
+    L.rx(ipFrame({ src: '10.1.0.2', dst: '10.1.0.1', proto: 1, payload: icmpMsg(13, 0, 0x00070001, data) }));
+    const [out] = L.take();
+    const p = parseIp(out.bytes);
+    expect(p.hdrOk).toBe(true);
+    expect(p.payload.length).toBe(20);
+    expect(p.payload[0]).toBe(14);
+    expect(csumOk(p.payload)).toBe(true);
+    const dv = new DataView(p.payload.buffer, p.payload.byteOffset);
+    expect(dv.getUint32(4)).toBe(0x00070001);
+    expect(dv.getUint32(8)).toBe(12345678);
+    expect(dv.getUint32(12)).toBeLessThan(86_400_000);
+    expect(L.icmpMib('InTimestamps')).toBe(1);
+    expect(L.icmpMib('OutTimestampReps')).toBe(1);
+    expect(L.icmpMib('OutEchoReps')).toBe(0);
+  });
+
   it('a bad ICMP checksum is InCsumErrors + InErrors and not answered', () => {
     const L = lab();
     const m = icmpMsg(8, 0, 1, pattern(56));
