@@ -31,7 +31,8 @@ import { registerL2, type L2, type NeighOptions } from './l2/index.ts';
 import { parseMac } from './l2/eth.ts';
 import { DEFAULT_NAPI, type Config, type ConfigMode, type NapiConfig, type VlanConfig } from './config/schema.ts';
 import { Ipv4Layer } from './stack-ipv4.ts';
-import { ControlServer, type ControlContext, type ControlHandler } from './tools/control.ts';
+import { ControlServer, type ControlHandler } from './tools/control.ts';
+import { controlHandlers } from './stack-control.ts';
 
 export interface StackOptions {
   name: string;
@@ -130,7 +131,7 @@ export class Stack {
   readonly napi: Napi;
   readonly l2: L2;
   readonly ipv4: Ipv4Layer;
-  /** Stack-level counters that are not drops (control requests, capture drops). */
+  /** Stack-level counters that are not drops: [0] control_requests, [1] capture_dropped. */
   readonly counters = new Counters('softnet', ['control_requests', 'capture_dropped']);
 
   private readonly ports: Port[] = [];
@@ -337,7 +338,7 @@ export class Stack {
     if (this.stopped) throw new Error(`stack ${this.name}: stopped; make a new one`);
     this.graph.seal();
     if (this.controlPath !== null) {
-      const c = new ControlServer(this.controlPath, this.handlers());
+      const c = new ControlServer(this.controlPath, controlHandlers(this, this.extraHandlers));
       await c.listen();
       this.control = c;
     }
@@ -484,78 +485,6 @@ export class Stack {
     };
     this.captures.add(stop);
     return stop;
-  }
-
-  // ---- control socket -------------------------------------------------------------------------
-
-  private handlers(): Record<string, ControlHandler> {
-    const count = <T>(fn: ControlHandler): ControlHandler => (a, c) => {
-      this.counters.v[0]++;
-      return fn(a, c) as T;
-    };
-    const str = (a: Record<string, unknown>, k: string): string => {
-      const v = a[k];
-      if (typeof v !== 'string') throw new Error(`argument "${k}" must be a string`);
-      return v;
-    };
-    const h: Record<string, ControlHandler> = {
-      stat: () => this.stats(),
-      runtime: (a) => {
-        const r = this.runtime();
-        if (a.clear === true) this.graph.clearRuntime();
-        return r;
-      },
-      route: (a) => ({ output: this.route(str(a, 'cmd')) }),
-      iptables: (a) => ({ output: this.iptables(str(a, 'line')) }),
-      sysctl: (a) => ({ value: this.sysctl(str(a, 'name'), a.value as number | string | undefined) }),
-      neigh: () => ({ output: this.neigh() }),
-      ports: () => this.portInfo(),
-      frames: () => this.frames(),
-      capture: (a, ctx) => this.controlCapture(a, ctx),
-      ...this.extraHandlers,
-    };
-    for (const k of Object.keys(h)) h[k] = count(h[k]);
-    return h;
-  }
-
-  /** `capture`: stream frames as events until count/duration is reached or the client leaves. */
-  private controlCapture(a: Record<string, unknown>, ctx: ControlContext): Promise<unknown> {
-    const num = (k: string, max: number): number | undefined => {
-      const v = a[k];
-      if (v === undefined || v === null) return undefined;
-      if (typeof v !== 'number' || !(v > 0) || v > max) throw new Error(`argument "${k}" must be a number in (0, ${max}]`);
-      return v;
-    };
-    const count = num('count', 1e9);
-    const duration = num('duration', 86400);
-    const snaplen = num('snaplen', 262144);
-    const dev = a.dev === undefined ? undefined : String(a.dev);
-    if (dev !== undefined) this.devs.get(dev);
-    return new Promise((resolve) => {
-      let sent = 0;
-      let dropped = 0;
-      let timer: ReturnType<typeof setTimeout> | null = null;
-      const finish = () => {
-        if (timer) clearTimeout(timer);
-        timer = null;
-        stop();
-        resolve({ packets: sent, dropped });
-      };
-      const stop = this.capture({ dev, rx: a.rx !== false, tx: a.tx === true, snaplen }, (frames, dr) => {
-        dropped += dr;
-        let list = frames;
-        if (count !== undefined && sent + list.length > count) list = list.slice(0, count - sent);
-        if (list.length > 0) {
-          ctx.send({
-            frames: list.map((f) => [f.sec, f.usec, f.origLen, Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength).toString('base64')]),
-          });
-          sent += list.length;
-        }
-        if (count !== undefined && sent >= count) queueMicrotask(finish);
-      });
-      ctx.onClose(finish);
-      if (duration !== undefined) timer = setTimeout(finish, duration * 1000);
-    });
   }
 
   private readonly warned = new Set<string>();

@@ -1,0 +1,83 @@
+/**
+ * The commands a running Stack answers on its control socket (`softnet stat|route|iptables|
+ * capture` are their clients). Every handler validates its arguments and throws a message a
+ * person can act on; the control server turns that into an error reply.
+ */
+import type { Stack } from './stack.ts';
+import type { ControlContext, ControlHandler } from './tools/control.ts';
+
+export function controlHandlers(stack: Stack, extra: Record<string, ControlHandler>): Record<string, ControlHandler> {
+  const str = (a: Record<string, unknown>, k: string): string => {
+    const v = a[k];
+    if (typeof v !== 'string') throw new Error(`argument "${k}" must be a string`);
+    return v;
+  };
+  const h: Record<string, ControlHandler> = {
+    stat: () => stack.stats(),
+    runtime: (a) => {
+      const r = stack.runtime();
+      if (a.clear === true) stack.graph.clearRuntime();
+      return r;
+    },
+    route: (a) => ({ output: stack.route(str(a, 'cmd')) }),
+    iptables: (a) => ({ output: stack.iptables(str(a, 'line')) }),
+    sysctl: (a) => {
+      const v = a.value;
+      if (v !== undefined && typeof v !== 'number' && typeof v !== 'string') throw new Error('argument "value" must be a number or string');
+      return { value: stack.sysctl(str(a, 'name'), v) };
+    },
+    neigh: () => ({ output: stack.neigh() }),
+    ports: () => stack.portInfo(),
+    frames: () => stack.frames(),
+    capture: (a, ctx) => capture(stack, a, ctx),
+    ...extra,
+  };
+  for (const [k, fn] of Object.entries(h)) {
+    h[k] = (a, c) => {
+      stack.counters.v[0]++;
+      return fn(a, c);
+    };
+  }
+  return h;
+}
+
+/** `capture`: stream frames as events until count/duration is reached or the client leaves. */
+function capture(stack: Stack, a: Record<string, unknown>, ctx: ControlContext): Promise<unknown> {
+  const num = (k: string, max: number): number | undefined => {
+    const v = a[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !(v > 0) || v > max) throw new Error(`argument "${k}" must be a number in (0, ${max}]`);
+    return v;
+  };
+  const count = num('count', 1e9);
+  const duration = num('duration', 86400);
+  const snaplen = num('snaplen', 262144);
+  const dev = a.dev === undefined || a.dev === null ? undefined : String(a.dev);
+  if (dev !== undefined) stack.devs.get(dev);
+  return new Promise((resolve) => {
+    let sent = 0;
+    let dropped = 0;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const finish = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      stop();
+      resolve({ packets: sent, dropped });
+    };
+    const stop = stack.capture({ dev, rx: a.rx !== false, tx: a.tx === true, snaplen }, (frames, dr) => {
+      dropped += dr;
+      let list = frames;
+      if (count !== undefined && sent + list.length > count) list = list.slice(0, count - sent);
+      if (list.length > 0) {
+        // JSON + base64 is the slow path on purpose: captures are for people, bounded by maxQueued.
+        ctx.send({
+          frames: list.map((f) => [f.sec, f.usec, f.origLen, Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength).toString('base64')]),
+        });
+        sent += list.length;
+      }
+      if (count !== undefined && sent >= count) queueMicrotask(finish);
+    });
+    ctx.onClose(finish);
+    if (duration !== undefined) timer = setTimeout(finish, duration * 1000);
+  });
+}
