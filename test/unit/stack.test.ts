@@ -173,8 +173,13 @@ describe('Stack over memory ports', () => {
     expect(() => s.route('frob')).toThrow(/"frob" is unknown/);
   });
 
-  it('a bad route in the config names its path', async () => {
+  it('a bad route, rule or sysctl in the config names its path', async () => {
     await expect(memStack('routes: ["10.3.0.0/16 via nowhere"]')).rejects.toThrow(/routes\[0\]: .*nowhere/);
+    await expect(memStack('netfilter: ["-A FORWARD -p udp --dportt 53 -j DROP"]')).rejects.toThrow(/netfilter\[0\]: .*--dportt/);
+    await expect(memStack('sysctl: {ip_forwardd: 1}')).rejects.toThrow(/sysctl\.ip_forwardd: .*unknown/);
+    const s = await memStack('sysctl: {ip_forward: 0, net.ipv4.icmp_ratelimit: 250}');
+    expect(s.sysctl('ip_forward')).toBe(0);
+    expect(s.sysctl('net.ipv4.icmp_ratelimit')).toBe(250);
   });
 
   it('serves stat, runtime, route and capture on the control socket; bad requests do not disturb it', async () => {
