@@ -73,11 +73,11 @@ export class IpRcv implements Stage {
       }
       // IPSTATS_MIB_IN: counted with the L3 length as received (before padding is trimmed).
       m[IP.InReceives]++;
-      m[IP.InOctets] += flen - l3;
       if (flen < l3 + 20) {
         this.hdrError(b, i);
         continue;
       }
+      m[IP.InOctets] += flen - l3;
       const h = b.addr[i] + l3;
       const vihl = u8[h];
       const ihl = (vihl & 0x0f) << 2;
