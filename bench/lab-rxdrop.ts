@@ -37,6 +37,8 @@ const a = parseArgs(process.argv.slice(2), {
   rxCpu: { type: 'int', min: 0, max: 1023, default: 1 },
   napiCpu: { type: 'int', min: 0, max: 1023 },
   threaded: { type: 'bool', help: "threaded NAPI on the receiving veth, kthread pinned to --napi-cpu (default: off, its work runs in the generator CPU's softirq)" },
+  ringSize: { type: 'int', min: 64, max: 4096, default: 4096, help: 'RX ring size for both receivers (same room to absorb scheduling gaps)' },
+  batch: { type: 'int', min: 1, max: 512, default: 64, help: 'frames per receive batch, both receivers' },
   link: { type: 'number', min: 0.1, default: 10, help: 'link speed in Gbit/s for the line-rate percentage' },
   lab: { type: 'string', default: 'rx' },
   keepLab: { type: 'bool' },
@@ -74,12 +76,13 @@ process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
 const frame = a.size - 4; // the generator's frame excludes the FCS
 const placement = `generator CPU${a.genCpu} (ns ${lab.a.host.ns}, ${a.generator}), ${a.threaded ? `NAPI kthread of ${lab.a.dev} CPU${napiCpu}` : `NAPI of ${lab.a.dev} in the generator's softirq (CPU${a.genCpu})`}, receiver CPU${a.rxCpu} (${a.busyPoll ? 'busy-poll' : 'interrupt/poll()'})`;
-console.log(`lab-rxdrop: ${a.size} B frames, ${a.seconds} s x ${a.reps} reps, ${a.mode}; ${placement}`);
+console.log(`lab-rxdrop: ${a.size} B frames, ${a.seconds} s x ${a.reps} reps, ${a.mode}, RX ring ${a.ringSize}, batch ${a.batch}; ${placement}`);
 
 function receiver(system: System): { argv: string[]; ready: RegExp } {
   if (system === 'softnet') {
     return {
-      argv: [...CLI, 'drop', '--dev', lab.a.dev, '--mode', a.mode, '--json', ...(a.busyPoll ? ['--busy-poll'] : [])],
+      argv: [...CLI, 'drop', '--dev', lab.a.dev, '--mode', a.mode, '--ring-size', String(a.ringSize), '--batch', String(a.batch), '--json',
+        ...(a.busyPoll ? ['--busy-poll'] : [])],
       ready: /: ok\b/,
     };
   }
@@ -87,7 +90,7 @@ function receiver(system: System): { argv: string[]; ready: RegExp } {
     return { argv: [cref, 'xdpdrop', '-i', lab.a.dev, a.mode === 'xdp-skb' ? '-S' : '-N'], ready: /^xsk_ref xdpdrop on/ };
   }
   return {
-    argv: [cref, 'rxdrop', '-i', lab.a.dev, a.mode === 'xdp-skb' ? '-S' : '-N', a.busyPoll ? '-b' : '-p'],
+    argv: [cref, 'rxdrop', '-i', lab.a.dev, a.mode === 'xdp-skb' ? '-S' : '-N', a.busyPoll ? '-b' : '-p', '-r', String(a.ringSize), '-B', String(a.batch)],
     ready: /^xsk_ref rxdrop on/,
   };
 }
@@ -194,7 +197,8 @@ const result = {
   command: `node --import tsx bench/lab-rxdrop.ts ${process.argv.slice(2).join(' ')}`.trim(),
   machine: machineInfo(),
   placement,
-  options: { seconds: a.seconds, reps: a.reps, size: a.size, mode: a.mode, busyPoll: a.busyPoll, generator: a.generator, link: a.link },
+  options: { seconds: a.seconds, reps: a.reps, size: a.size, mode: a.mode, busyPoll: a.busyPoll, generator: a.generator, link: a.link,
+    ringSize: a.ringSize, batch: a.batch, threaded: a.threaded },
   scenarios: [
     {
       name: 'rxdrop',

@@ -5,7 +5,7 @@
 // XDP_USE_NEED_WAKEUP, a hand-assembled XSKMAP redirect program attached with BPF_LINK_CREATE
 // (detached by the kernel when we exit, even on a crash).
 //
-//   xsk_ref rxdrop|l2fwd -i IF [-q Q] [-S|-N] [-p|-b] [-d SEC] [-B BATCH]
+//   xsk_ref rxdrop|l2fwd -i IF [-q Q] [-S|-N] [-p|-b] [-d SEC] [-B BATCH] [-r RING]
 //   xsk_ref gen -i IF [-s SIZE] (-n COUNT | -d SEC) [-D dstmac] [-M srcmac]
 //   xsk_ref xdpdrop -i IF [-S|-N] [-d SEC]
 //
@@ -54,9 +54,9 @@
 #define NUM_FRAMES 4096
 #define FRAME_SIZE 2048
 #define FILL_SIZE 4096
-#define COMP_SIZE 2048
-#define RX_SIZE 2048
-#define TX_SIZE 2048
+// RX/TX/completion ring size: -r (default 4096, softnet drop's default, so both receivers have the
+// same room to absorb scheduling gaps).
+static uint32_t ring_size = 4096;
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
@@ -116,16 +116,16 @@ static void xsk_open(struct xsk *x, const char *dev, int queue, int busy, int ba
   if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg))) die("setsockopt XDP_UMEM_REG");
   int v;
   v = FILL_SIZE; if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_FILL_RING, &v, sizeof(v))) die("XDP_UMEM_FILL_RING");
-  v = COMP_SIZE; if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &v, sizeof(v))) die("XDP_UMEM_COMPLETION_RING");
-  v = RX_SIZE; if (setsockopt(x->fd, SOL_XDP, XDP_RX_RING, &v, sizeof(v))) die("XDP_RX_RING");
-  v = TX_SIZE; if (setsockopt(x->fd, SOL_XDP, XDP_TX_RING, &v, sizeof(v))) die("XDP_TX_RING");
+  v = ring_size; if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &v, sizeof(v))) die("XDP_UMEM_COMPLETION_RING");
+  v = ring_size; if (setsockopt(x->fd, SOL_XDP, XDP_RX_RING, &v, sizeof(v))) die("XDP_RX_RING");
+  v = ring_size; if (setsockopt(x->fd, SOL_XDP, XDP_TX_RING, &v, sizeof(v))) die("XDP_TX_RING");
   struct xdp_mmap_offsets off;
   socklen_t ol = sizeof(off);
   if (getsockopt(x->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol)) die("getsockopt XDP_MMAP_OFFSETS");
   map_ring(x->fd, &x->fill, &off.fr, FILL_SIZE, sizeof(uint64_t), XDP_UMEM_PGOFF_FILL_RING);
-  map_ring(x->fd, &x->comp, &off.cr, COMP_SIZE, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING);
-  map_ring(x->fd, &x->rx, &off.rx, RX_SIZE, sizeof(struct xdp_desc), XDP_PGOFF_RX_RING);
-  map_ring(x->fd, &x->tx, &off.tx, TX_SIZE, sizeof(struct xdp_desc), XDP_PGOFF_TX_RING);
+  map_ring(x->fd, &x->comp, &off.cr, ring_size, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING);
+  map_ring(x->fd, &x->rx, &off.rx, ring_size, sizeof(struct xdp_desc), XDP_PGOFF_RX_RING);
+  map_ring(x->fd, &x->tx, &off.tx, ring_size, sizeof(struct xdp_desc), XDP_PGOFF_TX_RING);
   // Every frame starts in the fill ring; fill ring size == frame count, so it can never overflow.
   uint64_t *fq = x->fill.desc;
   for (uint32_t i = 0; i < NUM_FRAMES; i++) fq[i & x->fill.mask] = (uint64_t)i * FRAME_SIZE;
@@ -248,7 +248,7 @@ static void run_xsk(int l2fwd, const char *dev, int queue, int skb_mode, int bus
         fill_put(&x, addrs, n);
       } else {
         uint32_t tp = *x.tx.producer;
-        uint32_t room = TX_SIZE - (tp - load_acq(x.tx.consumer));
+        uint32_t room = ring_size - (tp - load_acq(x.tx.consumer));
         uint32_t k = n < room ? n : room;
         for (uint32_t i = 0; i < n; i++) {
           struct xdp_desc d = rxd[(c + i) & x.rx.mask];
@@ -436,7 +436,7 @@ static void run_gen(const char *dev, int size, uint64_t count, double duration, 
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: xsk_ref rxdrop|l2fwd -i IF [-q Q] [-S skb|-N drv] [-p poll|-b busy] [-d SEC] [-B BATCH]\n"
+          "usage: xsk_ref rxdrop|l2fwd -i IF [-q Q] [-S skb|-N drv] [-p poll|-b busy] [-d SEC] [-B BATCH] [-r RING]\n"
           "       xsk_ref gen -i IF [-s SIZE] (-n COUNT | -d SEC) [-D DSTMAC] [-M SRCMAC]\n"
           "       xsk_ref xdpdrop -i IF [-S|-N] [-d SEC]   (in-kernel XDP_DROP; count with ethtool -S)\n");
   exit(2);
@@ -451,7 +451,7 @@ int main(int argc, char **argv) {
   uint8_t dmac[6] = {0x02, 0, 0x0a, 0x01, 0, 0x01}, smac[6] = {0x02, 0, 0x0a, 0x01, 0, 0x02};
   int o;
   optind = 2;
-  while ((o = getopt(argc, argv, "i:q:SNpbd:B:s:n:D:M:")) != -1) {
+  while ((o = getopt(argc, argv, "i:q:SNpbd:B:s:n:D:M:r:")) != -1) {
     switch (o) {
       case 'i': dev = optarg; break;
       case 'q': queue = atoi(optarg); break;
@@ -461,6 +461,7 @@ int main(int argc, char **argv) {
       case 'b': busy = 1; break;
       case 'd': duration = atof(optarg); break;
       case 'B': batch = atoi(optarg); break;
+      case 'r': ring_size = strtoul(optarg, NULL, 0); break;
       case 's': size = atoi(optarg); break;
       case 'n': count = strtoull(optarg, NULL, 0); break;
       case 'D': if (parse_mac(optarg, dmac)) usage(); break;
@@ -468,7 +469,7 @@ int main(int argc, char **argv) {
       default: usage();
     }
   }
-  if (!dev || batch < 1) usage();
+  if (!dev || batch < 1 || ring_size < 64 || ring_size > NUM_FRAMES || (ring_size & (ring_size - 1))) usage();
   struct sigaction sa = {.sa_handler = on_signal};
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
