@@ -129,7 +129,11 @@ export function nsExec(
   });
 }
 
-/** Start argv in namespace ns (null: the current one) and return the process (kill it by its PID). */
+/**
+ * Start argv in namespace ns (null: the current one) and return the process; kill it by its PID
+ * (`ip netns exec` execs the command, so the PID is the command's own). stdout/stderr are pipes
+ * by default: read them, or pass `stdio`, or a chatty child blocks once a pipe fills.
+ */
 export function spawnInNs(ns: string | null, argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
   const full = ns === null ? [...argv] : ['ip', 'netns', 'exec', ns, ...argv];
   return spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
