@@ -39,7 +39,8 @@ describe('fib differential: DIR-24-8 vs linear scan', () => {
         const base = bases[rand() % bases.length] ^ (rand() & (rand() % 2 ? 0xff : 0xffff));
         const prefix = (base & maskOf(len)) >>> 0;
         const black = rand() % 10 === 0;
-        return { prefix, len, type: black ? RTN_BLACKHOLE : RTN_UNICAST, gateway: 0, oif: black ? -1 : rand() % 4, metric: (rand() % 3) * 10, proto: 'static' };
+        // odd seeds: few next hops; even seeds: many, so ids pass the one-byte tbl24 (>= 253)
+        return { prefix, len, type: black ? RTN_BLACKHOLE : RTN_UNICAST, gateway: 0, oif: black ? -1 : rand() % (seed % 2 ? 4 : 700), metric: (rand() % 3) * 10, proto: 'static' };
       };
       const check = (n: number) => {
         for (let k = 0; k < n; k++) {
@@ -54,6 +55,7 @@ describe('fib differential: DIR-24-8 vs linear scan', () => {
           }
           const want = naive(routes, d);
           const nh = fib.lookup(d);
+          if (nh > maxNh) maxNh = nh;
           if (want === undefined) expect(nh, `lookup ${d >>> 0}`).toBe(-1);
           else {
             expect(nh, `lookup ${d >>> 0}`).toBeGreaterThanOrEqual(0);
@@ -61,6 +63,15 @@ describe('fib differential: DIR-24-8 vs linear scan', () => {
           }
         }
       };
+      if (seed % 2 === 0) {
+        // take 300 next-hop ids first, so the random routes' ids are past the one-byte tbl24
+        for (let k = 0; k < 300; k++) {
+          const r: Route = { prefix: (0xc6120000 + k * 7) >>> 0, len: 32, type: RTN_UNICAST, gateway: 0, oif: 1000 + k, metric: 0, proto: 'static' };
+          fib.add(r);
+          routes.push(r);
+        }
+      }
+      let maxNh = -1;
       for (let step = 0; step < 300; step++) {
         const op = rand() % 10;
         if (op < 6 || routes.length === 0) {
@@ -86,6 +97,7 @@ describe('fib differential: DIR-24-8 vs linear scan', () => {
         if (step % 25 === 0) check(200);
       }
       check(3000);
+      if (seed % 2 === 0) expect(maxNh).toBeGreaterThan(300);
       expect(fib.size).toBe(routes.length);
       // Delete everything (in random order): the table must return to empty, groups freed.
       while (routes.length > 0) {

@@ -4,9 +4,13 @@
  * prefixes hang off 256-entry "tbl8" groups, a second access.
  *
  * Entries are Int32: 0 = no route, > 0 = next-hop id + 1, < 0 = tbl8 group (index in the low 31
- * bits). So lookup is one load, one sign test, maybe one more load, and `- 1`.
- * 32-bit entries rather than rte_lpm's 16-bit variant: no 32k limit on groups or next hops;
- * random lookups miss DRAM/TLB either way, so the doubled size costs little (see bench/micro-fib.ts).
+ * bits): no limit on groups or next hops (rte_lpm's 16-bit variant stops at 32k).
+ *
+ * Random lookups are bound by DRAM and TLB misses on tbl24, so the hot copy of it is narrow:
+ * n24 holds the same entry in one byte when it is a next hop < NARROW_MAX (most tables have few
+ * distinct next hops), else NARROW_WIDE = "read the Int32 entry in w24". 16 MiB instead of 64 MiB
+ * stays mostly in the last-level cache and needs a quarter of the page walks; w24 is read only
+ * for prefixes longer than /24 or next-hop ids >= 253.
  *
  * The depth (prefix length + 1, 0 = empty) of the route that wrote each entry lives in separate
  * Uint8Arrays, read only by updates: it is what lets add and delete touch only the entries the
@@ -17,9 +21,20 @@
 
 const T24_SIZE = 1 << 24;
 const GROUP_FLAG = 0x80000000 | 0;
+/** n24 values: 0 none, 1..NARROW_MAX-1 next hop + 1, NARROW_WIDE: the entry is in w24. */
+export const NARROW_WIDE = 254;
+const NARROW_MAX = 254;
+
+/** The one-byte form of a wide entry. */
+function narrow(e: number): number {
+  return e >= 0 && e < NARROW_MAX ? e : NARROW_WIDE;
+}
 
 export class Dir24 {
-  readonly t24 = new Int32Array(T24_SIZE);
+  /** tbl24, one byte per entry (see narrow()); the array lookups read first. */
+  readonly n24 = new Uint8Array(T24_SIZE);
+  /** tbl24, the full Int32 entries. */
+  readonly w24 = new Int32Array(T24_SIZE);
   /** Depth (len + 1) of the route that set each tbl24 entry; meaningless for group entries. */
   private readonly d24 = new Uint8Array(T24_SIZE);
   t8: Int32Array;
@@ -38,14 +53,17 @@ export class Dir24 {
 
   /** Next-hop id for daddr, or -1. The hot path: two loads at most, no allocation. */
   lookup(daddr: number): number {
-    let e = this.t24[daddr >>> 8];
-    if (e < 0) e = this.t8[((e & 0x7fffffff) << 8) | (daddr & 255)];
+    let e = this.n24[daddr >>> 8];
+    if (e === NARROW_WIDE) {
+      e = this.w24[daddr >>> 8];
+      if (e < 0) e = this.t8[((e & 0x7fffffff) << 8) | (daddr & 255)];
+    }
     return e - 1;
   }
 
   /** Bytes held by the tables (tbl24 + depths + allocated tbl8 groups). */
   memoryBytes(): number {
-    return this.t24.byteLength + this.d24.byteLength + this.t8.byteLength + this.d8.byteLength;
+    return this.n24.byteLength + this.w24.byteLength + this.d24.byteLength + this.t8.byteLength + this.d8.byteLength;
   }
 
   /**
@@ -58,20 +76,23 @@ export class Dir24 {
     if (len <= 24) {
       const start = prefix >>> 8;
       const end = start + (1 << (24 - len));
-      const t24 = this.t24;
+      const w24 = this.w24;
+      const n24 = this.n24;
       const d24 = this.d24;
+      const nv = narrow(v);
       for (let i = start; i < end; i++) {
-        const e = t24[i];
+        const e = w24[i];
         if (e < 0) this.setRange((e & 0x7fffffff) << 8, 256, v, dep, true);
         else if (d24[i] <= dep) {
-          t24[i] = v;
+          w24[i] = v;
+          n24[i] = nv;
           d24[i] = dep;
         }
       }
       return;
     }
     const i = prefix >>> 8;
-    let e = this.t24[i];
+    let e = this.w24[i];
     if (e >= 0) e = this.split(i);
     this.setRange(((e & 0x7fffffff) << 8) | (prefix & 255), 1 << (32 - len), v, dep, true);
   }
@@ -87,21 +108,24 @@ export class Dir24 {
     if (len <= 24) {
       const start = prefix >>> 8;
       const end = start + (1 << (24 - len));
-      const t24 = this.t24;
+      const w24 = this.w24;
+      const n24 = this.n24;
       const d24 = this.d24;
+      const nrv = narrow(rv);
       for (let i = start; i < end; i++) {
-        const e = t24[i];
+        const e = w24[i];
         // Groups keep at least one entry deeper than /24, so they never collapse here.
         if (e < 0) this.replaceDepth((e & 0x7fffffff) << 8, 256, dep, rv, rdep);
         else if (d24[i] === dep) {
-          t24[i] = rv;
+          w24[i] = rv;
+          n24[i] = nrv;
           d24[i] = rdep;
         }
       }
       return;
     }
     const i = prefix >>> 8;
-    const e = this.t24[i];
+    const e = this.w24[i];
     if (e >= 0) return; // nothing deeper than /24 here: the prefix was never installed
     const base = (e & 0x7fffffff) << 8;
     this.replaceDepth(base | (prefix & 255), 1 << (32 - len), dep, rv, rdep);
@@ -133,9 +157,10 @@ export class Dir24 {
   /** Replaces tbl24 entry i by a group holding 256 copies of it; returns the new entry. */
   private split(i: number): number {
     const g = this.allocGroup();
-    this.setRange(g << 8, 256, this.t24[i], this.d24[i], false);
+    this.setRange(g << 8, 256, this.w24[i], this.d24[i], false);
     const e = g | GROUP_FLAG;
-    this.t24[i] = e; // link only once filled
+    this.w24[i] = e; // link only once filled
+    this.n24[i] = NARROW_WIDE;
     this.d24[i] = 0;
     this.groups++;
     return e;
@@ -145,7 +170,9 @@ export class Dir24 {
   private maybeCollapse(i: number, base: number): void {
     const d8 = this.d8;
     for (let j = base; j < base + 256; j++) if (d8[j] > 25) return;
-    this.t24[i] = this.t8[base];
+    const v = this.t8[base];
+    this.w24[i] = v;
+    this.n24[i] = narrow(v); // unlink before the group is reused
     this.d24[i] = d8[base];
     this.freeGroups.push(base >>> 8);
     this.groups--;

@@ -6,7 +6,7 @@
  */
 
 import { formatIPv4, maskOf } from '../addr.ts';
-import { Dir24 } from './dir24.ts';
+import { Dir24, NARROW_WIDE } from './dir24.ts';
 import { RouteTable } from './reference.ts';
 
 import { RTN_BLACKHOLE, RTN_NAMES, RTN_PROHIBIT, RTN_UNICAST, RTN_UNREACHABLE, type Route } from './types.ts';
@@ -53,20 +53,27 @@ export class Fib {
   /** Next-hop id for daddr (host order), or -1 if no route. Hot path: no allocation. */
   lookup(daddr: number): number {
     const dir = this.dir;
-    let e = dir.t24[daddr >>> 8];
-    if (e < 0) e = dir.t8[((e & 0x7fffffff) << 8) | (daddr & 255)];
+    let e = dir.n24[daddr >>> 8];
+    if (e === NARROW_WIDE) {
+      e = dir.w24[daddr >>> 8];
+      if (e < 0) e = dir.t8[((e & 0x7fffffff) << 8) | (daddr & 255)];
+    }
     return e - 1;
   }
 
   /** lookup() of daddrs[from .. from+n) into out[0 .. n) (batch callers, benchmarks). */
   lookupBatch(daddrs: Uint32Array, out: Int32Array, n: number, from = 0): void {
     const dir = this.dir;
-    const t24 = dir.t24;
+    const n24 = dir.n24;
+    const w24 = dir.w24;
     const t8 = dir.t8;
     for (let i = 0; i < n; i++) {
       const d = daddrs[from + i];
-      let e = t24[d >>> 8];
-      if (e < 0) e = t8[((e & 0x7fffffff) << 8) | (d & 255)];
+      let e = n24[d >>> 8];
+      if (e === NARROW_WIDE) {
+        e = w24[d >>> 8];
+        if (e < 0) e = t8[((e & 0x7fffffff) << 8) | (d & 255)];
+      }
       out[i] = e - 1;
     }
   }
