@@ -6,6 +6,7 @@ const spec = {
   name: { type: 'string', metavar: 'N', default: DEFAULT_LAB, help: 'lab name, 1-6 chars [a-z0-9]' },
   linuxRouter: { type: 'bool', help: 'up: put the softnet-side ends in ns sn-N-r with 10.1.0.1/10.2.0.1 and ip_forward=1 (Linux baseline)' },
   staticArp: { type: 'bool', help: 'up: permanent ARP entries for the gateway in both hosts (traffic flows with nothing answering ARP)' },
+  queues: { type: 'int', metavar: 'N', min: 1, max: 64, default: 1, help: 'up: RX/TX queues per veth end' },
   json: { type: 'bool', help: 'up/show: print the lab description as JSON' },
 } as const;
 
@@ -33,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     switch (verb) {
       case 'up': {
-        const lab = await labUp({ name: a.name, linuxRouter: a.linuxRouter, staticArp: a.staticArp });
+        const lab = await labUp({ name: a.name, linuxRouter: a.linuxRouter, staticArp: a.staticArp, queues: a.queues });
         print(lab, a.json);
         return 0;
       }

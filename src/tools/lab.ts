@@ -54,6 +54,8 @@ export interface LabOptions {
   staticArp?: boolean;
   /** txqueuelen of every lab veth end (default 10000: the default 1000 drops under load). */
   txqueuelen?: number;
+  /** RX/TX queues per veth end (default 1): for multi-queue / RSS work. */
+  queues?: number;
 }
 
 export class LabError extends Error {
@@ -185,6 +187,9 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
     );
   }
   const qlen = String(opts.txqueuelen ?? 10000);
+  const queues = opts.queues ?? 1;
+  if (!Number.isInteger(queues) || queues < 1 || queues > 64) throw new LabError(`lab: queues must be 1..64, got ${queues}`, 'NAME');
+  const nq = queues > 1 ? ['numtxqueues', String(queues), 'numrxqueues', String(queues)] : [];
   try {
     const router = opts.linuxRouter ? n.nsR : null;
     for (const ns of [n.nsA, n.nsB, ...(router ? [router] : [])]) {
@@ -200,8 +205,8 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
     for (const s of sides) {
       // Create both ends in the root namespace (so a failure leaves a root link labDown finds),
       // then move the host end.
-      await run(null, 'ip', 'link', 'add', s.s0, 'address', s.mac0, 'txqueuelen', qlen, 'type', 'veth',
-        'peer', 'name', s.s1, 'address', s.mac1, 'txqueuelen', qlen);
+      await run(null, 'ip', 'link', 'add', s.s0, 'address', s.mac0, 'txqueuelen', qlen, ...nq, 'type', 'veth',
+        'peer', 'name', s.s1, 'address', s.mac1, 'txqueuelen', qlen, ...nq);
       await run(null, 'ip', 'link', 'set', s.s1, 'netns', s.ns);
       if (router) {
         await run(null, 'ip', 'link', 'set', s.s0, 'netns', router);

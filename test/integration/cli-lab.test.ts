@@ -18,7 +18,7 @@ const names = (s: string, prefix: string) =>
     .sort();
 
 afterAll(async () => {
-  for (const n of ['t2l', 't2r']) await labDown(n);
+  for (const n of ['t2l', 't2r', 't2m']) await labDown(n);
 });
 
 describe('softnet lab', () => {
@@ -83,6 +83,20 @@ describe('softnet lab', () => {
       expect((await labShow('t2r')).b.ip).toBe('10.2.0.1');
     } finally {
       expect((await labDown('t2r')).sort()).toEqual(['sn-t2r-a', 'sn-t2r-b', 'sn-t2r-r']);
+    }
+  });
+
+  it('--queues gives every veth end that many RX/TX queues', async () => {
+    await labDown('t2m');
+    try {
+      const r = await cli('lab', 'up', '--name', 't2m', '--queues', '2');
+      expect(r.code, r.stderr).toBe(0);
+      const q = await nsExec(null, ['ls', '/sys/class/net/snt2m-a0/queues']);
+      expect(q.stdout.split(/\s+/).filter(Boolean).sort()).toEqual(['rx-0', 'rx-1', 'tx-0', 'tx-1']);
+      const h = await nsExec('sn-t2m-b', ['ls', '/sys/class/net/snt2m-b1/queues']);
+      expect(h.stdout).toContain('rx-1');
+    } finally {
+      await labDown('t2m');
     }
   });
 
