@@ -214,8 +214,17 @@ describe('netfilter targets, chains, policies, counters', () => {
     expect(nf.counters('filter', 'FORWARD', 1)).toEqual({ pkts: 1, bytes: 100 });
   });
   it('evaluates without allocating', () => {
-    const nf = mk('-N u', '-A FORWARD -i p+ -p udp -m multiport --dports 1,2,3 -j DROP', '-A FORWARD -j u', '-A u -p udp --dport 53 -j MARK --set-mark 1', '-A u -m mark --mark 2 -j DROP', '-A u -j RETURN');
-    const p = pkt();
+    const nf = mk(
+      '-N u',
+      '-A FORWARD -i p+ -p udp -m multiport --dports 1,2,3 -j DROP',
+      '-A FORWARD -s 192.168.0.0/16 -j u',
+      '-A u -p udp --dport 53 -j MARK --set-mark 0x80000001',
+      '-A u -m mark --mark 2 -j DROP',
+      '-A u -j RETURN',
+    );
+    const p = pkt({ saddr: ip('192.168.7.7'), daddr: ip('200.0.0.1') }); // addresses and marks past 2^31
+    expect(nf.hook(NF_INET_FORWARD, p)).toBe(NF_ACCEPT);
+    expect(p.mark).toBe(0x80000001);
     for (let i = 0; i < 20000; i++) nf.hook(NF_INET_FORWARD, p); // warm up / optimise
     globalThis.gc?.();
     const before = process.memoryUsage().heapUsed;
