@@ -150,3 +150,17 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
 export async function hostChecksumsInSoftware(hosts: Array<{ ns: string; dev: string }>): Promise<void> {
   for (const h of hosts) await nsExec(h.ns, ['ethtool', '-K', h.dev, 'tx', 'off'], { check: true });
 }
+
+/** Start tcpdump in ns and wait until it is listening; `out()` is what it printed so far. */
+export async function tcpdump(ns: string, args: string[]): Promise<{ out: () => string; done: Promise<void>; stop: () => void }> {
+  const { spawnInNs } = await import('../../src/tools/lab.ts');
+  const p = spawnInNs(ns, ['tcpdump', '-l', ...args]);
+  let out = '';
+  let err = '';
+  p.stdout!.on('data', (d) => (out += d));
+  p.stderr!.on('data', (d) => (err += d));
+  const done = new Promise<void>((r) => p.on('exit', () => r()));
+  await waitFor('tcpdump to listen', () => /listening on/.test(err) || p.exitCode !== null, 10_000);
+  if (p.exitCode !== null) throw new Error(`tcpdump ${args.join(' ')} exited: ${err.trim()}`);
+  return { out: () => out, done, stop: () => void (p.exitCode === null && p.kill('SIGTERM')) };
+}

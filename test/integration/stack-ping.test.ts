@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack.ts';
-import { labDown, labUp, nsExec, spawnInNs, type Lab } from '../../src/tools/lab.ts';
-import { arp, eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, sleep, waitFor } from './stack-helpers.ts';
+import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import { arp, eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, sleep, tcpdump, waitFor } from './stack-helpers.ts';
 
 const LAB = 't7p';
 const dir = mkdtempSync(join(tmpdir(), 'sn-t7p-'));
@@ -111,21 +111,18 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
     const me = lab.a.mac;
     const peer = lab.a.host.mac;
     const tag = (type: number, payload: Uint8Array) => eth(me, peer, 0x8100, [0, 100, type >> 8, type & 255, ...payload]);
-    const dump = spawnInNs(A, ['tcpdump', '-i', A1, '-Q', 'in', '-e', '-nn', '-l', '-c', '6', 'vlan 100']);
-    let out = '';
-    dump.stdout!.on('data', (d) => (out += d));
-    const done = new Promise<void>((res) => dump.on('exit', () => res()));
+    const dump = await tcpdump(A, ['-i', A1, '-Q', 'in', '-e', '-nn', '-c', '6', 'vlan 100']);
     try {
-      await sleep(700); // tcpdump attaches its socket
       const frames = [tag(0x0806, arp({ sha: peer, spa: '10.100.0.2', tpa: '10.100.0.1' }))];
       for (let k = 0; k < 5; k++) frames.push(tag(0x0800, ipv4({ src: '10.100.0.2', dst: '10.100.0.1', proto: 1, id: 100 + k }, icmpEcho(56))));
       await inject(A, A1, frames.slice(0, 1));
       await sleep(50);
       await inject(A, A1, frames.slice(1));
-      await Promise.race([done, sleep(3000)]);
+      await Promise.race([dump.done, sleep(5000)]);
     } finally {
-      dump.kill('SIGTERM');
+      dump.stop();
     }
+    const out = dump.out();
     const replies = out.split('\n').filter((l) => /vlan 100/.test(l) && /10\.100\.0\.1 > 10\.100\.0\.2: ICMP echo reply/.test(l));
     expect(replies.length).toBe(5);
     expect(out).toMatch(/vlan 100.*Reply 10\.100\.0\.1 is-at/);

@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack.ts';
 import { labDown, labUp, nsExec, spawnInNs, type Lab } from '../../src/tools/lab.ts';
-import { eth, hasXdp, hostChecksumsInSoftware, icmpEcho, inject, ipv4, namespaces, pingSummary, sleep, udp, waitFor } from './stack-helpers.ts';
+import { eth, hasXdp, hostChecksumsInSoftware, icmpEcho, inject, ipv4, namespaces, pingSummary, sleep, tcpdump, udp, waitFor } from './stack-helpers.ts';
 
 const LAB = 't7r';
 let lab: Lab;
@@ -54,7 +54,9 @@ function listen(ns: string, port: number, proto: 'udp' | 'tcp', ms = 2500): { re
       res(out);
     });
   });
-  return { ready: sleep(200), got };
+  // Ready once the socket is bound (ss), not after a guessed delay: the machine may be loaded.
+  const ready = waitFor(`nc to listen on ${proto} ${port}`, async () => (await nsExec(ns, ['ss', '-Hln', proto === 'udp' ? '-u' : '-t', `sport = :${port}`])).stdout.trim() !== '');
+  return { ready, got };
 }
 
 async function send(ns: string, dst: string, port: number, proto: 'udp' | 'tcp', text: string): Promise<void> {
@@ -105,14 +107,11 @@ async function udpProbe(ns: string, dst: string, port: number): Promise<string> 
 
 describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
   it('ping A -> B: replies, TTL decremented as B sees it', async () => {
-    const dump = spawnInNs(B, ['tcpdump', '-i', lab.b.host.dev, '-Q', 'in', '-nn', '-v', '-l', '-c', '3', 'icmp']);
-    let seen = '';
-    dump.stdout!.on('data', (d) => (seen += d));
-    const done = new Promise<void>((r) => dump.on('exit', () => r()));
-    await sleep(600);
+    const dump = await tcpdump(B, ['-i', lab.b.host.dev, '-Q', 'in', '-nn', '-v', '-c', '3', 'icmp']);
     const r = await nsExec(A, ['ping', '-c', '50', '-i', '0.005', '-W', '1', '10.2.0.2']);
-    await Promise.race([done, sleep(2000)]);
-    dump.kill('SIGTERM');
+    await Promise.race([dump.done, sleep(3000)]);
+    dump.stop();
+    const seen = dump.out();
     expect(pingSummary(r.stdout)).toEqual({ tx: 50, rx: 50, loss: 0 });
     expect(r.stdout).toMatch(/ttl=63/);
     expect(seen).toMatch(/ttl 63.*\n.*10\.1\.0\.2 > 10\.2\.0\.2: ICMP echo request/);
