@@ -5,6 +5,7 @@
 // work, so count a time_squeeze and continue on the next event-loop turn (setImmediate) instead of
 // re-arming, otherwise re-arm the interrupt. --busy-poll never re-arms: it spins for a few ms per
 // turn, then yields so timers and signals still run.
+import { existsSync } from 'node:fs';
 import { describeFlags, parseArgs, UsageError, type Spec } from './args.ts';
 import type { Port } from '../driver/port.ts';
 import { DEFAULT_FRAMES } from '../driver/umem.ts';
@@ -194,10 +195,20 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
   }
 
   return new Promise<LoopResult>((resolve, reject) => {
+    let failure: unknown = null;
     let lastPkts = 0;
     let lastTx = 0;
     let lastErr = errCount(port.stats());
+    // An AF_XDP socket whose device is deleted just goes quiet: notice it once a second and stop
+    // with an error instead of reporting 0 rx/s forever. (Not for TAP: it may be moved to another
+    // namespace on purpose, and it disappears only when we close it.)
+    const watchDev = port.mode !== 'tap' && port.mode !== 'memory';
     const ticker = setInterval(() => {
+      if (watchDev && !existsSync(`/sys/class/net/${port.dev}`)) {
+        failure = new Error(`${port.dev}: the device disappeared (deleted or moved to another namespace); stopped`);
+        stop();
+        return;
+      }
       const err = errCount(port.stats()) + txRefused;
       o.onSecond?.(packets - lastPkts, err - lastErr, tx - lastTx);
       lastPkts = packets;
@@ -217,7 +228,6 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
     }
 
     let finished = false;
-    let failure: unknown = null;
     function finish(): void {
       if (finished) return;
       finished = true;

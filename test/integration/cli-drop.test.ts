@@ -313,3 +313,22 @@ describe('CLI errors', () => {
   });
 });
 
+
+describe('device removed under a running drop', () => {
+  it('stops with an error naming the device instead of counting 0 rx/s forever', async () => {
+    await labDown('t2y');
+    const l = await labUp({ name: 't2y' });
+    try {
+      const r = startCli(['drop', '--dev', l.a.dev, '--mode', 'xdp-drv', '--json']);
+      await r.ready;
+      await labDown('t2y');
+      const t = setTimeout(() => process.kill(r.pid, 'SIGKILL'), 10_000);
+      const out = await r.done;
+      clearTimeout(t);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain(`${l.a.dev}: the device disappeared`);
+    } finally {
+      await labDown('t2y');
+    }
+  });
+});
