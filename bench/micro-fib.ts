@@ -116,11 +116,15 @@ const mb = (n: number) => (n / 1048576).toFixed(1);
 console.log(`routes: ${added} added (${dups} duplicate prefixes skipped) in ${addMs.toFixed(0)} ms = ${(addMs * 1000 / NROUTES).toFixed(2)} us/route`);
 console.log(`tbl8 groups: ${fib.tbl8Groups}; lookup tables: ${mb(fib.memoryBytes())} MiB (tbl24 16 MiB narrow + 64 MiB wide + depths 16 MiB + tbl8 + next hops); ` +
   `process RSS +${mb(heap1.rss - heap0.rss)} MiB, arrayBuffers +${mb(heap1.arrayBuffers - heap0.arrayBuffers)} MiB`);
+// Median and best iteration as well as the mean: on a shared 2-core machine the mean mostly
+// measures other processes' preemptions.
+const rate = (ms: number) => ((BATCHES * BATCH) / (ms / 1000) / 1e6).toFixed(1).padStart(6);
+console.log(`${''.padEnd(42)} M lookups/s: median   best   mean   (ns/lookup median)`);
 for (const t of bench.tasks) {
   const r = t.result;
   if (!r || !('latency' in r)) continue;
-  const perIter = r.latency.mean / 1000; // s
-  const mlps = (BATCHES * BATCH) / perIter / 1e6;
-  console.log(`${t.name.padEnd(42)} ${mlps.toFixed(1).padStart(7)} M lookups/s  (${((perIter * 1e9) / (BATCHES * BATCH)).toFixed(2)} ns/lookup, rme ${r.latency.rme.toFixed(1)}%, ${r.latency.samples.length} samples)`);
+  const l = r.latency;
+  const med = l.p50 ?? l.mean;
+  console.log(`${t.name.padEnd(42)}              ${rate(med)} ${rate(l.min)} ${rate(l.mean)}   (${((med * 1e6) / (BATCHES * BATCH)).toFixed(2)} ns, ${l.samples.length} samples)`);
 }
 if (sink === 0x7fffffff) console.log(sink); // keeps the lookups alive
