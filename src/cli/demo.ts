@@ -148,6 +148,7 @@ export async function run(argv: string[]): Promise<number> {
     out.write(`  forwarded ${st.mib.Ip.ForwDatagrams}, delivered locally ${st.mib.Ip.InDelivers}, ICMP out ${st.mib.Icmp.OutMsgs}\n`);
     const drops = Object.entries(st.drops).filter(([, v]) => v > 0);
     out.write(`  drops: ${drops.map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}\n`);
+    out.write(`\nneighbours (ip neigh):\n${indent(stack.neigh())}\n`);
     out.write(`\nnetfilter (softnet iptables --name ${name} -L FORWARD -v -n):\n${indent(stack.iptables('-L FORWARD -v -n'))}\n`);
     out.write(`\n${indent(formatRuntime(stack.runtime()))}\n`);
     return 0;
