@@ -31,7 +31,7 @@ async function ping(ctx: RunContext, bits: RouterBits, size: FrameSize): Promise
   await warm.wait(10_000);
   const p = new Proc('ping', l.a.host.ns, GEN_CPU, ['ping', '-n', '-c', String(count), '-i', '0.001', '-W', '1', '-s', String(payload), l.b.host.ip]);
   const t0 = Date.now();
-  const tick = setInterval(() => ctx.rate(0, `${p.lines.length} echoes`), 500);
+  const tick = setInterval(() => ctx.rate(0, `${p.lines.length} echoes of ${count}`), 500);
   try {
     await p.wait(count * 2 + 15_000);
   } finally {

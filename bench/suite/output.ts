@@ -19,7 +19,7 @@ export function charts(res: BenchResult): Record<string, string> {
   for (const name of names) {
     const es = res.scenarios.filter((e) => e.name === name);
     if (es[0].metric !== 'mpps') continue;
-    out[`${name}.svg`] = groupedBarsSvg(`${name}: Mpps by frame size (${res.options.reps} reps, median and min–max)`, es);
+    out[`${name}.svg`] = groupedBarsSvg(`${name}: Mpps by frame size (${res.options.reps} rep${res.options.reps === 1 ? "" : "s"}, median and min–max)`, es);
   }
   const bars = res.scenarios
     .filter((e) => e.stages?.length)

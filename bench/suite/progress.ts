@@ -74,7 +74,7 @@ export class Progress {
   /** The current status line (exposed for tests). */
   status(): string {
     const el = this.label ? (Date.now() - this.t0) / 1000 : 0;
-    const rate = this.pps === null ? '' : ` · ${fmtRate(this.pps)}`;
+    const rate = this.pps === null || (this.pps === 0 && this.note) ? '' : ` · ${fmtRate(this.pps)}`;
     const note = this.note ? ` · ${this.note}` : '';
     const what = this.label ? ` ${this.label} ${el.toFixed(0)} s${rate}${note}` : ' waiting';
     return `${bar(this.done, this.total)}${what}`;

@@ -103,7 +103,9 @@ export function markdown(res: BenchResult, svgs: string[] = []): string {
   L.push(`Machine: ${m.cpuModel}, ${m.cpus} CPUs, ${m.kernel}, Node ${m.node}, commit ${m.commit}.`);
   L.push('');
   L.push('Figures are million frames per second received (min / **median** / max over the repetitions; systems alternate within each repetition). Ratios are of medians from the same run. Line rate counts 20 B of preamble and inter-frame gap per frame; sizes include the FCS. ' +
-    `IMIX = ${IMIX.map((x) => `${x.weight}×${x.size} B`).join(' + ')} (simple IMIX 7:4:1).`);
+    `IMIX = ${IMIX.map((x) => `${x.weight}×${x.size} B`).join(' + ')} (simple IMIX 7:4:1, mixed per packet by the generator). ` +
+    'The lab links are veth pairs, which have no line rate of their own: "% of link" is the share of a real link of that speed the rate would fill (it can exceed 100%). ' +
+    '"generator-limited" means the receiver took all the generator sent, so its capacity is unknown (at least the figure shown); "not run" gives the reason.');
   L.push('');
   L.push('## Targets (issue 5)');
   L.push(...targetLines(res));
