@@ -285,12 +285,12 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
           idle = 0;
           squeeze++;
           setImmediate(poll);
-        } else if (done > 0 || ++idle <= defer) {
-          // napi_defer_hard_irqs: while traffic flows, poll again on the next turn instead of
-          // paying a wake-up (epoll + callback) per handful of frames.
-          if (done > 0) idle = 0;
+        } else if (defer > 0 && (done > 0 ? ((idle = 0), true) : ++idle <= defer)) {
+          // napi_defer_hard_irqs: poll again on the next turn, up to `defer` empty rounds, instead
+          // of paying a wake-up (epoll + callback) per handful of frames.
           setImmediate(poll);
         } else {
+          // The round drained the ring (done < budget): like napi_complete_done, re-arm now.
           idle = 0;
           port.armIrq(poll);
           if (fwd) scheduleDrain(0);
