@@ -10,7 +10,7 @@ import { Proc, sleep } from './proc.ts';
 import { routerBits, ROUTES, RULES, type RouterBits } from './router.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import { meanFrameSize, type FrameSize } from './stats.ts';
-import { waitStack, writeStackConfig } from './softnet-stack.ts';
+import { removeStackConfig, waitStack, writeStackConfig } from './softnet-stack.ts';
 import type { BenchSystem, RunContext, Sample, Scenario } from './types.ts';
 import { controlPath } from '../../src/tools/control.ts';
 
@@ -57,6 +57,7 @@ function softnetLatency(env: SuiteEnv, bits: RouterBits, name: string, busyPoll:
         return await ping(ctx, bits, size);
       } finally {
         await up.stop(5000);
+        removeStackConfig(cfg);
         const sock = controlPath({ name: stackName });
         if (!up.running() && existsSync(sock)) rmSync(sock, { force: true });
       }

@@ -7,7 +7,7 @@
 import { buildC, labPrereqs, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetArgv, softnetHas, SuiteLab } from './labrun.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { FrameSize } from './stats.ts';
-import { runtime, waitStack, writeStackConfig } from './softnet-stack.ts';
+import { removeStackConfig, runtime, waitStack, writeStackConfig } from './softnet-stack.ts';
 import type { BenchSystem, RunContext, Sample, Scenario } from './types.ts';
 import type { Proc } from './proc.ts';
 
@@ -29,26 +29,30 @@ export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opt
       await lab.napiThreaded(false);
       const l = lab.lab!;
       const cfg = writeStackConfig({ name: opts.stackName, lab: l, routes: ROUTES, rules: RULES, busyPoll: false, xdp: opts.xdp });
-      return measure(ctx, size, {
-        receivers: [
-          sink(bits),
-          { label: 'softnet up', ns: lab.router, cpu: RX_CPU, argv: softnetArgv(env.root, ['up', '--config', cfg]) },
-        ],
-        counter: 0,
-        gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
-        beforeStop: async () => {
-          try {
-            return { stages: await runtime(opts.stackName) };
-          } catch (e) {
-            ctx.log(`${name}: no runtime table: ${(e as Error).message}`);
-            return {};
-          }
-        },
-        onReady: async (p: Proc[]) => {
-          await waitStack(opts.stackName, 30_000, () => p[1].running());
-          await runtime(opts.stackName, true).catch(() => []);
-        },
-      });
+      try {
+        return await measure(ctx, size, {
+          receivers: [
+            sink(bits),
+            { label: 'softnet up', ns: lab.router, cpu: RX_CPU, argv: softnetArgv(env.root, ['up', '--config', cfg]) },
+          ],
+          counter: 0,
+          gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
+          beforeStop: async () => {
+            try {
+              return { stages: await runtime(opts.stackName) };
+            } catch (e) {
+              ctx.log(`${name}: no runtime table: ${(e as Error).message}`);
+              return {};
+            }
+          },
+          onReady: async (p: Proc[]) => {
+            await waitStack(opts.stackName, 30_000, () => p[1].running());
+            await runtime(opts.stackName, true).catch(() => []);
+          },
+        });
+      } finally {
+        removeStackConfig(cfg);
+      }
     },
   };
 }
@@ -68,9 +72,9 @@ export function linuxFwd(bits: RouterBits): BenchSystem {
       const l = lab.lab!;
       try {
         return await measure(ctx, size, {
-          receivers: [sink(bits)],
-          counter: 0,
-          gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
+            receivers: [sink(bits)],
+            counter: 0,
+            gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
         });
       } finally {
         await lab.napiThreaded(false);

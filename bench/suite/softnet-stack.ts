@@ -3,7 +3,7 @@
  * lab's two ports, 10k routes and 20 netfilter rules, readiness over the control socket, and the
  * per-stage runtime table.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -56,6 +56,11 @@ export function stackConfig(o: StackOptions): string {
     `  busy_poll: ${o.busyPoll}`,
     '',
   ].join('\n');
+}
+
+/** Removes a config written by writeStackConfig (and its temporary directory). */
+export function removeStackConfig(file: string): void {
+  if (path.basename(path.dirname(file)).startsWith('snbench-')) rmSync(path.dirname(file), { recursive: true, force: true });
 }
 
 export function writeStackConfig(o: StackOptions): string {
