@@ -14,9 +14,9 @@
  * systems (XDP_DROP, Linux forwarding), so their work lands on the receiver's core too.
  *
  * Protocol of one measurement: start the receiver (and the sink), wait until it says it is
- * attached, run the generator for S+1 s, stop everything by PID, and take the median of the
- * counter's per-second rates whose whole second lies within [generator start + 1 s, generator
- * end]. The generator's own per-second rate over the same window tells a generator-limited run.
+ * attached, run the generator for S+1.5 s, stop everything by PID, and take the median of the
+ * counter's per-second rates whose whole second lies within [generator start + 0.5 s, generator
+ * end] (at least S of them: the window is S+1 s long). The generator's own per-second rate over the same window tells a generator-limited run.
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -26,6 +26,8 @@ import { Proc, now, sleep, windowRate } from './proc.ts';
 import type { FrameSize } from './stats.ts';
 import type { RunContext, Sample } from './types.ts';
 
+/** Seconds of traffic before the measuring window opens (JIT, caches, neighbour entries). */
+export const WARMUP = 0.5;
 export const GEN_CPU = 0;
 export const RX_CPU = 1;
 
@@ -157,7 +159,7 @@ export async function measure(ctx: RunContext, size: FrameSize, spec: MeasureSpe
     }
     await spec.onReady?.(procs);
     const g = spec.gen;
-    const secs = ctx.seconds + 1;
+    const secs = ctx.seconds + WARMUP + 1;
     const argv = [g.bin, 'gen', '-i', g.dev, '-s', String(size), '-d', String(secs), '-D', g.dstMac, '-M', g.srcMac];
     if (g.dstIp) argv.push('-T', g.dstIp);
     const t0 = now();
@@ -171,14 +173,14 @@ export async function measure(ctx: RunContext, size: FrameSize, spec: MeasureSpe
     await sleep(150);
     for (const p of [...procs].reverse()) await p.stop();
     const c = procs[spec.counter];
-    const rx = windowRate(c.rates, t0 + 1, t1);
+    const rx = windowRate(c.rates, t0 + WARMUP, t1);
     if (rx === null) throw new Error(`${c.label} printed no per-second rate inside the ${ctx.seconds} s window${c.tail()}`);
     const gj = gen.lastJson<{ pps?: number }>();
-    const gr = windowRate(gen.rates, t0 + 1, t1) ?? gj?.pps ?? null;
+    const gr = windowRate(gen.rates, t0 + WARMUP, t1) ?? gj?.pps ?? null;
     return {
       mpps: rx / 1e6,
       genMpps: gr === null ? undefined : gr / 1e6,
-      seconds: t1 - t0 - 1,
+      seconds: t1 - t0 - WARMUP,
       ...more,
       extra: { ...(spec.extra?.(procs) ?? {}), ...(more.extra ?? {}) },
     };

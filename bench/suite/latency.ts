@@ -106,7 +106,7 @@ export function latency(env: SuiteEnv): Scenario {
     title: 'latency: RTT through softnet (busy-poll, interrupt) vs Linux forwarding vs C forwarder, low load',
     kind: 'latency',
     subject: 'softnet-busy-poll',
-    systems: [softnetLatency(env, bits, 'softnet-busy-poll', true), softnetLatency(env, bits, 'softnet-irq', false), linuxLatency(bits), cLatency(bits, false)],
+    systems: [softnetLatency(env, bits, 'softnet-busy-poll', true), softnetLatency(env, bits, 'softnet-irq', false), linuxLatency(bits), cLatency(bits, false), cLatency(bits, true)],
     // ping sends one size at a time: IMIX has no meaning for an RTT
     frameSizes: sizes.length ? sizes : [64],
     expectLoss: false,
