@@ -51,6 +51,7 @@ export function reduceSystem(outcome: Outcome, scenario: Pick<Scenario, 'kind' |
   if (outcome.failed) return { status: 'not-run', reason: `not run: ${outcome.failed}` };
   const s = outcome.samples;
   if (s.length === 0) return { status: 'not-run', reason: 'not run: no repetitions' };
+  const det = details(s);
   if (scenario.kind === 'latency') {
     const all: number[] = [];
     for (const x of s) if (x.rttUs) for (const v of x.rttUs) all.push(v);
@@ -64,6 +65,7 @@ export function reduceSystem(outcome: Outcome, scenario: Pick<Scenario, 'kind' |
       p99: round(percentile(all, 99), 1),
       p999: round(percentile(all, 99.9), 1),
       samples: all.length,
+      ...det,
     };
     const lossy = lossIn(s);
     if (!scenario.expectLoss && lossy) return { ...r, status: 'loss', reason: `loss: ${lossy}` };
@@ -74,6 +76,7 @@ export function reduceSystem(outcome: Outcome, scenario: Pick<Scenario, 'kind' |
     status: 'ok',
     ...roundSummary(summarize(mpps)),
     reps: mpps.map((v) => round(v, 4)),
+    ...det,
   };
   const gens = s.filter((x) => x.genMpps !== undefined).map((x) => x.genMpps!);
   if (gens.length) r.genMpps = roundSummary(summarize(gens));
@@ -91,6 +94,17 @@ export function reduceSystem(outcome: Outcome, scenario: Pick<Scenario, 'kind' |
     if (lossy) return { ...r, status: 'loss', reason: `loss: ${lossy}` };
   }
   return r;
+}
+
+function details(s: Sample[]): { details?: Record<string, unknown>[] } {
+  const d = s.map((x) => {
+    const o: Record<string, unknown> = { ...(x.extra ?? {}) };
+    for (const k of Object.keys(o)) if (o[k] === null || o[k] === undefined) delete o[k];
+    if (x.sent !== undefined) o.sent = x.sent;
+    if (x.received !== undefined) o.received = x.received;
+    return o;
+  });
+  return d.some((o) => Object.keys(o).length) ? { details: d } : {};
 }
 
 function lossIn(s: Sample[]): string | null {

@@ -81,6 +81,8 @@ export interface SystemResult extends Partial<Summary> {
   p999?: number;
   samples?: number;
   lineRatePct?: number;
+  /** Per repetition: what the tools reported besides the rate (summaries, XDP statistics...). */
+  details?: Record<string, unknown>[];
 }
 
 export interface ScenarioEntry {

@@ -66,6 +66,11 @@ describe('reduce and entries', () => {
     expect(e.systems['c-fwd']).toEqual({ status: 'not-run', reason: 'not run: rep 1 failed: boom' });
     expect(e.lineRatePct).toBeNull();
   });
+  it('keeps what the tools reported per repetition', () => {
+    const r = reduceSystem({ samples: [{ mpps: 1, seconds: 1, extra: { summary: { rx_ring_full: 5 }, none: null } }, { mpps: 2, seconds: 1 }] }, sc, 64, '10g');
+    expect(r.details).toEqual([{ summary: { rx_ring_full: 5 } }, {}]);
+    expect(reduceSystem({ samples: [{ mpps: 1, seconds: 1 }] }, sc, 64, '10g').details).toBeUndefined();
+  });
   it('rotates the order each repetition', () => {
     expect(rotation(['a', 'b', 'c'], 0)).toEqual(['a', 'b', 'c']);
     expect(rotation(['a', 'b', 'c'], 1)).toEqual(['b', 'c', 'a']);
