@@ -27,8 +27,8 @@ import { fmtMpps, lineRatePps, ratioOfMedians, round, summarize, type Summary } 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const a = parseArgs(process.argv.slice(2), {
-  seconds: { type: 'number', min: 0.5, max: 600, default: 5 },
-  reps: { type: 'int', min: 1, max: 50, default: 3 },
+  seconds: { type: 'number', min: 0.5, max: 600, default: 3 },
+  reps: { type: 'int', min: 1, max: 50, default: 5 },
   size: { type: 'int', min: 64, max: 1518, default: 64, help: 'Ethernet frame size incl. FCS' },
   mode: { type: 'enum', values: ['xdp-drv', 'xdp-skb'], default: 'xdp-drv' },
   busyPoll: { type: 'bool' },
