@@ -13,7 +13,15 @@
 #include <unistd.h>
 #include <mutex>
 
-long sys_bpf(int cmd, union bpf_attr* attr, unsigned size) { return syscall(__NR_bpf, cmd, attr, size); }
+// BPF_PROG_LOAD returns EAGAIN when a signal (e.g. a profiler's) interrupts the verifier; retry
+// a few times like libbpf does.
+long sys_bpf(int cmd, union bpf_attr* attr, unsigned size) {
+  long r;
+  int tries = 0;
+  do r = syscall(__NR_bpf, cmd, attr, size);
+  while (r < 0 && (errno == EINTR || (errno == EAGAIN && cmd == BPF_PROG_LOAD)) && ++tries < 5);
+  return r;
+}
 
 static bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
   bpf_insn i = {};

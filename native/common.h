@@ -40,6 +40,8 @@ struct Irq {
   napi_ref cb = nullptr;
   napi_async_context ctx = nullptr;
   int fd = -1;
+  bool armed = false;    // JS wants the next readability event
+  bool polling = false;  // the uv_poll handle is started
 };
 bool irq_arm(napi_env env, Irq& irq, int fd, napi_value cb);
 void irq_disarm(napi_env env, Irq& irq);
