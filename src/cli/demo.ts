@@ -103,8 +103,6 @@ export async function run(argv: string[]): Promise<number> {
       // TAP mode: the hosts' veths give way to TAPs softnet creates and moves into the hosts.
       ({ a0, b0 } = await useTaps(lab));
     }
-    // Veth hosts hand over partial UDP/TCP checksums; no real wire carries those.
-    for (const h of [lab.a.host, lab.b.host]) await nsExec(h.ns, ['ethtool', '-K', h.dev, 'tx', 'off']);
     const text = demoConfig(name, a.mode, a0, b0);
     out.write(`\nconfig (embedded):\n${text.replace(/^/gm, '  ')}\n`);
     stack = await Stack.fromConfig(parseConfig(text));

@@ -216,6 +216,10 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
       // GRO gives the veth a NAPI context, which XDP_TX/redirect into it needs (see notes).
       await run(router, 'ethtool', '-K', s.s0, 'gro', 'on');
       await run(s.ns, 'ethtool', '-K', s.s1, 'gro', 'on');
+      // Kernel hosts hand veth frames with partial (offloaded) UDP/TCP checksums; across AF_XDP
+      // nobody completes them and B would drop every datagram. No real wire carries partial
+      // checksums: the hosts compute them in software.
+      await run(s.ns, 'ethtool', '-K', s.s1, 'tx', 'off');
       await run(s.ns, 'ip', 'addr', 'add', `${s.net}.2/24`, 'dev', s.s1);
       await run(s.ns, 'ip', 'link', 'set', s.s1, 'up');
       if (router) await run(router, 'ip', 'addr', 'add', `${s.net}.1/24`, 'dev', s.s0);

@@ -142,15 +142,6 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
   }
 }
 
-/**
- * Kernel hosts hand veth frames with partial (offloaded) UDP/TCP checksums (tx-checksum-ip-generic);
- * across AF_XDP nobody completes them, so B would drop every datagram. A real wire never carries
- * partial checksums: make the hosts compute them in software.
- */
-export async function hostChecksumsInSoftware(hosts: Array<{ ns: string; dev: string }>): Promise<void> {
-  for (const h of hosts) await nsExec(h.ns, ['ethtool', '-K', h.dev, 'tx', 'off'], { check: true });
-}
-
 /** Start tcpdump in ns and wait until it is listening; `out()` is what it printed so far. */
 export async function tcpdump(ns: string, args: string[]): Promise<{ out: () => string; done: Promise<void>; stop: () => void }> {
   const { spawnInNs } = await import('../../src/tools/lab.ts');

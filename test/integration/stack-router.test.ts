@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack.ts';
 import { labDown, labUp, nsExec, spawnInNs, type Lab } from '../../src/tools/lab.ts';
-import { eth, hasXdp, hostChecksumsInSoftware, icmpEcho, inject, ipv4, namespaces, pingSummary, sleep, tcpdump, udp, waitFor } from './stack-helpers.ts';
+import { eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, sleep, tcpdump, udp, waitFor } from './stack-helpers.ts';
 
 const LAB = 't7r';
 let lab: Lab;
@@ -18,7 +18,6 @@ beforeAll(async () => {
   lab = await labUp({ name: LAB });
   A = lab.a.host.ns;
   B = lab.b.host.ns;
-  await hostChecksumsInSoftware([lab.a.host, lab.b.host]);
   stack = new Stack({ name: LAB, sysctl: { icmp_ratelimit: 0 } });
   await stack.addPort({ name: 'p0', dev: lab.a.dev, mode: 'xdp-drv', addresses: ['10.1.0.1/24'] });
   await stack.addPort({ name: 'p1', dev: lab.b.dev, mode: 'xdp-drv', addresses: ['10.2.0.1/24'] });
