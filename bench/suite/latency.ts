@@ -53,7 +53,7 @@ function softnetLatency(env: SuiteEnv, bits: RouterBits, name: string, busyPoll:
       const cfg = writeStackConfig({ name: stackName, lab: bits.lab.lab!, routes: ROUTES, rules: RULES, busyPoll });
       const up = new Proc('softnet up', bits.lab.router, RX_CPU, softnetArgv(env.root, ['up', '--config', cfg]));
       try {
-        await waitStack(stackName, 30_000, () => up.running());
+        await waitStack(stackName, 30_000, () => up.running(), () => up.tail());
         return await ping(ctx, bits, size);
       } finally {
         await up.stop(5000);

@@ -46,7 +46,7 @@ export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opt
             }
           },
           onReady: async (p: Proc[]) => {
-            await waitStack(opts.stackName, 30_000, () => p[1].running());
+            await waitStack(opts.stackName, 30_000, () => p[1].running(), () => p[1].tail());
             await runtime(opts.stackName, true).catch(() => []);
           },
         });

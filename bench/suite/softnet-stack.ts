@@ -71,12 +71,12 @@ export function writeStackConfig(o: StackOptions): string {
 }
 
 /** Waits until the stack answers `stat` on its control socket. */
-export async function waitStack(name: string, timeoutMs: number, alive: () => boolean): Promise<void> {
+export async function waitStack(name: string, timeoutMs: number, alive: () => boolean, tail: () => string = () => ''): Promise<void> {
   const p = controlPath({ name });
   const t0 = Date.now();
   let last = '';
   while (Date.now() - t0 < timeoutMs) {
-    if (!alive()) throw new Error(`softnet up exited before its control socket answered`);
+    if (!alive()) throw new Error(`softnet up exited before its control socket answered${tail()}`);
     if (existsSync(p)) {
       try {
         await controlRequest(p, 'stat', {}, { timeoutMs: 2000 });
@@ -87,7 +87,7 @@ export async function waitStack(name: string, timeoutMs: number, alive: () => bo
     }
     await sleep(200);
   }
-  throw new Error(`softnet up: no answer on ${p} within ${timeoutMs} ms${last ? `: ${last}` : ''}`);
+  throw new Error(`softnet up: no answer on ${p} within ${timeoutMs} ms${last ? `: ${last}` : ''}${tail()}`);
 }
 
 interface RuntimeView {
