@@ -1,6 +1,7 @@
 // softnet.node: registration, the interrupt helper, and a no-op call for measuring call cost.
 // Only what JS cannot do lives in native code: mmap, AF_XDP rings, bpf(), TAP fds, the generator.
 #include "common.h"
+#include <sched.h>
 
 void export_fn(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value fn;
@@ -121,6 +122,28 @@ static napi_value Noop(napi_env env, napi_callback_info info) {
   return argv[0];
 }
 
+// Pin the calling thread (not the process) to one CPU, as VPP's main-core / DPDK's lcore do:
+// V8's compiler and GC helper threads stay free to run elsewhere instead of preempting a
+// poll loop pinned with taskset (measured: busy-poll p99 0.55 ms pinned whole, 0.07 ms so).
+static napi_value PinThread(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int cpu = to_i32(env, argv[0]);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu < 0 || cpu >= CPU_SETSIZE) {
+    throw_sys(env, "sched_setaffinity", EINVAL, "cpu " + std::to_string(cpu) + " is out of range");
+    return nullptr;
+  }
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) {
+    int e = errno;
+    throw_sys(env, "sched_setaffinity", e,
+              "cannot pin the poll thread to cpu " + std::to_string(cpu) + " (is it online and in this cpuset? see nproc)");
+    return nullptr;
+  }
+  return undef(env);
+}
+
 static void ctx_finalize(napi_env, void* data, void*) { delete static_cast<Ctx*>(data); }
 
 // Runs before the thread's event loop closes (worker exit, process exit): close our sockets,
@@ -136,6 +159,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_instance_data(env, c, ctx_finalize, nullptr);
   napi_add_env_cleanup_hook(env, ctx_cleanup, c);
   export_fn(env, exports, "noop", Noop);
+  export_fn(env, exports, "pinThread", PinThread);
   init_umem_xsk(env, exports);
   init_bpf(env, exports);
   init_tap(env, exports);

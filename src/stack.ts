@@ -26,7 +26,7 @@ import { openPort } from './driver/open.ts';
 import { FramePool } from './driver/pool.ts';
 import type { Port } from './driver/port.ts';
 import { memoryUmem, type Umem } from './driver/umem.ts';
-import { nativeUmem } from './driver/native.ts';
+import { nativeUmem, pinThread } from './driver/native.ts';
 import { registerL2, type L2, type NeighOptions } from './l2/index.ts';
 import { parseMac } from './l2/eth.ts';
 import { DEFAULT_NAPI, type Config, type ConfigMode, type NapiConfig, type VlanConfig } from './config/schema.ts';
@@ -140,6 +140,8 @@ export class Stack {
   private readonly controlPath: string | null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly tickMs: number;
+  /** CPU the poll loop's thread is pinned to at start(), -1 for none (napi.cpu). */
+  private readonly cpu: number;
   private startedAt = 0;
   private running = false;
   private stopped = false;
@@ -154,6 +156,7 @@ export class Stack {
     this.pool = new FramePool(this.umem);
     this.graph = new Graph(this.pool, opts.batch ?? 256);
     const napi = { ...DEFAULT_NAPI, ...opts.napi };
+    this.cpu = napi.cpu;
     // Order of add() is the order of a pass over the graph: receive side first, transmit last,
     // so a forwarded packet crosses the graph in one pass.
     this.xdp = new XdpHook(this.devs);
@@ -342,6 +345,7 @@ export class Stack {
       await c.listen();
       this.control = c;
     }
+    if (this.cpu >= 0) pinThread(this.cpu);
     this.napi.start();
     this.timer = setInterval(() => this.tick(), this.tickMs);
     this.timer.unref();

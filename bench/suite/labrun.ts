@@ -31,7 +31,7 @@ export const WARMUP = 0.5;
 export const GEN_CPU = 0;
 export const RX_CPU = 1;
 
-export const PLACEMENT_AFXDP = `generator (xsk_fwd gen, XDP live frames) CPU ${GEN_CPU}; snN-a0 NAPI in the generator's softirq on CPU ${GEN_CPU}; receiver CPU ${RX_CPU}`;
+export const PLACEMENT_AFXDP = `generator (xsk_fwd gen, XDP live frames) CPU ${GEN_CPU}; snN-a0 NAPI in the generator's softirq on CPU ${GEN_CPU}; receiver CPU ${RX_CPU} (C: the process; softnet: its poll thread, V8 helper threads unpinned)`;
 export const PLACEMENT_KERNEL = `kernel systems: snN-a0 threaded NAPI kthread pinned to CPU ${RX_CPU}`;
 
 export function isRoot(): boolean {

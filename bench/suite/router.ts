@@ -28,12 +28,13 @@ export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opt
       const { lab } = bits;
       await lab.napiThreaded(false);
       const l = lab.lab!;
-      const cfg = writeStackConfig({ name: opts.stackName, lab: l, routes: ROUTES, rules: RULES, busyPoll: false, xdp: opts.xdp });
+      const cfg = writeStackConfig({ name: opts.stackName, lab: l, routes: ROUTES, rules: RULES, busyPoll: false, cpu: RX_CPU, xdp: opts.xdp });
       try {
         return await measure(ctx, size, {
           receivers: [
             sink(bits),
-            { label: 'softnet up', ns: lab.router, cpu: RX_CPU, argv: softnetArgv(env.root, ['up', '--config', cfg]) },
+            // napi.cpu pins the poll thread only (see latency.ts), so no taskset here.
+            { label: 'softnet up', ns: lab.router, cpu: null, argv: softnetArgv(env.root, ['up', '--config', cfg]) },
           ],
           counter: 0,
           gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },

@@ -21,8 +21,9 @@ export function softnetDrop(env: SuiteEnv, lab: SuiteLab, gen: () => string, nam
           {
             label: `softnet drop (${mode})`,
             ns: lab.router,
-            cpu: RX_CPU,
-            argv: softnetArgv(env.root, ['drop', '--dev', dev, '--mode', mode]),
+            // --cpu pins the poll thread only (V8's helper threads float; see latency.ts).
+            cpu: null,
+            argv: softnetArgv(env.root, ['drop', '--dev', dev, '--mode', mode, '--cpu', String(RX_CPU)]),
             ready: /./,
             readyMs: 20_000,
           },

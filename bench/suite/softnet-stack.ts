@@ -19,6 +19,8 @@ export interface StackOptions {
   routes: number;
   rules: number;
   busyPoll: boolean;
+  /** CPU for the stack's poll-loop thread (napi.cpu): the thread only, so V8's helpers float. */
+  cpu?: number;
   xdp?: string;
   mode?: string;
 }
@@ -54,6 +56,7 @@ export function stackConfig(o: StackOptions): string {
     '  ip_forward: 1',
     'napi:',
     `  busy_poll: ${o.busyPoll}`,
+    ...(o.cpu !== undefined ? [`  cpu: ${o.cpu}`] : []),
     '',
   ].join('\n');
 }

@@ -25,6 +25,7 @@ export const loopSpec = {
   budget: { type: 'int', metavar: 'N', min: 1, max: 1 << 20, default: 1024, help: 'frames per poll round before yielding to the event loop' },
   defer: { type: 'int', metavar: 'N', min: 0, max: 1 << 20, default: 0, help: 'empty polls before re-arming the interrupt (napi_defer_hard_irqs): fewer wake-ups under load' },
   busyPoll: { type: 'bool', help: 'spin instead of waiting for the interrupt (yields every 2 ms); never on the NAPI core' },
+  cpu: { type: 'int', metavar: 'N', min: 0, max: 1023, help: "pin the poll loop's thread (only) to CPU N; V8's helper threads stay free" },
   quiet: { type: 'bool', help: 'no per-second lines' },
   json: { type: 'bool', help: 'print one JSON object at the end (per-second lines go to stderr)' },
 } as const satisfies Spec;
@@ -73,6 +74,10 @@ export async function runLoop(kind: 'drop' | 'fwd', argv: string[]): Promise<num
   if (a.dev === undefined) throw new UsageError('--dev IF is required');
   if (a._.length) throw new UsageError(`unexpected argument '${a._[0]}'`);
   if ((a.ringSize & (a.ringSize - 1)) !== 0) throw new UsageError(`--ring-size: ${a.ringSize} is not a power of two`);
+  if (a.cpu !== undefined) {
+    const { pinThread } = await import('../driver/native.ts');
+    pinThread(a.cpu);
+  }
   const { openPort } = await import('../driver/open.ts');
   const { port, report } = openPort({
     dev: a.dev,

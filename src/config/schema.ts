@@ -31,6 +31,8 @@ export interface NapiConfig {
   weight: number;
   budget: number;
   busy_poll: boolean;
+  /** CPU to pin the poll-loop thread to (the thread only, not V8's helpers); -1 = not pinned. */
+  cpu: number;
 }
 
 export interface Config {
@@ -62,7 +64,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const DEFAULT_NAPI: NapiConfig = { weight: 64, budget: 300, busy_poll: false };
+export const DEFAULT_NAPI: NapiConfig = { weight: 64, budget: 300, busy_poll: false, cpu: -1 };
 
 export function defaultControlPath(name: string): string {
   return `/run/softnet/${name}.sock`;
@@ -176,7 +178,7 @@ function join(path: string, key: string): string {
 const TOP_KEYS = ['name', 'control', 'ports', 'routes', 'netfilter', 'sysctl', 'napi'] as const;
 const PORT_KEYS = ['name', 'dev', 'queue', 'mode', 'addresses', 'mtu', 'xdp', 'vlans'] as const;
 const VLAN_KEYS = ['id', 'name', 'addresses', 'mtu'] as const;
-const NAPI_KEYS = ['weight', 'budget', 'busy_poll'] as const;
+const NAPI_KEYS = ['weight', 'budget', 'busy_poll', 'cpu'] as const;
 
 /**
  * Validate a parsed YAML/JSON document. Returns the config with defaults filled in, or throws a
@@ -262,6 +264,7 @@ export function validateConfig(raw: unknown, file?: string): Config {
       if (n.weight !== undefined) napi.weight = c.int(n.weight, 'napi.weight', 1, 4096) ?? napi.weight;
       if (n.budget !== undefined) napi.budget = c.int(n.budget, 'napi.budget', 1, 65536) ?? napi.budget;
       if (n.busy_poll !== undefined) napi.busy_poll = c.bool(n.busy_poll, 'napi.busy_poll') ?? false;
+      if (n.cpu !== undefined) napi.cpu = c.int(n.cpu, 'napi.cpu', 0, 1023) ?? -1;
     }
   }
 

@@ -42,6 +42,8 @@ export interface TapOpenArgs {
 /** The addon's functions. Hot calls take (id, integer) and return an integer. */
 export interface NativeAddon {
   noop(a?: number, b?: number): number;
+  /** Pin the calling thread (only) to one CPU: sched_setaffinity(0). */
+  pinThread(cpu: number): void;
   umemCreate(frames: number, frameSize: number, headroom: number): { id: number; buffer: ArrayBuffer; hugepage: boolean };
   ifInfo(name: string): { ifindex: number; mac: Uint8Array; mtu?: number };
   xskOpen(a: XskOpenArgs): { id: number; fd: number; zeroCopy: boolean; shared: boolean; notes: string[] };
@@ -122,6 +124,11 @@ export function call<T>(fn: () => T, ctx: ErrorContext): T {
   } catch (e) {
     throw driverError(e, ctx);
   }
+}
+
+/** Pin the calling (poll-loop) thread to one CPU; V8's helper threads stay unpinned. */
+export function pinThread(cpu: number): void {
+  call(() => native().pinThread(cpu), {});
 }
 
 /** Queues a device has, from sysfs (rx-N directories); null when unknown. */
