@@ -2,6 +2,7 @@
 // Only what JS cannot do lives in native code: mmap, AF_XDP rings, bpf(), TAP fds, the generator.
 #include "common.h"
 #include <sched.h>
+#include <time.h>
 
 void export_fn(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value fn;
@@ -144,6 +145,41 @@ static napi_value PinThread(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// The hot-path clock (per thread, in Ctx): CLOCK_MONOTONIC in ms (plus an offset onto performance.now()'s scale)
+// written into a Float64Array registered once. performance.now() allocates in Node 20 and a
+// returned double is a heap number; a store into the array is not.
+static double monotonic_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static napi_value ClockInit(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &off) != napi_ok || type != napi_float64_array || length < 1) {
+    napi_throw_type_error(env, nullptr, "clockInit: expected a Float64Array");
+    return nullptr;
+  }
+  Ctx* c = ctx_of(env);
+  if (c->clock_ref != nullptr) napi_delete_reference(env, c->clock_ref);
+  napi_create_reference(env, argv[0], 1, &c->clock_ref);
+  c->clock_slot = static_cast<double*>(data);
+  // offset so that the clock reads on the caller's scale (performance.now()).
+  c->clock_offset = to_f64(env, argv[1]) - monotonic_ms();
+  return undef(env);
+}
+
+static napi_value ClockNow(napi_env env, napi_callback_info info) {
+  Ctx* c = ctx_of(env);
+  if (c->clock_slot != nullptr) *c->clock_slot = monotonic_ms() + c->clock_offset;
+  return nullptr;
+}
+
 static void ctx_finalize(napi_env, void* data, void*) { delete static_cast<Ctx*>(data); }
 
 // Runs before the thread's event loop closes (worker exit, process exit): close our sockets,
@@ -160,6 +196,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_add_env_cleanup_hook(env, ctx_cleanup, c);
   export_fn(env, exports, "noop", Noop);
   export_fn(env, exports, "pinThread", PinThread);
+  export_fn(env, exports, "clockInit", ClockInit);
+  export_fn(env, exports, "clockNow", ClockNow);
   init_umem_xsk(env, exports);
   init_bpf(env, exports);
   init_tap(env, exports);

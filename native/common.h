@@ -19,6 +19,10 @@ struct Ctx {
   std::vector<UmemRec*> umems;  // never freed: a UmemRec outlives its buffer's finalizer
   std::vector<Xsk*> xsks;
   std::vector<Tap*> taps;
+  // The hot-path clock (addon.cc): a registered Float64Array slot, per thread.
+  double* clock_slot = nullptr;
+  double clock_offset = 0;
+  napi_ref clock_ref = nullptr;
 };
 inline Ctx* ctx_of(napi_env env) {
   void* p = nullptr;

@@ -1,5 +1,6 @@
 import type { FramePool } from '../driver/pool.ts';
 import type { Batch } from './batch.ts';
+import { tick } from './clock.ts';
 import { Counters } from './counters.ts';
 
 /**
@@ -147,9 +148,9 @@ export class Graph {
         this.calls[s]++;
         this.packets[s] += k;
         if (runs++ === probe) {
-          const t0 = performance.now();
+          const t0 = tick();
           stages[s].run(b, v, k);
-          this.sampledNs[s] += (performance.now() - t0) * 1e6;
+          this.sampledNs[s] += (tick() - t0) * 1e6;
           this.sampledPackets[s] += k;
         } else {
           stages[s].run(b, v, k);

@@ -212,7 +212,7 @@ export class Napi {
         continue;
       }
       idle = 0;
-      if (work >= this.budget || ((++polls & 7) === 0 && performance.now() - t0 >= this.timeLimitMs)) {
+      if (work >= this.budget || ((++polls & 7) === 0 && tick() - t0 >= this.timeLimitMs)) {
         if (this.len > 0) this.squeezed();
         break;
       }
