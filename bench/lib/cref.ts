@@ -1,24 +1,32 @@
-// Builds the C AF_XDP reference (bench/c/xsk_ref.c) into bench/bin/xsk_ref with gcc -O2, when the
-// binary is missing or older than its source. Needs gcc and the kernel uapi headers (linux-libc-dev).
+// Builds the C programs of bench/c (xsk_ref: the AF_XDP rxdrop/l2fwd reference; xsk_fwd: the
+// generator, XDP_DROP and the AF_XDP forwarder) into bench/bin/ with gcc -O2, when the binary is
+// missing or older than its source. Needs gcc and the kernel uapi headers (linux-libc-dev).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CREF_SRC = path.join(root, 'bench/c/xsk_ref.c');
-export const CREF_BIN = path.join(root, 'bench/bin/xsk_ref');
 
-/** Path of an up-to-date xsk_ref binary; throws with gcc's output if the build fails. */
-export function buildCRef(): string {
-  if (existsSync(CREF_BIN) && statSync(CREF_BIN).mtimeMs >= statSync(CREF_SRC).mtimeMs) return CREF_BIN;
-  mkdirSync(path.dirname(CREF_BIN), { recursive: true });
+/** Path of an up-to-date bench/bin/NAME built from bench/c/NAME.c; throws with gcc's output. */
+export function buildC(name: string): string {
+  const src = path.join(root, 'bench/c', `${name}.c`);
+  const bin = path.join(root, 'bench/bin', name);
+  if (!existsSync(src)) throw new Error(`${path.relative(root, src)} is missing`);
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
+  // bench/bin is not in git: a fresh clone has none.
+  mkdirSync(path.dirname(bin), { recursive: true });
   try {
-    execFileSync('gcc', ['-O2', '-Wall', '-o', CREF_BIN, CREF_SRC], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('gcc', ['-O2', '-Wall', '-Wno-missing-field-initializers', '-o', bin, src], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new Error(`building the C reference failed: gcc -O2 -o ${CREF_BIN} ${CREF_SRC}\n${err.stderr || err.message}\n` +
-      '(needs gcc and linux-libc-dev: bash scripts/deps.sh)');
+    const why = (err.stderr || err.message).split('\n').slice(0, 3).join(' | ');
+    throw new Error(`gcc ${path.relative(root, src)} failed: ${why} (needs gcc and linux-libc-dev: bash scripts/deps.sh)`);
   }
-  return CREF_BIN;
+  return bin;
+}
+
+/** The C AF_XDP reference (bench/c/xsk_ref.c). */
+export function buildCRef(): string {
+  return buildC('xsk_ref');
 }

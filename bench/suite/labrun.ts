@@ -18,9 +18,9 @@
  * counter's per-second rates whose whole second lies within [generator start + 0.5 s, generator
  * end] (at least S of them: the window is S+1 s long). The generator's own per-second rate over the same window tells a generator-limited run.
  */
-import { existsSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { buildC as buildCFile } from '../lib/cref.ts';
 import { labDown, labNames, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import { Proc, now, sleep, windowRate } from './proc.ts';
 import type { FrameSize } from './stats.ts';
@@ -38,20 +38,9 @@ export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
-/** Builds bench/bin/NAME from bench/c/NAME.c with gcc when missing or older than its source. */
-export function buildC(root: string, name: string): string {
-  const src = path.join(root, 'bench/c', `${name}.c`);
-  const bin = path.join(root, 'bench/bin', name);
-  if (!existsSync(src)) throw new Error(`${path.relative(root, src)} is missing`);
-  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
-    try {
-      execFileSync('gcc', ['-O2', '-Wall', '-Wno-missing-field-initializers', '-o', bin, src], { stdio: ['ignore', 'ignore', 'pipe'] });
-    } catch (e) {
-      const err = (e as { stderr?: Buffer }).stderr?.toString().split('\n').slice(0, 3).join(' | ');
-      throw new Error(`gcc ${path.relative(root, src)} failed: ${err ?? String(e)}`);
-    }
-  }
-  return bin;
+/** Builds bench/bin/NAME from bench/c/NAME.c (bench/lib/cref.ts); root is this checkout. */
+export function buildC(_root: string, name: string): string {
+  return buildCFile(name);
 }
 
 /** Why lab scenarios cannot run here, or null. */
