@@ -7,7 +7,8 @@
 import { buildC, labPrereqs, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetArgv, softnetHas, SuiteLab } from './labrun.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { FrameSize } from './stats.ts';
-import { removeStackConfig, runtime, waitStack, writeStackConfig } from './softnet-stack.ts';
+import { removeStackConfig, routeLines, ruleLines, runtime, waitStack, writeStackConfig } from './softnet-stack.ts';
+import { nsExec } from '../../src/tools/lab.ts';
 import type { BenchSystem, RunContext, Sample, Scenario } from './types.ts';
 import type { Proc } from './proc.ts';
 
@@ -64,13 +65,30 @@ export function sink(bits: RouterBits) {
   return { label: 'sink on B', ns: l.b.host.ns, cpu: null, argv: [bits.xskFwd(), 'xdpdrop', '-4', '-i', l.b.host.dev], ready: /attached/ };
 }
 
+/**
+ * The same 10k routes and 20 FORWARD rules as softnet's config, in the Linux router's namespace
+ * (ip -batch, iptables-restore): a same-config comparison. Returns the undo.
+ */
+async function linuxConfig(ns: string): Promise<() => Promise<void>> {
+  const routes = routeLines(ROUTES).map((r) => `route add ${r}`).join('\n') + '\n';
+  await nsExec(ns, ['ip', '-batch', '-'], { input: routes, check: true });
+  const rules = ['*filter', ...ruleLines(RULES), 'COMMIT', ''].join('\n');
+  await nsExec(ns, ['iptables-restore'], { input: rules, check: true });
+  return async () => {
+    await nsExec(ns, ['iptables', '-F', 'FORWARD']);
+    await nsExec(ns, ['ip', '-batch', '-'], { input: routes.replaceAll('route add', 'route del') });
+  };
+}
+
 export function linuxFwd(bits: RouterBits): BenchSystem {
   return {
     name: 'linux-fwd',
+    check: async () => (await nsExec(null, ['iptables', '--version'])).code === 0 ? null : 'iptables is missing (bash scripts/deps.sh)',
     async run(ctx, size) {
       const { lab } = bits;
       await lab.napiThreaded(true);
       const l = lab.lab!;
+      const undo = await linuxConfig(lab.router);
       try {
         return await measure(ctx, size, {
             receivers: [sink(bits)],
@@ -78,6 +96,7 @@ export function linuxFwd(bits: RouterBits): BenchSystem {
             gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
         });
       } finally {
+        await undo();
         await lab.napiThreaded(false);
       }
     },
@@ -135,7 +154,7 @@ export function router(env: SuiteEnv): Scenario {
       PLACEMENT_AFXDP.replace(/snN/g, `sn${env.lab}`).replace('receiver', 'router'),
       PLACEMENT_KERNEL.replace(/snN/g, `sn${env.lab}`),
       `sink on host B: XDP drop+count on sn${env.lab}-b1 (runs in the router's transmit path)`,
-      'c-fwd: 2 routes, no rules; softnet: 10k routes, 20 FORWARD rules',
+      'c-fwd: 2 routes, no rules; softnet and linux-fwd: the same 10k routes and 20 FORWARD rules (iptables for Linux)',
     ],
     check: () => bits.check(),
     setup: async (log) => void (await bits.lab.up(log)),
