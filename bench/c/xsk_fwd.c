@@ -21,129 +21,18 @@
 // Raw syscalls and uapi headers only (no libbpf). Prints a rate each second on stderr
 // ("... N pps") and one JSON line on stdout at the end. SIGINT/SIGTERM end the run cleanly.
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <linux/bpf.h>
-#include <linux/if_link.h>
-#include <linux/if_xdp.h>
-#include <net/if.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define TOOL "xsk_fwd"
+#include "xsk_common.h"
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 #include <linux/if.h>
-
-#ifndef AF_XDP
-#define AF_XDP 44
-#endif
-#ifndef SOL_XDP
-#define SOL_XDP 283
-#endif
-#ifndef XDP_MAX_TX_SKB_BUDGET
-#define XDP_MAX_TX_SKB_BUDGET 9
-#endif
-#ifndef SO_PREFER_BUSY_POLL
-#define SO_PREFER_BUSY_POLL 69
-#endif
-#ifndef SO_BUSY_POLL_BUDGET
-#define SO_BUSY_POLL_BUDGET 70
-#endif
-
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
-
-static void die(const char *what) {
-  fprintf(stderr, "xsk_fwd: %s: %s (errno %d)\n", what, strerror(errno), errno);
-  exit(1);
-}
-
-static long sys_bpf(int cmd, union bpf_attr *attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int load_prog(struct bpf_insn *prog, int n, const char *what) {
-  static char log[65536];
-  union bpf_attr a;
-  memset(&a, 0, sizeof(a));
-  a.prog_type = BPF_PROG_TYPE_XDP;
-  a.expected_attach_type = BPF_XDP;
-  a.insns = (uintptr_t)prog;
-  a.insn_cnt = n;
-  a.license = (uintptr_t) "GPL";
-  a.log_buf = (uintptr_t)log;
-  a.log_size = sizeof(log);
-  a.log_level = 1;
-  int fd = sys_bpf(BPF_PROG_LOAD, &a);
-  if (fd < 0) {
-    fprintf(stderr, "%s\n", log);
-    die(what);
-  }
-  return fd;
-}
-
-static int attach(int prog, int ifindex, int skb) {
-  union bpf_attr a;
-  memset(&a, 0, sizeof(a));
-  a.link_create.prog_fd = prog;
-  a.link_create.target_ifindex = ifindex;
-  a.link_create.attach_type = BPF_XDP;
-  a.link_create.flags = skb ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-  int link = sys_bpf(BPF_LINK_CREATE, &a);
-  if (link < 0) die("bpf(BPF_LINK_CREATE) (another XDP program on the device?)");
-  return link;
-}
-
-static int parse_mac(const char *s, uint8_t *m) {
-  unsigned b[6];
-  if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6) return -1;
-  for (int i = 0; i < 6; i++) m[i] = b[i];
-  return 0;
-}
-
-static uint16_t csum16(const uint8_t *p, int len) {
-  uint32_t s = 0;
-  for (int i = 0; i + 1 < len; i += 2) s += (p[i] << 8) | p[i + 1];
-  if (len & 1) s += p[len - 1] << 8;
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return ~s & 0xffff;
-}
 
 // ---------------------------------------------------------------------------------------- gen
 
 #define HDR 42 // Ethernet 14 + IPv4 20 + UDP 8
 
-static void build_frame(uint8_t *f, int len, const uint8_t *dmac, const uint8_t *smac, uint32_t sip, uint32_t dip) {
-  memset(f, 0, len);
-  memcpy(f, dmac, 6);
-  memcpy(f + 6, smac, 6);
-  f[12] = 0x08;
-  uint8_t *ip = f + 14;
-  int iplen = len - 14;
-  ip[0] = 0x45;
-  ip[2] = iplen >> 8, ip[3] = iplen;
-  ip[6] = 0x40; // DF
-  ip[8] = 64, ip[9] = 17;
-  memcpy(ip + 12, &sip, 4);
-  memcpy(ip + 16, &dip, 4);
-  uint16_t c = csum16(ip, 20);
-  ip[10] = c >> 8, ip[11] = c;
-  uint8_t *udp = ip + 20;
-  int ulen = iplen - 20;
-  udp[0] = 0x04, udp[1] = 0x00; // sport 1024
-  udp[2] = 0, udp[3] = 9;       // dport 9 (discard)
-  udp[4] = ulen >> 8, udp[5] = ulen;
+// The headers, then a byte pattern as payload.
+static void build_gen_frame(uint8_t *f, int len, const uint8_t *dmac, const uint8_t *smac, uint32_t sip, uint32_t dip) {
+  build_frame(f, len, dmac, smac, sip, dip);
   for (int i = HDR; i < len; i++) f[i] = (uint8_t)i;
 }
 
@@ -235,14 +124,13 @@ static uint32_t gen_chunk = 1 << 18;
 
 static void run_gen(const char *dev, const char *sizespec, uint64_t count, double duration, const uint8_t *dmac,
                     const uint8_t *smac, uint32_t sip, uint32_t dip) {
-  int ifindex = if_nametoindex(dev);
-  if (!ifindex) die("if_nametoindex (no such interface)");
+  int ifindex = ifindex_of(dev);
   static uint8_t frames[3][2048];
   int imix = !strcmp(sizespec, "imix");
   int prog, len;
   if (imix) {
     static const int sizes[3] = {64, 594, 1518}; // with FCS
-    for (int k = 0; k < 3; k++) build_frame(frames[k], sizes[k] - 4, dmac, smac, sip, dip);
+    for (int k = 0; k < 3; k++) build_gen_frame(frames[k], sizes[k] - 4, dmac, smac, sip, dip);
     int fcs_less[3] = {sizes[0] - 4, sizes[1] - 4, sizes[2] - 4};
     prog = load_imix_prog(frames, fcs_less, array_map(1, 8));
     len = fcs_less[2];
@@ -253,42 +141,14 @@ static void run_gen(const char *dev, const char *sizespec, uint64_t count, doubl
       exit(2);
     }
     len = sz - 4;
-    build_frame(frames[0], len, dmac, smac, sip, dip);
+    build_gen_frame(frames[0], len, dmac, smac, sip, dip);
     prog = load_gen_prog(frames[0]);
   }
   fprintf(stderr, "xsk_fwd gen on %s: %s B frames (with FCS), xdp live frames\n", dev, sizespec);
-  uint64_t sent = 0, last = 0, bytes = 0;
-  const uint32_t chunk = gen_chunk;
-  double t0 = now(), tlast = t0;
-  union bpf_attr a;
-  while (!stop) {
-    uint32_t rep = chunk;
-    if (count && count - sent < rep) rep = count - sent;
-    if (rep == 0) break;
-    struct xdp_md ctx = {.data = 0, .data_end = (uint32_t)len, .ingress_ifindex = (uint32_t)ifindex};
-    memset(&a, 0, sizeof(a));
-    a.test.prog_fd = prog;
-    a.test.data_in = (uintptr_t)frames[imix ? 2 : 0];
-    a.test.data_size_in = len;
-    a.test.ctx_in = (uintptr_t)&ctx;
-    a.test.ctx_size_in = sizeof(ctx);
-    a.test.repeat = rep;
-    a.test.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
-    a.test.batch_size = 64;
-    if (sys_bpf(BPF_PROG_TEST_RUN, &a)) {
-      if (errno == EINTR) continue;
-      die("bpf(BPF_PROG_TEST_RUN live frames)");
-    }
-    sent += rep;
-    bytes += imix ? (uint64_t)rep * 4342 / 12 : (uint64_t)rep * (len + 4);
-    double t = now();
-    if (t - tlast >= 1.0) {
-      fprintf(stderr, "xsk_fwd gen: %12.0f pps\n", (sent - last) / (t - tlast));
-      last = sent, tlast = t;
-    }
-    if (duration > 0 && t - t0 >= duration) break;
-  }
-  double secs = now() - t0;
+  // IMIX: 7 x 64 + 4 x 594 + 1 x 1518 = 4342 B in every 12 frames.
+  uint64_t bytes = 0, bytes12 = imix ? 4342 : 12 * (uint64_t)(len + 4);
+  double secs;
+  uint64_t sent = gen_live(prog, ifindex, frames[imix ? 2 : 0], len, count, duration, gen_chunk, &secs, &bytes, bytes12);
   printf("{\"tool\":\"xsk_fwd\",\"mode\":\"gen\",\"method\":\"xdp-live-frames\",\"size\":\"%s\",\"packets\":%llu,"
          "\"bytes\":%llu,\"seconds\":%.6f,\"pps\":%.1f}\n",
          sizespec, (unsigned long long)sent, (unsigned long long)bytes, secs, secs > 0 ? sent / secs : 0.0);
@@ -321,8 +181,7 @@ static uint64_t map_u64(int map, uint32_t key) {
 }
 
 static void run_xdpdrop(const char *dev, int skb, double duration, int ipv4only) {
-  int ifindex = if_nametoindex(dev);
-  if (!ifindex) die("if_nametoindex (no such interface)");
+  int ifindex = ifindex_of(dev);
   int map = array_map(1, 8);
   // [-4: if not IPv4, return XDP_PASS (ARP still reaches the kernel)]
   // key = 0; r0 = lookup(map, &key); if (r0) atomic64_add(r0, 1); return XDP_DROP
@@ -380,36 +239,13 @@ static void run_xdpdrop(const char *dev, int skb, double duration, int ipv4only)
 
 // ---------------------------------------------------------------------------------------- fwd
 
-#define NUM_FRAMES 4096
-#define FRAME_SIZE 2048
 #define RING 2048
 #define BATCH 64
 
-struct ring {
-  uint32_t *producer, *consumer, *flags;
-  void *desc;
-  uint32_t mask;
-};
-
-static inline uint32_t load_acq(uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static inline void store_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-
-static void map_ring(int fd, struct ring *r, const struct xdp_ring_offset *off, size_t desc_size, off_t pgoff) {
-  size_t len = off->desc + RING * desc_size;
-  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, pgoff);
-  if (m == MAP_FAILED) die("mmap ring");
-  r->producer = (uint32_t *)(m + off->producer);
-  r->consumer = (uint32_t *)(m + off->consumer);
-  r->flags = (uint32_t *)(m + off->flags);
-  r->desc = m + off->desc;
-  r->mask = RING - 1;
-}
-
 struct side {
+  struct xsk xsk;
   const char *dev;
-  int fd, ifindex;
   uint8_t mac[6];
-  struct ring fill, comp, rx, tx;
   uint64_t txaddr[BATCH * 2];
   uint32_t txlen[BATCH * 2];
   uint32_t ntx;
@@ -438,110 +274,48 @@ static void dev_mac(const char *dev, uint8_t *mac) {
 
 static void side_open(struct side *x, const char *dev, int shared_fd, int busy) {
   x->dev = dev;
-  x->ifindex = if_nametoindex(dev);
-  if (!x->ifindex) die("if_nametoindex (no such interface)");
+  xsk_create(&x->xsk, dev, shared_fd < 0 ? umem : NULL, RING, RING);
   dev_mac(dev, x->mac);
-  x->fd = socket(AF_XDP, SOCK_RAW, 0);
-  if (x->fd < 0) die("socket(AF_XDP)");
-  int v;
-  if (shared_fd < 0) {
-    struct xdp_umem_reg reg = {.addr = (uintptr_t)umem, .len = (uint64_t)NUM_FRAMES * FRAME_SIZE, .chunk_size = FRAME_SIZE, .headroom = 0};
-    if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg))) die("setsockopt XDP_UMEM_REG");
-  }
-  v = RING;
-  if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_FILL_RING, &v, sizeof(v))) die("XDP_UMEM_FILL_RING");
-  if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &v, sizeof(v))) die("XDP_UMEM_COMPLETION_RING");
-  if (setsockopt(x->fd, SOL_XDP, XDP_RX_RING, &v, sizeof(v))) die("XDP_RX_RING");
-  if (setsockopt(x->fd, SOL_XDP, XDP_TX_RING, &v, sizeof(v))) die("XDP_TX_RING");
-  struct xdp_mmap_offsets off;
-  socklen_t ol = sizeof(off);
-  if (getsockopt(x->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol)) die("getsockopt XDP_MMAP_OFFSETS");
-  map_ring(x->fd, &x->fill, &off.fr, sizeof(uint64_t), XDP_UMEM_PGOFF_FILL_RING);
-  map_ring(x->fd, &x->comp, &off.cr, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING);
-  map_ring(x->fd, &x->rx, &off.rx, sizeof(struct xdp_desc), XDP_PGOFF_RX_RING);
-  map_ring(x->fd, &x->tx, &off.tx, sizeof(struct xdp_desc), XDP_PGOFF_TX_RING);
   // Half the frames to each fill ring before bind.
-  uint64_t *fq = x->fill.desc;
+  uint64_t *fq = x->xsk.fill.desc;
   uint32_t n = NUM_FRAMES / 2 < RING ? NUM_FRAMES / 2 : RING;
-  for (uint32_t i = 0; i < n; i++) fq[i & x->fill.mask] = freel[--nfree];
-  store_rel(x->fill.producer, n);
-  v = 256;
-  setsockopt(x->fd, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &v, sizeof(v));
-  if (busy) {
-    v = 1; setsockopt(x->fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &v, sizeof(v));
-    v = 20; setsockopt(x->fd, SOL_SOCKET, SO_BUSY_POLL, &v, sizeof(v));
-    v = BATCH; setsockopt(x->fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &v, sizeof(v));
-  }
-  struct sockaddr_xdp sxdp = {.sxdp_family = AF_XDP, .sxdp_ifindex = x->ifindex, .sxdp_queue_id = 0};
-  if (shared_fd < 0) sxdp.sxdp_flags = XDP_COPY | XDP_USE_NEED_WAKEUP;
-  else sxdp.sxdp_flags = XDP_SHARED_UMEM, sxdp.sxdp_shared_umem_fd = shared_fd;
-  for (int tries = 0;; tries++) {
-    if (bind(x->fd, (struct sockaddr *)&sxdp, sizeof(sxdp)) == 0) break;
-    if (errno != EBUSY || tries >= 30) die("bind(AF_XDP)");
-    usleep(100000);
-  }
-}
-
-static int attach_xsk(struct side *x, int skb) {
-  union bpf_attr a;
-  memset(&a, 0, sizeof(a));
-  a.map_type = BPF_MAP_TYPE_XSKMAP;
-  a.key_size = 4;
-  a.value_size = 4;
-  a.max_entries = 64;
-  int map = sys_bpf(BPF_MAP_CREATE, &a);
-  if (map < 0) die("bpf(BPF_MAP_CREATE xskmap)");
-  uint32_t key = 0, val = x->fd;
-  memset(&a, 0, sizeof(a));
-  a.map_fd = map;
-  a.key = (uintptr_t)&key;
-  a.value = (uintptr_t)&val;
-  if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a)) die("bpf(BPF_MAP_UPDATE_ELEM xskmap)");
-  struct bpf_insn prog[] = {
-      {.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 2, .src_reg = 1, .off = 16},
-      {.code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map},
-      {.imm = 0},
-      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 3, .imm = XDP_PASS},
-      {.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_redirect_map},
-      {.code = BPF_JMP | BPF_EXIT},
-  };
-  return attach(load_prog(prog, 6, "bpf(BPF_PROG_LOAD xsk redirect)"), x->ifindex, skb);
+  for (uint32_t i = 0; i < n; i++) fq[i & x->xsk.fill.mask] = freel[--nfree];
+  store_rel(x->xsk.fill.producer, n);
+  xsk_bind(&x->xsk, 0, busy, BATCH, shared_fd);
 }
 
 static inline void refill(struct side *x) {
-  uint32_t p = *x->fill.producer;
-  uint32_t room = RING - (p - load_acq(x->fill.consumer));
+  uint32_t p = *x->xsk.fill.producer;
+  uint32_t room = RING - (p - load_acq(x->xsk.fill.consumer));
   if (room > nfree) room = nfree;
   if (room == 0) return;
-  uint64_t *fq = x->fill.desc;
-  for (uint32_t i = 0; i < room; i++) fq[(p + i) & x->fill.mask] = freel[--nfree];
-  store_rel(x->fill.producer, p + room);
+  uint64_t *fq = x->xsk.fill.desc;
+  for (uint32_t i = 0; i < room; i++) fq[(p + i) & x->xsk.fill.mask] = freel[--nfree];
+  store_rel(x->xsk.fill.producer, p + room);
 }
 
 static inline void reap(struct side *x) {
-  uint32_t c = *x->comp.consumer;
-  uint32_t n = load_acq(x->comp.producer) - c;
-  uint64_t *cq = x->comp.desc;
-  for (uint32_t i = 0; i < n; i++) freel[nfree++] = cq[(c + i) & x->comp.mask];
-  if (n) store_rel(x->comp.consumer, c + n);
+  uint32_t c = *x->xsk.comp.consumer;
+  uint32_t n = load_acq(x->xsk.comp.producer) - c;
+  uint64_t *cq = x->xsk.comp.desc;
+  for (uint32_t i = 0; i < n; i++) freel[nfree++] = cq[(c + i) & x->xsk.comp.mask];
+  if (n) store_rel(x->xsk.comp.consumer, c + n);
 }
 
 static uint64_t txfull;
 static inline void flush_tx(struct side *x) {
   if (!x->ntx) return;
-  uint32_t p = *x->tx.producer;
-  uint32_t room = RING - (p - load_acq(x->tx.consumer));
+  uint32_t p = *x->xsk.tx.producer;
+  uint32_t room = RING - (p - load_acq(x->xsk.tx.consumer));
   uint32_t k = x->ntx < room ? x->ntx : room;
-  struct xdp_desc *td = x->tx.desc;
-  for (uint32_t i = 0; i < k; i++) td[(p + i) & x->tx.mask] = (struct xdp_desc){.addr = x->txaddr[i], .len = x->txlen[i]};
+  struct xdp_desc *td = x->xsk.tx.desc;
+  for (uint32_t i = 0; i < k; i++) td[(p + i) & x->xsk.tx.mask] = (struct xdp_desc){.addr = x->txaddr[i], .len = x->txlen[i]};
   for (uint32_t i = k; i < x->ntx; i++) freel[nfree++] = x->txaddr[i];
   txfull += x->ntx - k;
-  if (k) store_rel(x->tx.producer, p + k);
+  if (k) store_rel(x->xsk.tx.producer, p + k);
   x->tx_pkts += k;
   x->ntx = 0;
-  if (load_acq(x->tx.flags) & XDP_RING_NEED_WAKEUP)
-    if (sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY && errno != ENOBUFS && errno != ENETDOWN)
-      die("sendto (tx kick)");
+  kick_tx(&x->xsk);
 }
 
 static uint64_t drop_noroute, drop_ttl, drop_other;
@@ -571,27 +345,27 @@ static void run_fwd(const char *deva, const char *devb, const char **rspec, int 
       if (rt[j].len > rt[i].len) { struct route t = rt[i]; rt[i] = rt[j]; rt[j] = t; }
   static struct side s[2];
   side_open(&s[0], deva, -1, busy);
-  side_open(&s[1], devb, s[0].fd, busy);
-  attach_xsk(&s[0], skb);
-  attach_xsk(&s[1], skb);
+  side_open(&s[1], devb, s[0].xsk.fd, busy);
+  attach_xsk(&s[0].xsk, 0, skb);
+  attach_xsk(&s[1].xsk, 0, skb);
   fprintf(stderr, "xsk_fwd fwd %s <-> %s, shared UMEM, %s copy mode, %s, %d routes\n", deva, devb, skb ? "xdp-skb" : "xdp-drv",
           busy ? "busy-poll" : "poll()", nr);
-  struct pollfd pfd[2] = {{.fd = s[0].fd, .events = POLLIN}, {.fd = s[1].fd, .events = POLLIN}};
+  struct pollfd pfd[2] = {{.fd = s[0].xsk.fd, .events = POLLIN}, {.fd = s[1].xsk.fd, .events = POLLIN}};
   double t0 = now(), tlast = t0, tfirst = 0;
   uint64_t last = 0;
   while (!stop) {
     int any = 0;
     for (int k = 0; k < 2; k++) {
       struct side *x = &s[k];
-      uint32_t c = *x->rx.consumer;
-      uint32_t n = load_acq(x->rx.producer) - c;
+      uint32_t c = *x->xsk.rx.consumer;
+      uint32_t n = load_acq(x->xsk.rx.producer) - c;
       if (n > BATCH) n = BATCH;
       if (!n) continue;
       any = 1;
       if (!tfirst) tfirst = now();
-      struct xdp_desc *rd = x->rx.desc;
+      struct xdp_desc *rd = x->xsk.rx.desc;
       for (uint32_t i = 0; i < n; i++) {
-        struct xdp_desc d = rd[(c + i) & x->rx.mask];
+        struct xdp_desc d = rd[(c + i) & x->xsk.rx.mask];
         uint8_t *f = (uint8_t *)umem + d.addr;
         uint8_t *ip = f + 14;
         if (d.len < 34 || f[12] != 0x08 || f[13] != 0x00 || ip[0] != 0x45) { drop_other++; freel[nfree++] = d.addr; continue; }
@@ -611,7 +385,7 @@ static void run_fwd(const char *deva, const char *devb, const char **rspec, int 
         o->txlen[o->ntx++] = d.len;
         if (o->ntx == BATCH * 2) flush_tx(o);
       }
-      store_rel(x->rx.consumer, c + n);
+      store_rel(x->xsk.rx.consumer, c + n);
       x->rx_pkts += n;
     }
     flush_tx(&s[0]);
@@ -623,8 +397,8 @@ static void run_fwd(const char *deva, const char *devb, const char **rspec, int 
     if (!any && !busy) {
       if (poll(pfd, 2, 100) < 0 && errno != EINTR) die("poll");
     } else if (!any && busy) {
-      recvfrom(s[0].fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
-      recvfrom(s[1].fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+      recvfrom(s[0].xsk.fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+      recvfrom(s[1].xsk.fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
     }
     double t = now();
     if (t - tlast >= 1.0) {

@@ -17,190 +17,26 @@
 // -S generic (skb) attach, -N native (drv, default); -p poll() (default), -b busy-poll.
 // Prints pps each second on stderr and one JSON line on stdout at the end.
 #define _GNU_SOURCE
-#include <errno.h>
-#include <linux/bpf.h>
-#include <linux/if_link.h>
-#include <linux/if_xdp.h>
-#include <net/if.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
+#define TOOL "xsk_ref"
+#include "xsk_common.h"
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
-#ifndef AF_XDP
-#define AF_XDP 44
-#endif
-#ifndef SOL_XDP
-#define SOL_XDP 283
-#endif
-#ifndef XDP_MAX_TX_SKB_BUDGET
-#define XDP_MAX_TX_SKB_BUDGET 9
-#endif
-#ifndef SO_PREFER_BUSY_POLL
-#define SO_PREFER_BUSY_POLL 69
-#endif
-#ifndef SO_BUSY_POLL_BUDGET
-#define SO_BUSY_POLL_BUDGET 70
-#endif
-
-#define NUM_FRAMES 4096
-#define FRAME_SIZE 2048
 #define FILL_SIZE 4096
 // RX/TX/completion ring size: -r (default 4096, softnet drop's default, so both receivers have the
 // same room to absorb scheduling gaps).
 static uint32_t ring_size = 4096;
 
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
-
-static void die(const char *what) {
-  fprintf(stderr, "xsk_ref: %s: %s (errno %d)\n", what, strerror(errno), errno);
-  exit(1);
-}
-
-static long sys_bpf(int cmd, union bpf_attr *attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-// A ring as mapped from the socket: producer/consumer indexes shared with the kernel.
-struct ring {
-  uint32_t *producer, *consumer, *flags;
-  void *desc;
-  uint32_t mask, size;
-};
-
-static void map_ring(int fd, struct ring *r, const struct xdp_ring_offset *off, uint32_t size, size_t desc_size,
-                     off_t pgoff) {
-  size_t len = off->desc + size * desc_size;
-  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, pgoff);
-  if (m == MAP_FAILED) die("mmap ring");
-  r->producer = (uint32_t *)(m + off->producer);
-  r->consumer = (uint32_t *)(m + off->consumer);
-  r->flags = (uint32_t *)(m + off->flags);
-  r->desc = m + off->desc;
-  r->mask = size - 1;
-  r->size = size;
-}
-
-static inline uint32_t load_acq(uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static inline void store_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-
-struct xsk {
-  int fd, ifindex, queue;
-  char *umem;
-  struct ring fill, comp, rx, tx;
-};
+static char *umem;
 
 static void xsk_open(struct xsk *x, const char *dev, int queue, int busy, int batch) {
-  x->ifindex = if_nametoindex(dev);
-  if (!x->ifindex) die("if_nametoindex (no such interface)");
-  x->queue = queue;
-  x->fd = socket(AF_XDP, SOCK_RAW, 0);
-  if (x->fd < 0) die("socket(AF_XDP)");
-  x->umem = mmap(NULL, (size_t)NUM_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (x->umem == MAP_FAILED) die("mmap umem");
-  struct xdp_umem_reg reg = {.addr = (uintptr_t)x->umem, .len = (uint64_t)NUM_FRAMES * FRAME_SIZE,
-                             .chunk_size = FRAME_SIZE, .headroom = 0};
-  if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg))) die("setsockopt XDP_UMEM_REG");
-  int v;
-  v = FILL_SIZE; if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_FILL_RING, &v, sizeof(v))) die("XDP_UMEM_FILL_RING");
-  v = ring_size; if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &v, sizeof(v))) die("XDP_UMEM_COMPLETION_RING");
-  v = ring_size; if (setsockopt(x->fd, SOL_XDP, XDP_RX_RING, &v, sizeof(v))) die("XDP_RX_RING");
-  v = ring_size; if (setsockopt(x->fd, SOL_XDP, XDP_TX_RING, &v, sizeof(v))) die("XDP_TX_RING");
-  struct xdp_mmap_offsets off;
-  socklen_t ol = sizeof(off);
-  if (getsockopt(x->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol)) die("getsockopt XDP_MMAP_OFFSETS");
-  map_ring(x->fd, &x->fill, &off.fr, FILL_SIZE, sizeof(uint64_t), XDP_UMEM_PGOFF_FILL_RING);
-  map_ring(x->fd, &x->comp, &off.cr, ring_size, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING);
-  map_ring(x->fd, &x->rx, &off.rx, ring_size, sizeof(struct xdp_desc), XDP_PGOFF_RX_RING);
-  map_ring(x->fd, &x->tx, &off.tx, ring_size, sizeof(struct xdp_desc), XDP_PGOFF_TX_RING);
+  umem = mmap(NULL, (size_t)NUM_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (umem == MAP_FAILED) die("mmap umem");
+  xsk_create(x, dev, umem, FILL_SIZE, ring_size);
   // Every frame starts in the fill ring; fill ring size == frame count, so it can never overflow.
   uint64_t *fq = x->fill.desc;
   for (uint32_t i = 0; i < NUM_FRAMES; i++) fq[i & x->fill.mask] = (uint64_t)i * FRAME_SIZE;
   store_rel(x->fill.producer, NUM_FRAMES);
-  // One sendto sends 32 descriptors by default; raise it (older kernels: ignored).
-  v = 256; setsockopt(x->fd, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &v, sizeof(v));
-  if (busy) {
-    v = 1; setsockopt(x->fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &v, sizeof(v));
-    v = 20; setsockopt(x->fd, SOL_SOCKET, SO_BUSY_POLL, &v, sizeof(v));
-    v = batch; setsockopt(x->fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &v, sizeof(v));
-  }
-  struct sockaddr_xdp sxdp = {.sxdp_family = AF_XDP, .sxdp_ifindex = x->ifindex, .sxdp_queue_id = queue,
-                              .sxdp_flags = XDP_COPY | XDP_USE_NEED_WAKEUP};
-  // A queue released less than ~1 s ago is still tearing down in the kernel: EBUSY, retry.
-  for (int tries = 0;; tries++) {
-    if (bind(x->fd, (struct sockaddr *)&sxdp, sizeof(sxdp)) == 0) break;
-    if (errno != EBUSY || tries >= 30) die("bind(AF_XDP)");
-    usleep(100000);
-  }
-}
-
-// XSKMAP[queue] = socket; program: return bpf_redirect_map(&xskmap, ctx->rx_queue_index, XDP_PASS).
-static int attach_redirect(struct xsk *x, int skb_mode) {
-  union bpf_attr a;
-  memset(&a, 0, sizeof(a));
-  a.map_type = BPF_MAP_TYPE_XSKMAP;
-  a.key_size = 4;
-  a.value_size = 4;
-  a.max_entries = 64;
-  int map = sys_bpf(BPF_MAP_CREATE, &a);
-  if (map < 0) die("bpf(BPF_MAP_CREATE xskmap)");
-  uint32_t key = x->queue, val = x->fd;
-  memset(&a, 0, sizeof(a));
-  a.map_fd = map;
-  a.key = (uintptr_t)&key;
-  a.value = (uintptr_t)&val;
-  if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a)) die("bpf(BPF_MAP_UPDATE_ELEM xskmap)");
-  struct bpf_insn prog[] = {
-      {.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 2, .src_reg = 1, .off = 16}, // r2 = ctx->rx_queue_index
-      {.code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map},
-      {.imm = 0},                                                                  // 2nd half of ld_imm64
-      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 3, .imm = XDP_PASS},        // r3 = XDP_PASS
-      {.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_redirect_map},
-      {.code = BPF_JMP | BPF_EXIT},
-  };
-  static char log[4096];
-  memset(&a, 0, sizeof(a));
-  a.prog_type = BPF_PROG_TYPE_XDP;
-  a.expected_attach_type = BPF_XDP;
-  a.insns = (uintptr_t)prog;
-  a.insn_cnt = sizeof(prog) / sizeof(prog[0]);
-  a.license = (uintptr_t) "GPL";
-  a.log_buf = (uintptr_t)log;
-  a.log_size = sizeof(log);
-  a.log_level = 1;
-  int pfd = sys_bpf(BPF_PROG_LOAD, &a);
-  if (pfd < 0) {
-    fprintf(stderr, "%s\n", log);
-    die("bpf(BPF_PROG_LOAD)");
-  }
-  memset(&a, 0, sizeof(a));
-  a.link_create.prog_fd = pfd;
-  a.link_create.target_ifindex = x->ifindex;
-  a.link_create.attach_type = BPF_XDP;
-  a.link_create.flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-  int link = sys_bpf(BPF_LINK_CREATE, &a);
-  if (link < 0) die("bpf(BPF_LINK_CREATE) (another XDP program on the device?)");
-  return link;
-}
-
-static void kick_tx(struct xsk *x) {
-  if (!(load_acq(x->tx.flags) & XDP_RING_NEED_WAKEUP)) return;
-  if (sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY && errno != ENOBUFS &&
-      errno != ENETDOWN)
-    die("sendto (tx kick)");
+  xsk_bind(x, queue, busy, batch, -1);
 }
 
 static void wake_fill(struct xsk *x) {
@@ -218,7 +54,7 @@ static inline void fill_put(struct xsk *x, const uint64_t *addrs, uint32_t n) {
 static void run_xsk(int l2fwd, const char *dev, int queue, int skb_mode, int busy, double duration, int batch) {
   struct xsk x;
   xsk_open(&x, dev, queue, busy, batch);
-  int link = attach_redirect(&x, skb_mode);
+  int link = attach_xsk(&x, queue, skb_mode);
   (void)link;
   const char *mode = l2fwd ? "l2fwd" : "rxdrop";
   const char *attach = skb_mode ? "xdp-skb" : "xdp-drv";
@@ -253,7 +89,7 @@ static void run_xsk(int l2fwd, const char *dev, int queue, int skb_mode, int bus
         for (uint32_t i = 0; i < n; i++) {
           struct xdp_desc d = rxd[(c + i) & x.rx.mask];
           if (i < k) {
-            uint8_t *p = (uint8_t *)x.umem + d.addr, t[6];
+            uint8_t *p = (uint8_t *)umem + d.addr, t[6];
             memcpy(t, p, 6);
             memcpy(p, p + 6, 6);
             memcpy(p + 6, t, 6);
@@ -316,27 +152,12 @@ static void run_xsk(int l2fwd, const char *dev, int queue, int skb_mode, int bus
 // BPF_LINK_CREATE until the duration ends or a signal; the caller counts drops with `ethtool -S`
 // (veth: rx_queue_N_xdp_drops), so nothing per packet is added to the program.
 static void run_xdpdrop(const char *dev, int skb_mode, double duration) {
-  int ifindex = if_nametoindex(dev);
-  if (!ifindex) die("if_nametoindex (no such interface)");
+  int ifindex = ifindex_of(dev);
   struct bpf_insn prog[] = {
       {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_DROP},
       {.code = BPF_JMP | BPF_EXIT},
   };
-  union bpf_attr a;
-  memset(&a, 0, sizeof(a));
-  a.prog_type = BPF_PROG_TYPE_XDP;
-  a.expected_attach_type = BPF_XDP;
-  a.insns = (uintptr_t)prog;
-  a.insn_cnt = 2;
-  a.license = (uintptr_t) "GPL";
-  int pfd = sys_bpf(BPF_PROG_LOAD, &a);
-  if (pfd < 0) die("bpf(BPF_PROG_LOAD xdp_drop)");
-  memset(&a, 0, sizeof(a));
-  a.link_create.prog_fd = pfd;
-  a.link_create.target_ifindex = ifindex;
-  a.link_create.attach_type = BPF_XDP;
-  a.link_create.flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-  if (sys_bpf(BPF_LINK_CREATE, &a) < 0) die("bpf(BPF_LINK_CREATE) (another XDP program on the device?)");
+  attach(load_prog(prog, 2, "bpf(BPF_PROG_LOAD xdp_drop)"), ifindex, skb_mode);
   fprintf(stderr, "xsk_ref xdpdrop on %s, %s\n", dev, skb_mode ? "xdp-skb" : "xdp-drv");
   double t0 = now();
   while (!stop && (duration <= 0 || now() - t0 < duration)) usleep(20000);
@@ -345,90 +166,20 @@ static void run_xdpdrop(const char *dev, int skb_mode, double duration) {
   fflush(stdout);
 }
 
-static uint16_t csum16(const uint8_t *p, int len) {
-  uint32_t s = 0;
-  for (int i = 0; i + 1 < len; i += 2) s += (p[i] << 8) | p[i + 1];
-  if (len & 1) s += p[len - 1] << 8;
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return ~s & 0xffff;
-}
-
-static int parse_mac(const char *s, uint8_t *m) {
-  unsigned b[6];
-  if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6) return -1;
-  for (int i = 0; i < 6; i++) m[i] = b[i];
-  return 0;
-}
-
 // UDP 10.1.0.2:9 -> 10.2.0.2:9 by default (the lab's host A to host B), one frame of `size` bytes (no FCS).
 static void run_gen(const char *dev, int size, uint64_t count, double duration, const uint8_t *dmac, const uint8_t *smac) {
-  int ifindex = if_nametoindex(dev);
-  if (!ifindex) die("if_nametoindex (no such interface)");
+  int ifindex = ifindex_of(dev);
   if (size < 60) size = 60;
   if (size > 1514) size = 1514;
   static uint8_t f[2048];
-  memset(f, 0, sizeof(f));
-  memcpy(f, dmac, 6);
-  memcpy(f + 6, smac, 6);
-  f[12] = 0x08;
-  uint8_t *ip = f + 14;
-  int iplen = size - 14;
-  ip[0] = 0x45;
-  ip[2] = iplen >> 8, ip[3] = iplen;
-  ip[6] = 0x40; // DF
-  ip[8] = 64, ip[9] = 17;
-  uint8_t src[4] = {10, 1, 0, 2}, dst[4] = {10, 2, 0, 2};
-  memcpy(ip + 12, src, 4);
-  memcpy(ip + 16, dst, 4);
-  uint16_t c = csum16(ip, 20);
-  ip[10] = c >> 8, ip[11] = c;
-  uint8_t *udp = ip + 20;
-  int ulen = iplen - 20;
-  udp[0] = 0x04, udp[1] = 0x00; // sport 1024
-  udp[2] = 0, udp[3] = 9;       // discard
-  udp[4] = ulen >> 8, udp[5] = ulen;
+  build_frame(f, size, dmac, smac, inet_addr("10.1.0.2"), inet_addr("10.2.0.2"));
   struct bpf_insn prog[] = {
       {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_TX},
       {.code = BPF_JMP | BPF_EXIT},
   };
-  union bpf_attr a;
-  memset(&a, 0, sizeof(a));
-  a.prog_type = BPF_PROG_TYPE_XDP;
-  a.insns = (uintptr_t)prog;
-  a.insn_cnt = 2;
-  a.license = (uintptr_t) "GPL";
-  int pfd = sys_bpf(BPF_PROG_LOAD, &a);
-  if (pfd < 0) die("bpf(BPF_PROG_LOAD xdp_tx)");
-  struct xdp_md ctx = {.data = 0, .data_end = size, .ingress_ifindex = ifindex};
-  uint64_t sent = 0, last = 0;
-  const uint32_t chunk = 1 << 16;
-  double t0 = now(), tlast = t0;
-  while (!stop) {
-    uint32_t rep = chunk;
-    if (count && count - sent < rep) rep = count - sent;
-    if (rep == 0) break;
-    memset(&a, 0, sizeof(a));
-    a.test.prog_fd = pfd;
-    a.test.data_in = (uintptr_t)f;
-    a.test.data_size_in = size;
-    a.test.ctx_in = (uintptr_t)&ctx;
-    a.test.ctx_size_in = sizeof(ctx);
-    a.test.repeat = rep;
-    a.test.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
-    a.test.batch_size = 64;
-    if (sys_bpf(BPF_PROG_TEST_RUN, &a)) {
-      if (errno == EINTR) continue;
-      die("bpf(BPF_PROG_TEST_RUN live frames)");
-    }
-    sent += rep;
-    double t = now();
-    if (t - tlast >= 1.0) {
-      fprintf(stderr, "xsk_ref gen: %12.0f pps\n", (sent - last) / (t - tlast));
-      last = sent, tlast = t;
-    }
-    if (duration > 0 && t - t0 >= duration) break;
-  }
-  double secs = now() - t0;
+  int pfd = load_prog(prog, 2, "bpf(BPF_PROG_LOAD xdp_tx)");
+  double secs;
+  uint64_t sent = gen_live(pfd, ifindex, f, size, count, duration, 1 << 16, &secs, NULL, 0);
   printf("{\"tool\":\"xsk_ref\",\"mode\":\"gen\",\"method\":\"xdp-live-frames\",\"packets\":%llu,\"seconds\":%.6f,\"pps\":%.1f}\n",
          (unsigned long long)sent, secs, secs > 0 ? sent / secs : 0.0);
   fflush(stdout);
