@@ -13,7 +13,9 @@ export function buildC(name: string): string {
   const src = path.join(root, 'bench/c', `${name}.c`);
   const bin = path.join(root, 'bench/bin', name);
   if (!existsSync(src)) throw new Error(`${path.relative(root, src)} is missing`);
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
+  const common = path.join(root, 'bench/c/xsk_common.h');
+  const newest = Math.max(statSync(src).mtimeMs, existsSync(common) ? statSync(common).mtimeMs : 0);
+  if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
   // bench/bin is not in git: a fresh clone has none.
   mkdirSync(path.dirname(bin), { recursive: true });
   try {
