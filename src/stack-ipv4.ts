@@ -6,7 +6,6 @@
 import type { Graph } from './core/graph.ts';
 import type { NetDevice, NetDevices } from './core/netdev.ts';
 import type { PtypeTable } from './core/ptype.ts';
-import type { L2 } from './l2/index.ts';
 import { formatIPv4, parseCidr, tryParseIPv4 } from './ipv4/addr.ts';
 import { formatRoute, parseRoute, parseRouteMatch, RTN_BROADCAST, RTN_LOCAL } from './ipv4/fib/fib.ts';
 import { registerIpv4, type Ipv4 } from './ipv4/index.ts';
@@ -39,8 +38,6 @@ export class Ipv4Layer {
   }
 
   /** Hook the IPv4 layer to the neighbour layer (nothing needed yet). */
-  connectL2(_l2: L2): void {}
-
   addAddress(dev: NetDevice, cidr: string): void {
     const c = parseCidr(cidr);
     const addr = tryParseIPv4(cidr.split('/')[0]);

@@ -166,7 +166,6 @@ export class Stack {
     this.ipv4 = new Ipv4Layer(this.graph, this.devs, this.ptype, opts.sysctl ?? {});
     this.l2 = registerL2(this.graph, this.devs, this.ptype, opts.neigh ?? {});
     this.l2.neigh.attach(this.graph);
-    this.ipv4.connectL2(this.l2);
     this.xmit = new DevXmit(this.devs, this.taps);
     this.graph.add(this.xmit);
     this.napi = new Napi(this.graph, this.devs, {

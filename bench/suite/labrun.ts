@@ -20,7 +20,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { buildC as buildCFile } from '../lib/cref.ts';
+import { buildC } from '../lib/cref.ts';
 import { labDown, labNames, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import { Proc, now, sleep, windowRate } from './proc.ts';
 import type { FrameSize } from './stats.ts';
@@ -38,9 +38,19 @@ export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
-/** Builds bench/bin/NAME from bench/c/NAME.c (bench/lib/cref.ts); root is this checkout. */
-export function buildC(_root: string, name: string): string {
-  return buildCFile(name);
+/**
+ * A scenario's check(): why it cannot run here (null: it can). Also builds bench/bin/NAME
+ * (bench/lib/cref.ts) and hands the binary to `use`.
+ */
+export function labPrereqsWith(name: string, use: (bin: string) => void): string | null {
+  const why = labPrereqs();
+  if (why) return why;
+  try {
+    use(buildC(name));
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
 }
 
 /** Why lab scenarios cannot run here, or null. */

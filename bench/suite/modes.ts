@@ -4,7 +4,7 @@
  * generator sends into it with XDP_TX live frames on the TAP itself (tun's ndo_xdp_xmit queues
  * them for the reader), so the same generator drives all three.
  */
-import { buildC, labPrereqs, PLACEMENT_AFXDP, SuiteLab } from './labrun.ts';
+import { labPrereqsWith, PLACEMENT_AFXDP, SuiteLab } from './labrun.ts';
 import { softnetDrop } from './rxdrop.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { Scenario } from './types.ts';
@@ -27,14 +27,7 @@ export function modes(env: SuiteEnv): Scenario {
     expectLoss: true,
     placement: [PLACEMENT_AFXDP.replace(/snN/g, `sn${env.lab}`), 'tap: generator on CPU 0 sends into the TAP (XDP live frames), softnet reads it on CPU 1'],
     async check() {
-      const why = labPrereqs();
-      if (why) return why;
-      try {
-        xskFwd = buildC(env.root, 'xsk_fwd');
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return null;
+      return labPrereqsWith('xsk_fwd', (b) => (xskFwd = b));
     },
     setup: async (log) => void (await lab.up(log)),
     teardown: (log) => lab.down(log),

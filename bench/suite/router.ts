@@ -4,7 +4,7 @@
  * The counter is a sink on host B: an XDP program on snN-b1 that drops and counts IPv4 (ARP
  * passes), so every system is measured by what arrives at B, at the same cost on B's side.
  */
-import { buildC, labPrereqs, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetArgv, softnetHas, SuiteLab } from './labrun.ts';
+import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetArgv, softnetHas, SuiteLab } from './labrun.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { FrameSize } from './stats.ts';
 import { removeStackConfig, routeLines, ruleLines, runtime, waitStack, writeStackConfig } from './softnet-stack.ts';
@@ -128,14 +128,7 @@ export function routerBits(env: SuiteEnv): RouterBits & { check(): Promise<strin
     lab,
     xskFwd: () => bin,
     async check() {
-      const why = labPrereqs();
-      if (why) return why;
-      try {
-        bin = buildC(env.root, 'xsk_fwd');
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return null;
+      return labPrereqsWith('xsk_fwd', (b) => (bin = b));
     },
   };
 }

@@ -2,7 +2,7 @@
  * rxdrop: softnet `drop` vs the C AF_XDP rxdrop reference (bench/c/xsk_ref.c, helper-2's) vs an
  * in-kernel XDP_DROP (bench/c/xsk_fwd.c xdpdrop), all on snN-a0 with the same generator.
  */
-import { buildC, labPrereqs, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetArgv, softnetHas, SuiteLab } from './labrun.ts';
+import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetArgv, softnetHas, SuiteLab } from './labrun.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { FrameSize } from './stats.ts';
 import type { BenchSystem, RunContext, Scenario } from './types.ts';
@@ -49,14 +49,7 @@ export function rxdrop(env: SuiteEnv): Scenario {
   };
   const cRxdrop: BenchSystem = {
     name: 'c-rxdrop',
-    async check() {
-      try {
-        xskRef = buildC(env.root, 'xsk_ref');
-        return null;
-      } catch (e) {
-        return (e as Error).message;
-      }
-    },
+    check: async () => labPrereqsWith('xsk_ref', (b) => (xskRef = b)),
     async run(ctx, size) {
       await lab.napiThreaded(false);
       return measure(ctx, size, {
@@ -92,14 +85,7 @@ export function rxdrop(env: SuiteEnv): Scenario {
     expectLoss: true,
     placement: [PLACEMENT_AFXDP.replace(/snN/g, `sn${env.lab}`), PLACEMENT_KERNEL.replace(/snN/g, `sn${env.lab}`), 'AF_XDP copy mode, native (xdp-drv) attach, poll()'],
     async check() {
-      const why = labPrereqs();
-      if (why) return why;
-      try {
-        xskFwd = buildC(env.root, 'xsk_fwd');
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return null;
+      return labPrereqsWith('xsk_fwd', (b) => (xskFwd = b));
     },
     setup: async (log) => void (await lab.up(log)),
     teardown: (log) => lab.down(log),

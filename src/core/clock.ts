@@ -4,22 +4,16 @@
  * millions of packets per second means scavenges. tick() has the addon write CLOCK_MONOTONIC
  * into coarseClock instead (no allocation); stages read coarseClock[0] as of the last tick().
  */
-import { createRequire } from 'node:module';
+import { native, type NativeAddon } from '../driver/native.ts';
 
 export const coarseClock = new Float64Array(1);
 
-interface ClockAddon {
-  clockInit(slot: Float64Array, nowMs: number): void;
-  clockNow(): void;
-}
-
-let addon: ClockAddon | null = null;
+let addon: NativeAddon | null = null;
 try {
-  // The driver's addon, loaded directly: core must work where it failed to build (then the
-  // clock falls back to performance.now()).
-  addon = createRequire(import.meta.url)('../../build/Release/softnet.node') as ClockAddon;
+  addon = native();
   addon.clockInit(coarseClock, performance.now());
 } catch {
+  // No addon (not built): core still runs on memory ports, with the allocating clock.
   addon = null;
 }
 

@@ -44,6 +44,10 @@ export interface NativeAddon {
   noop(a?: number, b?: number): number;
   /** Pin the calling thread (only) to one CPU: sched_setaffinity(0). */
   pinThread(cpu: number): void;
+  /** Register the Float64Array clockNow() writes (ms on the scale of nowMs at the call). */
+  clockInit(slot: Float64Array, nowMs: number): void;
+  /** Write CLOCK_MONOTONIC (ms, on the registered scale) into the slot: no allocation. */
+  clockNow(): void;
   umemCreate(frames: number, frameSize: number, headroom: number): { id: number; buffer: ArrayBuffer; hugepage: boolean };
   ifInfo(name: string): { ifindex: number; mac: Uint8Array; mtu?: number };
   xskOpen(a: XskOpenArgs): { id: number; fd: number; zeroCopy: boolean; shared: boolean; notes: string[] };
