@@ -573,6 +573,8 @@ static napi_value XskDisarmIrq(napi_env env, napi_callback_info info) {
 
 // Device facts the TS layer needs: ifindex (if_nametoindex) and MAC (SIOCGIFHWADDR).
 #include <sys/ioctl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 static napi_value IfInfo(napi_env env, napi_callback_info info) {
   ARGS(1);
   std::string name = to_str(env, argv[0]);
@@ -594,6 +596,23 @@ static napi_value IfInfo(napi_env env, napi_callback_info info) {
   ifr = {};
   memcpy(ifr.ifr_name, name.c_str(), name.size());
   if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0) set_num(env, o, "mtu", ifr.ifr_mtu);
+  // ETHTOOL_GDRVINFO: the driver ("veth", "mlx5_core"...); ETHTOOL_GTXCSUM: tx-checksumming, i.e.
+  // whether the kernel hands this device frames with partial checksums (veth peers). Best effort:
+  // a driver without the op simply leaves the property out.
+  ethtool_drvinfo di = {};
+  di.cmd = ETHTOOL_GDRVINFO;
+  ifr = {};
+  memcpy(ifr.ifr_name, name.c_str(), name.size());
+  ifr.ifr_data = reinterpret_cast<char*>(&di);
+  if (s >= 0 && ioctl(s, SIOCETHTOOL, &ifr) == 0) {
+    napi_value drv;
+    napi_create_string_utf8(env, di.driver, strnlen(di.driver, sizeof(di.driver)), &drv);
+    napi_set_named_property(env, o, "driver", drv);
+  }
+  ethtool_value ev = {};
+  ev.cmd = ETHTOOL_GTXCSUM;
+  ifr.ifr_data = reinterpret_cast<char*>(&ev);
+  if (s >= 0 && ioctl(s, SIOCETHTOOL, &ifr) == 0) set_num(env, o, "txCsum", ev.data);
   if (s >= 0) close(s);
   return o;
 }

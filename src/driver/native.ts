@@ -49,7 +49,8 @@ export interface NativeAddon {
   /** Write CLOCK_MONOTONIC (ms, on the registered scale) into the slot: no allocation. */
   clockNow(): void;
   umemCreate(frames: number, frameSize: number, headroom: number): { id: number; buffer: ArrayBuffer; hugepage: boolean };
-  ifInfo(name: string): { ifindex: number; mac: Uint8Array; mtu?: number };
+  /** driver: ETHTOOL_GDRVINFO; txCsum: ETHTOOL_GTXCSUM (1 = tx-checksumming on). Absent when the driver lacks the op. */
+  ifInfo(name: string): { ifindex: number; mac: Uint8Array; mtu?: number; driver?: string; txCsum?: number };
   xskOpen(a: XskOpenArgs): { id: number; fd: number; zeroCopy: boolean; shared: boolean; notes: string[] };
   xskAttach(id: number, skbMode: boolean): void;
   xskClose(id: number, out: Uint32Array): number;
