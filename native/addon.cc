@@ -180,6 +180,8 @@ static napi_value ClockNow(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+void init_link(napi_env env, napi_value exports);  // link.cc: rtnetlink link events
+
 static void ctx_finalize(napi_env, void* data, void*) { delete static_cast<Ctx*>(data); }
 
 // Runs before the thread's event loop closes (worker exit, process exit): close our sockets,
@@ -202,6 +204,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   init_bpf(env, exports);
   init_tap(env, exports);
   init_gen(env, exports);
+  init_link(env, exports);
   return exports;
 }
 
