@@ -1,75 +1,15 @@
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { Batch } from '../../src/core/batch.ts';
-import { Graph, type Stage } from '../../src/core/graph.ts';
-import { NetDevices } from '../../src/core/netdev.ts';
-import { FramePool } from '../../src/driver/pool.ts';
-import { MemoryPort } from '../../src/driver/memory.ts';
-import { memoryUmem } from '../../src/driver/umem.ts';
-import { registerIpv4 } from '../../src/ipv4/index.ts';
-import { Netfilter } from '../../src/ipv4/netfilter/netfilter.ts';
-import { icmpMsg, ipFrame, pattern } from './ipv4-helpers.ts';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Keeps the frames (they are reused): counts only. */
-class NullNeigh implements Stage {
-  readonly name = 'neigh-output';
-  n = 0;
-  run(_b: Batch, _v: Uint16Array, n: number): void {
-    this.n += n;
-  }
-}
+import { describeNoGc, expectNoGc, runNoGc } from '../support/nogc.ts';
 
 describe('IPv4 steady state allocates nothing', () => {
-  it('1M packets forwarded (with FORWARD rules) and 1M echo requests answered: no heap growth', () => {
-    const umem = memoryUmem(1024);
-    const pool = new FramePool(umem);
-    const devs = new NetDevices();
-    devs.addPort('p0', new MemoryPort('m0', umem, pool, 256, 256));
-    devs.addPort('p1', new MemoryPort('m1', umem, pool, 256, 256));
-    const g = new Graph(pool, 256);
-    const ipv4 = registerIpv4(g, devs, { add() {} });
-    const neigh = new NullNeigh();
-    g.add(neigh);
-    ipv4.addAddress(0, 0x0a010001, 24);
-    ipv4.addAddress(1, 0x0a020001, 24);
-    const nf = new Netfilter((n) => devs.get(n).index, (i) => devs.list[i]?.name ?? '?');
-    for (let k = 0; k < 5; k++) nf.exec(`-A FORWARD -p udp --dport ${20000 + k} -j DROP`);
-    ipv4.setNetfilter(nf);
-    ipv4.refreshHooks();
-    g.seal();
-    // The runtime's sampled stage clock allocates a little per timed dispatch: not ours to judge.
-    g.sampleEvery = 0;
-    const fwd = ipFrame({ src: '10.1.0.2', dst: '10.2.0.9', ttl: 64, payload: pattern(26) });
-    const echo = ipFrame({ src: '10.1.0.2', dst: '10.1.0.1', proto: 1, payload: icmpMsg(8, 0, 1, pattern(56)) });
-    const b = new Batch(256);
-    const addrs = new Uint32Array(64);
-    pool.allocMany(addrs, 64);
-    const entry = g.id('ip-rcv');
-    const round = (frame: Uint8Array) => {
-      b.n = 0;
-      for (let k = 0; k < 64; k++) {
-        umem.u8.set(frame, addrs[k]);
-        b.push(addrs[k], frame.length, 0);
-        b.l3[k] = 14;
-      }
-      g.dispatch(b, entry);
-    };
-    for (let r = 0; r < 5000; r++) round((r & 1) === 0 ? fwd : echo);
-    gc();
-    const heap0 = getHeapStatistics().used_heap_size;
-    const sent0 = neigh.n;
-    for (let r = 0; r < 32_000; r++) round((r & 1) === 0 ? fwd : echo);
-    const heap1 = getHeapStatistics().used_heap_size;
-    const n = neigh.n - sent0;
-    expect(n).toBe(32_000 * 64);
-    expect(Object.entries(g.drops.toJSON()).filter(([, v]) => v > 0)).toEqual([]);
-    // Nothing allocated per packet (a few bytes per dispatch from the test loop itself at most).
-    console.log(`ipv4 no-alloc: ${n} packets, heap +${heap1 - heap0} B (${((heap1 - heap0) / n).toFixed(4)} B/packet)`);
-    // One object per packet would be >= 16 B/packet; what remains is per dispatch (runtime/JIT noise).
-    expect((heap1 - heap0) / n).toBeLessThan(0.25);
-  }, 60_000);
+  it('1M packets forwarded (with FORWARD rules) and 1M echo requests answered: no GC, no heap growth', async () => {
+    const rounds = 32_000;
+    const r = await runNoGc(new URL('./ipv4-nogc.child.mts', import.meta.url), [String(rounds)]);
+    console.log(describeNoGc('ipv4 no-GC', r));
+    expect(r.extra.reachedNeigh).toBe(rounds * 64);
+    expect(r.extra.drops).toEqual([]);
+    // A synchronous loop in a process of its own: nothing else allocates, so no GC at all and
+    // no growth beyond runtime noise (one object per packet would be >= 16 B/packet).
+    expectNoGc(r, { scavenges: 0, fixedBytes: 1 << 20, bytesPerPacket: 0.05, retainedBytes: 256 * 1024 });
+  }, 180_000);
 });
