@@ -29,7 +29,8 @@ import { memoryUmem, type Umem } from './driver/umem.ts';
 import { nativeUmem, pinThread } from './driver/native.ts';
 import { registerL2, type L2, type NeighOptions } from './l2/index.ts';
 import { parseMac } from './l2/eth.ts';
-import { DEFAULT_NAPI, type Config, type ConfigMode, type NapiConfig, type VlanConfig } from './config/schema.ts';
+import { DEFAULT_NAPI, type Config, type ConfigMode, type CsumPartialMode, type NapiConfig, type VlanConfig } from './config/schema.ts';
+import { linkCsumInfo, vethPeerWarning } from './driver/veth-peer.ts';
 import { Ipv4Layer } from './stack-ipv4.ts';
 import { ControlServer, type ControlHandler } from './tools/control.ts';
 import { controlHandlers } from './stack-control.ts';
@@ -64,6 +65,8 @@ export interface AddPortOptions {
   vlans?: VlanConfig[];
   /** MAC softnet uses on this port (default: the device's; for TAP a derived one, see below). */
   mac?: string;
+  /** Complete partial TCP/UDP checksums from a veth peer: auto (= on for veth) | on | off. */
+  csum_partial?: CsumPartialMode;
 }
 
 export interface PortInfo {
@@ -232,6 +235,8 @@ export class Stack {
       // its own address, or the kernel would see its MAC as both source and destination.
       if (o.mac) (dev as { mac: Uint8Array }).mac = parseMac(o.mac);
       else if (port.mode === 'tap') (dev as { mac: Uint8Array }).mac = tapPeerMac(port.mac);
+      // Before the VLANs: they inherit the port's flag.
+      this.csumPartialSetup(o, dev, port, report);
       for (const a of o.addresses ?? []) this.addAddress(o.name, a);
       const vlans: string[] = [];
       for (const v of o.vlans ?? []) vlans.push(this.addVlan(o.name, v.id, { name: v.name, addresses: v.addresses, mtu: v.mtu }).name);
@@ -248,9 +253,27 @@ export class Stack {
     }
   }
 
+  /**
+   * csum_partial for a new port: on for veth (auto) or when asked; a start-up warning naming the
+   * veth peer and the ethtool command when the peer has (or may have) tx checksumming on.
+   */
+  private csumPartialSetup(o: AddPortOptions, dev: NetDevice, port: Port, report: string[]): void {
+    const mode = o.csum_partial ?? 'auto';
+    const info = port.mode === 'memory' ? {} : linkCsumInfo(port.dev);
+    const on = mode === 'on' || (mode === 'auto' && info.driver === 'veth');
+    this.ipv4.ip.ipRcv.csumPartial.set(dev.index, on);
+    report.push(`csum_partial: ${on ? 'on' : 'off'} (${mode}${info.driver !== undefined ? `, driver ${info.driver}` : ''})`);
+    if (info.peer === undefined) return;
+    const w = vethPeerWarning(o.name, port.dev, info.peer, on);
+    if (w === '') return;
+    report.push(`warning: ${w}`);
+    console.warn(`softnet: ${w}`);
+  }
+
   /** An 802.1Q sub-interface of a port device (default name PORT.ID). */
   addVlan(parent: string, id: number, o: { name?: string; addresses?: string[]; mtu?: number } = {}): NetDevice {
     const d = this.devs.addVlan(parent, id, o.name);
+    this.ipv4.ip.ipRcv.csumPartial.inherit(d.index, d.parent);
     if (o.mtu !== undefined) d.mtu = o.mtu;
     for (const a of o.addresses ?? []) this.addAddress(d.name, a);
     this.l2.neigh.refreshDevs();
@@ -423,6 +446,8 @@ export class Stack {
         row.parent = this.devs.list[d.parent].name;
         row.vlan = d.vlanId;
       }
+      const cp = this.ipv4.ip.ipRcv.csumPartial;
+      if (cp.on[d.index] !== 0 || cp.completed[d.index] > 0) row.csum_partial_completed = cp.completed[d.index];
       row.stack_tx_packets = this.xmit.txPackets[d.index];
       row.stack_tx_bytes = this.xmit.txBytes[d.index];
       ports[d.name] = row;

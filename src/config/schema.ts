@@ -7,6 +7,14 @@
 export type ConfigMode = 'auto' | 'xdp-zc' | 'xdp-drv' | 'xdp-skb' | 'tap' | 'memory';
 export const MODES: readonly ConfigMode[] = ['auto', 'xdp-zc', 'xdp-drv', 'xdp-skb', 'tap', 'memory'];
 
+/**
+ * `csum_partial` of a port: complete partial (CHECKSUM_PARTIAL) TCP/UDP checksums that a veth
+ * peer with tx checksumming on hands over. `auto` (the default): on when the device's driver is
+ * veth, off for every other driver (real NICs never deliver partial checksums). `on`/`off` force it.
+ */
+export type CsumPartialMode = 'auto' | 'on' | 'off';
+export const CSUM_PARTIAL_MODES: readonly CsumPartialMode[] = ['auto', 'on', 'off'];
+
 export interface VlanConfig {
   id: number;
   /** Sub-interface name; default `PORT.ID`. */
@@ -25,6 +33,8 @@ export interface PortConfig {
   /** Module path of an XDP-style filter. */
   xdp?: string;
   vlans: VlanConfig[];
+  /** Complete partial checksums from veth peers; see CsumPartialMode. Default `auto`. */
+  csum_partial?: CsumPartialMode;
 }
 
 export interface NapiConfig {
@@ -176,7 +186,7 @@ function join(path: string, key: string): string {
 }
 
 const TOP_KEYS = ['name', 'control', 'ports', 'routes', 'netfilter', 'sysctl', 'napi'] as const;
-const PORT_KEYS = ['name', 'dev', 'queue', 'mode', 'addresses', 'mtu', 'xdp', 'vlans'] as const;
+const PORT_KEYS = ['name', 'dev', 'queue', 'mode', 'addresses', 'mtu', 'xdp', 'vlans', 'csum_partial'] as const;
 const VLAN_KEYS = ['id', 'name', 'addresses', 'mtu'] as const;
 const NAPI_KEYS = ['weight', 'budget', 'busy_poll', 'cpu'] as const;
 
@@ -238,7 +248,13 @@ export function validateConfig(raw: unknown, file?: string): Config {
           vlans.push({ id: id ?? 0, name: vname, addresses: vaddrs, ...(vmtu !== undefined ? { mtu: vmtu } : {}) });
         });
       }
-      ports.push({ name: pname, dev, queue, mode, addresses, mtu, ...(xdp !== undefined ? { xdp } : {}), vlans });
+      let csumPartial: CsumPartialMode | undefined;
+      if (typeof p.csum_partial === 'boolean') csumPartial = p.csum_partial ? 'on' : 'off';
+      else if (p.csum_partial !== undefined) {
+        if (typeof p.csum_partial !== 'string' || !(CSUM_PARTIAL_MODES as readonly string[]).includes(p.csum_partial)) c.fail(`${path}.csum_partial`, `expected one of ${CSUM_PARTIAL_MODES.join(' | ')}, got ${describe(p.csum_partial)}`);
+        else csumPartial = p.csum_partial as CsumPartialMode;
+      }
+      ports.push({ name: pname, dev, queue, mode, addresses, mtu, ...(xdp !== undefined ? { xdp } : {}), vlans, ...(csumPartial !== undefined ? { csum_partial: csumPartial } : {}) });
     });
   }
 

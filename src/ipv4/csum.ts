@@ -104,3 +104,28 @@ export function ipDecreaseTtl(dv: DataView, a: number): number {
 export function pseudoHdrSum(saddr: number, daddr: number, proto: number, len: number): number {
   return (saddr >>> 16) + (saddr & 0xffff) + (daddr >>> 16) + (daddr & 0xffff) + proto + len;
 }
+
+/**
+ * A CHECKSUM_PARTIAL TCP/UDP checksum field as a kernel sender leaves it for the device:
+ * the folded pseudo-header sum, not complemented (udp4_hwcsum, __tcp_v4_send_check:
+ * check = ~csum_tcpudp_magic(saddr, daddr, len, proto, 0)). True when `check` is exactly that.
+ * A few adds: cheap enough to ask of every TCP/UDP packet on a port that may carry them.
+ */
+export function isPartialL4Csum(check: number, saddr: number, daddr: number, proto: number, len: number): boolean {
+  // < 2^19: two folds suffice, and the result is never 0 (the sum is positive).
+  let s = (saddr >>> 16) + (saddr & 0xffff) + (daddr >>> 16) + (daddr & 0xffff) + proto + len;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return s === check;
+}
+
+/**
+ * skb_checksum_help for a partial checksum: sum the whole segment (`len` bytes at `l4`, the field
+ * at l4 + checkOff still holding the pseudo-header sum, which is exactly the part the sum lacks),
+ * complement and store it; a result of 0 is sent as 0xffff (CSUM_MANGLED_0, which UDP needs and
+ * TCP does not mind). Reads only [l4, l4 + len).
+ */
+export function l4CsumComplete(dv: DataView, l4: number, len: number, checkOff: number): void {
+  const c = csumFinish(csumPartial(dv, l4, len, 0));
+  dv.setUint16(l4 + checkOff, c === 0 ? 0xffff : c);
+}

@@ -2,6 +2,7 @@ import { PACKET_OTHERHOST, type Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
 import { ipHdrCsumOk, ipHdrCsumOk5 } from './csum.ts';
 import type { Ipv4Ctx } from './ctx.ts';
+import { CsumPartialRx } from './csum-partial.ts';
 import { ICMP_DEST_UNREACH, ICMP_NET_UNREACH, ICMP_PARAMETERPROB, type IcmpSender } from './icmp-send.ts';
 import { ipOptionsCompile, OPT_OK, OPT_SRR } from './ip-options.ts';
 import { IP } from './mib.ts';
@@ -30,6 +31,8 @@ export class IpRcv implements Stage {
   private rNoRoute = 0;
   private rUnreach = 0;
   private readonly rRoute = new Int32Array(ROUTE_DROP_REASONS.length);
+  /** Ports whose frames may carry partial TCP/UDP checksums (veth peers): completed here. */
+  readonly csumPartial = new CsumPartialRx();
 
   constructor(
     private readonly ctx: Ipv4Ctx,
@@ -62,6 +65,8 @@ export class IpRcv implements Stage {
     const dv = ctx.dv;
     const m = ctx.mib.ip.v;
     const nfOn = this.nf.on[NF_INET_PRE_ROUTING];
+    const cp = this.csumPartial;
+    const cpOn = cp.on;
     for (let j = 0; j < n; j++) {
       const i = v[j];
       const l3 = b.l3[i];
@@ -106,6 +111,8 @@ export class IpRcv implements Stage {
       b.l4[i] = l3 + ihl;
       // aux is per-layer scratch: from here on it holds RTCF flags (icmp_send reads them).
       b.aux[i] = 0;
+      // Before PREROUTING: netfilter, NAT and local delivery must see a complete checksum.
+      if (cpOn[b.iif[i]] !== 0) cp.complete(dv, h, ihl, tot, b.iif[i]);
       if (nfOn !== 0) {
         const verdict = this.nf.run(NF_INET_PRE_ROUTING, b, i);
         if (verdict !== NF_ACCEPT) {
