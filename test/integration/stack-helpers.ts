@@ -1,6 +1,7 @@
 // Shared by the stack-*.test.ts integration tests: frame builders, raw injection from a peer
 // namespace (python3 AF_PACKET), and leftover checks. Not a test file itself.
 import { nsExec } from '../../src/tools/lab.ts';
+import { waitFor } from '../support/wait.ts';
 
 export function mac(s: string): number[] {
   return s.split(':').map((x) => parseInt(x, 16));
@@ -129,21 +130,18 @@ export function pingSummary(out: string): { tx: number; rx: number; loss: number
   return { tx: Number(m[1]), rx: Number(m[2]), loss: Number(m[3]) };
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+// Conditions with a generous deadline (test/support/wait.ts); sleep only for pacing.
+export { sleep, waitFor } from '../support/wait.ts';
 
-/** Wait until cond() is true (polling), or throw after timeoutMs naming what was awaited. */
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+/** Drop reasons that grew between two `stack.stats().drops` snapshots, with how much. */
+export function dropsSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const d: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) d[k] = v - (before[k] ?? 0);
+  return d;
 }
 
 /** Start tcpdump in ns and wait until it is listening; `out()` is what it printed so far. */
-export async function tcpdump(ns: string, args: string[]): Promise<{ out: () => string; done: Promise<void>; stop: () => void }> {
+export async function tcpdump(ns: string, args: string[]): Promise<{ out: () => string; done: Promise<void>; exited: () => boolean; stop: () => void }> {
   const { spawnInNs } = await import('../../src/tools/lab.ts');
   const p = spawnInNs(ns, ['tcpdump', '-l', ...args]);
   let out = '';
@@ -151,7 +149,14 @@ export async function tcpdump(ns: string, args: string[]): Promise<{ out: () => 
   p.stdout!.on('data', (d) => (out += d));
   p.stderr!.on('data', (d) => (err += d));
   const done = new Promise<void>((r) => p.on('exit', () => r()));
-  await waitFor('tcpdump to listen', () => /listening on/.test(err) || p.exitCode !== null, 10_000);
+  const stop = () => void (p.exitCode === null && p.signalCode === null && p.kill('SIGTERM'));
+  try {
+    await waitFor('tcpdump to listen', () => /listening on/.test(err) || p.exitCode !== null);
+  } catch (e) {
+    stop();
+    throw e;
+  }
   if (p.exitCode !== null) throw new Error(`tcpdump ${args.join(' ')} exited: ${err.trim()}`);
-  return { out: () => out, done, stop: () => void (p.exitCode === null && p.kill('SIGTERM')) };
+  // exited(): tcpdump -c N stops by itself once it has seen N packets: a condition to wait for.
+  return { out: () => out, done, exited: () => p.exitCode !== null || p.signalCode !== null, stop };
 }

@@ -5,7 +5,8 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack.ts';
 import { labDown, labUp, nsExec, spawnInNs, type Lab } from '../../src/tools/lab.ts';
-import { eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, sleep, tcpdump, udp, waitFor } from './stack-helpers.ts';
+import { waitFor } from '../support/wait.ts';
+import { dropsSince, eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, tcpdump, udp } from './stack-helpers.ts';
 
 const LAB = 't7r';
 let lab: Lab;
@@ -40,41 +41,60 @@ afterAll(async () => {
   expect(await namespaces(`sn-${LAB}-`)).toEqual([]);
 });
 
-/** Start a one-datagram UDP (or one-connection TCP) listener; resolves with what it received. */
-function listen(ns: string, port: number, proto: 'udp' | 'tcp', ms = 2500): { ready: Promise<void>; got: Promise<string> } {
+/** A one-datagram UDP (or one-connection TCP) listener in ns; `out()` is what it received so far. */
+async function listen(ns: string, port: number, proto: 'udp' | 'tcp'): Promise<{ out: () => string; stop: () => void }> {
   const argv = proto === 'udp' ? ['nc', '-u', '-l', '-W', '1', String(port)] : ['nc', '-l', String(port)];
   const p: ChildProcess = spawnInNs(ns, argv);
   let out = '';
   p.stdout!.on('data', (d) => (out += d));
-  const got = new Promise<string>((res) => {
-    const t = setTimeout(() => p.kill('SIGTERM'), ms);
-    p.on('exit', () => {
-      clearTimeout(t);
-      res(out);
-    });
-  });
-  // Ready once the socket is bound (ss), not after a guessed delay: the machine may be loaded.
-  const ready = waitFor(`nc to listen on ${proto} ${port}`, async () => (await nsExec(ns, ['ss', '-Hln', proto === 'udp' ? '-u' : '-t', `sport = :${port}`])).stdout.trim() !== '');
-  return { ready, got };
+  const stop = () => void (p.exitCode === null && p.signalCode === null && p.kill('SIGTERM'));
+  try {
+    // Ready once the socket is bound (ss), not after a guessed delay: the machine may be loaded.
+    await waitFor(`nc to listen on ${proto} ${port}`, async () => (await nsExec(ns, ['ss', '-Hln', proto === 'udp' ? '-u' : '-t', `sport = :${port}`])).stdout.trim() !== '');
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return { out: () => out, stop };
 }
 
 async function send(ns: string, dst: string, port: number, proto: 'udp' | 'tcp', text: string): Promise<void> {
   const argv = proto === 'udp' ? ['nc', '-u', '-w', '1', dst, String(port)] : ['nc', '-N', '-w', '2', dst, String(port)];
-  await nsExec(ns, argv, { input: text + '\n', timeoutMs: 5000 });
+  await nsExec(ns, argv, { input: text + '\n', timeoutMs: 20_000 });
 }
 
-/** Send one line from `from` to dst:port and return what the listener in `to` got ('' if nothing within ms). */
-async function transfer(from: string, to: string, dst: string, port: number, proto: 'udp' | 'tcp', ms = 2500): Promise<string> {
-  const l = listen(to, port, proto, ms);
-  await l.ready;
-  await send(from, dst, port, proto, `hello-${proto}-${port}`);
-  return (await l.got).trim();
+/** Send one line from `from` to dst:port; resolves with what the listener in `to` got (waits for it). */
+async function transfer(from: string, to: string, dst: string, port: number, proto: 'udp' | 'tcp'): Promise<string> {
+  const text = `hello-${proto}-${port}`;
+  const l = await listen(to, port, proto);
+  try {
+    await send(from, dst, port, proto, text);
+    await waitFor(`${text} to reach the listener`, () => l.out().includes(text), { detail: () => `got '${l.out()}'` });
+    return l.out().trim();
+  } finally {
+    l.stop();
+  }
+}
+
+/**
+ * Send one UDP line that a rule should drop; resolves with what the listener got once `dropped()`
+ * (a softnet counter) says the datagram was dropped: a condition, not a window of silence.
+ */
+async function blocked(from: string, to: string, dst: string, port: number, dropped: () => boolean): Promise<string> {
+  const l = await listen(to, port, 'udp');
+  try {
+    await send(from, dst, port, 'udp', `hello-udp-${port}`);
+    await waitFor(`the datagram to port ${port} to be dropped`, dropped);
+    return l.out().trim();
+  } finally {
+    l.stop();
+  }
 }
 
 const UDP_PROBE = `
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(1.5)
+s.settimeout(20)  # a deadline only: REJECT answers at once
 s.connect((sys.argv[1], int(sys.argv[2])))
 s.send(b'probe')
 try:
@@ -84,21 +104,40 @@ except socket.timeout: print('timeout')
 except OSError as e: print('error', e.errno)
 `;
 
+// A UDP flood that runs until it is stopped (SIGTERM), then prints how many datagrams it sent.
+// Paced at <= 5000/s in bursts of 10 and never catching up after a stall, so a loaded machine
+// slows it rather than bunching it into bursts the rings cannot hold.
 const UDP_FLOOD = `
-import socket, sys, time
-dst, rate, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+import signal, socket, sys, time
+dst = sys.argv[1]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sent = 0
-t0 = time.monotonic()
-while time.monotonic() - t0 < secs:
-    due = int((time.monotonic() - t0) * rate)
-    while sent < due:
+def stop(*_):
+    print(sent, flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    for _ in range(10):
         try: s.sendto(b'x' * 18, (dst, 7000))
         except OSError: pass
         sent += 1
-    time.sleep(0.0005)
-print(sent)
+    time.sleep(0.002)
 `;
+
+/** Start a flood from ns; stop() ends it (by its PID) and resolves with the number it sent. */
+function startFlood(ns: string, dst: string): { stop: () => Promise<number> } {
+  const p = spawnInNs(ns, ['python3', '-c', UDP_FLOOD, dst]);
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((r) => (p.exitCode !== null ? r() : p.on('exit', () => r())));
+  return {
+    stop: async () => {
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+      await exited;
+      return Number(out.trim());
+    },
+  };
+}
 
 async function udpProbe(ns: string, dst: string, port: number): Promise<string> {
   return (await nsExec(ns, ['python3', '-c', UDP_PROBE, dst, String(port)])).stdout.trim();
@@ -107,18 +146,27 @@ async function udpProbe(ns: string, dst: string, port: number): Promise<string> 
 describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
   it('ping A -> B: replies, TTL decremented as B sees it', async () => {
     const dump = await tcpdump(B, ['-i', lab.b.host.dev, '-Q', 'in', '-nn', '-v', '-c', '3', 'icmp']);
-    const r = await nsExec(A, ['ping', '-c', '50', '-i', '0.005', '-W', '1', '10.2.0.2']);
-    await Promise.race([dump.done, sleep(3000)]);
-    dump.stop();
+    const fwd0 = stack.stats().mib.Ip.ForwDatagrams;
+    const drops0 = stack.stats().drops;
+    // -c 50 with -w: ping waits (up to the deadline) until 50 replies have come, sending again
+    // for any frame the kernel or veth lost under load; softnet's own drops are checked below.
+    const r = await nsExec(A, ['ping', '-c', '50', '-i', '0.005', '-w', '20', '10.2.0.2']);
+    try {
+      await waitFor('tcpdump in B to see 3 echo requests', () => dump.exited());
+    } finally {
+      dump.stop();
+    }
     const seen = dump.out();
-    expect(pingSummary(r.stdout)).toEqual({ tx: 50, rx: 50, loss: 0 });
+    expect(pingSummary(r.stdout).rx).toBe(50);
     expect(r.stdout).toMatch(/ttl=63/);
     expect(seen).toMatch(/ttl 63.*\n.*10\.1\.0\.2 > 10\.2\.0\.2: ICMP echo request/);
-    expect(stack.stats().mib.Ip.ForwDatagrams).toBeGreaterThanOrEqual(100);
+    // Each reply A got was forwarded twice by softnet (request and reply); softnet dropped nothing.
+    expect(stack.stats().mib.Ip.ForwDatagrams - fwd0).toBeGreaterThanOrEqual(100);
+    expect(dropsSince(drops0, stack.stats().drops)).toEqual({});
   });
 
   it("traceroute from A shows softnet's hop", async () => {
-    const r = await nsExec(A, ['traceroute', '-n', '-q', '1', '-w', '1', '-m', '4', '10.2.0.2'], { timeoutMs: 15_000 });
+    const r = await nsExec(A, ['traceroute', '-n', '-q', '1', '-w', '10', '-m', '4', '10.2.0.2'], { timeoutMs: 60_000 });
     expect(r.stdout).toMatch(/^\s*1\s+10\.1\.0\.1\s/m);
     expect(r.stdout).toMatch(/^\s*2\s+10\.2\.0\.2\s/m);
   });
@@ -133,7 +181,7 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
   it('a DROP rule on a UDP port blocks only that port, and its counter counts', async () => {
     stack.iptables('-A FORWARD -p udp --dport 5002 -j DROP');
     try {
-      expect(await transfer(A, B, '10.2.0.2', 5002, 'udp', 1200)).toBe('');
+      expect(await blocked(A, B, '10.2.0.2', 5002, () => stack.ipv4.nf.counters('filter', 'FORWARD', 1).pkts >= 1)).toBe('');
       expect(await transfer(A, B, '10.2.0.2', 5003, 'udp')).toBe('hello-udp-5003');
       const l = stack.iptables('-L FORWARD -v -n');
       expect(l).toMatch(/^\s*1\s+\d+\s+DROP\s+udp\s+--\s+\*\s+\*\s+0\.0\.0\.0\/0\s+0\.0\.0\.0\/0\s+udp dpt:5002/m);
@@ -159,8 +207,12 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
     stack.iptables('-A FORWARD -p udp --sport 5005 -j ACCEPT');
     try {
       expect(await transfer(A, B, '10.2.0.2', 5005, 'udp')).toBe('hello-udp-5005');
-      expect(await transfer(A, B, '10.2.0.2', 5006, 'udp', 1200)).toBe('');
+      const policy = () => Number(/Chain FORWARD \(policy DROP (\d+) packets/.exec(stack.iptables('-L FORWARD -v -n'))?.[1] ?? 0);
+      const p0 = policy();
+      expect(await blocked(A, B, '10.2.0.2', 5006, () => policy() >= p0 + 1)).toBe('');
+      // Two echo requests, both dropped by the policy: nothing can come back, however late.
       const p = await nsExec(A, ['ping', '-c', '2', '-i', '0.05', '-W', '1', '10.2.0.2']);
+      expect(policy()).toBeGreaterThanOrEqual(p0 + 3);
       expect(pingSummary(p.stdout).rx).toBe(0);
       expect(stack.ipv4.nf.counters('filter', 'FORWARD', 1).pkts).toBe(1);
       expect(stack.iptables('-L FORWARD -v -n')).toMatch(/Chain FORWARD \(policy DROP \d+ packets/);
@@ -171,9 +223,10 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
   });
 
   it('no route -> net unreachable; TTL 1 -> time exceeded', async () => {
-    const nr = await nsExec(A, ['ping', '-c', '1', '-W', '1', '10.9.9.9']);
+    // -W is only a deadline: ping exits as soon as the ICMP error for its one request arrives.
+    const nr = await nsExec(A, ['ping', '-c', '1', '-W', '20', '10.9.9.9']);
     expect(nr.stdout).toMatch(/From 10\.1\.0\.1 icmp_seq=1 Destination Net Unreachable/);
-    const tx = await nsExec(A, ['ping', '-c', '1', '-W', '1', '-t', '1', '10.2.0.2']);
+    const tx = await nsExec(A, ['ping', '-c', '1', '-W', '20', '-t', '1', '10.2.0.2']);
     expect(tx.stdout).toMatch(/From 10\.1\.0\.1 icmp_seq=1 Time to live exceeded/);
     const m = stack.stats().mib;
     expect(m.Icmp.OutDestUnreachs).toBeGreaterThanOrEqual(1);
@@ -184,18 +237,20 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
     const p1 = stack.devs.get('p1');
     p1.mtu = 1400;
     try {
-      const big = await nsExec(A, ['ping', '-M', 'do', '-s', '1472', '-c', '2', '-i', '0.2', '-W', '1', '10.2.0.2']);
+      const big = await nsExec(A, ['ping', '-M', 'do', '-s', '1472', '-c', '2', '-i', '0.2', '-W', '20', '10.2.0.2']);
       expect(big.stdout + big.stderr).toMatch(/mtu ?= ?1400/);
       const route = await nsExec(A, ['ip', 'route', 'get', '10.2.0.2']);
       expect(route.stdout).toMatch(/mtu 1400/);
-      const fits = await nsExec(A, ['ping', '-M', 'do', '-s', '1372', '-c', '3', '-i', '0.05', '-W', '1', '10.2.0.2']);
-      expect(pingSummary(fits.stdout).loss).toBe(0);
+      // -w: until 3 replies (resent if the kernel or veth lose one under load), or the deadline.
+      const fits = await nsExec(A, ['ping', '-M', 'do', '-s', '1372', '-c', '3', '-i', '0.05', '-w', '20', '10.2.0.2']);
+      expect(pingSummary(fits.stdout).rx).toBe(3);
       // DF clear: softnet fragments (FragCreates), B reassembles and answers. A must forget the
       // path MTU it learned first, or it fragments by itself.
       await nsExec(A, ['ip', 'route', 'flush', 'cache']);
-      const frag = await nsExec(A, ['ping', '-M', 'dont', '-s', '1472', '-c', '3', '-i', '0.05', '-W', '1', '10.2.0.2']);
-      expect(pingSummary(frag.stdout).loss).toBe(0);
-      expect(stack.stats().mib.Ip.FragCreates).toBeGreaterThanOrEqual(6);
+      const frag0 = stack.stats().mib.Ip.FragCreates;
+      const frag = await nsExec(A, ['ping', '-M', 'dont', '-s', '1472', '-c', '3', '-i', '0.05', '-w', '20', '10.2.0.2']);
+      expect(pingSummary(frag.stdout).rx).toBe(3);
+      expect(stack.stats().mib.Ip.FragCreates - frag0).toBeGreaterThanOrEqual(6);
     } finally {
       p1.mtu = 1500;
       await nsExec(A, ['ip', 'route', 'flush', 'cache']);
@@ -203,24 +258,32 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
   });
 
   it('routes added and deleted during a flood: a deleted route forwards nothing after the call returns', async () => {
-    const flood = nsExec(A, ['python3', '-c', UDP_FLOOD, '10.3.0.5', '20000', '2.5'], { timeoutMs: 10_000 });
     const fwd = () => stack.stats().mib.Ip.ForwDatagrams;
-    await sleep(300);
-    let cycles = 0;
-    for (let k = 0; k < 8; k++) {
-      stack.route('del 10.3.0.0/16');
-      const frozen = fwd();
-      await sleep(60);
-      expect(fwd()).toBe(frozen);
-      stack.route('add 10.3.0.0/16 via 10.2.0.2');
-      const before = fwd();
-      await sleep(60);
-      expect(fwd()).toBeGreaterThan(before);
-      cycles++;
+    const noRoute = () => stack.stats().mib.Ip.InNoRoutes;
+    const fwd0 = fwd();
+    const flood = startFlood(A, '10.3.0.5');
+    let sent = 0;
+    try {
+      await waitFor('the flood to be forwarded', () => fwd() > fwd0 + 100);
+      for (let k = 0; k < 8; k++) {
+        stack.route('del 10.3.0.0/16');
+        const frozen = fwd();
+        const n0 = noRoute();
+        // Not a window of guessed length: wait until softnet has seen the flood hit the
+        // missing route, then nothing may have been forwarded since the call returned.
+        await waitFor(`cycle ${k}: the flood to meet the deleted route`, () => noRoute() >= n0 + 20);
+        expect(fwd()).toBe(frozen);
+        stack.route('add 10.3.0.0/16 via 10.2.0.2');
+        const before = fwd();
+        await waitFor(`cycle ${k}: forwarding to resume`, () => fwd() > before);
+      }
+    } finally {
+      sent = await flood.stop();
     }
-    expect(Number((await flood).stdout.trim())).toBeGreaterThan(10_000);
-    expect(cycles).toBe(8);
     expect(stack.route('show')).toContain('10.3.0.0/16 via 10.2.0.2 dev p1');
+    // Everything softnet forwarded or refused was really sent.
+    const st = stack.stats().mib.Ip;
+    expect(st.ForwDatagrams - fwd0).toBeLessThanOrEqual(sent);
     expect(stack.frames().lost).toBe(0);
   });
 
@@ -250,22 +313,46 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
       unknownProto: ['InUnknownProtos'],
     };
     const watched = ['InHdrErrors', 'InCsumErrors', 'InTruncatedPkts', 'InUnknownProtos'];
-    const flood = nsExec(A, ['ping', '-q', '-c', '300', '-i', '0.002', '-W', '1', dst]);
+    // Good traffic for the whole test: a ping that runs until stopped, one reply line each.
+    const ping = spawnInNs(A, ['ping', '-i', '0.002', dst]);
+    let pingOut = '';
+    ping.stdout!.on('data', (d) => (pingOut += d));
+    const pingExited = new Promise<void>((r) => ping.on('exit', () => r()));
+    const replies = () => pingOut.split('\n').filter((l) => /bytes from 10\.2\.0\.2/.test(l)).length;
     const reps = 3;
     const got: Record<string, Record<string, number>> = {};
     const want: Record<string, Record<string, number>> = {};
-    for (const [name, frame] of Object.entries(cases)) {
-      const before = stack.stats().mib.Ip;
-      const processed = stack.stats().softnet[0].processed;
-      await inject(A, lab.a.host.dev, Array(reps).fill(frame));
-      await waitFor(`${name} to be processed`, () => stack.stats().softnet[0].processed >= processed + reps);
-      const after = stack.stats().mib.Ip;
-      got[name] = Object.fromEntries(watched.map((k) => [k, after[k] - before[k]]));
-      want[name] = Object.fromEntries(watched.map((k) => [k, expected[name as keyof typeof cases].includes(k) ? reps : 0]));
+    const drops0 = stack.stats().drops;
+    const fwd0 = stack.stats().mib.Ip.ForwDatagrams;
+    let summary = { tx: 0, rx: 0, loss: 100 };
+    try {
+      await waitFor('ping replies through softnet', () => replies() >= 10);
+      for (const [name, frame] of Object.entries(cases)) {
+        const before = stack.stats().mib.Ip;
+        const processed = stack.stats().softnet[0].processed;
+        await inject(A, lab.a.host.dev, Array(reps).fill(frame));
+        await waitFor(`${name} to be processed`, () => stack.stats().softnet[0].processed >= processed + reps);
+        const after = stack.stats().mib.Ip;
+        got[name] = Object.fromEntries(watched.map((k) => [k, after[k] - before[k]]));
+        want[name] = Object.fromEntries(watched.map((k) => [k, expected[name as keyof typeof cases].includes(k) ? reps : 0]));
+      }
+      // Good traffic keeps flowing after every malformed frame.
+      const r0 = replies();
+      await waitFor('ping replies after the malformed frames', () => replies() >= r0 + 50);
+    } finally {
+      if (ping.exitCode === null && ping.signalCode === null) ping.kill('SIGINT');
+      await pingExited;
+      summary = pingSummary(pingOut);
     }
-    const r = await flood;
-    expect(pingSummary(r.stdout)).toEqual({ tx: 300, rx: 300, loss: 0 });
     expect(got).toEqual(want);
+    // Softnet dropped exactly the malformed frames, nothing of the good traffic; every reply A
+    // got was forwarded twice (request and reply). A frame lost by a kernel or a veth under load
+    // is not softnet's to answer for, so ping's loss is only reported.
+    const drops = dropsSince(drops0, stack.stats().drops);
+    // (unknownProto is not a drop: its frame becomes the ICMP protocol unreachable.)
+    expect(drops).toEqual({ 'ip.InHdrErrors': 4 * reps, 'ip.InCsumErrors': reps, 'ip.InTruncatedPkts': reps });
+    expect(stack.stats().mib.Ip.ForwDatagrams - fwd0).toBeGreaterThanOrEqual(2 * summary.rx);
+    console.log(`malformed IPv4 under ping: ${summary.rx}/${summary.tx} replies, drops ${JSON.stringify(drops)}`);
     expect(stack.frames().lost).toBe(0);
   });
 });
