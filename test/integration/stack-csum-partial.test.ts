@@ -1,0 +1,178 @@
+// Issue 8 §4 end to end: kernel hosts on veths with their default offloads (tx checksumming ON,
+// no `ethtool -K tx off`) hand softnet UDP/TCP with partial checksums. With csum_partial on (the
+// default for veth) softnet completes them and every datagram and byte arrives; with it off the
+// receiving kernel drops them (Udp InCsumErrors), which is what the option fixes.
+//
+//   ns sn1-cp-a                       root ns (softnet)                     ns sn1-cp-b
+//   sn1-cp-a1 10.1.0.2  <--veth-->  sn1-cp-a0 (p0)   sn1-cp-b0 (p1)  <--veth-->  sn1-cp-b1 10.2.0.2
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Stack } from '../../src/stack.ts';
+import { nsExec as nsRun, spawnInNs } from '../../src/tools/lab.ts';
+import { waitFor } from '../support/wait.ts';
+import { Lab, ip, nsExec, udpBlast } from './sn1-netns.ts';
+
+const lab = new Lab();
+let A = '';
+let B = '';
+const A_DEV = 'sn1-cp-a0';
+const B_DEV = 'sn1-cp-b0';
+
+beforeAll(() => {
+  A = lab.netns('cp-a');
+  B = lab.netns('cp-b');
+  lab.veth(A_DEV, 'sn1-cp-a1', A, '10.1.0.1', '10.1.0.2');
+  lab.veth(B_DEV, 'sn1-cp-b1', B, '10.2.0.1', '10.2.0.2');
+  ip('-n', A, 'route', 'add', 'default', 'via', '10.1.0.1');
+  ip('-n', B, 'route', 'add', 'default', 'via', '10.2.0.1');
+  // The point of the test: hosts keep veth's default offloads. Check, do not assume.
+  for (const [ns, dev] of [[A, 'sn1-cp-a1'], [B, 'sn1-cp-b1']]) expect(nsExec(ns, 'ethtool', '-k', dev)).toMatch(/^tx-checksumming: on/m);
+});
+
+afterAll(() => {
+  expect(lab.cleanup()).toEqual([]);
+});
+
+async function router(csum?: 'on' | 'off'): Promise<Stack> {
+  const s = new Stack({ name: 'sn1cp' });
+  try {
+    await s.addPort({ name: 'p0', dev: A_DEV, mode: 'xdp-drv', addresses: ['10.1.0.1/24'], ...(csum ? { csum_partial: csum } : {}) });
+    await s.addPort({ name: 'p1', dev: B_DEV, mode: 'xdp-drv', addresses: ['10.2.0.1/24'], ...(csum ? { csum_partial: csum } : {}) });
+    await s.start();
+  } catch (e) {
+    await s.stop();
+    throw e;
+  }
+  return s;
+}
+
+async function stop(s: Stack): Promise<void> {
+  const acct = await s.stop();
+  expect(acct.lost).toBe(0);
+}
+
+/** `Udp:` counters of a namespace's /proc/net/snmp (InDatagrams, InCsumErrors...). */
+function udpMib(ns: string): Record<string, number> {
+  const lines = nsExec(ns, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Udp:'));
+  const keys = lines[0].split(/\s+/).slice(1);
+  const vals = lines[1].split(/\s+/).slice(1).map(Number);
+  return Object.fromEntries(keys.map((k, i) => [k, vals[i]]));
+}
+
+/** A process in ns whose stdout we keep; stopped (by its PID) in finally blocks. */
+function proc(ns: string, argv: string[]): { out: () => string; p: ChildProcess; stop: () => void } {
+  const p = spawnInNs(ns, argv);
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  return { out: () => out, p, stop: () => void (p.exitCode === null && p.signalCode === null && p.kill('SIGTERM')) };
+}
+
+async function bound(ns: string, proto: 'u' | 't', port: number): Promise<void> {
+  await waitFor(`a socket on ${proto === 'u' ? 'udp' : 'tcp'} ${port} in ${ns}`, async () => (await nsRun(ns, ['ss', '-Hln', `-${proto}`, `sport = :${port}`])).stdout.trim() !== '');
+}
+
+// Counts datagrams as they arrive: prints the running count, one line each.
+const UDP_COUNT = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', int(sys.argv[1])))
+n = 0
+while True:
+    s.recv(2048); n += 1
+    print(n, flush=True)
+`;
+
+const lastCount = (out: string) => Number(out.trim().split('\n').at(-1) || 0);
+
+// One TCP connection: prints how many bytes arrived before EOF.
+const TCP_SINK = `
+import socket, sys
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('0.0.0.0', int(sys.argv[1]))); l.listen(1)
+c, _ = l.accept(); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    n += len(b)
+print(n, flush=True)
+`;
+
+const TCP_SEND = `
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(bytes(range(256)) * (int(sys.argv[3]) // 256)); s.shutdown(socket.SHUT_WR)
+s.recv(1); s.close()
+`;
+
+describe('veth hosts with tx checksumming on, through softnet', () => {
+  it('csum_partial auto on veth: the start-up warning names the peer, its netns and the ethtool command', async () => {
+    const warn: string[] = [];
+    const orig = console.warn;
+    console.warn = (m: string) => void warn.push(m);
+    let s: Stack | undefined;
+    try {
+      s = await router();
+    } finally {
+      console.warn = orig;
+    }
+    try {
+      const [p0] = s.portInfo();
+      expect(p0.report).toContain('csum_partial: on (auto, driver veth)');
+      const w = p0.report.find((r) => r.startsWith('warning: '));
+      expect(w).toMatch(/veth peer sn1-cp-a1 in netns sn1-cp-a \(netnsid \d+\) has tx checksumming on/);
+      expect(w).toContain('softnet completes them meanwhile');
+      expect(w).toContain('ip netns exec sn1-cp-a ethtool -K sn1-cp-a1 tx off');
+      expect(warn.some((m) => m.includes('sn1-cp-b1'))).toBe(true);
+    } finally {
+      await stop(s);
+    }
+  });
+
+  it('csum_partial on (the veth default): every UDP datagram and every TCP byte arrives', async () => {
+    const s = await router();
+    const rx = proc(B, ['python3', '-c', UDP_COUNT, '5001']);
+    const sink = proc(B, ['python3', '-c', TCP_SINK, '5002']);
+    try {
+      await bound(B, 'u', 5001);
+      await bound(B, 't', 5002);
+      const before = udpMib(B);
+      const SENT = 300;
+      await udpBlast(A, '10.2.0.2', 5001, SENT, 100);
+      await waitFor(`${SENT} datagrams at B`, () => lastCount(rx.out()) >= SENT, { detail: () => `got ${lastCount(rx.out())}, B Udp ${JSON.stringify(udpMib(B))}` });
+      expect(lastCount(rx.out())).toBe(SENT);
+      expect(udpMib(B).InCsumErrors - before.InCsumErrors).toBe(0);
+      const BYTES = 256 * 800;
+      await nsRun(A, ['python3', '-c', TCP_SEND, '10.2.0.2', '5002', String(BYTES)], { check: true, timeoutMs: 60_000 });
+      await waitFor('the TCP sink to report', () => sink.out().trim() !== '');
+      expect(Number(sink.out().trim())).toBe(BYTES);
+      const st = s.stats().ports;
+      // Every datagram plus the TCP segments of A (and B's ACKs on p1) were completed.
+      expect(Number(st.p0.csum_partial_completed)).toBeGreaterThan(SENT);
+      expect(Number(st.p1.csum_partial_completed)).toBeGreaterThan(0);
+    } finally {
+      rx.stop();
+      sink.stop();
+      await stop(s);
+    }
+  });
+
+  it('csum_partial off: the same datagrams leave softnet with partial checksums and B drops them', async () => {
+    const s = await router('off');
+    const rx = proc(B, ['python3', '-c', UDP_COUNT, '5003']);
+    try {
+      await bound(B, 'u', 5003);
+      const before = udpMib(B);
+      const fwd0 = s.stats().mib.Ip.ForwDatagrams;
+      const SENT = 100;
+      await udpBlast(A, '10.2.0.2', 5003, SENT, 100);
+      // Conditions, not a window of silence: all went through softnet, then all were refused by B.
+      await waitFor(`softnet to forward ${SENT}`, () => s.stats().mib.Ip.ForwDatagrams - fwd0 >= SENT);
+      await waitFor(`B to count ${SENT} UDP checksum errors`, () => udpMib(B).InCsumErrors - before.InCsumErrors >= SENT, { detail: () => JSON.stringify(udpMib(B)) });
+      expect(lastCount(rx.out())).toBe(0);
+      expect(s.stats().ports.p0.csum_partial_completed).toBeUndefined();
+    } finally {
+      rx.stop();
+      await stop(s);
+    }
+  });
+});
