@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack.ts';
 import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
-import { arp, eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, sleep, tcpdump, waitFor } from './stack-helpers.ts';
+import { arp, dropsSince, eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, sleep, tcpdump, waitFor } from './stack-helpers.ts';
 
 const LAB = 't7p';
 const dir = mkdtempSync(join(tmpdir(), 'sn-t7p-'));
@@ -44,25 +44,30 @@ afterAll(async () => {
 });
 
 describe('softnet answers a kernel peer (xdp-drv)', () => {
-  it('ping -c 1000 -i 0.002 with payloads 0, 56, 1000, 1472: 0% loss', async () => {
+  it('ping -c 1000 -i 0.002 with payloads 0, 56, 1000, 1472: every request answered, nothing dropped', { timeout: 120_000 }, async () => {
     expect(await hasXdp(lab.a.dev)).toBe(true);
+    const drops0 = stack.stats().drops;
+    const reps0 = stack.stats().mib.Icmp.OutEchoReps;
+    // -c with -w: ping waits (up to the deadline) for 1000 replies, sending again for any frame
+    // the kernel or veth lost under load; softnet itself must drop nothing (checked below).
     const runs = await Promise.all(
-      [0, 56, 1000, 1472].map((size) => nsExec(A, ['ping', '-q', '-c', '1000', '-i', '0.002', '-W', '2', '-s', String(size), '10.1.0.1'], { timeoutMs: 30_000 })),
+      [0, 56, 1000, 1472].map((size) => nsExec(A, ['ping', '-q', '-c', '1000', '-i', '0.002', '-w', '60', '-s', String(size), '10.1.0.1'], { timeoutMs: 90_000 })),
     );
-    for (const r of runs) expect(pingSummary(r.stdout)).toEqual({ tx: 1000, rx: 1000, loss: 0 });
-    const st = stack.stats();
-    expect(st.mib.Icmp.OutEchoReps).toBeGreaterThanOrEqual(4000);
+    for (const r of runs) expect(pingSummary(r.stdout).rx).toBe(1000);
+    expect(stack.stats().mib.Icmp.OutEchoReps - reps0).toBeGreaterThanOrEqual(4000);
+    expect(dropsSince(drops0, stack.stats().drops)).toEqual({});
+    console.log(`ping x4: sent ${runs.map((r) => pingSummary(r.stdout).tx).join('/')} for 1000 replies each`);
     expect(stack.frames().lost).toBe(0);
   });
 
   it('arping gets replies and the peer neighbour entry becomes REACHABLE', async () => {
-    const r = await nsExec(A, ['arping', '-c', '3', '-w', '5', '-I', A1, '10.1.0.1']);
+    // -c with -w: arping waits for 3 replies (or the deadline), resending if one is lost.
+    const r = await nsExec(A, ['arping', '-c', '3', '-w', '20', '-I', A1, '10.1.0.1']);
     expect(r.stdout).toMatch(/Received 3 response/);
     expect(r.stdout.toLowerCase()).toContain(lab.a.mac.toLowerCase());
     // The kernel's own entry: resolved by its ARP, confirmed by the ping traffic.
-    await nsExec(A, ['ping', '-c', '1', '-W', '1', '10.1.0.1']);
-    const n = await nsExec(A, ['ip', 'neigh', 'show', '10.1.0.1', 'dev', A1]);
-    expect(n.stdout).toMatch(/REACHABLE/);
+    await nsExec(A, ['ping', '-c', '1', '-w', '20', '10.1.0.1']);
+    await waitFor("A's neighbour entry for softnet to be REACHABLE", async () => /REACHABLE/.test((await nsExec(A, ['ip', 'neigh', 'show', '10.1.0.1', 'dev', A1])).stdout));
     expect(stack.neigh()).toMatch(/10\.1\.0\.2 dev p0 lladdr 02:00:0a:01:00:02/);
   });
 
@@ -73,10 +78,14 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
     cap.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number>((res) => cap.on('exit', (c) => res(c ?? -1)));
     try {
-      await waitFor('the capture tap', () => stack.taps.count > 0, 15_000);
-      const r = await nsExec(A, ['ping', '-q', '-c', '200', '-i', '0.002', '10.1.0.1']);
-      expect(pingSummary(r.stdout).loss).toBe(0);
-      await sleep(300);
+      await waitFor('the capture tap', () => stack.taps.count > 0);
+      const r = await nsExec(A, ['ping', '-q', '-c', '200', '-i', '0.002', '-w', '30', '10.1.0.1']);
+      expect(pingSummary(r.stdout).rx).toBe(200);
+      // KNOWN GAP (src, not this test): on Ctrl-C the capture client closes the control socket
+      // at once, so frames the stack flushes to it in its last 50 ms interval are lost; no state
+      // the test can see says they arrived. Until the client stops gracefully, give it several
+      // flush intervals.
+      await sleep(500);
     } finally {
       cap.kill('SIGINT');
     }
@@ -95,8 +104,8 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
     let err = '';
     cap.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number>((res) => cap.on('exit', (c) => res(c ?? -1)));
-    await waitFor('the capture tap', () => stack.taps.count > 0, 15_000);
-    const ping = nsExec(A, ['ping', '-q', '-c', '30', '-i', '0.01', '10.1.0.1']);
+    await waitFor('the capture tap', () => stack.taps.count > 0);
+    const ping = nsExec(A, ['ping', '-q', '-c', '30', '-i', '0.01', '-w', '30', '10.1.0.1']);
     expect(await exited).toBe(0);
     await ping;
     expect(err).toMatch(/^10 packets captured/m);
@@ -116,9 +125,10 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
       const frames = [tag(0x0806, arp({ sha: peer, spa: '10.100.0.2', tpa: '10.100.0.1' }))];
       for (let k = 0; k < 5; k++) frames.push(tag(0x0800, ipv4({ src: '10.100.0.2', dst: '10.100.0.1', proto: 1, id: 100 + k }, icmpEcho(56))));
       await inject(A, A1, frames.slice(0, 1));
-      await sleep(50);
+      // The ARP first, so softnet knows the sender before the echo requests need an answer.
+      await waitFor('softnet to learn 10.100.0.2 on p0.100', () => /10\.100\.0\.2 dev p0\.100/.test(stack.neigh()));
       await inject(A, A1, frames.slice(1));
-      await Promise.race([dump.done, sleep(5000)]);
+      await waitFor('tcpdump to see the ARP reply and 5 tagged echo replies', () => dump.exited(), { detail: () => dump.out() });
     } finally {
       dump.stop();
     }
@@ -159,8 +169,8 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
     expect(d('arp.bad_op')).toBe(reps);
     expect(d('icmp.InCsumErrors')).toBe(reps);
     expect(d('icmp.InErrors')).toBe(reps);
-    const r = await nsExec(A, ['ping', '-c', '5', '-i', '0.01', '-W', '1', '10.1.0.1']);
-    expect(pingSummary(r.stdout).loss).toBe(0);
+    const r = await nsExec(A, ['ping', '-c', '5', '-i', '0.01', '-w', '20', '10.1.0.1']);
+    expect(pingSummary(r.stdout).rx).toBe(5);
     expect(stack.frames().lost).toBe(0);
   });
 });
