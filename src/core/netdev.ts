@@ -1,3 +1,4 @@
+import { IF_OPER_LOWERLAYERDOWN, IF_OPER_UP } from '../driver/link.ts';
 import type { Port } from '../driver/port.ts';
 
 /**
@@ -19,7 +20,10 @@ export interface NetDevice {
   mtu: number;
   /** IPv4 addresses (host order) and their prefix lengths. */
   addrs: Array<{ addr: number; prefixLen: number }>;
+  /** Traffic may flow (admin up and carrier): receive and transmit check it per batch. */
   up: boolean;
+  /** IF_OPER_* (driver/link.ts) as `ip link` shows it: UP, DOWN, LOWERLAYERDOWN, NOTPRESENT... */
+  operstate: number;
 }
 
 export class NetDevices {
@@ -32,7 +36,7 @@ export class NetDevices {
     this.checkName(name);
     const index = this.list.length;
     if (index > 255) throw new Error('netdev: at most 256 devices (Batch.iif is 8 bits)');
-    const dev: NetDevice = { index, name, port, parent: index, vlanId: 0, mac: port.mac, mtu, addrs: [], up: true };
+    const dev: NetDevice = { index, name, port, parent: index, vlanId: 0, mac: port.mac, mtu, addrs: [], up: true, operstate: IF_OPER_UP };
     this.list.push(dev);
     this.byName.set(name, dev);
     return dev;
@@ -54,12 +58,28 @@ export class NetDevices {
       mac: parent.mac,
       mtu: parent.mtu,
       addrs: [],
-      up: true,
+      up: parent.up,
+      operstate: parent.up ? IF_OPER_UP : IF_OPER_LOWERLAYERDOWN,
     };
     this.list.push(dev);
     this.byName.set(name, dev);
     this.vlans.set((parent.index << 12) | vlanId, index);
     return dev;
+  }
+
+  /**
+   * A port device's link state changed: it and its VLAN sub-interfaces follow (a VLAN of a down
+   * port is LOWERLAYERDOWN, as Linux's linkwatch makes it). Returns the indexes that changed `up`.
+   */
+  setLink(portIndex: number, up: boolean, operstate: number): number[] {
+    const changed: number[] = [];
+    for (const d of this.list) {
+      if (d.parent !== portIndex) continue;
+      if (d.up !== up) changed.push(d.index);
+      d.up = up;
+      d.operstate = d.vlanId === 0 ? operstate : up ? IF_OPER_UP : IF_OPER_LOWERLAYERDOWN;
+    }
+    return changed;
   }
 
   get(name: string): NetDevice {

@@ -25,20 +25,25 @@ export class TapPort implements Port {
   readonly name: string;
   readonly dev: string;
   readonly batchSize: number;
+  /** The TAP's MAC and index: refreshed by reopen(). */
   readonly mac: Uint8Array;
-  readonly ifindex: number;
+  ifindex: number;
   readonly rxAddr: Uint32Array;
   readonly rxLen: Uint32Array;
   readonly txAddr: Uint32Array;
   readonly txLen: Uint32Array;
-  readonly notes: string[];
+  notes: string[];
 
   private readonly n: NativeAddon;
-  private readonly id: number;
+  private id = -1;
   private readonly fillBuf: Uint32Array;
   private readonly stock: number;
   private lent = 0;
   private closed = false;
+  /** The fd is closed until reopen() (the TAP was deleted): rx/tx do nothing. */
+  private suspended = false;
+  private lastIrq: (() => void) | null = null;
+  private readonly opts: TapOptions;
 
   constructor(o: TapOptions, readonly umem: Umem, readonly pool: FramePool) {
     if (umem.handle < 0) throw new Error(`${o.dev}: a TAP port needs a native UMEM (nativeUmem())`);
@@ -50,6 +55,23 @@ export class TapPort implements Port {
     this.txAddr = new Uint32Array(this.batchSize);
     this.txLen = new Uint32Array(this.batchSize);
     this.fillBuf = new Uint32Array(this.stock);
+    this.opts = o;
+    this.mac = new Uint8Array(6);
+    this.ifindex = 0;
+    this.notes = [];
+    this.dev = o.dev;
+    this.name = o.name ?? o.dev;
+    this.open();
+    this.dev = this.opened;
+    this.name = o.name ?? this.opened;
+  }
+
+  private opened = '';
+
+  /** Open (or create) the TAP by name, learn its ifindex and MAC, lend it frames. */
+  private open(): void {
+    const o = this.opts;
+    const umem = this.umem;
     const ctx = { dev: o.dev, mode: 'tap' };
     const r = call(
       () =>
@@ -68,21 +90,42 @@ export class TapPort implements Port {
       ctx,
     );
     this.id = r.id;
-    this.dev = r.name;
-    this.name = o.name ?? r.name;
+    this.opened = r.name;
     this.notes = r.notes;
     try {
       const info = call(() => this.n.ifInfo(r.name), ctx);
       this.ifindex = info.ifindex;
-      this.mac = info.mac;
+      this.mac.set(info.mac.subarray(0, 6));
     } catch (e) {
-      this.close();
+      this.release();
+      this.suspended = true;
       throw e;
     }
     this.refill();
   }
 
+  /** The TAP went away: close the fd now (lent frames return to the pool) until reopen(). */
+  suspend(): void {
+    if (this.closed || this.suspended) return;
+    this.suspended = true;
+    this.release();
+  }
+
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  /** Attach to the TAP of the same name again (re-created: new ifindex). Throws DriverError. */
+  reopen(): void {
+    if (this.closed) throw new Error(`${this.dev}: port is closed`);
+    this.suspend();
+    this.open();
+    this.suspended = false;
+    if (this.lastIrq !== null) this.n.tapArmIrq(this.id, this.lastIrq);
+  }
+
   rx(max: number): number {
+    if (this.suspended) return 0;
     if (this.stock - this.lent >= 32) this.refill();
     const n = this.n.tapRx(this.id, max);
     this.lent -= n;
@@ -90,6 +133,7 @@ export class TapPort implements Port {
   }
 
   tx(n: number): number {
+    if (this.suspended) return 0;
     const k = this.n.tapTx(this.id, n);
     const a = this.txAddr;
     for (let j = 0; j < k; j++) this.pool.free(a[j]);
@@ -97,11 +141,13 @@ export class TapPort implements Port {
   }
 
   armIrq(cb: () => void): void {
-    this.n.tapArmIrq(this.id, cb);
+    this.lastIrq = cb;
+    if (!this.suspended) this.n.tapArmIrq(this.id, cb);
   }
 
   disarmIrq(): void {
-    if (!this.closed) this.n.tapDisarmIrq(this.id);
+    this.lastIrq = null;
+    if (!this.closed && !this.suspended) this.n.tapDisarmIrq(this.id);
   }
 
   inFlight(): number {
@@ -109,7 +155,7 @@ export class TapPort implements Port {
   }
 
   stats(): Record<string, number> {
-    if (this.closed) return {};
+    if (this.closed || this.suspended) return {};
     const s = this.n.tapStats(this.id);
     s.frames_lent = this.lent;
     return s;
@@ -118,6 +164,10 @@ export class TapPort implements Port {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.suspended) this.release();
+  }
+
+  private release(): void {
     const out = new Uint32Array(this.stock);
     const k = this.n.tapClose(this.id, out);
     for (let j = 0; j < k; j++) this.pool.free(out[j]);

@@ -35,20 +35,21 @@ export class XskPort implements Port {
   readonly queue: number;
   readonly mode: PortMode;
   readonly batchSize: number;
+  /** Device MAC and index: refreshed by reopen() (a re-created device has new ones). */
   readonly mac: Uint8Array;
-  readonly ifindex: number;
+  ifindex: number;
   readonly rxAddr: Uint32Array;
   readonly rxLen: Uint32Array;
   readonly txAddr: Uint32Array;
   readonly txLen: Uint32Array;
   /** Setup notes (busy poll, TX budget): what was not available and why. */
-  readonly notes: string[];
-  readonly zeroCopy: boolean;
+  notes: string[];
+  zeroCopy: boolean;
   /** True when this socket shares a UMEM registered by another of our sockets. */
-  readonly shared: boolean;
+  shared: boolean;
 
   private readonly n: NativeAddon;
-  private readonly id: number;
+  private id = -1;
   private readonly fillBuf: Uint32Array;
   private readonly compBuf: Uint32Array;
   private readonly fillTarget: number;
@@ -57,6 +58,11 @@ export class XskPort implements Port {
   private fillHeld = 0;
   private txOut = 0;
   private closed = false;
+  /** The socket is closed until reopen() (its device went away): rx/tx do nothing. */
+  private suspended = false;
+  /** The interrupt callback last asked for: re-armed on the new socket by reopen(). */
+  private lastIrq: (() => void) | null = null;
+  private readonly opts: XskOptions;
 
   constructor(o: XskOptions, readonly umem: Umem, readonly pool: FramePool) {
     if (umem.handle < 0) throw new Error(`${o.dev}: AF_XDP needs a native UMEM (nativeUmem()), not a memory one`);
@@ -76,10 +82,24 @@ export class XskPort implements Port {
     this.txLen = new Uint32Array(this.batchSize);
     this.fillBuf = new Uint32Array(ring);
     this.compBuf = new Uint32Array(ring);
+    this.opts = o;
+    this.ifindex = 0;
+    this.mac = new Uint8Array(6);
+    this.notes = [];
+    this.zeroCopy = false;
+    this.shared = false;
+    this.open();
+  }
+
+  /** Open the socket on the device as it is now (ifindex, MAC), attach, fill. */
+  private open(): void {
+    const o = this.opts;
+    const umem = this.umem;
+    const ring = this.txRing;
     const ctx = { dev: o.dev, queue: this.queue, mode: o.mode, umemBytes: umem.frames * umem.frameSize };
     const info = call(() => this.n.ifInfo(o.dev), ctx);
     this.ifindex = info.ifindex;
-    this.mac = info.mac;
+    this.mac.set(info.mac.subarray(0, 6));
     const args = {
       umem: umem.handle,
       ifindex: info.ifindex,
@@ -117,14 +137,43 @@ export class XskPort implements Port {
       try {
         call(() => this.n.xskAttach(this.id, o.mode === 'xdp-skb'), ctx);
       } catch (e) {
-        this.close();
+        this.release();
+        this.suspended = true;
         throw e;
       }
     }
     this.refill();
   }
 
+  /**
+   * The device went away (deleted, moved to another namespace): close the socket now (its frames
+   * return to the pool, the XDP link is dropped) and do nothing until reopen().
+   */
+  suspend(): void {
+    if (this.closed || this.suspended) return;
+    this.suspended = true;
+    this.release();
+  }
+
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  /**
+   * Open the socket again on the device of the same name (possibly re-created: a new ifindex
+   * and MAC), with the same descriptor arrays and UMEM. EBUSY is retried as at first open.
+   * Throws DriverError; the port then stays suspended.
+   */
+  reopen(): void {
+    if (this.closed) throw new Error(`${this.dev}: port is closed`);
+    this.suspend();
+    this.open();
+    this.suspended = false;
+    if (this.lastIrq !== null) this.n.xskArmIrq(this.id, this.lastIrq);
+  }
+
   rx(max: number): number {
+    if (this.suspended) return 0;
     const n = this.n.xskRx(this.id, max);
     this.fillHeld -= n;
     if (this.fillTarget - this.fillHeld >= this.refillMin) this.refill();
@@ -133,6 +182,7 @@ export class XskPort implements Port {
   }
 
   tx(n: number): number {
+    if (this.suspended) return 0;
     if (this.txOut + n > this.txRing) this.reap();
     const k = this.n.xskTx(this.id, n);
     this.txOut += k;
@@ -150,11 +200,13 @@ export class XskPort implements Port {
   }
 
   armIrq(cb: () => void): void {
-    this.n.xskArmIrq(this.id, cb);
+    this.lastIrq = cb;
+    if (!this.suspended) this.n.xskArmIrq(this.id, cb);
   }
 
   disarmIrq(): void {
-    if (!this.closed) this.n.xskDisarmIrq(this.id);
+    this.lastIrq = null;
+    if (!this.closed && !this.suspended) this.n.xskDisarmIrq(this.id);
   }
 
   inFlight(): number {
@@ -162,7 +214,7 @@ export class XskPort implements Port {
   }
 
   stats(): Record<string, number> {
-    if (this.closed) return {};
+    if (this.closed || this.suspended) return {};
     const s = this.n.xskStats(this.id);
     s.fill_held = this.fillHeld;
     s.tx_outstanding = this.txOut;
@@ -172,6 +224,11 @@ export class XskPort implements Port {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.suspended) this.release();
+  }
+
+  /** Close the native socket and take back every frame it held. */
+  private release(): void {
     const out = new Uint32Array(this.umem.frames);
     const k = this.n.xskClose(this.id, out);
     for (let j = 0; j < k; j++) this.pool.free(out[j]);

@@ -13,10 +13,14 @@ import { RTN_BLACKHOLE, RTN_NAMES, RTN_PROHIBIT, RTN_UNICAST, RTN_UNREACHABLE, t
 
 export * from './types.ts';
 
-/** Internal: a route as stored, with its next-hop id. */
+/** Internal: a route as stored, with its next-hop id and whether its link is down. */
 interface StoredRoute extends Route {
   nh: number;
+  dead: boolean;
 }
+
+/** Routes lookups may use: not through a device without link. */
+const alive = (r: StoredRoute): boolean => !r.dead;
 
 export interface FibOptions {
   /** Capacity of the next-hop arrays (distinct type/gateway/oif/metric/src combinations). */
@@ -39,6 +43,8 @@ export class Fib {
   private readonly nhByKey = new Map<string, number>();
   private readonly nhFree: number[] = [];
   private nhUsed = 0;
+  /** Device indexes without link: their unicast routes are kept but not used (setLinkDown). */
+  private readonly linkDown = new Set<number>();
 
   constructor(opts: FibOptions = {}) {
     const n = opts.maxNexthops ?? 65536;
@@ -80,7 +86,7 @@ export class Fib {
 
   /** The route lookup() would use for daddr (`ip route get`): slow path. */
   route(daddr: number): Route | undefined {
-    const r = this.table.lookup(daddr >>> 0);
+    const r = this.table.lookup(daddr >>> 0, 32, alive);
     return r === undefined ? undefined : publicRoute(r);
   }
 
@@ -147,6 +153,44 @@ export class Fib {
     return out;
   }
 
+  /**
+   * A device lost or regained its link. Like Linux's fib_sync_down_dev/fib_sync_up (with
+   * ignore_routes_with_linkdown): its unicast routes, connected and via a gateway on it, stay in
+   * the table (shown "linkdown") but lookups fall through to the next best route, or to none
+   * (ICMP net unreachable). Local and broadcast routes stay: the address is still ours. The
+   * lookup table is rewritten here, on the control path, so lookups cost nothing more.
+   * Returns how many routes changed state.
+   */
+  setLinkDown(oif: number, down: boolean): number {
+    if (down) this.linkDown.add(oif);
+    else this.linkDown.delete(oif);
+    const touched: StoredRoute[] = [];
+    for (const r of this.table.all()) {
+      if (r.type !== RTN_UNICAST || r.oif !== oif || r.dead === down) continue;
+      r.dead = down;
+      touched.push(r);
+    }
+    for (const r of touched) this.sync(r.prefix, r.len);
+    if (touched.length > 0) this.generation++;
+    return touched.length;
+  }
+
+  /** Whether setLinkDown(oif, true) is in force. */
+  isLinkDown(oif: number): boolean {
+    return this.linkDown.has(oif);
+  }
+
+  /** Make the lookup table answer prefix/len with its best live route, or the live cover. */
+  private sync(prefix: number, len: number): void {
+    const best = this.table.best(prefix, len, alive);
+    if (best !== undefined) {
+      this.dir.insert(prefix, len, best.nh);
+      return;
+    }
+    const cover = len === 0 ? undefined : this.table.lookup(prefix, len - 1, alive);
+    this.dir.remove(prefix, len, cover === undefined ? -1 : cover.nh, cover === undefined ? 0 : cover.len);
+  }
+
   private findExact(prefix: number, len: number, metric: number): StoredRoute | undefined {
     return this.table.get(prefix, len)?.find((x) => x.metric === metric);
   }
@@ -181,27 +225,25 @@ export class Fib {
       throw new Error(`Error: a ${RTN_NAMES[r.type]} route needs a device ("dev NAME").`);
     }
     if (oif > 0x7fff) throw new Error(`Error: device index ${oif} out of range`);
-    const s: StoredRoute = { prefix, len, type: r.type, gateway, oif, metric, proto: r.proto ?? 'static', nh: -1 };
+    const dead = r.type === RTN_UNICAST && this.linkDown.has(oif);
+    const s: StoredRoute = { prefix, len, type: r.type, gateway, oif, metric, proto: r.proto ?? 'static', nh: -1, dead };
     if (r.src !== undefined && r.src !== 0) s.src = r.src >>> 0;
     return s;
   }
 
   private install(s: StoredRoute): void {
     s.nh = this.nhGet(s);
-    if (this.table.insert(s)) this.dir.insert(s.prefix, s.len, s.nh);
+    this.table.insert(s);
+    // Only the best live route of a prefix is in the lookup table.
+    if (!s.dead && this.table.best(s.prefix, s.len, alive) === s) this.dir.insert(s.prefix, s.len, s.nh);
     this.generation++;
   }
 
   private uninstall(r: StoredRoute): void {
-    if (this.table.remove(r)) {
-      const next = this.table.best(r.prefix, r.len);
-      if (next !== undefined) this.dir.insert(r.prefix, r.len, next.nh);
-      else {
-        // The prefix is gone: its entries fall back to the longest shorter prefix covering it.
-        const cover = r.len === 0 ? undefined : this.table.lookup(r.prefix, r.len - 1);
-        this.dir.remove(r.prefix, r.len, cover === undefined ? -1 : cover.nh, cover === undefined ? 0 : cover.len);
-      }
-    }
+    const wasBest = !r.dead && this.table.best(r.prefix, r.len, alive) === r;
+    this.table.remove(r);
+    // The next live route of the prefix takes over, else the longest shorter live prefix.
+    if (wasBest) this.sync(r.prefix, r.len);
     this.nhPut(r.nh);
     this.generation++;
   }
@@ -239,6 +281,7 @@ export class Fib {
 function publicRoute(r: StoredRoute): Route {
   const o: Route = { prefix: r.prefix, len: r.len, type: r.type, gateway: r.gateway, oif: r.oif, metric: r.metric, proto: r.proto };
   if (r.src !== undefined) o.src = r.src;
+  if (r.dead) o.linkdown = true;
   return o;
 }
 

@@ -28,9 +28,13 @@ export class RouteTable<R extends RefRoute> {
     return this.byLen[len].get(prefix >>> 0);
   }
 
-  best(prefix: number, len: number): R | undefined {
+  /** The best route of prefix/len (of those `ok` accepts, when given). */
+  best(prefix: number, len: number, ok?: (r: R) => boolean): R | undefined {
     const l = this.byLen[len].get(prefix >>> 0);
-    return l === undefined ? undefined : l[0];
+    if (l === undefined) return undefined;
+    if (ok === undefined) return l[0];
+    for (const r of l) if (ok(r)) return r;
+    return undefined;
   }
 
   /** Inserts keeping metric order; returns true if r became the best route for its prefix. */
@@ -58,13 +62,18 @@ export class RouteTable<R extends RefRoute> {
     return i === 0;
   }
 
-  /** Longest-prefix match: the best route of the longest prefix covering daddr with len <= maxLen. */
-  lookup(daddr: number, maxLen = 32): R | undefined {
+  /**
+   * Longest-prefix match: the best route of the longest prefix covering daddr with len <= maxLen
+   * (among the routes `ok` accepts, when given: the FIB skips routes whose link is down).
+   */
+  lookup(daddr: number, maxLen = 32, ok?: (r: R) => boolean): R | undefined {
     for (let len = maxLen; len >= 0; len--) {
       const m = this.byLen[len];
       if (m.size === 0) continue;
       const l = m.get((daddr & maskOf(len)) >>> 0);
-      if (l !== undefined) return l[0];
+      if (l === undefined) continue;
+      if (ok === undefined) return l[0];
+      for (const r of l) if (ok(r)) return r;
     }
     return undefined;
   }

@@ -109,5 +109,6 @@ export function formatRoute(r: Route, devName: (i: number) => string): string {
   else if ((r.type === RTN_UNICAST && r.gateway === 0 && r.oif >= 0) || r.type === RTN_BROADCAST) parts.push('scope', 'link');
   if (r.src !== undefined && r.src !== 0) parts.push('src', formatIPv4(r.src));
   if (r.metric !== 0) parts.push('metric', String(r.metric));
+  if (r.linkdown === true) parts.push('linkdown');
   return parts.join(' ');
 }

@@ -29,5 +29,10 @@ export interface Route {
   proto: 'kernel' | 'static';
   /** Preferred source address for locally generated packets. */
   src?: number;
+  /**
+   * Read-only, set by the FIB: the route's device has no link (down, no carrier, deleted), so
+   * lookups skip it (RTNH_F_DEAD|RTNH_F_LINKDOWN; `ip route` prints "linkdown").
+   */
+  linkdown?: boolean;
 }
 
