@@ -95,7 +95,13 @@ export class IcmpSender {
     if (src === 0) return false;
     let quote = len;
     if (quote > ICMP_ERR_MAX - 28) quote = ICMP_ERR_MAX - 28;
-    if (l3 + 28 + quote > ctx.frameRoom) quote = ctx.frameRoom - l3 - 28;
+    // The error grows the frame by 28 bytes at its end: bound it by the room left in this
+    // frame's UMEM slot from where the frame really starts (not by frameRoom, which assumes
+    // data at the default headroom), or it would write into the next frame.
+    const tail = ctx.pool.base(a) + ctx.pool.umem.frameSize - a;
+    if (l3 + 28 + quote > tail) quote = tail - l3 - 28;
+    // Linux quotes at least the IP header and 8 bytes of its payload; without room for them, none.
+    if (quote < len && quote < ihl + 8) return false;
     const tos = u8[h + 1];
     u8.copyWithin(h + 28, h, h + quote);
     writeIpHeader(dv, h, (tos & 0x1e) | 0xc0, 28 + quote, ctx.nextIdent(), 0, ctx.sysctl.ip_default_ttl, 1, src, saddr);
