@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batch } from '../../src/core/batch.ts';
 import { parseIp } from '../../src/l2/eth.ts';
 import { Stack } from '../../src/stack.ts';
+import { waitFor } from '../support/wait.ts';
 
 const NS = 'sn4-peer';
 const HOST = 'sn4-s0'; // softnet's end, root namespace, no address
@@ -17,11 +18,10 @@ const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { encodin
 /** Run in the peer namespace without blocking the event loop: softnet polls in this process. */
 const inNs = (...args: string[]) =>
   new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-    execFile('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
     });
   });
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function cleanup(): void {
   spawnSync('ip', ['link', 'del', HOST]);
@@ -68,7 +68,8 @@ afterAll(async () => {
 
 describe('ARP with a kernel peer', () => {
   it('arping from the kernel gets replies with softnet\'s MAC, and softnet learns the peer', async () => {
-    const r = await inNs('arping', '-c', '3', '-w', '5', '-I', PEER, OURS);
+    // -c with -w: arping waits for 3 replies (or the deadline), resending if one is lost.
+    const r = await inNs('arping', '-c', '3', '-w', '20', '-I', PEER, OURS);
     expect(r.status, `arping: ${r.stdout}${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/Received 3 response/);
     const mac = stack!.portInfo()[0].mac.toLowerCase();
@@ -82,12 +83,7 @@ describe('ARP with a kernel peer', () => {
     spawnSync('ip', ['-n', NS, 'neigh', 'flush', 'dev', PEER]);
     // Any IPv4 packet to softnet makes the kernel resolve it (whether or not it is answered).
     await inNs('bash', '-c', `echo hello > /dev/udp/${OURS}/9`);
-    let state = '';
-    for (let k = 0; k < 30 && !state.includes('REACHABLE'); k++) {
-      await sleep(100);
-      state = peerNeighState();
-    }
-    expect(state).toContain('REACHABLE');
+    await waitFor("the peer's entry for softnet to become REACHABLE", () => peerNeighState().includes('REACHABLE'), { detail: peerNeighState });
   });
 
   it('softnet resolves the peer itself: request on the wire, kernel reply, queued packet delivered', async () => {
@@ -110,17 +106,11 @@ describe('ARP with a kernel peer', () => {
     b.oif[i] = 0;
     s.graph.dispatch(b, s.graph.id('neigh-output'));
     expect(s.l2.neigh.stateOf(0, parseIp(THEIRS))).toBe('INCOMPLETE');
-    let st = '';
-    for (let k = 0; k < 30 && st !== 'REACHABLE'; k++) {
-      await sleep(100);
-      st = s.l2.neigh.stateOf(0, parseIp(THEIRS));
-    }
-    expect(st).toBe('REACHABLE');
+    await waitFor('softnet to resolve the peer', () => s.l2.neigh.stateOf(0, parseIp(THEIRS)) === 'REACHABLE', { detail: () => s.l2.neigh.stateOf(0, parseIp(THEIRS)) });
     expect(s.l2.neigh.queued(0, parseIp(THEIRS))).toBe(0);
-    await sleep(100);
-    const rx1 = Number(sh('ip', 'netns', 'exec', NS, 'cat', `/sys/class/net/${PEER}/statistics/rx_packets`));
-    // At least our ARP request and the released datagram reached the kernel.
-    expect(rx1 - rx0).toBeGreaterThanOrEqual(2);
+    // At least our ARP request and the released datagram reach the kernel.
+    const rx = () => Number(sh('ip', 'netns', 'exec', NS, 'cat', `/sys/class/net/${PEER}/statistics/rx_packets`));
+    await waitFor('the ARP request and the datagram to reach the peer', () => rx() - rx0 >= 2, { detail: () => `rx_packets +${rx() - rx0}` });
     const kernelNeigh = sh('ip', '-n', NS, 'neigh', 'show', OURS);
     console.log(`sn4: kernel: ${kernelNeigh.trim()} | softnet: ${s.neigh().replace(/\n/g, ' | ')}`);
   });
@@ -145,13 +135,9 @@ for f in frames:
     const d0 = drops();
     const r = await inNs('python3', '-c', py);
     expect(r.status, r.stderr).toBe(0);
-    let d1 = drops();
-    for (let k = 0; k < 20 && d1.some((x, j) => x - d0[j] < 1); k++) {
-      await sleep(100);
-      d1 = drops();
-    }
-    expect(d1.map((x, j) => x - d0[j])).toEqual([1, 1, 1, 1, 1, 1]);
-    const again = await inNs('arping', '-c', '1', '-w', '3', '-I', PEER, OURS);
+    await waitFor('each malformed ARP to be counted', () => drops().every((x, j) => x - d0[j] >= 1), { detail: () => JSON.stringify(drops().map((x, j) => x - d0[j])) });
+    expect(drops().map((x, j) => x - d0[j])).toEqual([1, 1, 1, 1, 1, 1]);
+    const again = await inNs('arping', '-c', '1', '-w', '20', '-I', PEER, OURS);
     expect(again.stdout.toLowerCase()).toContain(mac.toLowerCase());
   });
 });
