@@ -80,8 +80,8 @@ export interface NativeAddon {
 
 let addon: NativeAddon | null = null;
 
-/** Path of the compiled addon. */
-export const ADDON_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../build/Release/softnet.node');
+/** Path of the compiled addon; SOFTNET_ADDON overrides it (e.g. the ASan build of `npm run test:asan`). */
+export const ADDON_PATH = process.env.SOFTNET_ADDON || resolve(dirname(fileURLToPath(import.meta.url)), '../../build/Release/softnet.node');
 
 /** The addon, loaded on first use. Throws a DriverError saying how to build it. */
 export function native(): NativeAddon {
