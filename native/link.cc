@@ -7,8 +7,9 @@
 // linkUnwatch(id)
 // linkDump() -> events       every link of this network namespace now (RTM_GETLINK dump)
 //
-// An event is {event: 'new'|'del'|'overrun', ifindex, name, flags, operstate}; 'overrun' means
-// the socket buffer overflowed (ENOBUFS) and events were lost: re-read the state with linkDump().
+// An event is {event: 'new'|'del'|'overrun', ifindex, name, flags, operstate, moved}; 'overrun'
+// means the socket buffer overflowed (ENOBUFS) and events were lost: re-read with linkDump().
+// `moved`: a 'del' because the device went to another namespace (IFLA_NEW_NETNSID), not deleted.
 #include "common.h"
 #include <linux/if.h>
 #include <linux/netlink.h>
@@ -49,6 +50,7 @@ struct Ev {
   uint32_t flags;
   int operstate;
   std::string name;
+  bool moved = false;
 };
 
 // Parse one buffer of netlink messages; the bytes come from the kernel but every length is checked.
@@ -69,6 +71,8 @@ void parse(const uint8_t* buf, size_t len, std::vector<Ev>& out) {
         e.name.assign(s, strnlen(s, plen < IFNAMSIZ ? plen : IFNAMSIZ));
       } else if (a->rta_type == IFLA_OPERSTATE && plen >= 1) {
         e.operstate = *(const uint8_t*)RTA_DATA(a);
+      } else if (a->rta_type == IFLA_NEW_NETNSID) {
+        e.moved = true;
       }
     }
     out.push_back(std::move(e));
@@ -89,6 +93,8 @@ napi_value to_js(napi_env env, const std::vector<Ev>& evs) {
     napi_set_named_property(env, o, "name", v);
     set_num(env, o, "flags", e.flags);
     set_num(env, o, "operstate", e.operstate);
+    napi_get_boolean(env, e.moved, &v);
+    napi_set_named_property(env, o, "moved", v);
     napi_set_element(env, arr, i, o);
   }
   return arr;

@@ -34,6 +34,8 @@ import { linkCsumInfo, vethPeerWarning } from './driver/veth-peer.ts';
 import { Ipv4Layer } from './stack-ipv4.ts';
 import { ControlServer, type ControlHandler } from './tools/control.ts';
 import { controlHandlers } from './stack-control.ts';
+import { LinkWatch } from './stack-link.ts';
+import { OPER_NAMES } from './driver/link.ts';
 
 export interface StackOptions {
   name: string;
@@ -51,6 +53,8 @@ export interface StackOptions {
   sysctl?: Record<string, number | string>;
   /** Aging timer period in ms (neighbour retransmit/expiry, reassembly timeout). Default 250. */
   tickMs?: number;
+  /** Operational messages (a port's link went down, came back...). Default: console.error. */
+  log?: (line: string) => void;
 }
 
 export interface AddPortOptions {
@@ -150,11 +154,15 @@ export class Stack {
   private stopped = false;
   private readonly captures = new Set<() => void>();
   private readonly extraHandlers: Record<string, ControlHandler> = {};
+  /** rtnetlink link events for the ports (started by start()); null without native ports. */
+  private link: LinkWatch | null = null;
+  private readonly log: (line: string) => void;
 
   constructor(opts: StackOptions) {
     this.name = opts.name;
     this.controlPath = opts.control ?? null;
     this.tickMs = opts.tickMs ?? 250;
+    this.log = opts.log ?? ((line) => console.error(line));
     this.umem = opts.umem === 'memory' ? memoryUmem(opts.frames) : nativeUmem(opts.frames);
     this.pool = new FramePool(this.umem);
     this.graph = new Graph(this.pool, opts.batch ?? 256);
@@ -246,6 +254,7 @@ export class Stack {
       const info: PortInfo = { name: o.name, dev: port.dev, queue: port.queue, mode: port.mode, mac: fmtMac(dev.mac), report, vlans };
       this.infos.push(info);
       this.l2.neigh.refreshDevs();
+      this.link?.resync();
       return info;
     } catch (e) {
       port.close();
@@ -368,11 +377,30 @@ export class Stack {
       this.control = c;
     }
     if (this.cpu >= 0) pinThread(this.cpu);
+    this.startLinkWatch();
     this.napi.start();
     this.timer = setInterval(() => this.tick(), this.tickMs);
     this.timer.unref();
     this.startedAt = performance.now();
     this.running = true;
+  }
+
+  /** Follow the ports' devices going down, away and back (stack-link.ts). */
+  private startLinkWatch(): void {
+    if (this.umem.handle < 0) return;
+    const w = new LinkWatch({
+      devs: this.devs,
+      setLinkDown: (i, down) => this.ipv4.fib.setLinkDown(i, down),
+      flushNeigh: (i) => this.l2.neigh.flush(i),
+      log: this.log,
+    });
+    try {
+      w.start();
+      this.link = w;
+    } catch (e) {
+      w.stop();
+      this.log(`stack ${this.name}: no link events, port state will not follow the devices: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /** Neighbour timers, reassembly timeouts; then anything they queued goes out. */
@@ -395,6 +423,8 @@ export class Stack {
     this.stopped = true;
     for (const c of [...this.captures]) c();
     this.napi.stop();
+    this.link?.stop();
+    this.link = null;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     if (this.control !== null) await this.control.close().catch(() => undefined);
@@ -429,10 +459,15 @@ export class Stack {
     const ports: Record<string, Record<string, number | string>> = {};
     for (const d of this.devs.list) {
       const row: Record<string, number | string> = {};
+      row.state = OPER_NAMES[d.operstate] ?? 'UNKNOWN';
       if (d.vlanId === 0) {
         row.dev = d.port.dev;
         row.queue = d.port.queue;
         row.mode = d.port.mode;
+        if (this.link !== null) {
+          row.carrier_up_count = this.link.upCount[d.index];
+          row.carrier_down_count = this.link.downCount[d.index];
+        }
         Object.assign(row, d.port.stats());
         const v = this.xdp.stats(d.index);
         if (this.xdp.enabled[d.index] || v.pass + v.drop + v.tx + v.redirect + v.aborted > 0) {

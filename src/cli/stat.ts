@@ -61,9 +61,10 @@ export function formatStats(s: StatsView, all = false): string {
   for (const [name, c] of Object.entries(s.ports)) {
     // Identity first, on the header line; then the counters (zeros only with --all).
     const id = 'parent' in c ? `vlan ${c.vlan} on ${c.parent}` : `${c.dev} queue ${c.queue} ${c.mode}`;
-    out += `  ${name}: ${id}\n`;
+    // Link state as `ip link` prints it (UP, DOWN, LOWERLAYERDOWN, NOTPRESENT).
+    out += `  ${name}: ${id}${c.state !== undefined ? ` state ${c.state}` : ''}\n`;
     for (const [k, v] of Object.entries(c)) {
-      if (['dev', 'queue', 'mode', 'parent', 'vlan'].includes(k)) continue;
+      if (['dev', 'queue', 'mode', 'parent', 'vlan', 'state'].includes(k)) continue;
       if (all || v !== 0) out += `       ${k}: ${v}\n`;
     }
   }

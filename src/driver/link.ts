@@ -27,6 +27,8 @@ export interface LinkEvent {
   flags: number;
   /** IFLA_OPERSTATE, -1 when absent. */
   operstate: number;
+  /** A 'del' because the device moved to another network namespace (IFLA_NEW_NETNSID). */
+  moved: boolean;
 }
 
 interface LinkAddon {
