@@ -3,6 +3,7 @@
 // softnet side; counts are read from drop's --json and from the peer kernel's interface counters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devStats, labDown, labUp, nsExec, spawnInNs, type Lab } from '../../src/tools/lab.ts';
+import { waitFor } from '../support/wait.ts';
 
 const LAB = 't2d';
 const N = 100_000;
@@ -39,6 +40,8 @@ function flood(ns: string, n: number, dst: string): Promise<number> {
 interface Running {
   pid: number;
   ready: Promise<void>;
+  /** Per-second `Summary` lines so far: [rx, err, tx] each (what the CLI counted each second). */
+  seconds: () => number[][];
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
@@ -49,6 +52,8 @@ function startCli(args: string[], ns: string | null = null): Running {
   let stderr = '';
   let onReady: () => void = () => undefined;
   const ready = new Promise<void>((res) => (onReady = res));
+  const seconds = () =>
+    [...(stderr + stdout).matchAll(/^Summary +([\d,]+) rx\/s +([\d,]+) err\/s(?: +([\d,]+) tx\/s)?/gm)].map((m) => [1, 2, 3].map((k) => Number((m[k] ?? '0').replace(/,/g, ''))));
   p.stdout!.on('data', (d) => (stdout += d));
   p.stderr!.on('data', (d) => {
     stderr += d;
@@ -60,7 +65,7 @@ function startCli(args: string[], ns: string | null = null): Running {
       res({ code, stdout, stderr });
     }),
   );
-  return { pid: p.pid!, ready, done };
+  return { pid: p.pid!, ready, done, seconds };
 }
 
 async function stopCli(r: Running): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -83,6 +88,22 @@ async function stopCli(r: Running): Promise<{ code: number | null; stdout: strin
 
 function runCli(args: string[], ns: string | null = null) {
   return nsExec(ns, [...CLI, ...args], { timeoutMs: 60_000 });
+}
+
+/** Frames the running CLI counted so far (the sum of its per-second rx/s lines). */
+const counted = (r: Running) => r.seconds().reduce((a, x) => a + x[0], 0);
+/** Frames it sent so far (tx/s, fwd). */
+const countedTx = (r: Running) => r.seconds().reduce((a, x) => a + x[2], 0);
+
+/**
+ * After the sender has finished: wait for a whole reporting second in which the CLI received
+ * nothing, so every frame sent was counted or lost before it is stopped (no guessed delay).
+ */
+async function idleSecond(r: Running): Promise<void> {
+  const n0 = r.seconds().length;
+  await waitFor('a reporting second with 0 rx/s after the sender finished', () => r.seconds().slice(n0 + 1).some((x) => x[0] === 0), {
+    detail: () => JSON.stringify(r.seconds().slice(n0)),
+  });
 }
 
 async function xdpAttached(dev: string, ns: string | null = null): Promise<boolean> {
@@ -108,7 +129,7 @@ describe('softnet drop', () => {
       const r = startCli(['drop', '--dev', lab.a.dev, '--mode', mode, '--json']);
       await r.ready;
       const sent = await flood(lab.a.host.ns, N, lab.b.host.ip);
-      await new Promise((res) => setTimeout(res, 500));
+      await waitFor(`drop to count the ${sent} frames sent`, () => counted(r) >= sent, { detail: () => `counted ${counted(r)}` });
       const out = await stopCli(r);
       expect(out.code, out.stderr).toBe(0);
       const j = JSON.parse(out.stdout);
@@ -140,7 +161,7 @@ describe('softnet drop', () => {
         check: true,
       });
       const sent = await flood(ns, N, '10.9.0.1');
-      await new Promise((res) => setTimeout(res, 500));
+      await waitFor(`drop to count the ${sent} frames sent`, () => counted(r) >= sent, { detail: () => `counted ${counted(r)}` });
       const out = await stopCli(r);
       expect(out.code, out.stderr).toBe(0);
       const j = JSON.parse(out.stdout);
@@ -160,7 +181,7 @@ describe('softnet drop', () => {
     const r = startCli(['drop', '--dev', lab.a.dev, '--mode', 'xdp-drv', '--busy-poll', '--json']);
     await r.ready;
     const sent = await flood(lab.a.host.ns, 20_000, lab.b.host.ip);
-    await new Promise((res) => setTimeout(res, 300));
+    await waitFor(`busy-poll drop to count the ${sent} frames sent`, () => counted(r) >= sent, { detail: () => `counted ${counted(r)}` });
     const out = await stopCli(r);
     expect(out.code, out.stderr).toBe(0);
     const j = JSON.parse(out.stdout);
@@ -200,7 +221,9 @@ describe('softnet fwd', () => {
     await r.ready;
     const before = await devStats(lab.a.host.ns, lab.a.host.dev);
     const sent = await flood(lab.a.host.ns, N, lab.b.host.ip);
-    await new Promise((res) => setTimeout(res, 500));
+    const backNow = async () => (await devStats(lab.a.host.ns, lab.a.host.dev)).rx_packets - before.rx_packets;
+    await waitFor(`fwd to receive the ${sent} frames sent`, () => counted(r) >= sent, { detail: () => `counted ${counted(r)}` });
+    await waitFor(`host A to get >= 99% back`, async () => countedTx(r) >= 0.99 * N && (await backNow()) >= 0.99 * N, { detail: () => `fwd sent ${countedTx(r)}` });
     const out = await stopCli(r);
     const after = await devStats(lab.a.host.ns, lab.a.host.dev);
     expect(out.code, out.stderr).toBe(0);
@@ -231,7 +254,8 @@ describe('softnet fwd (tap)', () => {
       const before = await devStats(ns, tap);
       const n = 20_000;
       await flood(ns, n, '10.8.0.1');
-      await new Promise((res) => setTimeout(res, 300));
+      await waitFor('the TAP to get >= 99% back', async () => (await devStats(ns, tap)).rx_packets - before.rx_packets >= 0.99 * n);
+      await waitFor(`fwd to count the ${n} frames`, () => countedTx(r) >= n, { detail: () => `fwd sent ${countedTx(r)}` });
       const after = await devStats(ns, tap);
       const out = await stopCli(r);
       expect(out.code, out.stderr).toBe(0);
@@ -255,7 +279,7 @@ describe('softnet gen', () => {
     const j = JSON.parse(out.stdout);
     expect(j.packets).toBe(count);
     expect(['xdp-live', 'xsk-tx']).toContain(j.method);
-    await new Promise((res) => setTimeout(res, 300));
+    await waitFor(`the receiving veth to count ${count} frames`, async () => (await devStats(null, lab.a.dev)).rx_packets - before.rx_packets >= count);
     const after = await devStats(null, lab.a.dev);
     expect(after.rx_packets - before.rx_packets).toBe(count);
   });
@@ -268,7 +292,7 @@ describe('softnet gen', () => {
       ['gen', '--dev', lab.b.host.dev, '--count', String(count), '--size', '128', '--src-ip', '10.2.0.2', '--dst-ip', '10.1.0.2', '--json'],
       lab.b.host.ns,
     );
-    await new Promise((res) => setTimeout(res, 300));
+    await idleSecond(r);
     const d = await stopCli(r);
     expect(out.code, out.stderr).toBe(0);
     const j = JSON.parse(d.stdout);
@@ -322,7 +346,8 @@ describe('device removed under a running drop', () => {
       const r = startCli(['drop', '--dev', l.a.dev, '--mode', 'xdp-drv', '--json']);
       await r.ready;
       await labDown('t2y');
-      const t = setTimeout(() => process.kill(r.pid, 'SIGKILL'), 10_000);
+      // A deadline only: drop notices the missing device within its next reporting second.
+      const t = setTimeout(() => process.kill(r.pid, 'SIGKILL'), 20_000);
       const out = await r.done;
       clearTimeout(t);
       expect(out.code).toBe(1);
