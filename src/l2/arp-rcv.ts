@@ -32,7 +32,7 @@ import type { NeighTable } from './neighbour.ts';
 export class ArpRcv implements Stage {
   readonly name = 'arp-rcv';
   /** Not drops: what ARP saw and did. */
-  readonly mib = new Counters('arp', ['InRequests', 'InReplies', 'OutReplies', 'Ignored', 'Conflicts', 'InProbes']);
+  readonly mib = new Counters('arp', ['InRequests', 'InReplies', 'OutReplies', 'Ignored', 'Conflicts', 'InProbes', 'ArpFilter']);
   private g!: Graph;
   private u8: Uint8Array = new Uint8Array(0);
   private dv: DataView = new DataView(new ArrayBuffer(0));
@@ -114,8 +114,10 @@ export class ArpRcv implements Stage {
       }
       const sip = dv.getUint32(a + ARP_SPA);
       const tip = dv.getUint32(a + ARP_TPA);
-      // Requests for multicast/loopback targets, and multicast/loopback/broadcast senders (arp.c).
-      if (tip >>> 28 === 14 || tip >>> 24 === 127 || sip >>> 28 === 14 || sip >>> 24 === 127 || sip === 0xffffffff) {
+      // Requests for multicast/loopback targets (arp.c), and senders no host can have: multicast,
+      // loopback, limited broadcast, 0.x.y.z other than the DAD probe's 0.0.0.0 (the kernel's
+      // martian sources, which fail ip_route_input and are never learned).
+      if (tip >>> 28 === 14 || tip >>> 24 === 127 || sip >>> 28 === 14 || sip >>> 24 === 127 || sip === 0xffffffff || (sip !== 0 && sip >>> 24 === 0)) {
         g.drop(b, i, this.rAddr);
         continue;
       }
@@ -149,16 +151,34 @@ export class ArpRcv implements Stage {
       this.consume(b, i);
       return;
     }
+    const link = onLink(d, sip);
+    if (link === 2) {
+      // The subnet's broadcast or network address as a sender: no host has it.
+      this.g.drop(b, i, this.rAddr);
+      return;
+    }
     const hi = dv.getUint32(a + ARP_SHA);
     const lo = dv.getUint16(a + ARP_SHA + 4);
     if (op === ARPOP_REQUEST && forUs) {
+      if (link === 0) {
+        // A sender not on any of this device's subnets (the kernel's arp_filter / rp_filter
+        // refusal, LINUX_MIB_ARPFILTER): no reply, no entry. Otherwise a flood of requests from
+        // random sources fills the table with entries no route can ever use.
+        mib[6]++;
+        this.consume(b, i);
+        return;
+      }
       t.arpUpdate(dev, sip, hi, lo, false, true, false, now);
       this.reply(b, i, a, dev, sip, tip);
       return;
     }
     // Unicast reply = confirmation (REACHABLE); requests and broadcast replies say STALE.
-    // Gratuitous ARP (sender = target) overrides the locktime.
-    t.arpUpdate(dev, sip, hi, lo, op === ARPOP_REPLY && b.pkttype[i] === PACKET_HOST, false, sip === tip, now);
+    // Gratuitous ARP (sender = target; a reply also needs tha = sha) may override the locktime.
+    // Only existing entries are updated, unless arp_accept lets these create one.
+    const garp = sip === tip && (op === ARPOP_REQUEST || (dv.getUint32(a + ARP_THA) === hi && dv.getUint16(a + ARP_THA + 4) === lo));
+    const acc = t.arpAccept;
+    const create = (garp || op === ARPOP_REPLY) && (acc === 1 || (acc === 2 && link === 1));
+    t.arpUpdate(dev, sip, hi, lo, op === ARPOP_REPLY && b.pkttype[i] === PACKET_HOST, create, garp, now);
     this.consume(b, i);
   }
 
@@ -204,6 +224,23 @@ export class ArpRcv implements Stage {
   flush(): void {
     this.t.drain();
   }
+}
+
+/**
+ * Where ip sits on d's subnets: 1 a host address of one of them, 2 the network or broadcast
+ * address of one (a /31 or /32 has neither), 0 none (off-link).
+ */
+function onLink(d: NetDevice, ip: number): number {
+  const addrs = d.addrs;
+  let r = 0;
+  for (let k = 0; k < addrs.length; k++) {
+    const pl = addrs[k].prefixLen;
+    const m = pl === 0 ? 0 : (0xffffffff << (32 - pl)) >>> 0;
+    if (((addrs[k].addr ^ ip) & m) >>> 0 !== 0) continue;
+    if (pl < 31 && ((ip & ~m) >>> 0 === 0 || (ip | m) >>> 0 === 0xffffffff)) r = 2;
+    else return 1;
+  }
+  return r;
 }
 
 /** Is ip one of d's addresses? (arp_ignore=1: answer only for the receiving device's.) */

@@ -34,8 +34,17 @@ export type ResolutionFailedHook = (dev: number, ip: number, u8: Uint8Array, add
 
 /** Tunables, named after the net.ipv4.neigh.* sysctls. Times in ms. */
 export interface NeighOptions {
-  /** Most entries (gc_thresh3). Default 1024. */
+  /** Most entries (gc_thresh3): never more, a new entry past it needs a forced GC. Default 1024. */
   capacity?: number;
+  /** gc_thresh2: past it, a new entry runs a forced GC if none ran for 5 s; forced GC shrinks to it. Default min(512, capacity / 2). */
+  gcThresh2?: number;
+  /** gc_thresh1: below it the periodic GC removes nothing. Default min(128, capacity / 8). */
+  gcThresh1?: number;
+  /**
+   * softnet: frames all pending queues together may hold (Linux bounds them by memory only; here
+   * they come from the UMEM pool the NIC rings refill from). Default pool frames / 8.
+   */
+  unresQlenTotal?: number;
   /** Packets queued per unresolved entry (unres_qlen). Default 3. */
   queueLen?: number;
   /** base_reachable_time: REACHABLE lasts a random time in [0.5, 1.5) of it. Default 30000. */
@@ -50,8 +59,17 @@ export interface NeighOptions {
   delayProbeMs?: number;
   /** gc_stale_time: unused STALE/FAILED/NOARP entries are removed after this. Default 60000. */
   gcStaleMs?: number;
-  /** locktime: an ARP changing a known lladdr is ignored this soon after an update. Default 1000. */
+  /**
+   * locktime: an ARP changing a known lladdr is ignored this soon after the entry was updated; a
+   * gratuitous ARP may override that, but not sooner than this after the lladdr last changed.
+   * Default 1000.
+   */
   locktimeMs?: number;
+  /**
+   * arp_accept: 0 (default) gratuitous ARP and unsolicited replies only update existing entries;
+   * 1 they may create one; 2 only when the sender is on the receiving device's subnet.
+   */
+  arpAccept?: number;
   /** Monotonic milliseconds. Default performance.now. */
   clock?: () => number;
   /** [0, 1) random source for reachable time and the hash seed. Default Math.random. */
@@ -92,7 +110,21 @@ export class NeighTable {
     'ucast_probes',
     'solicit_nomem',
     'hook_errors',
+    'table_fulls',
+    'lladdr_changes',
+    'locktime_ignored',
   ]);
+  readonly gcThresh1: number;
+  readonly gcThresh2: number;
+  /** net.ipv4.conf.*.arp_accept (see NeighOptions). */
+  arpAccept: number;
+  /** Frames all pending queues may hold together (see NeighOptions.unresQlenTotal). */
+  unresQlenTotal: number;
+  private readonly unresOpt: number | undefined;
+  /** Frames in all pending queues now. */
+  private qTotal = 0;
+  private lastFlush: number;
+  private gcCursor = 0;
 
   // Entry columns.
   readonly ip: Uint32Array;
@@ -106,6 +138,8 @@ export class NeighTable {
   readonly used: Float64Array;
   readonly timer: Float64Array;
   readonly reachable: Float64Array;
+  /** When the lladdr last changed from one valid MAC to another (gratuitous ARP vs locktime). */
+  readonly changed: Float64Array;
   // Pending queue: a ring of queueLen frames per entry (addr of the Ethernet header, length).
   private readonly qAddr: Uint32Array;
   private readonly qLen: Uint16Array;
@@ -124,7 +158,7 @@ export class NeighTable {
   readonly devLo = new Uint16Array(256);
   known = 0;
 
-  private readonly o: Required<Omit<NeighOptions, 'onResolutionFailed' | 'clock' | 'random' | 'capacity' | 'queueLen'>>;
+  private readonly o: Required<Omit<NeighOptions, 'onResolutionFailed' | 'clock' | 'random' | 'capacity' | 'queueLen' | 'gcThresh1' | 'gcThresh2' | 'unresQlenTotal' | 'arpAccept'>>;
   private readonly random: () => number;
   private g: Graph | null = null;
   private out: Originate | null = null;
@@ -142,6 +176,15 @@ export class NeighTable {
     if (!Number.isInteger(ql) || ql < 0 || ql > 255) throw new Error(`neigh: queueLen ${ql} is not in 0..255`);
     this.capacity = cap;
     this.queueLen = ql;
+    this.gcThresh2 = Math.min(opts.gcThresh2 ?? 512, cap >> 1);
+    this.gcThresh1 = Math.min(opts.gcThresh1 ?? 128, cap >> 3);
+    if (!(this.gcThresh1 >= 0 && this.gcThresh1 <= this.gcThresh2 && this.gcThresh2 <= cap)) {
+      throw new Error(`neigh: need 0 <= gcThresh1 (${this.gcThresh1}) <= gcThresh2 (${this.gcThresh2}) <= capacity (${cap})`);
+    }
+    this.unresOpt = opts.unresQlenTotal;
+    this.arpAccept = opts.arpAccept ?? 0;
+    if (![0, 1, 2].includes(this.arpAccept)) throw new Error(`neigh: arpAccept ${this.arpAccept} is not 0, 1 or 2`);
+    this.unresQlenTotal = opts.unresQlenTotal ?? cap * ql;
     this.clock = opts.clock ?? (() => performance.now());
     this.random = opts.random ?? Math.random;
     this.onResolutionFailed = opts.onResolutionFailed ?? null;
@@ -165,6 +208,7 @@ export class NeighTable {
     this.used = new Float64Array(cap);
     this.timer = new Float64Array(cap);
     this.reachable = new Float64Array(cap);
+    this.changed = new Float64Array(cap);
     this.qAddr = new Uint32Array(cap * ql);
     this.qLen = new Uint16Array(cap * ql);
     this.qHead = new Uint8Array(cap);
@@ -180,6 +224,7 @@ export class NeighTable {
     // A random seed so that remote hosts cannot choose addresses that collide (hash flooding).
     this.seed = (this.random() * 0x100000000) >>> 0;
     this.refreshDevs();
+    this.lastFlush = this.clock();
   }
 
   /** Entries in use. */
@@ -195,6 +240,9 @@ export class NeighTable {
     this.rUnres = g.reason('neigh.unres_discards');
     this.rFailed = g.reason('neigh.resolution_failed');
     this.rFull = g.reason('neigh.table_fulls');
+    // Pending frames come from the pool the NIC fill rings draw on: a flood of unresolvable
+    // next hops must not starve receive (1024 entries x 3 would be 3/4 of a 4096-frame pool).
+    if (this.unresOpt === undefined) this.unresQlenTotal = Math.max(this.queueLen, g.pool.total >> 3);
   }
 
   refreshDevs(): void {
@@ -226,9 +274,20 @@ export class NeighTable {
     }
   }
 
-  /** A new entry in state `st` (not yet in the table: caller checked), or -1 when full after GC. */
+  /**
+   * A new entry in state `st` (not yet in the table: caller checked), or -1 when the table is at
+   * gc_thresh3 and a forced GC freed nothing (table_fulls). neigh_alloc: at gc_thresh3, or past
+   * gc_thresh2 with no forced GC for 5 s, run one first.
+   */
   private create(dev: number, ip: number, st: number, now: number): number {
-    if (this.freeTop === 0 && (now < this.gcBlockedUntil || this.forcedGc(now) === 0)) return -1;
+    const n = this.size;
+    if (n >= this.gcThresh2 && (this.freeTop === 0 || now - this.lastFlush > 5000) && now >= this.gcBlockedUntil) {
+      if (this.forcedGc(now) === 0 && this.freeTop === 0) this.gcBlockedUntil = now + 100;
+    }
+    if (this.freeTop === 0) {
+      this.stats.v[9]++; // table_fulls
+      return -1;
+    }
     const e = this.freeIds[--this.freeTop];
     this.ip[e] = ip >>> 0;
     this.dev[e] = dev;
@@ -240,6 +299,7 @@ export class NeighTable {
     this.confirmed[e] = now - this.o.baseReachableMs;
     this.used[e] = now;
     this.timer[e] = Infinity;
+    this.changed[e] = -Infinity;
     this.qHead[e] = 0;
     this.qCount[e] = 0;
     const slots = this.slots;
@@ -276,28 +336,34 @@ export class NeighTable {
   }
 
   /**
-   * neigh_forced_gc: the table is full. Remove entries nobody waits on (FAILED, NOARP, STALE);
-   * if none, entries not updated for 5 s. PERMANENT and INCOMPLETE stay. When nothing could be
-   * freed, do not scan again for 100 ms (a full table of INCOMPLETE entries under a scan).
+   * neigh_forced_gc: remove entries nobody relies on until the table is back at gc_thresh2. Only
+   * FAILED and NOARP entries, and STALE (or NONE) ones not updated for 5 s, are collectable — the
+   * kernel's rule (entries with a timer running are referenced). Never INCOMPLETE, REACHABLE,
+   * DELAY, PROBE or PERMANENT, never an entry with queued packets: live traffic keeps its
+   * neighbours, a flood of new entries can only be refused (table_fulls). The scan starts where
+   * the last one stopped, so eviction spreads over the table. Returns the number freed.
    */
   private forcedGc(now: number): number {
-    this.stats.v[3]++;
+    this.stats.v[3]++; // forced_gc_runs
+    this.lastFlush = now;
+    const maxClean = this.size - this.gcThresh2;
+    const cap = this.capacity;
+    const tref = now - 5000;
     let freed = 0;
-    for (let e = 0; e < this.capacity; e++) {
-      if ((this.state[e] & (NUD_FAILED | NUD_NOARP | NUD_STALE)) !== 0) {
+    let e = this.gcCursor;
+    for (let k = 0; k < cap && freed < Math.max(1, maxClean); k++) {
+      const st = this.state[e];
+      if (
+        st !== NUD_NONE &&
+        this.qCount[e] === 0 &&
+        (st === NUD_FAILED || st === NUD_NOARP || (st === NUD_STALE && this.updated[e] < tref))
+      ) {
         this.remove(e);
         freed++;
       }
+      e = e + 1 === cap ? 0 : e + 1;
     }
-    if (freed === 0) {
-      for (let e = 0; e < this.capacity; e++) {
-        if ((this.state[e] & (NUD_REACHABLE | NUD_DELAY | NUD_PROBE)) !== 0 && now - this.updated[e] > 5000) {
-          this.remove(e);
-          freed++;
-        }
-      }
-    }
-    if (freed === 0) this.gcBlockedUntil = now + 100;
+    this.gcCursor = e;
     return freed;
   }
 
@@ -362,7 +428,9 @@ export class NeighTable {
 
   private enqueuePending(e: number, addr: number, len: number): void {
     const ql = this.queueLen;
-    if (ql === 0) {
+    // Per entry: unres_qlen; all entries: unresQlenTotal (an entry whose queue is full may still
+    // swap its oldest frame for the new one, it does not grow the total).
+    if (ql === 0 || (this.qCount[e] < ql && this.qTotal >= this.unresQlenTotal)) {
       this.dropFrame(addr, this.rUnres);
       return;
     }
@@ -373,12 +441,14 @@ export class NeighTable {
       this.dropFrame(this.qAddr[base + h], this.rUnres);
       this.qHead[e] = h + 1 === ql ? 0 : h + 1;
       this.qCount[e]--;
+      this.qTotal--;
     }
     let t = this.qHead[e] + this.qCount[e];
     if (t >= ql) t -= ql;
     this.qAddr[base + t] = addr;
     this.qLen[base + t] = len;
     this.qCount[e]++;
+    this.qTotal++;
   }
 
   /** Send the pending queue of a now-VALID entry through the originate path. */
@@ -398,6 +468,7 @@ export class NeighTable {
       out.push(a, this.qLen[base + h], dev);
       h = h + 1 === ql ? 0 : h + 1;
     }
+    this.qTotal -= n;
     this.qHead[e] = 0;
     this.qCount[e] = 0;
   }
@@ -422,6 +493,7 @@ export class NeighTable {
       this.dropFrame(a, reason);
       h = h + 1 === ql ? 0 : h + 1;
     }
+    this.qTotal -= n;
     this.qHead[e] = 0;
     this.qCount[e] = 0;
   }
@@ -488,9 +560,16 @@ export class NeighTable {
 
   /**
    * neigh_update from ARP: sender (dev, ip) has MAC (hi, lo). `reachable`: a unicast reply (a
-   * confirmation) rather than a request/broadcast (which only says STALE). `create`: make the
-   * entry if missing (a request for us: neigh_event_ns). `garp`: gratuitous, overrides locktime.
-   * Returns the entry or -1.
+   * confirmation: REACHABLE) rather than a request or broadcast (STALE). `create`: make the entry
+   * if missing (a request for us, neigh_event_ns; arp_accept). `garp`: gratuitous. Returns the
+   * entry or -1 (not known and not created, or the table is full).
+   *
+   * The rules of __neigh_update as arp_process drives it: PERMANENT/NOARP entries are not learned
+   * over; a different MAC replaces the known one only after `locktime` since the entry was last
+   * updated (first answer wins: one flood cannot flap it more than once per locktime), or when
+   * gratuitous — and even then not sooner than locktime after the MAC last changed (softnet:
+   * Linux lets every gratuitous ARP through); the same MAC as STALE does not downgrade
+   * REACHABLE/DELAY/PROBE; `updated` moves only when something changes.
    */
   arpUpdate(dev: number, ip: number, hi: number, lo: number, reachable: boolean, create: boolean, garp: boolean, now: number): number {
     let e = this.lookup(dev, ip);
@@ -502,12 +581,18 @@ export class NeighTable {
     const old = this.state[e];
     if ((old & (NUD_PERMANENT | NUD_NOARP)) !== 0) return e; // admin entries are not learned over
     let next = reachable ? NUD_REACHABLE : NUD_STALE;
+    const lock = this.o.locktimeMs;
     if ((old & NUD_VALID) !== 0) {
       const same = this.hi[e] === hi && this.lo[e] === lo;
-      // A different MAC within locktime of the last update loses (first answer wins, arp.c).
-      if (!same && !garp && now - this.updated[e] < this.o.locktimeMs) return e;
-      // The same MAC again as STALE does not downgrade REACHABLE/DELAY/PROBE.
-      if (same && next === NUD_STALE) next = old;
+      if (!same) {
+        const override = garp ? now - this.changed[e] >= lock : now - this.updated[e] >= lock;
+        if (!override) {
+          this.stats.v[11]++; // locktime_ignored
+          return e;
+        }
+        this.changed[e] = now;
+        this.stats.v[10]++; // lladdr_changes
+      } else if (next === NUD_STALE) next = old;
     }
     if (next !== old || this.hi[e] !== hi || this.lo[e] !== lo) this.updated[e] = now;
     this.hi[e] = hi;
@@ -534,6 +619,7 @@ export class NeighTable {
   tick(now: number = this.clock()): void {
     const o = this.o;
     let gc = false;
+    const periodic = this.size >= this.gcThresh1;
     for (let e = 0; e < this.capacity; e++) {
       const st = this.state[e];
       if (st === NUD_NONE || st === NUD_PERMANENT) continue;
@@ -564,8 +650,9 @@ export class NeighTable {
           if (this.probes[e] >= o.ucastSolicit) this.fail(e, now);
           else this.solicit(e, now);
         }
-      } else if (now - (st === NUD_FAILED ? this.updated[e] : this.used[e]) >= o.gcStaleMs) {
-        // STALE, FAILED and NOARP entries nobody used for gc_stale_time (neigh_periodic_work).
+      } else if (periodic && this.qCount[e] === 0 && now - (st === NUD_FAILED ? this.updated[e] : this.used[e]) >= o.gcStaleMs) {
+        // STALE, FAILED and NOARP entries nobody used for gc_stale_time (neigh_periodic_work),
+        // only while the table holds at least gc_thresh1 entries.
         this.remove(e);
         gc = true;
       }

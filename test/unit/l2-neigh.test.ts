@@ -156,7 +156,8 @@ describe('neighbour table and neigh-output', () => {
   });
 
   it('PROBE without answers fails after ucast_solicit probes; unused STALE is collected', () => {
-    const r = rig();
+    // gc_thresh1 0: the periodic GC runs however small the table is.
+    const r = rig({ gcThresh1: 0 });
     send(r, PEER_IP);
     r.rx([replyFrom(PEER_IP, PEER_MAC)]);
     r.clock.now += 28_000;
@@ -186,22 +187,30 @@ describe('neighbour table and neigh-output', () => {
     expect(r.neigh.size).toBe(0);
   });
 
-  it('a full table collects STALE/FAILED entries, and otherwise refuses (table_fulls), never growing', () => {
-    const r = rig({ capacity: 8 });
+  it('a full table collects old STALE/FAILED entries down to gc_thresh2, and otherwise refuses (table_fulls), never growing', () => {
+    const r = rig({ capacity: 8 }); // gc_thresh2 = 4
     const before = r.pool.available;
     // 8 STALE entries learned from requests.
     for (let k = 0; k < 8; k++) r.rx([replyFrom(parseIp(`10.0.0.${10 + k}`), PEER_MAC).fill(1, 21, 22)]);
     split(r);
     expect(r.neigh.size).toBe(8);
+    // Updated less than 5 s ago: not collectable (the kernel's rule), the new entry is refused.
     send(r, PEER_IP);
     expect(r.neigh.stats.get('forced_gc_runs')).toBe(1);
+    expect(r.g.drops.get('neigh.table_fulls')).toBe(1);
+    expect(r.neigh.stateOf(0, PEER_IP)).toBe('NONE');
+    // 5 s later (and past the 100 ms back-off): forced GC frees down to gc_thresh2.
+    r.clock.now += 5001;
+    send(r, PEER_IP);
     expect(r.neigh.stateOf(0, PEER_IP)).toBe('INCOMPLETE');
-    expect(r.neigh.size).toBe(1);
-    // Now fill it with INCOMPLETE entries: nothing is collectable.
+    expect(r.neigh.size).toBe(5);
+    // Fill it up with INCOMPLETE entries; then the remaining old STALE ones go, never INCOMPLETE.
     for (let k = 0; k < 7; k++) send(r, parseIp(`10.0.0.${100 + k}`));
     expect(r.neigh.size).toBe(8);
+    expect(r.neigh.dump().filter((x) => x.state === 'INCOMPLETE')).toHaveLength(8);
+    r.clock.now += 200;
     send(r, parseIp('10.0.0.200'), 3);
-    expect(r.g.drops.get('neigh.table_fulls')).toBe(3);
+    expect(r.g.drops.get('neigh.table_fulls')).toBe(1 + 3);
     expect(r.neigh.size).toBe(8);
     // After they fail, the space is reused.
     for (let k = 0; k < 3; k++) {
