@@ -24,7 +24,7 @@ const round = (arp: boolean) => {
   b.n = 0;
   for (let k = 0; k < 64; k++) {
     const a = frames[k];
-    if (arp) buildArp(dv, a, ARPOP_REQUEST, 0xffffffff, 0xffff, 0x02000000, 0x0200 + (k & 31), 0x0a000200 + (k & 31), 0, 0, OUR_IP);
+    if (arp) buildArp(dv, a, ARPOP_REQUEST, 0xffffffff, 0xffff, 0x02000000, 0x0200 + (k & 31), 0x0a000020 + (k & 31), 0, 0, OUR_IP);
     else dv.setUint8(a + 14, 0x45);
     const i = b.push(a, 60, 0);
     b.l3[i] = 14;
