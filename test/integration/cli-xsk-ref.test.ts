@@ -2,8 +2,9 @@
 // forwards what a kernel peer sends (so a benchmark ratio compares two working receivers).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCRef } from '../../bench/lib/cref.ts';
-import { lastJson, sleep, startProc, stopProc } from '../../bench/lib/proc.ts';
+import { lastJson, startProc, stopProc, type Proc } from '../../bench/lib/proc.ts';
 import { devStats, labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import { waitFor } from '../support/wait.ts';
 
 const LAB = 't2c';
 const N = 50_000;
@@ -19,6 +20,22 @@ while sent < n:
     sent += k; time.sleep(0.0005)
 `;
 
+/** xsk_ref's per-second rate lines (it prints one a second, also when idle). */
+function rates(p: Proc): () => number[] {
+  const seen: number[] = [];
+  p.onLine((l) => {
+    const m = /^xsk_ref \w+: +(\d+) pps/.exec(l);
+    if (m) seen.push(Number(m[1]));
+  });
+  return () => seen;
+}
+
+/** After the sender finished: a whole second in which xsk_ref received nothing (all consumed). */
+async function idleSecond(seen: () => number[]): Promise<void> {
+  const n0 = seen().length;
+  await waitFor('a second with 0 pps after the flood', () => seen().slice(n0 + 1).includes(0), { detail: () => JSON.stringify(seen().slice(n0)) });
+}
+
 beforeAll(async () => {
   bin = buildCRef();
   await labDown(LAB);
@@ -32,9 +49,10 @@ describe('bench/c/xsk_ref', () => {
   for (const attach of ['-N', '-S']) {
     it(`rxdrop (${attach === '-N' ? 'drv' : 'skb'}) counts every frame from host A`, async () => {
       const p = startProc(null, null, [bin, 'rxdrop', '-i', lab.a.dev, attach], /^xsk_ref rxdrop on/);
+      const seen = rates(p);
       await p.ready;
       await nsExec(lab.a.host.ns, ['python3', '-c', FLOOD, String(N), lab.b.host.ip], { check: true });
-      await sleep(300);
+      await idleSecond(seen);
       const out = await stopProc(p);
       const j = lastJson(out.stdout) as { packets: number; attach: string; cpuSeconds: number } | null;
       expect(j, out.stderr).not.toBeNull();
@@ -49,10 +67,12 @@ describe('bench/c/xsk_ref', () => {
 
   it('l2fwd returns every frame to host A', async () => {
     const p = startProc(null, null, [bin, 'l2fwd', '-i', lab.a.dev], /^xsk_ref l2fwd on/);
+    const seen = rates(p);
     await p.ready;
     const before = await devStats(lab.a.host.ns, lab.a.host.dev);
     await nsExec(lab.a.host.ns, ['python3', '-c', FLOOD, String(N), lab.b.host.ip], { check: true });
-    await sleep(300);
+    await idleSecond(seen);
+    await waitFor('host A to get >= 99% back', async () => (await devStats(lab.a.host.ns, lab.a.host.dev)).rx_packets - before.rx_packets >= 0.99 * N);
     const out = await stopProc(p);
     const after = await devStats(lab.a.host.ns, lab.a.host.dev);
     expect(lastJson(out.stdout)?.tx, out.stderr).toBeGreaterThanOrEqual(N);
@@ -63,7 +83,7 @@ describe('bench/c/xsk_ref', () => {
     const before = await devStats(null, lab.a.dev);
     const r = await nsExec(lab.a.host.ns, [bin, 'gen', '-i', lab.a.host.dev, '-n', '30000', '-s', '60'], { check: true });
     expect(lastJson(r.stdout)?.packets).toBe(30000);
-    await sleep(200);
+    await waitFor('the peer veth to count 30000 frames', async () => (await devStats(null, lab.a.dev)).rx_packets - before.rx_packets >= 30000);
     expect((await devStats(null, lab.a.dev)).rx_packets - before.rx_packets).toBe(30000);
   });
 

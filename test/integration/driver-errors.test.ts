@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DriverError, FramePool, native, nativeUmem, openPort, type Port } from '../../src/driver/index.ts';
 import { Lab, hasXdp } from './sn1-netns.ts';
+import { waitFor } from '../support/wait.ts';
 
 const DEV = 'sn1erra';
 const lab = new Lab();
@@ -127,7 +128,7 @@ describe('driver errors', () => {
         });
         c.stderr.on('data', (d: Buffer) => (out += d.toString()));
         c.on('exit', () => resolve(out));
-        setTimeout(() => resolve(out), 15_000);
+        setTimeout(() => resolve(out), 20_000); // a deadline: 'ready' is the condition
       });
       expect(ready).toContain('ready');
       expect(hasXdp(DEV)).toBe(true);
@@ -135,8 +136,8 @@ describe('driver errors', () => {
       c.kill('SIGKILL'); // by PID: only the child we started
       await new Promise((r) => c.once('exit', r));
     }
-    const t0 = Date.now();
-    while (hasXdp(DEV) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 50));
+    // The kernel releases the link when it reaps the process: poll for it under a deadline.
+    await waitFor(`the XDP program on ${DEV} to go`, () => !hasXdp(DEV), { everyMs: 50 }).catch(() => undefined);
     expect(hasXdp(DEV)).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildUdpFrame, generate, native } from '../../src/driver/index.ts';
 import { Lab, hasXdp, ifStat, nsExec } from './sn1-netns.ts';
+import { waitFor } from '../support/wait.ts';
 
 const lab = new Lab();
 let ns = '';
@@ -24,7 +25,8 @@ it('xdp-live: 100k frames all arrive', async () => {
   const r = await generate({ dev: 'sn1gena', count: 100_000, frame });
   expect(r.method).toBe('xdp-live');
   expect(r.packets).toBe(100_000);
-  expect(rx() - before).toBeGreaterThanOrEqual(100_000);
+  // The peer's NAPI counts them after generate() returns: wait for the count, not a delay.
+  await waitFor('the peer to count 100k frames', () => rx() - before >= 100_000, { detail: () => `${rx() - before}` });
   expect(hasXdp('sn1gena')).toBe(false);
 });
 
@@ -36,8 +38,10 @@ it('xdp-live for a duration keeps the event loop responsive', async () => {
   clearInterval(t);
   expect(r.seconds).toBeGreaterThanOrEqual(0.99);
   expect(r.packets).toBeGreaterThan(10_000);
-  expect(ticks).toBeGreaterThan(40);
-  expect(rx() - before).toBeGreaterThanOrEqual(r.packets);
+  // A blocked loop would tick once at most; >= 10 of ~100 possible leaves room for a loaded
+  // machine while still telling a responsive loop from a blocked one.
+  expect(ticks).toBeGreaterThanOrEqual(10);
+  await waitFor(`the peer to count the ${r.packets} frames sent`, () => rx() - before >= r.packets, { detail: () => `${rx() - before}` });
 });
 
 it('xsk-tx fallback delivers the count', async () => {
@@ -45,9 +49,7 @@ it('xsk-tx fallback delivers the count', async () => {
   const r = await generate({ dev: 'sn1gena', count: 50_000, frame, method: 'xsk-tx' });
   expect(r.method).toBe('xsk-tx');
   expect(r.packets).toBe(50_000);
-  const t0 = Date.now();
-  while (rx() - before < 50_000 && Date.now() - t0 < 2000) await new Promise((res) => setTimeout(res, 20));
-  expect(rx() - before).toBeGreaterThanOrEqual(50_000);
+  await waitFor('the peer to count 50k frames', () => rx() - before >= 50_000, { detail: () => `${rx() - before}` });
   expect(native().xdpAttached()).toEqual([]);
 });
 
@@ -68,20 +70,22 @@ it('generated frames arrive byte-identical (received by an XskPort on the peer)'
     const r = await generate({ dev: 'sn1gxa', count: 1000, frame: f });
     expect(r.packets).toBe(1000);
     let same = 0;
-    let n: number;
-    const t0 = Date.now();
-    while (same < 1000 && Date.now() - t0 < 3000) {
+    let all = 0;
+    const drain = () => {
+      let n: number;
       while ((n = port.rx(port.batchSize)) > 0) {
         for (let j = 0; j < n; j++) {
           const a = port.rxAddr[j];
           const got = port.umem.u8.subarray(a, a + port.rxLen[j]);
+          all++;
           if (port.rxLen[j] === f.length && got.every((b, i) => b === f[i])) same++;
           got.fill(0xee, 0, 64); // a receiver that rewrites frames in place
           port.pool.free(a);
         }
       }
-      await new Promise((res) => setTimeout(res, 5));
-    }
+      return all >= 1000;
+    };
+    await waitFor('1000 generated frames on the peer port', drain, { everyMs: 5, detail: () => `${all} received, ${same} identical` });
     expect(same).toBe(1000);
   } finally {
     port.close();

@@ -4,6 +4,7 @@ import { afterAll, expect, it } from 'vitest';
 import { FramePool, native, nativeUmem, openPort } from '../../src/driver/index.ts';
 import type { XskPort } from '../../src/driver/xsk.ts';
 import { Lab, hasXdp, ifStat, udpBlast } from './sn1-netns.ts';
+import { waitFor } from '../support/wait.ts';
 
 const lab = new Lab();
 afterAll(() => expect(lab.cleanup()).toEqual([]));
@@ -42,8 +43,7 @@ it('forwards frames received on one device out of another by descriptor', async 
     };
     a.armIrq(poll);
     await udpBlast(nsA, '10.213.0.1', 7777, COUNT);
-    const t0 = Date.now();
-    while (ifStat(nsB, 'sn1shbp', 'rx_packets') - before < COUNT && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(`B's peer to receive ${COUNT} frames`, () => ifStat(nsB, 'sn1shbp', 'rx_packets') - before >= COUNT, { everyMs: 50 }).catch(() => undefined);
     a.disarmIrq();
     const got = ifStat(nsB, 'sn1shbp', 'rx_packets') - before;
     expect(fwd).toBeGreaterThanOrEqual(COUNT);

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, expect, it } from 'vitest';
 import { native } from '../../src/driver/index.ts';
 import { Lab, hasXdp, udpBlast } from './sn1-netns.ts';
+import { waitFor } from '../support/wait.ts';
 
 const lab = new Lab();
 afterAll(() => expect(lab.cleanup()).toEqual([]));
@@ -34,11 +35,14 @@ it('two workers receive on two devices; terminating them detaches the programs',
     for (const w of workers) expect(await message(w)).toEqual({ ready: true });
     expect(hasXdp('sn1wka') && hasXdp('sn1wkb')).toBe(true);
     await Promise.all([udpBlast(ns, '10.218.0.1', 5001, 20_000), udpBlast(ns, '10.219.0.1', 5002, 20_000)]);
-    await new Promise((r) => setTimeout(r, 200));
+    // Ask each worker for its count until it has all 20k (a worker drains on its own loop).
     for (const w of workers) {
-      w.postMessage('count');
-      const { got } = (await message(w)) as { got: number };
-      expect(got).toBeGreaterThanOrEqual(20_000);
+      let got = 0;
+      await waitFor('a worker to count 20k frames', async () => {
+        w.postMessage('count');
+        got = ((await message(w)) as { got: number }).got;
+        return got >= 20_000;
+      }, { everyMs: 50, detail: () => `got ${got}` });
     }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
