@@ -92,7 +92,7 @@ describe('Stack over memory ports', () => {
     expect(s.runtime().rows.find((r) => r.name === 'arp-rcv')?.packets).toBe(1);
     const text = formatStats(st);
     expect(text).toMatch(/p0\/0\s+1\s+0\s+0/);
-    expect(text).toContain('  p0: mem0 queue 0 memory\n       rx_packets: 1');
+    expect(text).toContain('  p0: mem0 queue 0 memory state UP\n       rx_packets: 1');
     expect(text).toContain('  p0.100: vlan 100 on p0');
     expect(formatRuntime(s.runtime())).toMatch(/arp-rcv\s+1\s+1\s+1\.0/);
     expect(s.frames().lost).toBe(0);
