@@ -68,6 +68,18 @@ describe('partial checksum helpers', () => {
     expect(isPartialL4Csum(g, 0xffffffff, 0xffffffff, 17, 0xffff)).toBe(true);
   });
 
+  it('csumPartial (unrolled) equals a byte-by-byte sum for every offset and length, up to the buffer end', () => {
+    const buf = pattern(2100, 77);
+    const dv = new DataView(buf.buffer);
+    const ref = (a: number, n: number, s0: number) => {
+      let s = s0;
+      for (let k = 0; k < n; k++) s += (k & 1) === 0 ? buf[a + k] << 8 : buf[a + k];
+      return s;
+    };
+    for (let a = 0; a < 8; a++) for (let n = 0; n <= 70; n++) expect(csumPartial(dv, a, n, 5)).toBe(ref(a, n, 5));
+    for (const n of [1466, 1467, 1480, 2000]) expect(csumPartial(dv, buf.length - n, n, 0)).toBe(ref(buf.length - n, n, 0));
+  });
+
   it('l4CsumComplete turns a partial field into the full checksum, odd lengths included', () => {
     for (const n of [0, 1, 2, 3, 17, 1471]) {
       for (const proto of [6, 17] as const) {
