@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { nsExec } from '../../src/tools/lab.ts';
 
 describe('bench/lab-rxdrop.ts', () => {
-  it('runs softnet, the C reference and kernel XDP_DROP, and writes a result', async () => {
+  it('runs softnet, the C reference and kernel XDP_DROP, and writes a result', { timeout: 180_000 }, async () => {
     const r = await nsExec(null, ['node', '--import', 'tsx', 'bench/lab-rxdrop.ts', '--seconds', '0.5', '--reps', '1', '--lab', 't2e'], {
       timeoutMs: 120_000,
     });

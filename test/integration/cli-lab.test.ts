@@ -78,7 +78,7 @@ describe('softnet lab', () => {
       expect(lab.a.ns).toBe('sn-t2r-r');
       // Nothing of this lab in the root namespace.
       expect((await nsExec(null, ['ip', 'link', 'show', 'snt2r-a0'])).code).not.toBe(0);
-      const ping = await nsExec('sn-t2r-a', ['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.2.0.2']);
+      const ping = await nsExec('sn-t2r-a', ['ping', '-c', '3', '-i', '0.2', '-w', '20', '10.2.0.2']);
       expect(ping.stdout).toContain('3 received');
       expect((await labShow('t2r')).b.ip).toBe('10.2.0.1');
     } finally {

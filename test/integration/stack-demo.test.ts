@@ -13,13 +13,13 @@ afterAll(async () => {
 });
 
 function demo(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/softnet.js', 'demo', '--name', LAB, '--seconds', '2', ...args], { encoding: 'utf8', timeout: 40_000 });
+  const r = spawnSync(process.execPath, ['bin/softnet.js', 'demo', '--name', LAB, '--seconds', '2', ...args], { encoding: 'utf8', timeout: 90_000 });
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
 describe('softnet demo', () => {
   for (const mode of ['xdp-drv', 'tap']) {
-    it(`routes ping and UDP between the hosts and cleans up (${mode})`, async () => {
+    it(`routes ping and UDP between the hosts and cleans up (${mode})`, { timeout: 120_000 }, async () => {
       const r = demo('--mode', mode);
       expect(r.code, r.out).toBe(0);
       expect(r.out).toMatch(new RegExp(`port p0: sn${LAB}-a0 ${mode}`));

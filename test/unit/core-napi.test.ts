@@ -6,7 +6,7 @@ import { Sink, stack, udpFrame } from './core-frames.ts';
 import { bounceStack } from './core-loop.ts';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { waitFor } from '../support/wait.ts';
 
 /** Burns CPU per batch, to exercise the time limit. */
 class Slow implements Stage {
@@ -34,7 +34,9 @@ function sinkStack(opts: Parameters<typeof stack>[0] = {}) {
 
 describe('napi poll loop', () => {
   it('polls ports round-robin by weight up to the budget, then squeezes and continues later', async () => {
-    const s = sinkStack({ weight: 64, budget: 300 });
+    // No time limit here (a preempted round on a loaded machine would end early): this is
+    // about weight and budget; the time limit has its own test below.
+    const s = sinkStack({ weight: 64, budget: 300, timeLimitMs: 1e9 });
     for (let k = 0; k < 1000; k++) {
       s.a.inject(udpFrame(53));
       s.b.inject(udpFrame(53, '10.0.0.2', [0x02, 0, 0, 0, 0, 0xb0]));
@@ -48,7 +50,7 @@ describe('napi poll loop', () => {
     ]);
     expect(s.napi.squeezedRounds).toBe(1);
     // The rest runs on later event-loop turns without any interrupt.
-    for (let k = 0; k < 20 && s.sink.count < 2000; k++) await tick();
+    await waitFor('the rest to be polled on later turns', () => s.sink.count >= 2000);
     expect(s.sink.count).toBe(2000);
     expect(s.napi.stat().map((r) => r.processed)).toEqual([1000, 1000]);
     expect(s.napi.stat()[0].time_squeeze).toBeGreaterThanOrEqual(3);
@@ -123,51 +125,53 @@ describe('napi poll loop', () => {
   });
 
   it('keeps a 10 ms timer firing under a flood (event-loop lag)', async () => {
-    // Baseline on this (shared) machine with no flood, to read the flood figure against.
-    let base = 0;
-    {
+    /** Lags of a 10 ms interval timer over its first n firings (p99 and max, ms). */
+    const lagOf = async (n: number) => {
+      const lags = new Float64Array(n);
+      let fired = 0;
       let last = performance.now();
       const t = setInterval(() => {
         const now = performance.now();
-        base = Math.max(base, now - last - 10);
+        if (fired < n) lags[fired] = now - last - 10;
         last = now;
+        fired++;
       }, 10);
-      await sleep(300);
+      await waitFor(`${n} timer firings`, () => fired >= n);
       clearInterval(t);
-    }
+      const sorted = Array.from(lags).sort((x, y) => x - y);
+      return { p99: sorted[Math.floor(n * 0.99)], max: sorted[n - 1] };
+    };
+    // Baseline on this (shared, maybe loaded) machine: the same process kept as busy as the flood
+    // keeps it, by an ideal loop whose every turn is exactly the 2 ms time limit. A busy process
+    // is preempted in a way an idle one is not, so an idle baseline would not compare.
+    let spinning = true;
+    const spin = () => {
+      const end = performance.now() + 2;
+      while (performance.now() < end);
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const base = await lagOf(300);
+    spinning = false;
     const s = bounceStack(2000);
     s.napi.start();
-    let last = performance.now();
-    const lags = new Float64Array(1000);
-    let fired = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      if (fired < lags.length) lags[fired] = now - last - 10;
-      last = now;
-      fired++;
-    }, 10);
     const t0 = performance.now();
-    const p0 = s.napi.stat()[0].processed;
-    await sleep(1000);
-    clearInterval(timer);
+    const p0 = s.napi.stat()[0].processed + s.napi.stat()[1].processed;
+    // The window is 300 firings of the timer, however long the machine makes them take.
+    const lag = await lagOf(300);
     const secs = (performance.now() - t0) / 1000;
     const frames = s.napi.stat()[0].processed + s.napi.stat()[1].processed - p0;
     s.napi.stop();
-    const sorted = Array.from(lags.subarray(0, Math.min(fired, lags.length))).sort((x, y) => x - y);
-    const maxLag = sorted[sorted.length - 1];
-    const p99 = sorted[Math.floor(sorted.length * 0.99)];
     console.log(
-      `event-loop lag under flood: timer fired ${fired}x in ${secs.toFixed(2)} s, lag p99 ${p99.toFixed(1)} ms, max ${maxLag.toFixed(1)} ms ` +
-        `(idle baseline ${base.toFixed(1)} ms); ` +
+      `event-loop lag under flood: 300 firings in ${secs.toFixed(2)} s, lag p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms ` +
+        `(ideal 2 ms-turn loop p99 ${base.p99.toFixed(1)} ms, max ${base.max.toFixed(1)} ms); ` +
         `${(frames / secs / 1e6).toFixed(2)} Mpps through xdp+eth-input+dev-xmit, ${s.napi.squeezedRounds} squeezed rounds`,
     );
     expect(frames).toBeGreaterThan(100_000);
     expect(s.napi.squeezedRounds).toBeGreaterThan(10);
-    expect(fired).toBeGreaterThan(50);
-    // A turn ends within ~2 ms; what remains is the machine (2 shared cores: the idle baseline
-    // above shows how much the OS alone delays a timer). One preemption may exceed the p99 bound.
-    expect(p99).toBeLessThan(50);
-    expect(maxLag).toBeLessThan(100);
+    // A turn ends within ~2 ms, so softnet's loop delays a timer little more than the ideal loop
+    // measured just before under the same load. The max is one preemption: logged, not judged.
+    expect(lag.p99).toBeLessThan(Math.max(50, base.p99 + 20));
     expect(s.pool.available + s.a.pending() + s.b.pending()).toBe(s.pool.total);
   });
 });
