@@ -116,8 +116,10 @@ export async function run(argv: string[]): Promise<number> {
     await nsExec(lab.b.host.ns, ['ping', '-c', '1', '-W', '1', '10.1.0.2']);
     const secs = a.seconds;
     const pingCount = String(Math.max(1, Math.floor(secs * 50)));
-    const pingAB = collect(spawnInNs(lab.a.host.ns, ['ping', '-q', '-i', '0.02', '-c', pingCount, '-W', '1', '10.2.0.2']), children);
-    const pingBA = collect(spawnInNs(lab.b.host.ns, ['ping', '-q', '-i', '0.02', '-c', pingCount, '-W', '1', '10.1.0.2']), children);
+    // -W is how long ping lingers for replies after its last request; it exits as soon as all
+    // have come. 1 s counted replies delayed on a loaded machine as lost.
+    const pingAB = collect(spawnInNs(lab.a.host.ns, ['ping', '-q', '-i', '0.02', '-c', pingCount, '-W', '5', '10.2.0.2']), children);
+    const pingBA = collect(spawnInNs(lab.b.host.ns, ['ping', '-q', '-i', '0.02', '-c', pingCount, '-W', '5', '10.1.0.2']), children);
     const udp = collect(spawnInNs(lab.a.host.ns, ['python3', '-c', UDP_SENDER, '10.2.0.2', String(a.rate), String(secs)]), children);
     stack.graph.clearRuntime();
 
