@@ -10,6 +10,7 @@ import type { MemoryPort } from '../../src/driver/memory.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { controlRequest } from '../../src/tools/control.ts';
 import { formatRuntime, formatStats } from '../../src/cli/stat.ts';
+import { waitFor } from '../support/wait.ts';
 
 const PEER = [0x02, 0, 0, 0, 0, 0x99];
 const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
@@ -50,7 +51,12 @@ function echoRequest(dst: number[], payload = 56, ttl = 64): Uint8Array {
   return f;
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 20));
+/** Frames p transmits, collected until there are at least n (the stack polls on its own loop). */
+async function txUntil(p: MemoryPort, n: number): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  await waitFor(`${n} transmitted frame(s)`, () => (out.push(...p.takeTx()), out.length >= n), { everyMs: 5 });
+  return out;
+}
 let stacks: Stack[] = [];
 afterEach(async () => {
   for (const s of stacks) await s.stop();
@@ -80,8 +86,7 @@ describe('Stack over memory ports', () => {
     expect(names).toContain('arp-rcv');
     const p0 = s.port('p0') as MemoryPort;
     p0.inject(arpRequest([10, 1, 0, 2], [10, 1, 0, 1]));
-    await tick();
-    const out = p0.takeTx();
+    const out = await txUntil(p0, 1);
     expect(out.length).toBe(1);
     expect(out[0][21]).toBe(2); // ARP reply
     expect(s.neigh()).toMatch(/10\.1\.0\.2 dev p0 lladdr 02:00:00:00:00:99/);
@@ -105,11 +110,9 @@ describe('Stack over memory ports', () => {
     await s.start();
     const p0 = s.port('p0') as MemoryPort;
     p0.inject(arpRequest([10, 1, 0, 2], [10, 1, 0, 1]));
-    await tick();
-    p0.takeTx();
+    await txUntil(p0, 1);
     for (const size of [0, 56, 1000, 1472]) p0.inject(echoRequest([10, 1, 0, 1], size));
-    await tick();
-    const out = p0.takeTx();
+    const out = await txUntil(p0, 4);
     expect(out.map((f) => f.length)).toEqual([42, 98, 1042, 1514]);
     for (const f of out) {
       expect(f[23]).toBe(1); // ICMP
@@ -141,7 +144,7 @@ describe('Stack over memory ports', () => {
     const frame = new Uint8Array(60);
     frame.set([0x02, 0, 0, 0, 1, 0, ...PEER, 0x88, 0xb5]);
     p0.inject(frame);
-    await tick();
+    await waitFor('the frame to reach the stage', () => seen >= 1);
     expect(seen).toBe(1);
     let filtered = 0;
     await s.attachXdp('p0', () => {
@@ -149,13 +152,13 @@ describe('Stack over memory ports', () => {
       return XDP_DROP;
     });
     p0.inject(frame);
-    await tick();
+    await waitFor('the filter to see the frame', () => filtered >= 1);
     expect(filtered).toBe(1);
     expect(seen).toBe(1);
     expect(s.stats().ports.p0.xdp_drop).toBe(1);
     s.detachXdp('p0');
     p0.inject(frame);
-    await tick();
+    await waitFor('the frame to reach the stage again', () => seen >= 2);
     expect(seen).toBe(2);
     expect(s.frames().lost).toBe(0);
   });
@@ -191,7 +194,7 @@ describe('Stack over memory ports', () => {
     const p0 = s.port('p0') as MemoryPort;
     const frames: unknown[] = [];
     const cap = controlRequest(path, 'capture', { count: 3 }, { onEvent: (e) => frames.push(...(e as { frames: unknown[] }).frames) });
-    await tick();
+    await waitFor('the capture to be tapped in', () => s.taps.count > 0);
     for (let i = 0; i < 5; i++) p0.inject(arpRequest([10, 1, 0, 2 + i], [10, 1, 0, 1]));
     expect(await cap).toEqual({ packets: 3, dropped: 0 });
     expect(frames.length).toBe(3);
