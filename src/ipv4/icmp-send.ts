@@ -95,21 +95,29 @@ export class IcmpSender {
     if (src === 0) return false;
     let quote = len;
     if (quote > ICMP_ERR_MAX - 28) quote = ICMP_ERR_MAX - 28;
-    // The error grows the frame by 28 bytes at its end: bound it by the room left in this
-    // frame's UMEM slot from where the frame really starts (not by frameRoom, which assumes
-    // data at the default headroom), or it would write into the next frame.
-    const tail = ctx.pool.base(a) + ctx.pool.umem.frameSize - a;
-    if (l3 + 28 + quote > tail) quote = tail - l3 - 28;
-    // Linux quotes at least the IP header and 8 bytes of its payload; without room for them, none.
-    if (quote < len && quote < ihl + 8) return false;
     const tos = u8[h + 1];
-    u8.copyWithin(h + 28, h, h + quote);
-    writeIpHeader(dv, h, (tos & 0x1e) | 0xc0, 28 + quote, ctx.nextIdent(), 0, ctx.sysctl.ip_default_ttl, 1, src, saddr);
-    u8[h + 20] = type;
-    u8[h + 21] = code;
-    dv.setUint16(h + 22, 0);
-    dv.setUint32(h + 24, info >>> 0);
-    dv.setUint16(h + 22, csumFinish(csumPartial(dv, h + 20, 8 + quote, 0)));
+    const base = ctx.pool.base(a);
+    // The new IP + ICMP headers (28 bytes) go in front of the quoted datagram. Into the headroom
+    // when there is room for them and a VLAN tag: the quote stays where it is (no copy). Else the
+    // quote moves 28 bytes up, bounded by the room left in this frame's UMEM slot from where
+    // the frame really starts, so nothing is ever written into the next frame.
+    let nh = h;
+    if (a - base >= 28 + 4) {
+      nh = h - 28;
+      b.addr[i] = a - 28;
+    } else {
+      const tail = base + ctx.pool.umem.frameSize - a;
+      if (l3 + 28 + quote > tail) quote = tail - l3 - 28;
+      // Linux quotes at least the IP header and 8 bytes of its payload; without room for them, none.
+      if (quote < len && quote < ihl + 8) return false;
+      u8.copyWithin(h + 28, h, h + quote);
+    }
+    writeIpHeader(dv, nh, (tos & 0x1e) | 0xc0, 28 + quote, ctx.nextIdent(), 0, ctx.sysctl.ip_default_ttl, 1, src, saddr);
+    u8[nh + 20] = type;
+    u8[nh + 21] = code;
+    dv.setUint16(nh + 22, 0);
+    dv.setUint32(nh + 24, info >>> 0);
+    dv.setUint16(nh + 22, csumFinish(csumPartial(dv, nh + 20, 8 + quote, 0)));
     b.len[i] = l3 + 28 + quote;
     b.l4[i] = l3 + 20;
     b.aux[i] = 0;

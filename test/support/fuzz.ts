@@ -363,7 +363,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
 }
 
 /** Replay frames ([port, hex]) through a fresh fuzz stack; returns the same checks' failures. */
-export async function replayFrames(frames: Array<[number, string]>): Promise<{ errors: number; lost: number; canary: string; drops: Record<string, number>; transmitted: number }> {
+export async function replayFrames(frames: Array<[number, string]>): Promise<{ errors: number; lost: number; canary: string; drops: Record<string, number>; transmitted: number; icmp: Record<string, number> }> {
   const { s, ports } = await fuzzStack();
   const u8 = s.umem.u8;
   const fs = s.umem.frameSize;
@@ -390,7 +390,7 @@ export async function replayFrames(frames: Array<[number, string]>): Promise<{ e
     for (let k = 0; k < CANARY; k++) if (u8[f * fs + k] !== CANARY_BYTE(k)) canary = `slot ${f} byte ${k}`;
   }
   const lost = s.frames().lost;
-  const out = { errors: s.napi.errors, lost, canary, drops: Object.fromEntries(Object.entries(s.graph.drops.toJSON()).filter(([, x]) => x > 0)), transmitted };
+  const out = { errors: s.napi.errors, lost, canary, drops: Object.fromEntries(Object.entries(s.graph.drops.toJSON()).filter(([, x]) => x > 0)), transmitted, icmp: s.ipv4.ip.mib.icmp.toJSON() };
   await s.stop();
   return out;
 }
