@@ -104,10 +104,16 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
     let err = '';
     cap.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number>((res) => cap.on('exit', (c) => res(c ?? -1)));
-    await waitFor('the capture tap', () => stack.taps.count > 0);
-    const ping = nsExec(A, ['ping', '-q', '-c', '30', '-i', '0.01', '-w', '30', '10.1.0.1']);
+    try {
+      await waitFor('the capture tap', () => stack.taps.count > 0);
+      const ping = nsExec(A, ['ping', '-q', '-c', '30', '-i', '0.01', '-w', '30', '10.1.0.1']);
+      await waitFor('capture --count 10 to stop by itself', () => cap.exitCode !== null || cap.signalCode !== null);
+      await ping;
+    } finally {
+      // Only if it did not stop by itself (a failure): never leave it running.
+      if (cap.exitCode === null && cap.signalCode === null) cap.kill('SIGKILL');
+    }
     expect(await exited).toBe(0);
-    await ping;
     expect(err).toMatch(/^10 packets captured/m);
     const all = await nsExec(null, ['tcpdump', '-nn', '-r', file], { check: true });
     expect(all.stdout.trim().split('\n').length).toBe(10);
