@@ -7,11 +7,12 @@ import { isPartialL4Csum, l4CsumComplete } from './csum.ts';
  * its TCP/UDP frames over with only the pseudo-header sum in the checksum field; the skb says so
  * (ip_summed), the bytes do not. Linux 6.18 gives XDP, and so AF_XDP, no way to learn ip_summed:
  * the XDP RX metadata kfuncs are bpf_xdp_metadata_rx_timestamp, _rx_hash and _rx_vlan_tag
- * (veth implements all three from the skb); there is no checksum kfunc (one proposed in 2026,
- * bpf_xdp_metadata_rx_checksum, reports NONE/UNNECESSARY/COMPLETE only and is not merged), and
- * XDP_UMEM_TX_METADATA_LEN is TX-side only (it asks the device to checksum, it tells nothing
- * about RX). So on ports flagged here, a checksum field equal to the folded pseudo-header sum is
- * taken as partial and completed as skb_checksum_help would.
+ * (veth implements all three from the skb); there is no checksum kfunc in 6.18 (checked in its
+ * BTF; the one proposed on bpf-next in 2026, bpf_xdp_metadata_rx_checksum, could only report
+ * NONE/UNNECESSARY/COMPLETE, never PARTIAL), and XDP_UMEM_TX_METADATA_LEN is TX-side only (it
+ * asks the device to checksum, it tells nothing about RX). So on ports flagged here, a checksum
+ * field equal to the folded pseudo-header sum is taken as partial and completed as
+ * skb_checksum_help would.
  *
  * A genuine full checksum equals that value with probability ~2^-16; completing it then rewrites
  * the same value (the segment's sum already includes the field), so the only effect of a wrong
