@@ -15,7 +15,7 @@
  * Control plane only: runs on link events, never per packet.
  */
 import type { NetDevice, NetDevices } from './core/netdev.ts';
-import { IF_OPER_NOTPRESENT, linkDump, LinkMonitor, linkState, OPER_NAMES, type LinkEvent, type LinkState } from './driver/link.ts';
+import { IF_OPER_NOTPRESENT, IF_OPER_UNKNOWN, linkDump, LinkMonitor, linkState, OPER_NAMES, type LinkEvent, type LinkState } from './driver/link.ts';
 import type { Port } from './driver/port.ts';
 
 /** A port that can close its socket while its device is gone and open it again (XskPort, TapPort). */
@@ -112,7 +112,10 @@ export class LinkWatch {
     if (!suspended && e.ifindex === port.ifindex) {
       if (e.event === 'del' && e.moved && port.mode === 'tap') {
         this.movedAway.add(d.index);
-        this.host.log(`${this.label(d)}: moved to another network namespace; the TAP stays attached (its link state is no longer followed)`);
+        // The kernel closes a device before moving it (the "admin down" just seen): the TAP fd
+        // still works from here, and its new namespace decides its state; assume it carries.
+        this.setState(d, { operstate: IF_OPER_UNKNOWN, down: null }, false);
+        this.host.log(`${this.label(d)}: moved to another network namespace; the TAP stays attached (state UNKNOWN from here on)`);
       } else if (e.event === 'del') this.deleted(d);
       else this.setState(d, linkState(e));
     } else if (e.event === 'new' && e.name === port.dev && (suspended || e.ifindex !== port.ifindex)) {
