@@ -319,3 +319,59 @@ export async function sendFrameFile(ns: string, dev: string, path: string): Prom
   const [sent, refused] = r.stdout.trim().split(' ').map(Number);
   return { sent, refused };
 }
+
+/**
+ * The control for hostileFrames: `count` well-formed UDP datagrams A -> B of the same sizes, so a
+ * router's loss under the hostile burst can be told apart from its loss under the same load.
+ */
+export function benignFrames(seed: number, count: number, a: HostileAddrs, sizes: number[]): Uint8Array[] {
+  const r = prng(seed ^ 0x5bd1e995);
+  const RM = mac2b(a.routerMac);
+  const AM = mac2b(a.aMac);
+  const AIP = ip2n(a.aIp);
+  const BIP = ip2n(a.bIp);
+  const out: Uint8Array[] = [];
+  for (let k = 0; k < count; k++) {
+    const len = Math.max(14 + 28, Math.min(1514, sizes[k % sizes.length]));
+    const f = new Uint8Array(len);
+    f.set(RM, 0);
+    f.set(AM, 6);
+    f[12] = 8;
+    const tot = len - 14;
+    f.set([0x45, 0, tot >> 8, tot & 255, (k >> 8) & 255, k & 255, 0x40, 0, 64, 17, 0, 0], 14);
+    f.set([AIP >>> 24, (AIP >>> 16) & 255, (AIP >>> 8) & 255, AIP & 255, BIP >>> 24, (BIP >>> 16) & 255, (BIP >>> 8) & 255, BIP & 255], 26);
+    const c = csum(f, 14, 20);
+    f[24] = c >> 8;
+    f[25] = c & 255;
+    const sport = 1024 + (r() % 60000);
+    const ulen = tot - 20;
+    f.set([sport >> 8, sport & 255, 0x27, 0x0f, ulen >> 8, ulen & 255, 0, 0], 34); // to port 9999, no checksum
+    out.push(f);
+  }
+  return out;
+}
+
+/**
+ * A subnet scan: `count` well-formed UDP datagrams from A to random hosts of B's subnet (a worm,
+ * a port scanner). Every new destination costs the router a neighbour entry (INCOMPLETE, queued
+ * packets, ARP requests): the attack on the neighbour table's size.
+ */
+export function scanFrames(seed: number, count: number, a: HostileAddrs): Uint8Array[] {
+  const r = prng(seed ^ 0x2545f491);
+  const BIP = ip2n(a.bIp);
+  const hostBits = (0xffffffff >>> a.bPrefix) >>> 0;
+  const bNet = (BIP & ~hostBits) >>> 0;
+  const base = benignFrames(seed, 1, a, [60])[0];
+  const out: Uint8Array[] = [];
+  for (let k = 0; k < count; k++) {
+    const f = base.slice();
+    const dst = (bNet | (1 + (r() % (hostBits - 1)))) >>> 0;
+    f.set([dst >>> 24, (dst >>> 16) & 255, (dst >>> 8) & 255, dst & 255], 30);
+    f[24] = f[25] = 0;
+    const c = csum(f, 14, 20);
+    f[24] = c >> 8;
+    f[25] = c & 255;
+    out.push(f);
+  }
+  return out;
+}

@@ -1,0 +1,192 @@
+// Issue 8 §2: hostile traffic must not stop forwarding. Two identical labs side by side:
+//
+//   sn1-hx-a  (A 10.1.0.2) -- sn1-hx-a0 | softnet (root ns, xdp-drv) | sn1-hx-b0 -- sn1-hx-b  (B 10.2.0.2)
+//   sn1-hx-la (A 10.1.0.2) -- sn1-hx-la0 | Linux router ns sn1-hx-lr  | sn1-hx-lb0 -- sn1-hx-lb (B 10.2.0.2)
+//
+// Same addresses and MACs on both, so the same seeded burst of hostile frames (hostile-frames.ts)
+// is sent from A to each router; then A pings B through each. softnet must forward the good
+// traffic again (polled, with a deadline) and lose no more than Linux does, within a tolerance.
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Stack } from '../../src/stack.ts';
+import { nsExec, spawnInNs } from '../../src/tools/lab.ts';
+import { benignFrames, hostileFrames, scanFrames, sendFrameFile, writeFrameFile, type HostileAddrs } from './hostile-frames.ts';
+import { Lab, ip } from './sn1-netns.ts';
+import { hasXdp, sleep, waitFor } from './stack-helpers.ts';
+
+const SEED = Number(process.env.SN_HOSTILE_SEED ?? 8);
+const FRAMES = Number(process.env.SN_HOSTILE_FRAMES ?? 200_000);
+const SCAN = Number(process.env.SN_HOSTILE_SCAN ?? 100_000);
+const FILES = { mix: `/tmp/sn1-hx-mix-${process.pid}.bin`, scan: `/tmp/sn1-hx-scan-${process.pid}.bin` };
+// Tolerances, in percentage points of ping loss over Linux's. During a burst softnet (a user-space
+// router sharing 2 cores with the sender) drops some frames at its fill ring when it cannot keep
+// up — measured 2-3% with well-formed datagrams at the same rate (SN_HOSTILE_BENIGN=1) — so the
+// allowance during a burst is wide; after it, softnet must be as good as Linux.
+const TOL_DURING = 20;
+const TOL_AFTER = 5;
+const TOL_RECOVERY_MS = 1000;
+const MAC = { a0: '02:00:0a:01:00:01', a1: '02:00:0a:01:00:02', b0: '02:00:0a:02:00:01', b1: '02:00:0a:02:00:02' };
+const ADDRS: HostileAddrs = { routerMac: MAC.a0, routerIp: '10.1.0.1', aMac: MAC.a1, aIp: '10.1.0.2', bIp: '10.2.0.2', bPrefix: 16 };
+
+interface Path {
+  label: string;
+  a: string;
+  aDev: string;
+}
+
+const lab = new Lab();
+let stack: Stack | null = null;
+const soft: Path = { label: 'softnet', a: 'sn1-hx-a', aDev: 'sn1-hx-a1' };
+const linux: Path = { label: 'linux', a: 'sn1-hx-la', aDev: 'sn1-hx-la1' };
+
+/** Run argv in ns (null: the root namespace); throws with stderr on failure. */
+function ex(ns: string | null, ...argv: string[]): string {
+  const full = ns === null ? argv : ['ip', 'netns', 'exec', ns, ...argv];
+  return execFileSync(full[0], full.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** One side: host `hostDev` in `hostNs` (net.2/24), router end `rDev` in `rNs` (null: root ns, no address). */
+function side(rNs: string | null, rDev: string, hostNs: string, hostDev: string, mac0: string, mac1: string, net: string, plen: number): void {
+  ip('link', 'add', rDev, 'address', mac0, 'txqueuelen', '10000', 'type', 'veth', 'peer', 'name', hostDev, 'address', mac1, 'txqueuelen', '10000');
+  lab.track(rDev);
+  ip('link', 'set', hostDev, 'netns', hostNs);
+  if (rNs !== null) ip('link', 'set', rDev, 'netns', rNs);
+  // The root kernel must stay silent on softnet's ends (no IPv6 DAD/RS).
+  else ex(null, 'sysctl', '-qw', `net.ipv6.conf.${rDev}.disable_ipv6=1`);
+  // GRO gives the veth the NAPI context XDP_TX/redirect into it needs; hosts checksum in software.
+  ex(rNs, 'ethtool', '-K', rDev, 'gro', 'on');
+  ex(hostNs, 'ethtool', '-K', hostDev, 'gro', 'on');
+  ex(hostNs, 'ethtool', '-K', hostDev, 'tx', 'off');
+  ex(hostNs, 'ip', 'addr', 'add', `${net}.2/${plen}`, 'dev', hostDev);
+  ex(hostNs, 'ip', 'link', 'set', hostDev, 'up');
+  if (rNs !== null) ex(rNs, 'ip', 'addr', 'add', `${net}.1/${plen}`, 'dev', rDev);
+  ex(rNs, 'ip', 'link', 'set', rDev, 'up');
+  ex(hostNs, 'ip', 'route', 'add', 'default', 'via', `${net}.1`);
+}
+
+beforeAll(async () => {
+  const a = lab.netns('hx-a');
+  const b = lab.netns('hx-b');
+  const la = lab.netns('hx-la');
+  const lb = lab.netns('hx-lb');
+  const lr = lab.netns('hx-lr');
+  for (const ns of [a, b, la, lb, lr]) ex(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
+  side(null, 'sn1-hx-a0', a, 'sn1-hx-a1', MAC.a0, MAC.a1, '10.1.0', 24);
+  side(null, 'sn1-hx-b0', b, 'sn1-hx-b1', MAC.b0, MAC.b1, '10.2.0', 16);
+  side(lr, 'sn1-hx-la0', la, 'sn1-hx-la1', MAC.a0, MAC.a1, '10.1.0', 24);
+  side(lr, 'sn1-hx-lb0', lb, 'sn1-hx-lb1', MAC.b0, MAC.b1, '10.2.0', 16);
+  ex(lr, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+  stack = new Stack({ name: 'sn1-hx' });
+  await stack.addPort({ name: 'p0', dev: 'sn1-hx-a0', mode: 'xdp-drv', addresses: ['10.1.0.1/24'] });
+  await stack.addPort({ name: 'p1', dev: 'sn1-hx-b0', mode: 'xdp-drv', addresses: ['10.2.0.1/16'] });
+  await stack.start();
+  const hostile = hostileFrames(SEED, FRAMES, ADDRS);
+  // SN_HOSTILE_BENIGN=1: the control run, well-formed datagrams of the same sizes instead.
+  writeFrameFile(FILES.mix, process.env.SN_HOSTILE_BENIGN === '1' ? benignFrames(SEED, FRAMES, ADDRS, hostile.map((f) => f.length)) : hostile);
+  writeFrameFile(FILES.scan, scanFrames(SEED, SCAN, ADDRS));
+});
+
+afterAll(async () => {
+  for (const f of Object.values(FILES)) rmSync(f, { force: true });
+  try {
+    if (stack) {
+      const acct = await stack.stop();
+      expect(acct.lost).toBe(0);
+      expect(await hasXdp('sn1-hx-a0')).toBe(false);
+    }
+  } finally {
+    expect(lab.cleanup()).toEqual([]);
+  }
+});
+
+interface PingLog {
+  /** icmp_seq -> [unix ms of its line, answered] */
+  seqs: Map<number, [number, boolean]>;
+}
+
+/**
+ * Ping B from A every 10 ms until stop(); -D -O give every sequence number a timestamped line
+ * (a reply, or "no answer yet" when the next one is sent), so loss can be split by time window.
+ */
+function pinger(p: Path): { stop: () => Promise<PingLog> } {
+  const c = spawnInNs(p.a, ['ping', '-n', '-D', '-O', '-i', '0.01', '-W', '1', '-w', '120', '10.2.0.2']);
+  let out = '';
+  c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  c.stderr!.on('data', () => undefined);
+  const done = new Promise<void>((r) => c.on('exit', () => r()));
+  return {
+    stop: async () => {
+      if (c.exitCode === null) c.kill('SIGINT');
+      await done;
+      const seqs = new Map<number, [number, boolean]>();
+      for (const m of out.matchAll(/^\[(\d+\.\d+)\] (64 bytes from|no answer yet for).*?icmp_seq=(\d+)/gm)) {
+        const seq = Number(m[3]);
+        const ok = m[2].startsWith('64');
+        const prev = seqs.get(seq);
+        seqs.set(seq, [prev ? prev[0] : Number(m[1]) * 1000, ok || (prev?.[1] ?? false)]);
+      }
+      return { seqs };
+    },
+  };
+}
+
+/** Pings whose line falls in [from, to) (unix ms): sent and lost. */
+function window(log: PingLog, from: number, to: number): { sent: number; lost: number; lossPct: number } {
+  let sent = 0;
+  let lost = 0;
+  for (const [ts, ok] of log.seqs.values()) {
+    if (ts < from || ts >= to) continue;
+    sent++;
+    if (!ok) lost++;
+  }
+  return { sent, lost, lossPct: sent === 0 ? 100 : Math.round((1000 * lost) / sent) / 10 };
+}
+
+/** Unix ms of the first answered ping at or after t, or Infinity. */
+function firstAnswerAfter(log: PingLog, t: number): number {
+  let best = Infinity;
+  for (const [ts, ok] of log.seqs.values()) if (ok && ts >= t && ts < best) best = ts;
+  return best;
+}
+
+type Phase = { sent: number; burstMs: number; during: ReturnType<typeof window>; after: ReturnType<typeof window>; recoveryMs: number };
+
+describe('hostile traffic from A does not stop forwarding A -> B', () => {
+  it('softnet forwards during and after the bursts no worse than the Linux router', async () => {
+    const res: Record<string, Record<string, Phase>> = {};
+    for (const p of [linux, soft]) {
+      res[p.label] = {};
+      // Live traffic A -> B before, during and after the bursts.
+      const ping = pinger(p);
+      const marks: Array<[keyof typeof FILES, number, number, number]> = [];
+      await waitFor(`${p.label}: ping A -> B to get through`, async () => (await nsExec(p.a, ['ping', '-n', '-c', '1', '-W', '0.5', '10.2.0.2'])).code === 0, 20_000);
+      for (const kind of ['mix', 'scan'] as const) {
+        const t0 = Date.now();
+        const sent = await sendFrameFile(p.a, p.aDev, FILES[kind]);
+        const t1 = Date.now();
+        // Forwarding again: a ping answered (polled, deadline 20 s); then 2 s of pings to count.
+        await waitFor(`${p.label}: a ping answered after the ${kind} burst`, async () => (await nsExec(p.a, ['ping', '-n', '-c', '1', '-W', '0.2', '10.2.0.2'])).code === 0, 20_000);
+        while (Date.now() < t1 + 2000) await sleep(50);
+        marks.push([kind, t0, t1, sent.sent]);
+      }
+      const log = await ping.stop();
+      for (const [kind, t0, t1, sent] of marks) {
+        const first = firstAnswerAfter(log, t1);
+        res[p.label][kind] = { sent, burstMs: t1 - t0, during: window(log, t0, t1), after: window(log, t1, t1 + 2000), recoveryMs: Math.max(0, Math.round(first - t1)) };
+      }
+    }
+    const st = stack!.stats();
+    console.log(`stack-hostile seed ${SEED}, ${FRAMES} mixed + ${SCAN} scan frames:\n${JSON.stringify(res)}`);
+    console.log(`softnet neigh ${JSON.stringify(st.mib.Neigh)}; p0 rx_dropped ${st.ports.p0.rx_dropped}`);
+    for (const kind of ['mix', 'scan'] as const) {
+      const s = res.softnet[kind];
+      const l = res.linux[kind];
+      expect(s.sent, `${kind}: every frame went out`).toBe(kind === 'mix' ? FRAMES : SCAN);
+      expect(s.during.lossPct, `${kind}: loss during the burst`).toBeLessThanOrEqual(l.during.lossPct + TOL_DURING);
+      expect(s.after.lossPct, `${kind}: loss in the 2 s after`).toBeLessThanOrEqual(l.after.lossPct + TOL_AFTER);
+      expect(s.recoveryMs, `${kind}: time to the first answer after`).toBeLessThanOrEqual(l.recoveryMs + TOL_RECOVERY_MS);
+    }
+    expect(stack!.frames().lost).toBe(0);
+  });
+});
