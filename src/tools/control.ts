@@ -44,7 +44,8 @@ export class ControlServer {
     } catch {
       /* not there: fine */
     }
-    const server = createServer((s) => this.accept(s));
+    // Half-open: a client that ends its side (Ctrl-C on capture) still gets the final answer.
+    const server = createServer({ allowHalfOpen: true }, (s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
         reject(new Error(`control socket ${this.path}: listen failed (${e.code ?? e.message}); check the directory exists and is writable`)),
@@ -79,10 +80,9 @@ export class ControlServer {
     let buf = '';
     const closers: Array<() => void> = [];
     let closed = false;
-    const finish = () => {
-      if (closed) return;
-      closed = true;
-      this.clients.delete(s);
+    let ended = false;
+    let inflight = 0;
+    const runClosers = () => {
       for (const cb of closers.splice(0)) {
         try {
           cb();
@@ -91,6 +91,22 @@ export class ControlServer {
         }
       }
     };
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      this.clients.delete(s);
+      runClosers();
+    };
+    // The client ended its side: stop streaming commands (their last events and answers are
+    // still written), then end ours once every answer is out.
+    const done = () => {
+      if (inflight === 0 && !s.destroyed) s.end();
+    };
+    s.on('end', () => {
+      ended = true;
+      runClosers();
+      done();
+    });
     s.on('close', finish);
     s.on('error', finish);
     s.setEncoding('utf8');
@@ -100,7 +116,13 @@ export class ControlServer {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line.trim() !== '') void this.handle(s, line, closers, () => closed);
+        if (line.trim() !== '') {
+          inflight++;
+          void this.handle(s, line, closers, () => closed).finally(() => {
+            inflight--;
+            if (ended) done();
+          });
+        }
       }
       if (buf.length > MAX_LINE) {
         write(s, { id: null, ok: false, error: `request longer than ${MAX_LINE} bytes` });
@@ -165,7 +187,10 @@ export interface RequestOptions {
   onEvent?: (event: unknown) => void;
   /** Give up after this long (0 = never). Default 10 s. */
   timeoutMs?: number;
-  /** Aborting closes the connection (the server stops streaming) and resolves with null. */
+  /**
+   * Aborting ends our side of the connection: the server stops streaming, sends what it still
+   * had and its answer, which resolves the request (null if it closes without one).
+   */
   signal?: AbortSignal;
 }
 
@@ -177,7 +202,10 @@ export function controlRequest(path: string, cmd: string, args: Record<string, u
     let done = false;
     const timeoutMs = opts.timeoutMs ?? 10_000;
     const timer = timeoutMs > 0 ? setTimeout(() => finish(new Error(`control socket ${path}: no answer to ${cmd} within ${timeoutMs} ms`)), timeoutMs) : null;
-    const onAbort = () => finish(null, null);
+    const onAbort = () => {
+      if (s.connecting) finish(null, null);
+      else s.end();
+    };
     opts.signal?.addEventListener('abort', onAbort);
     function finish(err: Error | null, result?: unknown): void {
       if (done) return;
@@ -196,7 +224,9 @@ export function controlRequest(path: string, cmd: string, args: Record<string, u
         finish(new Error(`control socket ${path}: connect: EACCES: run as root (the socket is root-only)`));
       } else finish(new Error(`control socket ${path}: ${e.code ?? e.message}`));
     });
-    s.on('close', () => finish(new Error(`control socket ${path}: the stack closed the connection before answering ${cmd}`)));
+    s.on('close', () =>
+      opts.signal?.aborted ? finish(null, null) : finish(new Error(`control socket ${path}: the stack closed the connection before answering ${cmd}`)),
+    );
     s.setEncoding('utf8');
     s.on('data', (chunk: string) => {
       buf += chunk;

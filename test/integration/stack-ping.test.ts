@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack.ts';
 import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
-import { arp, dropsSince, eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, sleep, tcpdump, waitFor } from './stack-helpers.ts';
+import { arp, dropsSince, eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, tcpdump, waitFor } from './stack-helpers.ts';
 
 const LAB = 't7p';
 const dir = mkdtempSync(join(tmpdir(), 'sn-t7p-'));
@@ -77,15 +77,14 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
     let err = '';
     cap.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number>((res) => cap.on('exit', (c) => res(c ?? -1)));
+    let sent = 0;
     try {
       await waitFor('the capture tap', () => stack.taps.count > 0);
       const r = await nsExec(A, ['ping', '-q', '-c', '200', '-i', '0.002', '-w', '30', '10.1.0.1']);
       expect(pingSummary(r.stdout).rx).toBe(200);
-      // KNOWN GAP (src, not this test): on Ctrl-C the capture client closes the control socket
-      // at once, so frames the stack flushes to it in its last 50 ms interval are lost; no state
-      // the test can see says they arrived. Until the client stops gracefully, give it several
-      // flush intervals.
-      await sleep(500);
+      sent = pingSummary(r.stdout).tx;
+      // No wait before Ctrl-C: the client ends its side and the stack still sends what it tapped
+      // before, then the count (see stack.test.ts, "Ctrl-C").
     } finally {
       cap.kill('SIGINT');
     }
@@ -95,7 +94,11 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
     const all = await nsExec(null, ['tcpdump', '-nn', '-r', file], { check: true });
     expect(all.stdout.trim().split('\n').length).toBe(captured);
     const echo = await nsExec(null, ['tcpdump', '-nn', '-r', file, 'icmp[icmptype] == icmp-echo'], { check: true });
-    expect(echo.stdout.trim().split('\n').length).toBe(200);
+    // Every request softnet answered was captured; at most what ping sent (a resent one lost
+    // before softnet is in neither).
+    const echoes = echo.stdout.trim().split('\n').length;
+    expect(echoes).toBeGreaterThanOrEqual(200);
+    expect(echoes).toBeLessThanOrEqual(sent);
   });
 
   it('capture --dev --count stops by itself after K frames', async () => {

@@ -209,4 +209,25 @@ describe('Stack over memory ports', () => {
     await s.stop();
     await expect(controlRequest(path, 'stat')).rejects.toThrow(/no softnet stack is running/);
   });
+
+  it('a capture the client stops (Ctrl-C) still delivers every frame tapped before, and its count', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sn-stack-'));
+    const path = join(dir, 'm2.sock');
+    const s = await Stack.fromConfig(parseConfig('name: m2\nports: [{name: p0, dev: mem0, mode: memory, addresses: [10.1.0.1/24]}]'), { control: path });
+    stacks.push(s);
+    await s.start();
+    const p0 = s.port('p0') as MemoryPort;
+    const frames: unknown[] = [];
+    const ac = new AbortController();
+    const cap = controlRequest(path, 'capture', {}, { timeoutMs: 0, signal: ac.signal, onEvent: (e) => frames.push(...(e as { frames: unknown[] }).frames) });
+    await waitFor('the capture to be tapped in', () => s.taps.count > 0);
+    const processed = () => s.stats().softnet[0].processed;
+    for (let i = 0; i < 5; i++) p0.inject(arpRequest([10, 1, 0, 2 + i], [10, 1, 0, 1]));
+    await waitFor('the stack to process (and tap) the 5 frames', () => processed() >= 5);
+    // Stopped inside the capture's flush interval: the frames are still queued in the stack.
+    ac.abort();
+    expect(await cap).toEqual({ packets: 5, dropped: 0 });
+    expect(frames.length).toBe(5);
+    await waitFor('the capture to be removed', () => s.taps.count === 0);
+  });
 });
