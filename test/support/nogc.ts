@@ -35,12 +35,15 @@ export interface NoGcAllowance {
 /**
  * Run `child` (a module calling measureNoGc) in `node --expose-gc --import tsx`; its result.
  * The young generation is fixed at 16 MB (V8 would start at 1 MB after gc() and grow), so the
- * count of scavenges depends on what the load allocates, not on how far V8 had grown it.
+ * count of scavenges depends on what the load allocates, not on how far V8 had grown it. The
+ * memory reducer is off: it starts full GCs on a timer (8 s after a GC, when allocation is
+ * low) to shrink the heap, so a run slowed down by a loaded machine would see GCs that no
+ * allocation caused (measured: 2-4 MarkSweepCompact per 10 s run under two `yes` hogs).
  */
 export function runNoGc(child: URL, args: string[] = [], timeoutMs = 170_000): Promise<NoGcResult> {
   const file = fileURLToPath(child);
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', '--import', 'tsx', file, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', '--no-memory-reducer', '--import', 'tsx', file, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`no-GC child ${file} failed (${err.message.split('\n')[0]}): ${stderr.trim() || stdout.trim()}`));
       const last = stdout.trim().split('\n').pop() ?? '';
       try {
