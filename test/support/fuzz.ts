@@ -40,8 +40,10 @@ const EDGE_EVERY = 16;
 export interface FuzzOptions {
   frames: number;
   seed: number;
-  /** Stop early after this many ms (the frame count is then what was done). */
+  /** Stop early after this many ms (the frame count is then what was done)... */
   timeLimitMs?: number;
+  /** ...but never before this many frames: the work done is a condition, not a race. */
+  minFrames?: number;
   /** Check canaries and the pool every this many batches. Default 64. */
   checkEvery?: number;
   /** Frames per batch at most (default 256; 1 to find the one frame of a failing batch). */
@@ -319,7 +321,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     batch++;
     if (violations.length > 0 && stopOn) break;
     const now = performance.now();
-    if (now > deadline) break;
+    if (now > deadline && injected >= (o.minFrames ?? 0)) break;
     if (o.progressMs !== undefined && now - lastProgress > o.progressMs) {
       lastProgress = now;
       log(`fuzz: ${(injected / 1e6).toFixed(2)} M frames, ${((injected / (now - t0)) * 1e3 / 1e6).toFixed(2)} M frames/s, ${violations.length} violations`);
