@@ -36,7 +36,8 @@ flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
   exit 1
 }
 addon="$src/build/Release/softnet.node"
-if ! nm -D "$addon" | grep -q __asan_; then
+# (grep -c, not -q: -q closes the pipe early and nm's SIGPIPE fails the pipeline under pipefail)
+if [ "$(nm -D "$addon" | grep -c __asan_)" = 0 ]; then
   echo "test:asan: $addon has no ASan instrumentation (were CXXFLAGS ignored?)" >&2
   exit 1
 fi
