@@ -25,9 +25,10 @@ import type { NeighTable } from './neighbour.ts';
  * `arp-rcv` (net/ipv4/arp.c arp_rcv + arp_process). ARP header at b.l3, b.iif = the receiving
  * (sub)device. Malformed frames are dropped under `arp.*` reasons. A request for one of the
  * device's addresses is turned into the reply in place and sent to dev-xmit (the frame is
- * reused: no allocation). Learning follows Linux with arp_accept=0: a request for us creates
- * or updates the sender's entry (STALE); any other ARP only updates an existing entry
- * (REACHABLE for a unicast reply, else STALE). Everything else is consumed and counted in `mib`.
+ * reused: no allocation). Learning follows Linux (arp_accept=0 by default): a request for us
+ * from an on-link sender creates or updates the sender's entry (STALE), one from an off-link
+ * sender is refused (ArpFilter); any other ARP only updates an existing entry (REACHABLE for a
+ * unicast reply, else STALE). Everything else is consumed and counted in `mib`.
  */
 export class ArpRcv implements Stage {
   readonly name = 'arp-rcv';

@@ -1,12 +1,16 @@
 // Issue 8 §2: hostile traffic must not stop forwarding. Two identical labs side by side:
 //
-//   sn1-hx-a  (A 10.1.0.2) -- sn1-hx-a0 | softnet (root ns, xdp-drv) | sn1-hx-b0 -- sn1-hx-b  (B 10.2.0.2)
-//   sn1-hx-la (A 10.1.0.2) -- sn1-hx-la0 | Linux router ns sn1-hx-lr  | sn1-hx-lb0 -- sn1-hx-lb (B 10.2.0.2)
+//   sn1-hx-a  (A 10.1.0.2/24) -- sn1-hx-a0 | softnet (root ns, xdp-drv) | sn1-hx-b0 -- sn1-hx-b  (B 10.2.0.2/16)
+//   sn1-hx-la (A 10.1.0.2/24) -- sn1-hx-la0 | Linux router, ns sn1-hx-lr | sn1-hx-lb0 -- sn1-hx-lb (B 10.2.0.2/16)
 //
-// Same addresses and MACs on both, so the same seeded burst of hostile frames (hostile-frames.ts)
-// is sent from A to each router; then A pings B through each. softnet must forward the good
-// traffic again (polled, with a deadline) and lose no more than Linux does, within a tolerance.
-import { execFileSync } from 'node:child_process';
+// Same addresses and MACs on both, so the same seeded frames (hostile-frames.ts) reach each
+// router from A: first a burst of mutated and spoofed frames of every kind, then a scan of B's
+// /16 (a new neighbour per frame). A pings B every 10 ms throughout. softnet must forward again
+// after each burst (polled, with a deadline), and its loss during and after each burst and its
+// time to the first answer must be Linux's plus the tolerances below. Both sets of figures are
+// logged. With the neighbour table before issue 8, the scan made softnet lose ~60% of the pings
+// during it (pending frames starved the pool, live entries were evicted); Linux lost none.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack.ts';
@@ -46,8 +50,10 @@ function ex(ns: string | null, ...argv: string[]): string {
   return execFileSync(full[0], full.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** One side: host `hostDev` in `hostNs` (net.2/24), router end `rDev` in `rNs` (null: root ns, no address). */
+/** One side: host `hostDev` in `hostNs` (net.2/plen), router end `rDev` in `rNs` (null: root ns, no address). */
 function side(rNs: string | null, rDev: string, hostNs: string, hostDev: string, mac0: string, mac1: string, net: string, plen: number): void {
+  if (!rDev.startsWith('sn1-hx-') || !hostDev.startsWith('sn1-hx-')) throw new Error('lab devices carry the sn1-hx- prefix');
+  spawnSync('ip', ['link', 'del', rDev]); // a leftover of a killed run (our name only)
   ip('link', 'add', rDev, 'address', mac0, 'txqueuelen', '10000', 'type', 'veth', 'peer', 'name', hostDev, 'address', mac1, 'txqueuelen', '10000');
   lab.track(rDev);
   ip('link', 'set', hostDev, 'netns', hostNs);
@@ -94,6 +100,7 @@ afterAll(async () => {
       const acct = await stack.stop();
       expect(acct.lost).toBe(0);
       expect(await hasXdp('sn1-hx-a0')).toBe(false);
+      expect(await hasXdp('sn1-hx-b0')).toBe(false);
     }
   } finally {
     expect(lab.cleanup()).toEqual([]);
@@ -160,17 +167,21 @@ describe('hostile traffic from A does not stop forwarding A -> B', () => {
       // Live traffic A -> B before, during and after the bursts.
       const ping = pinger(p);
       const marks: Array<[keyof typeof FILES, number, number, number]> = [];
-      await waitFor(`${p.label}: ping A -> B to get through`, async () => (await nsExec(p.a, ['ping', '-n', '-c', '1', '-W', '0.5', '10.2.0.2'])).code === 0, 20_000);
-      for (const kind of ['mix', 'scan'] as const) {
-        const t0 = Date.now();
-        const sent = await sendFrameFile(p.a, p.aDev, FILES[kind]);
-        const t1 = Date.now();
-        // Forwarding again: a ping answered (polled, deadline 20 s); then 2 s of pings to count.
-        await waitFor(`${p.label}: a ping answered after the ${kind} burst`, async () => (await nsExec(p.a, ['ping', '-n', '-c', '1', '-W', '0.2', '10.2.0.2'])).code === 0, 20_000);
-        while (Date.now() < t1 + 2000) await sleep(50);
-        marks.push([kind, t0, t1, sent.sent]);
+      let log: PingLog;
+      try {
+        await waitFor(`${p.label}: ping A -> B to get through`, async () => (await nsExec(p.a, ['ping', '-n', '-c', '1', '-W', '0.5', '10.2.0.2'])).code === 0, 20_000);
+        for (const kind of ['mix', 'scan'] as const) {
+          const t0 = Date.now();
+          const sent = await sendFrameFile(p.a, p.aDev, FILES[kind]);
+          const t1 = Date.now();
+          // Forwarding again: a ping answered (polled, deadline 20 s); then 2 s of pings to count.
+          await waitFor(`${p.label}: a ping answered after the ${kind} burst`, async () => (await nsExec(p.a, ['ping', '-n', '-c', '1', '-W', '0.2', '10.2.0.2'])).code === 0, 20_000);
+          while (Date.now() < t1 + 2000) await sleep(50);
+          marks.push([kind, t0, t1, sent.sent]);
+        }
+      } finally {
+        log = await ping.stop();
       }
-      const log = await ping.stop();
       for (const [kind, t0, t1, sent] of marks) {
         const first = firstAnswerAfter(log, t1);
         res[p.label][kind] = { sent, burstMs: t1 - t0, during: window(log, t0, t1), after: window(log, t1, t1 + 2000), recoveryMs: Math.max(0, Math.round(first - t1)) };
@@ -188,5 +199,5 @@ describe('hostile traffic from A does not stop forwarding A -> B', () => {
       expect(s.recoveryMs, `${kind}: time to the first answer after`).toBeLessThanOrEqual(l.recoveryMs + TOL_RECOVERY_MS);
     }
     expect(stack!.frames().lost).toBe(0);
-  });
+  }, 180_000); // ~25 s on an idle 2-core VM, ~55 s with both cores busy (the Linux scan is slow)
 });
