@@ -128,4 +128,17 @@ describe('links come and go under a running stack', () => {
     await waitFor('A reaches C', reaches(A, '10.63.0.2'), DEADLINE);
     expect(stack!.napi.errors).toBe(0);
   });
+
+  it("A's device, whose socket registered the shared UMEM, deleted and re-created: B↔C keep going, A re-attaches", async () => {
+    ip('link', 'del', 'sn1-lk-a0');
+    await waitFor('the device-deleted log line for p0', logged('port p0 (sn1-lk-a0): device deleted'), DEADLINE);
+    expect(state('p0')).toBe('NOTPRESENT');
+    await waitFor('B reaches C', reaches(B, '10.63.0.2'), DEADLINE);
+    side('sn1-lk-a0', A, 'sn1-lk-a1', 1);
+    await waitFor('the re-attach log line for p0', logged('port p0 (sn1-lk-a0): re-attached'), DEADLINE);
+    await waitFor('p0 UP', () => state('p0') === 'UP', DEADLINE);
+    await waitFor('A reaches B', reaches(A, '10.62.0.2'), DEADLINE);
+    await waitFor('C reaches A', reaches(C, '10.61.0.2'), DEADLINE);
+    expect(stack!.frames().lost).toBe(0);
+  });
 });
