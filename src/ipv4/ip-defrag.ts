@@ -22,9 +22,12 @@ const IP_DF = 0x4000;
  * queue kept); any partial overlap kills the whole queue (RFC 5722 as Linux applies it to IPv4,
  * ReasmOverlaps); a last fragment disagreeing with the known length, data past the end, or an
  * empty fragment kill the queue; MF fragments are trimmed to a multiple of 8. Bounded: frames held
- * count at full frame size against ipfrag_high_thresh (over it, new fragments are refused, as
- * inet_frag_find does), at most ipfrag_max_queues queues, ipfrag_time seconds per queue
- * (ReasmTimeout). Expiry is checked on every fragment and by expire() (call it from a timer).
+ * count at full frame size against ipfrag_high_thresh, at most ipfrag_max_queues queues,
+ * ipfrag_time seconds per queue (ReasmTimeout). When a fragment does not fit, the oldest other
+ * queues are evicted (ReasmFails each), as inet_frag_evictor did before 4.17: both limits are far
+ * below Linux's 4 MiB, and refusing instead would let 64 never-completed fragments (or 128 frames
+ * of them) deny reassembly to everyone for ipfrag_time. A datagram whose fragments arrive
+ * together still completes under such a flood. Expiry is checked on every fragment and by expire() (call it from a timer).
  * A queue that expires holding its first fragment answers ICMP time exceeded (fragment
  * reassembly time exceeded), as ip_expire does: the first fragment's frame becomes the error.
  */
@@ -132,14 +135,18 @@ export class IpDefrag {
     const offset = (fo & 0x1fff) << 3;
     let end = offset + (b.len[i] - l3) - ihl;
     const frameSize = ctx.pool.umem.frameSize;
-    if (this.mem + frameSize > ctx.sysctl.ipfrag_high_thresh || this.fTop === 0) return this.refuse(b, i);
     const saddr = dv.getUint32(h + 12);
     const daddr = dv.getUint32(h + 16);
     const id = dv.getUint16(h + 4);
     const proto = ctx.u8[h + 9];
     let q = this.find(saddr, daddr, id, proto);
+    // Room for one more frame, and a queue: the oldest other queues make way.
+    while (this.mem + frameSize > ctx.sysctl.ipfrag_high_thresh || this.fTop === 0) {
+      if (!this.evictOldest(q)) return this.refuse(b, i);
+    }
     if (q < 0) {
       q = this.create(saddr, daddr, id, proto, now);
+      if (q < 0 && this.evictOldest(-1)) q = this.create(saddr, daddr, id, proto, now);
       if (q < 0) return this.refuse(b, i);
     }
     // ip_frag_queue: where does this fragment end, and does that agree with what we know?
@@ -276,6 +283,22 @@ export class IpDefrag {
       return q;
     }
     return -1;
+  }
+
+  /** Kill the queue created first, other than `keep` (ReasmFails). False if there is none. */
+  private evictOldest(keep: number): boolean {
+    let best = -1;
+    let t = Infinity;
+    for (let q = 0; q < this.maxQueues; q++) {
+      if (this.qUsed[q] !== 0 && q !== keep && this.qExpires[q] < t) {
+        t = this.qExpires[q];
+        best = q;
+      }
+    }
+    if (best < 0) return false;
+    this.ctx.mib.ip.v[IP.ReasmFails]++;
+    this.kill(best);
+    return true;
   }
 
   /** Free a queue and every frame it holds. */
