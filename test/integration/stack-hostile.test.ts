@@ -24,10 +24,11 @@ const FRAMES = Number(process.env.SN_HOSTILE_FRAMES ?? 200_000);
 const SCAN = Number(process.env.SN_HOSTILE_SCAN ?? 100_000);
 const FILES = { mix: `/tmp/sn1-hx-mix-${process.pid}.bin`, scan: `/tmp/sn1-hx-scan-${process.pid}.bin` };
 // Tolerances, in percentage points of ping loss over Linux's. During a burst softnet (a user-space
-// router sharing 2 cores with the sender) drops some frames at its fill ring when it cannot keep
-// up — measured 2-3% with well-formed datagrams at the same rate (SN_HOSTILE_BENIGN=1) — so the
-// allowance during a burst is wide; after it, softnet must be as good as Linux.
-const TOL_DURING = 20;
+// router sharing 2 cores with the sender) drops frames at its fill ring when it cannot keep up —
+// 2.4% of the pings with well-formed datagrams at the same rate (SN_HOSTILE_BENIGN=1), 1.5-11%
+// in the hostile runs measured, Linux 0% — so the allowance during a burst is wide (the table
+// starvation this guards against lost ~60%); after a burst softnet must be as good as Linux.
+const TOL_DURING = 30;
 const TOL_AFTER = 5;
 const TOL_RECOVERY_MS = 1000;
 const MAC = { a0: '02:00:0a:01:00:01', a1: '02:00:0a:01:00:02', b0: '02:00:0a:02:00:01', b1: '02:00:0a:02:00:02' };
