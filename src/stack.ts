@@ -271,12 +271,11 @@ export class Stack {
     const info = port.mode === 'memory' ? {} : linkCsumInfo(port.dev);
     const on = mode === 'on' || (mode === 'auto' && info.driver === 'veth');
     this.ipv4.ip.ipRcv.csumPartial.set(dev.index, on);
-    report.push(`csum_partial: ${on ? 'on' : 'off'} (${mode}${info.driver !== undefined ? `, driver ${info.driver}` : ''})`);
-    if (info.peer === undefined) return;
-    const w = vethPeerWarning(o.name, port.dev, info.peer, on);
-    if (w === '') return;
-    report.push(`warning: ${w}`);
-    console.warn(`softnet: ${w}`);
+    const w = info.peer === undefined ? '' : vethPeerWarning(o.name, port.dev, info.peer, on);
+    const note = w === '' ? '' : '; peer sends partial checksums, see the warning';
+    report.push(`csum_partial: ${on ? 'on' : 'off'} (${mode}${info.driver !== undefined ? `, driver ${info.driver}` : ''}${note})`);
+    // Once, through the stack's log (stderr by default): the port line only points at it.
+    if (w !== '') this.log(`softnet: warning: ${w}`);
   }
 
   /** An 802.1Q sub-interface of a port device (default name PORT.ID). */

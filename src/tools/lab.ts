@@ -56,6 +56,12 @@ export interface LabOptions {
   txqueuelen?: number;
   /** RX/TX queues per veth end (default 1): for multi-queue / RSS work. */
   queues?: number;
+  /**
+   * Leave the hosts' tx checksum offload on, as the kernel makes it: their UDP/TCP frames then
+   * reach the router with partial checksums, which softnet completes on veth ports
+   * (csum_partial). Default off: the baselines (the C forwarder, the bench) cannot complete them.
+   */
+  hostTxCsum?: boolean;
 }
 
 export class LabError extends Error {
@@ -216,10 +222,10 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
       // GRO gives the veth a NAPI context, which XDP_TX/redirect into it needs (see notes).
       await run(router, 'ethtool', '-K', s.s0, 'gro', 'on');
       await run(s.ns, 'ethtool', '-K', s.s1, 'gro', 'on');
-      // Kernel hosts hand veth frames with partial (offloaded) UDP/TCP checksums; across AF_XDP
-      // nobody completes them and B would drop every datagram. No real wire carries partial
-      // checksums: the hosts compute them in software.
-      await run(s.ns, 'ethtool', '-K', s.s1, 'tx', 'off');
+      // Kernel hosts hand veth frames with partial (offloaded) UDP/TCP checksums, which no real
+      // wire carries; only softnet completes them (the C forwarder would pass them on and B would
+      // drop every datagram), so by default the hosts compute them in software.
+      if (!opts.hostTxCsum) await run(s.ns, 'ethtool', '-K', s.s1, 'tx', 'off');
       await run(s.ns, 'ip', 'addr', 'add', `${s.net}.2/24`, 'dev', s.s1);
       await run(s.ns, 'ip', 'link', 'set', s.s1, 'up');
       if (router) await run(router, 'ip', 'addr', 'add', `${s.net}.1/24`, 'dev', s.s0);

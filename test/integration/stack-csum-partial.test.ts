@@ -33,8 +33,8 @@ afterAll(() => {
   expect(lab.cleanup()).toEqual([]);
 });
 
-async function router(csum?: 'on' | 'off'): Promise<Stack> {
-  const s = new Stack({ name: 'sn1cp' });
+async function router(csum?: 'on' | 'off', log?: (line: string) => void): Promise<Stack> {
+  const s = new Stack({ name: 'sn1cp', ...(log ? { log } : {}) });
   try {
     await s.addPort({ name: 'p0', dev: A_DEV, mode: 'xdp-drv', addresses: ['10.1.0.1/24'], ...(csum ? { csum_partial: csum } : {}) });
     await s.addPort({ name: 'p1', dev: B_DEV, mode: 'xdp-drv', addresses: ['10.2.0.1/24'], ...(csum ? { csum_partial: csum } : {}) });
@@ -131,21 +131,15 @@ s.recv(1); s.close()
 describe('veth hosts with tx checksumming on, through softnet', () => {
   it('csum_partial auto on veth: the start-up warning names the peer, its netns and the ethtool command', async () => {
     const warn: string[] = [];
-    const orig = console.warn;
-    console.warn = (m: string) => void warn.push(m);
-    let s: Stack | undefined;
-    try {
-      s = await router();
-    } finally {
-      console.warn = orig;
-    }
+    const s = await router(undefined, (m) => void warn.push(m));
     try {
       const [p0] = s.portInfo();
-      expect(p0.report).toContain('csum_partial: on (auto, driver veth)');
-      const w = p0.report.find((r) => r.startsWith('warning: '));
-      expect(w).toMatch(/veth peer sn1-cp-a1 in netns sn1-cp-a \(netnsid \d+\) has tx checksumming on/);
+      expect(p0.report).toContain('csum_partial: on (auto, driver veth; peer sends partial checksums, see the warning)');
+      const w = warn.find((m) => m.includes('(sn1-cp-a0)'));
+      expect(w).toMatch(/^softnet: warning: port p0 \(sn1-cp-a0\): veth peer sn1-cp-a1 in netns sn1-cp-a \(netnsid \d+\) has tx checksumming on/);
       expect(w).toContain('softnet completes them meanwhile');
       expect(w).toContain('ip netns exec sn1-cp-a ethtool -K sn1-cp-a1 tx off');
+      expect(warn.filter((m) => m.includes('sn1-cp-a1'))).toHaveLength(1);
       expect(warn.some((m) => m.includes('sn1-cp-b1'))).toBe(true);
     } finally {
       await stop(s);
