@@ -59,7 +59,7 @@ LD_PRELOAD="$libasan" node --import tsx -e "
   const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');
   if (!maps.includes('$addon') || !maps.includes('libasan')) { console.error('test:asan: the ASan addon or libasan is not loaded'); process.exit(1); }
 "
-# The lab lock: these tests create namespaces and attach XDP programs (see common rules).
+# These tests create namespaces and attach XDP programs: one lab user at a time on this machine.
 status=0
 LD_PRELOAD="$libasan" flock /tmp/softnet-lab.lock "$root/node_modules/.bin/vitest" run "${tests[@]}" || status=$?
 reports=$(ls "$out"/asan.* "$out"/ubsan.* 2>/dev/null || true)

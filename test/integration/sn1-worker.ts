@@ -15,6 +15,9 @@ const poll = () => {
 };
 port.armIrq(poll);
 parentPort!.on('message', (m) => {
-  if (m === 'count') parentPort!.postMessage({ got });
+  if (m !== 'count') return;
+  // What the kernel dropped before the socket saw it (a loaded machine: the worker fell behind).
+  const st = port.stats();
+  parentPort!.postMessage({ got, lost: (st.rx_dropped ?? 0) + (st.rx_ring_full ?? 0) });
 });
 parentPort!.postMessage({ ready: true });
