@@ -17,7 +17,7 @@ import { Stack } from '../../src/stack.ts';
 import { nsExec, spawnInNs } from '../../src/tools/lab.ts';
 import { benignFrames, hostileFrames, scanFrames, sendFrameFile, writeFrameFile, type HostileAddrs } from './hostile-frames.ts';
 import { Lab, ip } from './sn1-netns.ts';
-import { hasXdp, sleep, waitFor } from './stack-helpers.ts';
+import { hasXdp, waitFor } from './stack-helpers.ts';
 
 const SEED = Number(process.env.SN_HOSTILE_SEED ?? 8);
 const FRAMES = Number(process.env.SN_HOSTILE_FRAMES ?? 200_000);
@@ -117,13 +117,19 @@ interface PingLog {
  * Ping B from A every 10 ms until stop(); -D -O give every sequence number a timestamped line
  * (a reply, or "no answer yet" when the next one is sent), so loss can be split by time window.
  */
-function pinger(p: Path): { stop: () => Promise<PingLog> } {
+function pinger(p: Path): { stop: () => Promise<PingLog>; latestMs: () => number } {
   const c = spawnInNs(p.a, ['ping', '-n', '-D', '-O', '-i', '0.01', '-W', '1', '-w', '120', '10.2.0.2']);
   let out = '';
   c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   c.stderr!.on('data', () => undefined);
   const done = new Promise<void>((r) => c.on('exit', () => r()));
   return {
+    /** Timestamp (unix ms) of the last ping line seen so far: how far the log reaches. */
+    latestMs: () => {
+      const i = out.lastIndexOf('\n[');
+      const m = /^\[(\d+\.\d+)\]/.exec(out.slice(i + 1));
+      return m ? Number(m[1]) * 1000 : 0;
+    },
     stop: async () => {
       if (c.exitCode === null) c.kill('SIGINT');
       await done;
@@ -178,7 +184,8 @@ describe('hostile traffic from A does not stop forwarding A -> B', () => {
           const t1 = Date.now();
           // Forwarding again: a ping answered (polled, deadline 20 s); then 2 s of pings to count.
           await waitFor(`${p.label}: a ping answered after the ${kind} burst`, async () => (await nsExec(p.a, ['ping', '-n', '-c', '1', '-W', '0.2', '10.2.0.2'])).code === 0, 20_000);
-          while (Date.now() < t1 + 2000) await sleep(50);
+          // The 2 s after the burst are counted from ping's own lines: wait until they reach past it.
+          await waitFor(`${p.label}: ping lines past the 2 s after the ${kind} burst`, () => ping.latestMs() >= t1 + 2000, 20_000);
           marks.push([kind, t0, t1, sent.sent]);
           // Reassembly for the router itself still works after the never-completed fragments.
           const big = await nsExec(p.a, ['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', '-s', '1600', '10.1.0.1']);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildEntry, reduceSystem, rotation, runSuite } from '../../bench/suite/runner.ts';
 import { Progress } from '../../bench/suite/progress.ts';
-import { sleep, waitFor } from '../support/wait.ts';
+import { waitFor } from '../support/wait.ts';
 import { markdown, targetLines } from '../../bench/suite/report.ts';
 import { charts } from '../../bench/suite/output.ts';
 import { groupedBarsSvg, niceScale, stackedStagesSvg } from '../../bench/suite/svg.ts';
@@ -183,8 +183,15 @@ describe('progress', () => {
     await waitFor('two ticks of the progress line', () => out.length - n0 >= 2);
     p.stop();
     const n1 = out.length;
-    // Several intervals later (a window to show that nothing happens), still n1.
-    await sleep(200);
+    // A sentinel timer of the same period fires 4 times: a progress timer still armed would have
+    // fired in between (same clock, same order), so nothing more may have been written.
+    let ticks = 0;
+    const t = setInterval(() => ticks++, 50);
+    try {
+      await waitFor('4 ticks of a sentinel timer', () => ticks >= 4);
+    } finally {
+      clearInterval(t);
+    }
     expect(out.length).toBe(n1);
   });
 });

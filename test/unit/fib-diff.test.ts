@@ -3,18 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { maskOf } from '../../src/ipv4/addr.ts';
 import { Fib, RTN_BLACKHOLE, RTN_UNICAST, type Route } from '../../src/ipv4/fib/fib.ts';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+import { rng } from '../support/rng.ts';
 
 /** Linear scan: longest prefix, then lowest metric, then first inserted. */
 function naive(routes: Route[], d: number): Route | undefined {

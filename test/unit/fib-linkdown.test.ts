@@ -4,18 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { maskOf } from '../../src/ipv4/addr.ts';
 import { Fib, formatRoute, RTN_BLACKHOLE, RTN_LOCAL, RTN_UNICAST, type Route } from '../../src/ipv4/fib/fib.ts';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+import { rng } from '../support/rng.ts';
 
 /** Longest prefix, then lowest metric, then first inserted, among routes whose link is up. */
 function naive(routes: Route[], down: Set<number>, d: number): Route | undefined {
