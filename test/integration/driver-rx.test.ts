@@ -21,7 +21,7 @@ const lostIn = (port: Port): number => {
  * (on a loaded machine the receiver can fall behind: a real loss, counted, not a test failure),
  * or `ms` passed, freeing each frame.
  */
-async function receiveFlow(port: Port, send: () => Promise<void>, count: number, ms = 30_000) {
+async function receiveFlow(port: Port, send: () => Promise<void>, count: number, lost = () => lostIn(port), ms = 30_000) {
   let flow = 0;
   let other = 0;
   const dv = port.umem.dv;
@@ -41,9 +41,17 @@ async function receiveFlow(port: Port, send: () => Promise<void>, count: number,
   port.armIrq(drain);
   await send();
   const t0 = Date.now();
-  while (flow + lostIn(port) < count && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 20));
+  while (flow + lost() < count && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 20));
   port.disarmIrq();
   return { flow, other };
+}
+
+/** `flow` of `sent` arrived, none twice, the rest counted lost by the kernel, most arrived. */
+function expectFlow(flow: number, port: Port, sent: number): void {
+  const s = JSON.stringify(port.stats());
+  expect(flow, s).toBeLessThanOrEqual(sent);
+  expect(flow + lostIn(port), s).toBeGreaterThanOrEqual(sent);
+  expect(flow, s).toBeGreaterThan(sent / 2);
 }
 
 beforeAll(() => {
@@ -75,9 +83,9 @@ describe('driver: receive 100k frames from a kernel peer', () => {
       expect(port.pool.available + port.inFlight()).toBe(port.pool.total);
       const r = await receiveFlow(port, () => udpBlast(ns, '10.211.0.1', DPORT, COUNT), COUNT);
       const s = port.stats();
-      // Every frame sent arrived or was counted lost by the kernel; most arrived.
-      expect(r.flow + lostIn(port), JSON.stringify(s)).toBe(COUNT);
-      expect(r.flow, JSON.stringify(s)).toBeGreaterThan(COUNT / 2);
+      // Every frame sent arrived or was counted lost by the kernel; most arrived. The kernel's
+      // loss counters also count the peer's own ARP/ND frames, so the sum can pass COUNT.
+      expectFlow(r.flow, port, COUNT);
       expect(s.rx_packets).toBe(r.flow + r.other);
       expect(port.pool.available + port.inFlight()).toBe(port.pool.total);
     });
@@ -93,8 +101,12 @@ describe('driver: receive 100k frames from a kernel peer', () => {
     ip('-n', tns, 'addr', 'add', '10.212.0.2/24', 'dev', 'sn1rxtap');
     ip('-n', tns, 'link', 'set', 'sn1rxtap', 'up');
     ip('-n', tns, 'neigh', 'replace', '10.212.0.1', 'lladdr', '02:00:00:00:21:01', 'dev', 'sn1rxtap', 'nud', 'permanent');
-    const r = await receiveFlow(port, () => udpBlast(tns, '10.212.0.1', DPORT, COUNT), COUNT);
-    expect(r.flow, JSON.stringify(port.stats())).toBe(COUNT);
+    // A TAP whose reader falls behind drops at its queue, counted as the TAP's tx_dropped.
+    const tapDropped = () => ifStat(tns, 'sn1rxtap', 'tx_dropped');
+    const r = await receiveFlow(port, () => udpBlast(tns, '10.212.0.1', DPORT, COUNT), COUNT, tapDropped);
+    expect(r.flow, JSON.stringify(port.stats())).toBeLessThanOrEqual(COUNT);
+    expect(r.flow + tapDropped(), JSON.stringify(port.stats())).toBeGreaterThanOrEqual(COUNT);
+    expect(r.flow, JSON.stringify(port.stats())).toBeGreaterThan(COUNT / 2);
     expect(port.pool.available + port.inFlight()).toBe(port.pool.total);
     // And the other way: batches written into the TAP reach the namespace's kernel.
     const before = ifStat(tns, 'sn1rxtap', 'rx_packets');
@@ -117,7 +129,6 @@ describe('driver: receive 100k frames from a kernel peer', () => {
     // Busy-poll socket options are set where the kernel has them; what is missing is reported.
     expect(report[0]).toMatch(/^xdp-drv: ok \(copy\)/);
     const r = await receiveFlow(port, () => udpBlast(ns, '10.211.0.1', DPORT, 20_000), 20_000);
-    expect(r.flow + lostIn(port), JSON.stringify(port.stats())).toBe(20_000);
-    expect(r.flow, JSON.stringify(port.stats())).toBeGreaterThan(10_000);
+    expectFlow(r.flow, port, 20_000);
   });
 });
