@@ -26,7 +26,10 @@ export class Batch {
   readonly mark: Uint32Array;
   /** Packet type (PACKET_HOST, BROADCAST, MULTICAST, OTHERHOST) set by eth_type_trans. */
   readonly pkttype: Uint8Array;
-  /** Scratch per stage (e.g. FIB route id, netfilter verdict). */
+  /**
+   * IPv4 route flags (RTCF_LOCAL/BROADCAST/MULTICAST, ipv4/ctx.ts; the kernel's rt_flags): set by
+   * route input, read by ICMP (no reply to a broadcast, which source a reply takes). 0 elsewhere.
+   */
   readonly aux: Uint32Array;
 
   constructor(readonly capacity = 256) {

@@ -18,7 +18,7 @@ export const DROP_NOT_FORWARDING = 2;
 export const DROP_BLACKHOLE = 3;
 /** Graph drop reason names, indexed by DROP_* (kernel skb drop reason names). */
 export const ROUTE_DROP_REASONS = ['ip.invalid_source', 'ip.invalid_dest', 'ip.InAddrErrors', 'ip.blackhole'] as const;
-/** Answer with ICMP destination unreachable, code in ROUTE_ICMP_CODE | code. */
+/** Answer with ICMP destination unreachable; the ICMP code is in bits 8..15 (ROUTE_ICMP | code << 8). */
 export const ROUTE_ICMP = 3;
 
 /**
