@@ -1,7 +1,21 @@
+/** Counter ids (indexes into Counters.v) by name, typed from a names tuple. */
+export type CounterIds<T extends readonly string[]> = { readonly [K in T[number]]: number };
+
+/**
+ * The ids of a fixed group, for `new Counters(group, names)` with the same tuple: a counter is
+ * counted as `c.v[NEIGH.table_fulls]++`, never by a bare index.
+ */
+export function counterIds<const T extends readonly string[]>(names: T): CounterIds<T> {
+  const o: Record<string, number> = {};
+  names.forEach((n, i) => (o[n] = i));
+  return o as CounterIds<T>;
+}
+
 /**
  * A named set of counters in one Float64Array (exact up to 2^53, no overflow at line rate).
  * Names are the kernel's where one exists (InHdrErrors, RcvbufErrors, time_squeeze...).
- * Registration happens at setup; the hot path only does `c.v[id]++`.
+ * Registration happens at setup; the hot path only does `c.v[id]++` (ids from counterIds() for a
+ * fixed group, from id() for one that grows, like the graph's drop reasons).
  */
 export class Counters {
   v: Float64Array;

@@ -1,8 +1,8 @@
-import { Counters } from '../core/counters.ts';
+import { counterIds, Counters } from '../core/counters.ts';
 
 /**
  * The IPv4 and ICMP SNMP MIBs under the names `netstat -s` / /proc/net/snmp and /proc/net/netstat
- * (IpExt) show. Counter ids are resolved once here so stages do `mib.v[IP_InReceives]++`.
+ * (IpExt) show. Counter ids are resolved once here so stages do `mib.ip.v[IP.InReceives]++`.
  * Drops are also counted as graph drop reasons (`ip.InHdrErrors`...); the MIB is the netstat view.
  */
 export const IP_NAMES = [
@@ -25,18 +25,10 @@ export const ICMP_NAMES = [
 /** /proc/net/stat/rt_cache columns softnet keeps (martians are dropped, not MIB-counted, by Linux). */
 export const RT_NAMES = ['in_martian_src', 'in_martian_dst', 'in_no_route', 'in_brd'] as const;
 
-type Ids<T extends readonly string[]> = { readonly [K in T[number]]: number };
-
-function ids<T extends readonly string[]>(names: T): Ids<T> {
-  const o: Record<string, number> = {};
-  names.forEach((n, i) => (o[n] = i));
-  return o as Ids<T>;
-}
-
 /** Counter ids (indexes into Counters.v) of the Ip, Icmp and rt_cache groups. */
-export const IP = ids(IP_NAMES);
-export const ICMP = ids(ICMP_NAMES);
-export const RT = ids(RT_NAMES);
+export const IP = counterIds(IP_NAMES);
+export const ICMP = counterIds(ICMP_NAMES);
+export const RT = counterIds(RT_NAMES);
 
 export class Ipv4Mib {
   readonly ip = new Counters('Ip', IP_NAMES);
