@@ -5,7 +5,7 @@
 // restored between rounds, outside the timed part, so every call does the full work.
 // Run: taskset -c 1 node --import tsx bench/micro-csum-partial.ts
 import { CsumPartialRx } from '../src/ipv4/csum-partial.ts';
-import { csumFinish, csumFold, csumPartial, pseudoHdrSum } from '../src/ipv4/csum.ts';
+import { csumFinish, csumFold, csumPartial, pseudoHdrSum } from '../src/wire/checksum.ts';
 const N = 4096, STRIDE = 2048;
 function setup(tot: number, partial: boolean, proto: number) {
   const buf = new ArrayBuffer(N * STRIDE); const dv = new DataView(buf); const u8 = new Uint8Array(buf);

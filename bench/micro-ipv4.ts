@@ -12,7 +12,8 @@ import { NetDevices } from '../src/core/netdev.ts';
 import { FramePool } from '../src/driver/pool.ts';
 import { MemoryPort } from '../src/driver/memory.ts';
 import { memoryUmem } from '../src/driver/umem.ts';
-import { csumFinish, csumPartial, ipSendCheck } from '../src/ipv4/csum.ts';
+import { csumFinish, csumPartial } from '../src/wire/checksum.ts';
+import { ipSendCheck } from '../src/wire/ipv4.ts';
 import { registerIpv4, type Ipv4 } from '../src/ipv4/index.ts';
 import { Netfilter } from '../src/ipv4/netfilter/netfilter.ts';
 

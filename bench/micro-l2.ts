@@ -10,7 +10,7 @@ import { NetDevices } from '../src/core/netdev.ts';
 import { FramePool } from '../src/driver/pool.ts';
 import { MemoryPort } from '../src/driver/memory.ts';
 import { memoryUmem } from '../src/driver/umem.ts';
-import { buildArp, ARPOP_REQUEST } from '../src/l2/arp.ts';
+import { buildArp, ARPOP_REQUEST } from '../src/wire/arp.ts';
 import { registerL2 } from '../src/l2/index.ts';
 
 const ti = process.argv.indexOf('--time');

@@ -1,4 +1,4 @@
-import { isPartialL4Csum, l4CsumComplete } from './csum.ts';
+import { isPartialL4Csum, l4CsumComplete } from '../wire/checksum.ts';
 
 /**
  * Completing partial (CHECKSUM_PARTIAL) TCP/UDP checksums of frames received from a veth peer.

@@ -1,6 +1,6 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
-import { csumFinish, csumFold, csumPartial, csumReplace16 } from './csum.ts';
+import { csumFinish, csumFold, csumPartial, csumReplace16 } from '../wire/checksum.ts';
 import { RTCF_BROADCAST, RTCF_MULTICAST, type Ipv4Ctx } from './ctx.ts';
 import { ICMP_ECHO, ICMP_ECHOREPLY, ICMP_TIMESTAMP, ICMP_TIMESTAMPREPLY, NR_ICMP_TYPES, writeIpHeader } from './icmp-send.ts';
 import { ICMP } from './mib.ts';

@@ -1,6 +1,7 @@
 import { PACKET_HOST, type Batch } from '../core/batch.ts';
 import { RTN_BROADCAST } from './fib/types.ts';
-import { csumFinish, csumPartial, ipSendCheck } from './csum.ts';
+import { csumFinish, csumPartial } from '../wire/checksum.ts';
+import { ipSendCheck } from '../wire/ipv4.ts';
 import { RTCF_BROADCAST, RTCF_LOCAL, RTCF_MULTICAST, type Ipv4Ctx } from './ctx.ts';
 import { ICMP } from './mib.ts';
 

@@ -16,7 +16,8 @@ import { NfHooks, type NetfilterLike } from './nf-hooks.ts';
 export { DEFAULT_SYSCTL, Ipv4Ctx, RTCF_BROADCAST, RTCF_LOCAL, RTCF_MULTICAST, type Ipv4Sysctl } from './ctx.ts';
 export { NF_ACCEPT, NF_DROP, NF_REJECT, REJECT_TCP_RESET, type NetfilterLike } from './nf-hooks.ts';
 export { writeIpHeader, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB } from './icmp-send.ts';
-export { ipSendCheck, csumPartial, csumFinish, csumFold, pseudoHdrSum } from './csum.ts';
+export { csumPartial, csumFinish, csumFold, pseudoHdrSum } from '../wire/checksum.ts';
+export { ipSendCheck } from '../wire/ipv4.ts';
 
 /** What registerIpv4 needs from the ptype table (core/ptype.ts PtypeTable). */
 export interface PtypeLike {

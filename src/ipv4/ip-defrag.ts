@@ -1,6 +1,6 @@
 import { Batch } from '../core/batch.ts';
 import type { Graph } from '../core/graph.ts';
-import { ipSendCheck } from './csum.ts';
+import { ipSendCheck } from '../wire/ipv4.ts';
 import { RTCF_LOCAL, type Ipv4Ctx } from './ctx.ts';
 import { ICMP_EXC_FRAGTIME, ICMP_TIME_EXCEEDED, type IcmpSender } from './icmp-send.ts';
 import { IP } from './mib.ts';

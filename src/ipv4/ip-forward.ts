@@ -1,6 +1,6 @@
 import { PACKET_HOST, type Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
-import { ipDecreaseTtl } from './csum.ts';
+import { ipDecreaseTtl } from '../wire/ipv4.ts';
 import type { Ipv4Ctx } from './ctx.ts';
 import { ICMP_DEST_UNREACH, ICMP_EXC_TTL, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, type IcmpSender } from './icmp-send.ts';
 import { ipFragment } from './ip-fragment.ts';

@@ -1,8 +1,8 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph } from '../core/graph.ts';
-import { ipSendCheck } from './csum.ts';
+import { ipSendCheck } from '../wire/ipv4.ts';
 import type { Ipv4Ctx } from './ctx.ts';
-import { ipOptionsFragment } from './ip-options.ts';
+import { ipOptionsFragment } from '../wire/ipv4-options.ts';
 import { IP } from './mib.ts';
 
 const IP_MF = 0x2000;

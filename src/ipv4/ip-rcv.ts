@@ -1,10 +1,10 @@
 import { PACKET_OTHERHOST, type Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
-import { ipHdrCsumOk, ipHdrCsumOk5 } from './csum.ts';
+import { ipHdrCsumOk, ipHdrCsumOk5 } from '../wire/ipv4.ts';
 import type { Ipv4Ctx } from './ctx.ts';
 import { CsumPartialRx } from './csum-partial.ts';
 import { ICMP_DEST_UNREACH, ICMP_NET_UNREACH, ICMP_PARAMETERPROB, type IcmpSender } from './icmp-send.ts';
-import { ipOptionsCompile, OPT_OK, OPT_SRR } from './ip-options.ts';
+import { ipOptionsCompile, OPT_OK, OPT_SRR } from '../wire/ipv4-options.ts';
 import { IP } from './mib.ts';
 import { NF_ACCEPT, NF_INET_PRE_ROUTING, NF_REPLY, type NfHooks } from './nf-hooks.ts';
 import { ROUTE_DROP_REASONS, ROUTE_FORWARD, ROUTE_ICMP, ROUTE_LOCAL, routeInput } from './route-input.ts';

@@ -1,5 +1,5 @@
 import type { Batch } from '../core/batch.ts';
-import { csumFinish, csumPartial, pseudoHdrSum } from './csum.ts';
+import { csumFinish, csumPartial, pseudoHdrSum } from '../wire/checksum.ts';
 import type { Ipv4Ctx } from './ctx.ts';
 import { ICMP_DEST_UNREACH, writeIpHeader, type IcmpSender } from './icmp-send.ts';
 

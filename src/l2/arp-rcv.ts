@@ -17,7 +17,7 @@ import {
   ARPHRD_IEEE802,
   ARPOP_REPLY,
   ARPOP_REQUEST,
-} from './arp.ts';
+} from '../wire/arp.ts';
 import { ETH_HLEN, ETH_P_ARP, ETH_P_IP } from './eth.ts';
 import type { NeighTable } from './neighbour.ts';
 

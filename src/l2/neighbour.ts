@@ -1,6 +1,6 @@
 import type { Graph } from '../core/graph.ts';
 import type { NetDevice, NetDevices } from '../core/netdev.ts';
-import { ARP_FRAME_LEN, ARPOP_REQUEST, buildArp } from './arp.ts';
+import { ARP_FRAME_LEN, ARPOP_REQUEST, buildArp } from '../wire/arp.ts';
 import { Counters } from '../core/counters.ts';
 import { ETH_HLEN, ETH_P_IP, formatIp, macHi, macLo, macPairToString, writeEthHeader } from './eth.ts';
 import { Originate } from './originate.ts';

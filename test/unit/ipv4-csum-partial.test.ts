@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import type { MemoryPort } from '../../src/driver/memory.ts';
 import { CsumPartialRx } from '../../src/ipv4/csum-partial.ts';
-import { csumFinish, csumFold, csumPartial, isPartialL4Csum, l4CsumComplete, pseudoHdrSum } from '../../src/ipv4/csum.ts';
+import { csumFinish, csumFold, csumPartial, isPartialL4Csum, l4CsumComplete, pseudoHdrSum } from '../../src/wire/checksum.ts';
 import { Stack } from '../../src/stack.ts';
 import { ip, ipFrame, lab, parseIp, pattern } from './ipv4-helpers.ts';
 

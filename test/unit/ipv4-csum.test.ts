@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { csumFinish, csumFold, csumPartial, csumReplace16, ipDecreaseTtl, ipHdrCsumOk, ipHdrCsumOk5, ipSendCheck } from '../../src/ipv4/csum.ts';
+import { csumFinish, csumFold, csumPartial, csumReplace16 } from '../../src/wire/checksum.ts';
+import { ipDecreaseTtl, ipHdrCsumOk, ipHdrCsumOk5, ipSendCheck } from '../../src/wire/ipv4.ts';
 
 function rng(seed: number) {
   let x = seed >>> 0 || 1;

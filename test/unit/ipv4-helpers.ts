@@ -5,7 +5,7 @@ import { Graph, type Stage } from '../../src/core/graph.ts';
 import { NetDevices } from '../../src/core/netdev.ts';
 import { MemoryPort } from '../../src/driver/memory.ts';
 import { parseIPv4 } from '../../src/ipv4/addr.ts';
-import { csumFinish, csumFold, csumPartial } from '../../src/ipv4/csum.ts';
+import { csumFinish, csumFold, csumPartial } from '../../src/wire/checksum.ts';
 import { registerIpv4, type Ipv4, type Ipv4Options } from '../../src/ipv4/index.ts';
 
 export const ip = parseIPv4;

@@ -2,7 +2,7 @@
 // of its own: neigh-output on resolved next hops, and arp-rcv answering requests (1 round in 8).
 import { Batch } from '../../src/core/batch.ts';
 import { parseMac } from '../../src/l2/eth.ts';
-import { ARPOP_REQUEST, buildArp } from '../../src/l2/arp.ts';
+import { ARPOP_REQUEST, buildArp } from '../../src/wire/arp.ts';
 import { measureNoGc } from '../support/nogc-child.ts';
 import { OUR_IP, rig } from './l2-helpers.ts';
 

@@ -1,3 +1,5 @@
+import { IPV4_HLEN } from './ipv4.ts';
+
 /**
  * ip_options_compile for received packets: walk the options of the header at h (ihl bytes) and
  * bounds-check every one. Options are passed through unchanged (record route and timestamp are
@@ -8,16 +10,16 @@
 export const OPT_OK = -1;
 export const OPT_SRR = -2;
 
-const IPOPT_END = 0;
-const IPOPT_NOOP = 1;
-const IPOPT_RR = 7;
-const IPOPT_TIMESTAMP = 68;
-const IPOPT_LSRR = 131;
-const IPOPT_SSRR = 137;
-const IPOPT_RA = 148;
+export const IPOPT_END = 0;
+export const IPOPT_NOOP = 1;
+export const IPOPT_RR = 7;
+export const IPOPT_TIMESTAMP = 68;
+export const IPOPT_LSRR = 131;
+export const IPOPT_SSRR = 137;
+export const IPOPT_RA = 148;
 
 export function ipOptionsCompile(u8: Uint8Array, h: number, ihl: number): number {
-  let p = h + 20;
+  let p = h + IPV4_HLEN;
   const end = h + ihl;
   let srr = false;
   let rr = false;
@@ -79,7 +81,7 @@ export function ipOptionsCompile(u8: Uint8Array, h: number, ihl: number): number
  * options without the "copied" flag (0x80) by NOOPs (the header keeps its length).
  */
 export function ipOptionsFragment(u8: Uint8Array, h: number, ihl: number): void {
-  let p = h + 20;
+  let p = h + IPV4_HLEN;
   const end = h + ihl;
   while (p < end) {
     const type = u8[p];

@@ -1,5 +1,5 @@
 /**
- * The internet checksum (RFC 1071) over UMEM bytes, and its incremental update (RFC 1624).
+ * The internet checksum (RFC 1071) over frame bytes, and its incremental update (RFC 1624).
  * Sums are kept as plain numbers of 16-bit words: a 64 KiB buffer sums to < 2^32, so no
  * intermediate fold is needed and everything stays a small integer for V8.
  */
@@ -54,36 +54,6 @@ export function csumFinish(sum: number): number {
 }
 
 /**
- * True when the 20-byte IPv4 header at `a` (ihl = 5) checksums to zero. Unrolled: this runs for
- * every received packet, and ten straight loads beat a loop here.
- */
-export function ipHdrCsumOk5(dv: DataView, a: number): boolean {
-  const w0 = dv.getUint32(a);
-  const w1 = dv.getUint32(a + 4);
-  const w2 = dv.getUint32(a + 8);
-  const w3 = dv.getUint32(a + 12);
-  const w4 = dv.getUint32(a + 16);
-  let s =
-    (w0 >>> 16) + (w0 & 0xffff) + (w1 >>> 16) + (w1 & 0xffff) + (w2 >>> 16) + (w2 & 0xffff) +
-    (w3 >>> 16) + (w3 & 0xffff) + (w4 >>> 16) + (w4 & 0xffff);
-  s = (s & 0xffff) + (s >>> 16);
-  s = (s & 0xffff) + (s >>> 16);
-  return s === 0xffff;
-}
-
-/** The general case (options present): any IHL. */
-export function ipHdrCsumOk(dv: DataView, a: number, ihl: number): boolean {
-  return csumFold(csumPartial(dv, a, ihl << 2, 0)) === 0xffff;
-}
-
-/** Recompute and store the header checksum of the IPv4 header at `a`. */
-export function ipSendCheck(dv: DataView, a: number): void {
-  dv.setUint16(a + 10, 0);
-  const ihl = dv.getUint8(a) & 0x0f;
-  dv.setUint16(a + 10, csumFinish(csumPartial(dv, a, ihl << 2, 0)));
-}
-
-/**
  * RFC 1624 eqn. 3: the checksum after one 16-bit word of the covered data changes from `oldW`
  * to `newW`: HC' = ~(~HC + ~m + m'). Never yields 0xffff for a nonzero header, so it agrees
  * with a full recompute.
@@ -101,18 +71,6 @@ export function csumReplace32(check: number, oldW: number, newW: number): number
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   return ~s & 0xffff;
-}
-
-/**
- * ip_decrease_ttl: decrement the TTL of the header at `a` and patch its checksum in place
- * (RFC 1624; the TTL is the high byte of the word at offset 8). Returns the new TTL.
- */
-export function ipDecreaseTtl(dv: DataView, a: number): number {
-  const old = dv.getUint16(a + 8);
-  const nw = old - 0x100;
-  dv.setUint16(a + 8, nw);
-  dv.setUint16(a + 10, csumReplace16(dv.getUint16(a + 10), old, nw));
-  return nw >>> 8;
 }
 
 /** Sum of the TCP/UDP pseudo-header (unfolded). */

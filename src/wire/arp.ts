@@ -1,4 +1,4 @@
-import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, writeEthHeader } from './eth.ts';
+import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, writeEthHeader } from './ethernet.ts';
 
 /**
  * ARP for IPv4 over Ethernet (RFC 826, include/uapi/linux/if_arp.h): offsets from the ARP header
@@ -24,9 +24,24 @@ export const ARPOP_REPLY = 2;
 /** An ARP frame is 42 bytes; NICs pad to 60 on the wire, we do not need to. */
 export const ARP_FRAME_LEN = ETH_HLEN + ARP_LEN;
 
+/** Write the 28-byte Ethernet/IPv4 ARP header at a. MACs are (hi u32, lo u16) pairs. */
+export function writeArp(dv: DataView, a: number, op: number, shaHi: number, shaLo: number, spa: number, thaHi: number, thaLo: number, tpa: number): void {
+  dv.setUint16(a + ARP_HRD, ARPHRD_ETHER);
+  dv.setUint16(a + ARP_PRO, ETH_P_IP);
+  dv.setUint8(a + ARP_HLN, 6);
+  dv.setUint8(a + ARP_PLN, 4);
+  dv.setUint16(a + ARP_OP, op);
+  dv.setUint32(a + ARP_SHA, shaHi);
+  dv.setUint16(a + ARP_SHA + 4, shaLo);
+  dv.setUint32(a + ARP_SPA, spa >>> 0);
+  dv.setUint32(a + ARP_THA, thaHi);
+  dv.setUint16(a + ARP_THA + 4, thaLo);
+  dv.setUint32(a + ARP_TPA, tpa >>> 0);
+}
+
 /**
- * Build an Ethernet/ARP frame at addr (arp_create). MACs are (hi u32, lo u16) pairs; a target
- * hardware address of (0, 0) is what requests carry. Returns the frame length.
+ * Build an Ethernet/ARP frame at addr (arp_create). A target hardware address of (0, 0) is what
+ * requests carry. Returns the frame length.
  */
 export function buildArp(
   dv: DataView,
@@ -42,17 +57,6 @@ export function buildArp(
   tpa: number,
 ): number {
   writeEthHeader(dv, addr, ethDstHi, ethDstLo, shaHi, shaLo, ETH_P_ARP);
-  const a = addr + ETH_HLEN;
-  dv.setUint16(a + ARP_HRD, ARPHRD_ETHER);
-  dv.setUint16(a + ARP_PRO, ETH_P_IP);
-  dv.setUint8(a + ARP_HLN, 6);
-  dv.setUint8(a + ARP_PLN, 4);
-  dv.setUint16(a + ARP_OP, op);
-  dv.setUint32(a + ARP_SHA, shaHi);
-  dv.setUint16(a + ARP_SHA + 4, shaLo);
-  dv.setUint32(a + ARP_SPA, spa >>> 0);
-  dv.setUint32(a + ARP_THA, thaHi);
-  dv.setUint16(a + ARP_THA + 4, thaLo);
-  dv.setUint32(a + ARP_TPA, tpa >>> 0);
+  writeArp(dv, addr + ETH_HLEN, op, shaHi, shaLo, spa, thaHi, thaLo, tpa);
   return ARP_FRAME_LEN;
 }

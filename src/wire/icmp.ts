@@ -1,0 +1,65 @@
+import { csumFinish, csumPartial } from './checksum.ts';
+
+/** The ICMP header (include/uapi/linux/icmp.h, RFC 792). Offsets from the ICMP header start. */
+
+export const ICMP_TYPE = 0;
+export const ICMP_CODE = 1;
+export const ICMP_CHECKSUM = 2;
+/** Echo: identifier and sequence; errors: unused / pointer / next-hop MTU (the "rest of header"). */
+export const ICMP_UN = 4;
+export const ICMP_ECHO_ID = 4;
+export const ICMP_ECHO_SEQ = 6;
+export const ICMP_HLEN = 8;
+
+export const ICMP_ECHOREPLY = 0;
+export const ICMP_DEST_UNREACH = 3;
+export const ICMP_SOURCE_QUENCH = 4;
+export const ICMP_REDIRECT = 5;
+export const ICMP_ECHO = 8;
+export const ICMP_TIME_EXCEEDED = 11;
+export const ICMP_PARAMETERPROB = 12;
+export const ICMP_TIMESTAMP = 13;
+export const ICMP_TIMESTAMPREPLY = 14;
+export const NR_ICMP_TYPES = 18;
+// Codes for ICMP_DEST_UNREACH.
+export const ICMP_NET_UNREACH = 0;
+export const ICMP_HOST_UNREACH = 1;
+export const ICMP_PROT_UNREACH = 2;
+export const ICMP_PORT_UNREACH = 3;
+export const ICMP_FRAG_NEEDED = 4;
+export const ICMP_NET_ANO = 9;
+export const ICMP_HOST_ANO = 10;
+export const ICMP_PKT_FILTERED = 13;
+// Codes for ICMP_TIME_EXCEEDED.
+export const ICMP_EXC_TTL = 0;
+export const ICMP_EXC_FRAGTIME = 1;
+
+/** icmp_pointers[type].error: the error types (never answered with an error). */
+export function icmpIsError(type: number): boolean {
+  return type === ICMP_DEST_UNREACH || type === ICMP_SOURCE_QUENCH || type === ICMP_REDIRECT || type === ICMP_TIME_EXCEEDED || type === ICMP_PARAMETERPROB;
+}
+
+export function icmpType(u8: Uint8Array, p: number): number {
+  return u8[p + ICMP_TYPE];
+}
+
+export function icmpCode(u8: Uint8Array, p: number): number {
+  return u8[p + ICMP_CODE];
+}
+
+/** True when the `len` bytes of ICMP message at p checksum to zero. */
+export function icmpCsumOk(dv: DataView, p: number, len: number): boolean {
+  return csumFinish(csumPartial(dv, p, len, 0)) === 0;
+}
+
+/**
+ * Write type, code and the 32-bit rest of header at p, then the checksum over the `len` bytes of
+ * the message (the body must already be in place).
+ */
+export function writeIcmpHeader(dv: DataView, p: number, type: number, code: number, rest: number, len: number): void {
+  dv.setUint8(p + ICMP_TYPE, type);
+  dv.setUint8(p + ICMP_CODE, code);
+  dv.setUint16(p + ICMP_CHECKSUM, 0);
+  dv.setUint32(p + ICMP_UN, rest >>> 0);
+  dv.setUint16(p + ICMP_CHECKSUM, csumFinish(csumPartial(dv, p, len, 0)));
+}
