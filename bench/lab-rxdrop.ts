@@ -3,6 +3,7 @@
 //
 //   node --import tsx bench/lab-rxdrop.ts [--seconds S] [--reps N] [--size B] [--busy-poll]
 //        [--mode xdp-drv|xdp-skb] [--generator softnet|c] [--gen-cpu C] [--rx-cpu C] [--napi-cpu C]
+//        [--link 1g|10g|25g|40g|100g]
 //
 // The generator (XDP live frames, XDP_TX out of host A's veth end) runs in ns sn-LAB-a; the
 // receiver on the softnet-side end in the root namespace. Receiver rate = frames received /
@@ -18,11 +19,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from '../src/cli/args.ts';
-import { benchLab, labDown, xdpDrops } from './lib/lab.ts';
-import { machineInfo, pinNapi } from './lib/cpu.ts';
-import { buildCRef } from './lib/cref.ts';
-import { lastJson, sleep, startProc, stopProc } from './lib/proc.ts';
-import { fmtMpps, lineRatePps, ratioOfMedians, round, summarize, type Summary } from './lib/stats.ts';
+import { labDown, labUp } from '../src/tools/lab.ts';
+import { pinNapi, setThreadedNapi } from '../src/bench/cpu.ts';
+import { buildCRef } from '../src/bench/cref.ts';
+import { xdpDrops } from '../src/bench/labrun.ts';
+import { machineInfo } from '../src/bench/machine.ts';
+import { softnetArgv } from '../src/bench/package.ts';
+import { Proc, sleep } from '../src/bench/proc.ts';
+import { errText } from '../src/bench/runner.ts';
+import { fmtSummary, lineRatePct, LINKS, ratioOfMedians, round, roundSummary, summarizeSome, type Link, type Summary } from '../src/bench/stats.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -39,7 +44,7 @@ const a = parseArgs(process.argv.slice(2), {
   threaded: { type: 'bool', help: "threaded NAPI on the receiving veth, kthread pinned to --napi-cpu (default: off, its work runs in the generator CPU's softirq)" },
   ringSize: { type: 'int', min: 64, max: 4096, default: 4096, help: 'RX ring size for both receivers (same room to absorb scheduling gaps)' },
   batch: { type: 'int', min: 1, max: 512, default: 64, help: 'frames per receive batch, both receivers' },
-  link: { type: 'number', min: 0.1, default: 10, help: 'link speed in Gbit/s for the line-rate percentage' },
+  link: { type: 'enum', values: Object.keys(LINKS), default: '10g', help: 'link speed for the line-rate percentage' },
   lab: { type: 'string', default: 'rx' },
   keepLab: { type: 'bool' },
   kernel: { type: 'bool', default: true, help: 'also run the in-kernel XDP_DROP baseline (--no-kernel to skip)' },
@@ -69,9 +74,13 @@ interface Sample {
   failed?: string;
 }
 
+const link = a.link as Link;
 const cref = buildCRef();
-const CLI = ['node', path.join(root, 'bin/softnet.js')];
-const lab = await benchLab(a.lab, { threadedNapi: a.threaded });
+// A fresh lab; static ARP, so hosts send without anything answering ARP.
+await labDown(a.lab);
+const lab = await labUp({ name: a.lab, staticArp: true });
+// Threaded NAPI on the softnet-side veth ends, so their receive work can be pinned.
+if (a.threaded) for (const d of [lab.a.dev, lab.b.dev]) await setThreadedNapi(null, d, true);
 const cleanup = async () => {
   if (!a.keepLab) await labDown(a.lab);
 };
@@ -84,8 +93,8 @@ console.log(`lab-rxdrop: ${a.size} B frames, ${a.seconds} s x ${a.reps} reps, ${
 function receiver(system: System): { argv: string[]; ready: RegExp } {
   if (system === 'softnet') {
     return {
-      argv: [...CLI, 'drop', '--dev', lab.a.dev, '--mode', a.mode, '--ring-size', String(a.ringSize), '--batch', String(a.batch), '--json',
-        ...(a.busyPoll ? ['--busy-poll'] : [])],
+      argv: softnetArgv(['drop', '--dev', lab.a.dev, '--mode', a.mode, '--ring-size', String(a.ringSize), '--batch', String(a.batch), '--json',
+        ...(a.busyPoll ? ['--busy-poll'] : [])]),
       ready: /: ok\b/,
     };
   }
@@ -100,8 +109,8 @@ function receiver(system: System): { argv: string[]; ready: RegExp } {
 
 function generator(): string[] {
   if (a.generator === 'softnet') {
-    return [...CLI, 'gen', '--dev', lab.a.host.dev, '--duration', String(a.seconds), '--size', String(frame),
-      '--src-mac', lab.a.host.mac, '--dst-mac', lab.a.mac, '--json'];
+    return softnetArgv(['gen', '--dev', lab.a.host.dev, '--duration', String(a.seconds), '--size', String(frame),
+      '--src-mac', lab.a.host.mac, '--dst-mac', lab.a.mac, '--json']);
   }
   return [cref, 'gen', '-i', lab.a.host.dev, '-d', String(a.seconds), '-s', String(frame), '-D', lab.a.mac, '-M', lab.a.host.mac];
 }
@@ -109,20 +118,25 @@ function generator(): string[] {
 async function once(system: System, rep: number): Promise<Sample> {
   const fail = (why: string): Sample => ({ system, rep, received: 0, sent: 0, genSeconds: 0, pps: 0, genPps: 0, loss: 1, kernelDrops: 0, cpuNsPerPacket: NaN, failed: why });
   const r = receiver(system);
-  const rx = startProc(null, a.rxCpu, r.argv, r.ready);
-  await rx.ready;
+  const rx = new Proc(system, null, a.rxCpu, r.argv);
+  try {
+    await rx.waitFor(r.ready, 30_000);
+  } catch (e) {
+    await rx.stop();
+    return fail(errText(e));
+  }
   await sleep(300); // XDP program attached, socket bound: let the device settle
-  if (rx.child.exitCode !== null) return fail(`receiver exited: ${(await rx.done).stderr.trim()}`);
-  if (a.threaded) pinNapi(lab.a.dev, napiCpu);
+  if (!rx.running()) return fail(`receiver exited${rx.tail()}`);
+  if (a.threaded) await pinNapi(lab.a.dev, napiCpu);
   const drops0 = system === 'kernel-xdp-drop' ? await xdpDrops(null, lab.a.dev) : 0;
-  const gen = startProc(lab.a.host.ns, a.genCpu, generator());
-  const g = await gen.done;
+  const gen = new Proc('generator', lab.a.host.ns, a.genCpu, generator());
+  await gen.wait((a.seconds + 30) * 1000);
   await sleep(300); // let the receiver drain its rings
-  const out = await stopProc(rx);
-  const gj = lastJson(g.stdout);
-  const rj = lastJson(out.stdout);
-  if (!gj) return fail(`generator failed: ${g.stderr.trim()}`);
-  if (!rj) return fail(`receiver failed: ${out.stderr.trim()}`);
+  await rx.stop(5000);
+  const gj = gen.lastJson();
+  const rj = rx.lastJson();
+  if (!gj) return fail(`generator failed${gen.tail()}`);
+  if (!rj) return fail(`receiver failed${rx.tail()}`);
   const sent = Number(gj.packets);
   const genSeconds = Number(gj.seconds);
   // The kernel baseline has no socket to count in: its program's drops are the veth's counter.
@@ -163,11 +177,11 @@ try {
 }
 
 const ok = (sys: System) => samples.filter((s) => s.system === sys && !s.failed);
-const sum = Object.fromEntries(SYSTEMS.map((sys) => [sys, summarize(ok(sys).map((s) => s.pps))])) as Record<System, Summary>;
-const offered = summarize(samples.filter((s) => !s.failed).map((s) => s.genPps));
+const sum = Object.fromEntries(SYSTEMS.map((sys) => [sys, summarizeSome(ok(sys).map((s) => s.pps))])) as Record<System, Summary | null>;
+const offered = summarizeSome(samples.filter((s) => !s.failed).map((s) => s.genPps));
 const ratio = ratioOfMedians(sum.softnet, sum['c-rxdrop']);
-const ratioKernel = kernelRuns ? ratioOfMedians(sum.softnet, sum['kernel-xdp-drop']) : NaN;
-const line = lineRatePps(a.size, a.link);
+const ratioKernel = kernelRuns ? ratioOfMedians(sum.softnet, sum['kernel-xdp-drop']) : null;
+const linePct = (s: Summary | null) => (s === null ? null : round(lineRatePct(s.median / 1e6, a.size, link), 2));
 // If both receivers took (nearly) everything offered, the generator set the pace: the ratio then
 // says "both keep up", not which is faster.
 const genLimited = (sys: System) => ok(sys).length > 0 && ok(sys).every((s) => s.loss < 0.01);
@@ -180,29 +194,29 @@ for (const sys of SYSTEMS) {
 }
 
 console.log(`\nMpps received, min / median / max over ${a.reps} reps (${a.size} B, ${a.mode}${a.busyPoll ? ', busy-poll' : ''}):`);
-console.log(`  softnet drop   ${fmtMpps(sum.softnet)}`);
-console.log(`  C xsk_ref      ${fmtMpps(sum['c-rxdrop'])}`);
-if (kernelRuns) console.log(`  kernel XDP_DROP ${fmtMpps(sum['kernel-xdp-drop'])}`);
-console.log(`  offered        ${fmtMpps(offered)}`);
-const cpuNs = (sys: System) => summarize(ok(sys).map((s) => s.cpuNsPerPacket));
-console.log(`  receiver CPU ns/frame, softnet ${fmtNs(cpuNs('softnet'))}, C ${fmtNs(cpuNs('c-rxdrop'))}`);
-console.log(`  softnet / C (medians): ${Number.isNaN(ratio) ? 'n/a' : ratio.toFixed(3)}  (target >= 0.9)`);
-if (kernelRuns) console.log(`  softnet / kernel XDP_DROP (medians): ${Number.isNaN(ratioKernel) ? 'n/a' : ratioKernel.toFixed(3)}`);
-console.log(`  softnet median = ${((sum.softnet.median / line) * 100).toFixed(1)}% of ${a.link} GbE line rate`);
+const mpps = (s: Summary | null) => fmtSummary(s, 2, 1e6);
+console.log(`  softnet drop   ${mpps(sum.softnet)}`);
+console.log(`  C xsk_ref      ${mpps(sum['c-rxdrop'])}`);
+if (kernelRuns) console.log(`  kernel XDP_DROP ${mpps(sum['kernel-xdp-drop'])}`);
+console.log(`  offered        ${mpps(offered)}`);
+// A receiver that reported no CPU time has no figure (NaN), not a zero.
+const cpuNs = (sys: System) => summarizeSome(ok(sys).map((s) => s.cpuNsPerPacket).filter(Number.isFinite));
+console.log(`  receiver CPU ns/frame, softnet ${fmtSummary(cpuNs('softnet'), 0)}, C ${fmtSummary(cpuNs('c-rxdrop'), 0)}`);
+console.log(`  softnet / C (medians): ${ratio === null ? 'n/a' : ratio.toFixed(3)}  (target >= 0.9)`);
+if (kernelRuns) console.log(`  softnet / kernel XDP_DROP (medians): ${ratioKernel === null ? 'n/a' : ratioKernel.toFixed(3)}`);
+const softnetPct = linePct(sum.softnet);
+console.log(`  softnet median = ${softnetPct === null ? 'n/a' : softnetPct.toFixed(1) + '%'} of ${link} line rate`);
 for (const n of notes) console.log(`  note: ${n}`);
 
-function fmtNs(s: Summary): string {
-  return s.n ? `${s.min.toFixed(0)} / ${s.median.toFixed(0)} / ${s.max.toFixed(0)}` : 'n/a';
-}
-const nsSum = (s: Summary) => ({ min: round(s.min, 1), median: round(s.median, 1), max: round(s.max, 1) });
-const mm = (s: Summary) => ({ min: round(s.min / 1e6), median: round(s.median / 1e6), max: round(s.max / 1e6), n: s.n });
+const nsSum = (s: Summary | null) => s && roundSummary(s, 1);
+const mm = (s: Summary | null) => s && roundSummary(s, 3, 1e6);
 const result = {
   bench: 'lab-rxdrop',
   date: new Date().toISOString(),
   command: `node --import tsx bench/lab-rxdrop.ts ${process.argv.slice(2).join(' ')}`.trim(),
   machine: machineInfo(),
   placement,
-  options: { seconds: a.seconds, reps: a.reps, size: a.size, mode: a.mode, busyPoll: a.busyPoll, generator: a.generator, link: a.link,
+  options: { seconds: a.seconds, reps: a.reps, size: a.size, mode: a.mode, busyPoll: a.busyPoll, generator: a.generator, link,
     ringSize: a.ringSize, batch: a.batch, threaded: a.threaded },
   scenarios: [
     {
@@ -211,10 +225,10 @@ const result = {
       systems: Object.fromEntries(SYSTEMS.map((sys) => [sys, mm(sum[sys])])),
       offered: mm(offered),
       ratios: {
-        'c-rxdrop': Number.isNaN(ratio) ? null : round(ratio),
-        ...(kernelRuns ? { 'kernel-xdp-drop': Number.isNaN(ratioKernel) ? null : round(ratioKernel) } : {}),
+        'c-rxdrop': ratio === null ? null : round(ratio),
+        ...(kernelRuns ? { 'kernel-xdp-drop': ratioKernel === null ? null : round(ratioKernel) } : {}),
       },
-      lineRatePct: Object.fromEntries(SYSTEMS.map((sys) => [sys, round((sum[sys].median / line) * 100, 2)])),
+      lineRatePct: Object.fromEntries(SYSTEMS.map((sys) => [sys, linePct(sum[sys])])),
       cpuNsPerPacket: { softnet: nsSum(cpuNs('softnet')), 'c-rxdrop': nsSum(cpuNs('c-rxdrop')) },
       notes,
     },

@@ -1,4 +1,4 @@
-// xsk_fwd: the C side of the benchmark suite (bench/suite): the baselines and the generator that
+// xsk_fwd: the C side of the benchmark suite (src/bench): the baselines and the generator that
 // every system in a scenario shares.
 //
 //   xsk_fwd gen -i IF -s SIZE|imix (-d SEC | -n COUNT) [-D DSTMAC] [-M SRCMAC] [-S SRCIP] [-T DSTIP]

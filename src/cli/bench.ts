@@ -1,15 +1,15 @@
-// `softnet bench`: the benchmark suite of bench/suite (issue 5). Builds the lab, runs the
+// `softnet bench`: the benchmark suite of src/bench (issue 5). Builds the lab, runs the
 // scenarios (softnet and its C/kernel baselines alternating, 3+ reps), tears the lab down, prints
-// the table and writes JSON, Markdown and SVG under bench/results/.
+// the table and writes JSON, Markdown and SVG under bench/results/ (./softnet-bench when installed).
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describeFlags, parseArgs, UsageError } from './args.ts';
-import { isLink, LINKS, type FrameSize } from '../../bench/suite/stats.ts';
-import { SCENARIOS, makeScenarios, type SuiteEnv } from '../../bench/suite/scenarios.ts';
-import { Progress } from '../../bench/suite/progress.ts';
-import { runSuite } from '../../bench/suite/runner.ts';
-import { writeOutputs } from '../../bench/suite/output.ts';
-import { markdown } from '../../bench/suite/report.ts';
+import { isLink, LINKS, type FrameSize } from '../bench/stats.ts';
+import { SCENARIOS, makeScenarios, type SuiteEnv } from '../bench/scenarios.ts';
+import { Progress } from '../bench/progress.ts';
+import { runSuite } from '../bench/runner.ts';
+import { writeOutputs } from '../bench/output.ts';
+import { markdown } from '../bench/report.ts';
+import { defaultResultsDir } from '../bench/package.ts';
 
 const spec = {
   quick: { type: 'bool', help: 'short run (1 rep, 64 B and IMIX, 1 s): under 2 minutes' },
@@ -20,22 +20,20 @@ const spec = {
   reps: { type: 'int', min: 1, max: 100, metavar: 'N', help: 'repetitions per system and size (default 3, quick 1)' },
   sizes: { type: 'string', metavar: 'LIST', help: 'frame sizes incl. FCS, e.g. 64,512,1518,imix (default all four; quick 64,imix)' },
   lab: { type: 'string', metavar: 'N', default: 'bn', help: "lab name (namespaces sn-N-*, links snN-*); default 'bn'" },
-  out: { type: 'string', metavar: 'DIR', help: 'results directory (default bench/results)' },
+  out: { type: 'string', metavar: 'DIR', help: 'results directory (default bench/results in a checkout, ./softnet-bench otherwise)' },
 } as const;
 
 export const usage = `usage: softnet bench [--quick] [--scenario NAME] [--json FILE] [--link 1g|10g|25g|40g|100g] [--seconds S] [--reps N]
 
 Runs the benchmark suite: every scenario with softnet and its baselines in the same run,
 alternating, same generator and CPU pinning (printed). Prints live rates on stderr and the
-Markdown table on stdout; writes bench/results/bench-*.json, latest.json, latest.md and *.svg.
+Markdown table on stdout; writes bench-*.json, latest.json, latest.md and *.svg (see --out).
 
 scenarios: ${SCENARIOS.join(', ')}
 
 options:
 ${describeFlags(spec)}
 `;
-
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export function parseSizes(s: string): FrameSize[] {
   return s.split(',').map((x) => {
@@ -58,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   const reps = a.reps ?? (a.quick ? 1 : 3);
   const sizes = a.sizes ? parseSizes(a.sizes) : a.quick ? (['64', 'imix'].map((s) => (s === 'imix' ? 'imix' : Number(s))) as FrameSize[]) : ([64, 512, 1518, 'imix'] as FrameSize[]);
   if (process.getuid?.() !== 0) process.stderr.write('softnet bench: not root: lab scenarios will be reported as not run\n');
-  const env: SuiteEnv = { root: repoRoot, lab: a.lab, seconds, quick: a.quick, sizes };
+  const env: SuiteEnv = { lab: a.lab, seconds, quick: a.quick, sizes };
   const { scenarios, skipped } = await makeScenarios(names, env);
   const progress = new Progress(process.stderr);
   progress.start();
@@ -71,13 +69,13 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   let res;
   try {
-    res = await runSuite(scenarios, skipped, { quick: a.quick, seconds, reps, link: a.link, command: ['softnet', 'bench', ...argv].join(' '), shouldStop: () => interrupted }, progress, repoRoot);
+    res = await runSuite(scenarios, skipped, { quick: a.quick, seconds, reps, link: a.link, command: ['softnet', 'bench', ...argv].join(' '), shouldStop: () => interrupted }, progress);
   } finally {
     progress.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const outDir = a.out ? path.resolve(a.out) : path.join(repoRoot, 'bench/results');
+  const outDir = a.out ? path.resolve(a.out) : defaultResultsDir();
   const w = writeOutputs(res, outDir, a.json ? path.resolve(a.json) : undefined);
   process.stdout.write(markdown(res, []) + '\n');
   process.stderr.write(`softnet bench: wrote ${w.json}, ${w.markdown}${w.svgs.length ? ', ' + w.svgs.join(', ') : ''} (${res.durationSeconds} s)\n`);

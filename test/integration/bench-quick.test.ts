@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labDown, labParts } from '../../src/tools/lab.ts';
-import { SCENARIOS } from '../../bench/suite/scenarios.ts';
-import type { BenchResult } from '../../bench/suite/types.ts';
+import { SCENARIOS } from '../../src/bench/scenarios.ts';
+import type { BenchResult } from '../../src/bench/types.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const LAB = 't8q';

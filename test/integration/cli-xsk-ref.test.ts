@@ -1,8 +1,8 @@
 // The C AF_XDP reference the benchmark compares softnet with: it builds, and it counts and
 // forwards what a kernel peer sends (so a benchmark ratio compares two working receivers).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCRef } from '../../bench/lib/cref.ts';
-import { lastJson, startProc, stopProc, type Proc } from '../../bench/lib/proc.ts';
+import { buildCRef } from '../../src/bench/cref.ts';
+import { lastJson, Proc } from '../../src/bench/proc.ts';
 import { devStats, labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -20,18 +20,10 @@ while sent < n:
     sent += k; time.sleep(0.0005)
 `;
 
-/** xsk_ref's per-second rate lines (it prints one a second, also when idle). */
-function rates(p: Proc): () => number[] {
-  const seen: number[] = [];
-  p.onLine((l) => {
-    const m = /^xsk_ref \w+: +(\d+) pps/.exec(l);
-    if (m) seen.push(Number(m[1]));
-  });
-  return () => seen;
-}
-
 /** After the sender finished: a whole second in which xsk_ref received nothing (all consumed). */
-async function idleSecond(seen: () => number[]): Promise<void> {
+async function idleSecond(p: Proc): Promise<void> {
+  // xsk_ref prints its rate every second, also when idle; Proc parses those lines.
+  const seen = () => p.rates.map((r) => r.pps);
   const n0 = seen().length;
   await waitFor('a second with 0 pps after the flood', () => seen().slice(n0 + 1).includes(0), { detail: () => JSON.stringify(seen().slice(n0)) });
 }
@@ -48,14 +40,16 @@ afterAll(async () => {
 describe('bench/c/xsk_ref', () => {
   for (const attach of ['-N', '-S']) {
     it(`rxdrop (${attach === '-N' ? 'drv' : 'skb'}) counts every frame from host A`, async () => {
-      const p = startProc(null, null, [bin, 'rxdrop', '-i', lab.a.dev, attach], /^xsk_ref rxdrop on/);
-      const seen = rates(p);
-      await p.ready;
-      await nsExec(lab.a.host.ns, ['python3', '-c', FLOOD, String(N), lab.b.host.ip], { check: true });
-      await idleSecond(seen);
-      const out = await stopProc(p);
-      const j = lastJson(out.stdout) as { packets: number; attach: string; cpuSeconds: number } | null;
-      expect(j, out.stderr).not.toBeNull();
+      const p = new Proc('xsk_ref rxdrop', null, null, [bin, 'rxdrop', '-i', lab.a.dev, attach]);
+      try {
+        await p.waitFor(/^xsk_ref rxdrop on/, 10_000);
+        await nsExec(lab.a.host.ns, ['python3', '-c', FLOOD, String(N), lab.b.host.ip], { check: true });
+        await idleSecond(p);
+      } finally {
+        await p.stop(5000);
+      }
+      const j = p.lastJson<{ packets: number; attach: string; cpuSeconds: number }>();
+      expect(j, p.tail()).not.toBeNull();
       expect(j!.attach).toBe(attach === '-N' ? 'xdp-drv' : 'xdp-skb');
       expect(j!.packets).toBeGreaterThanOrEqual(N);
       expect(j!.packets).toBeLessThan(N + 100);
@@ -66,23 +60,27 @@ describe('bench/c/xsk_ref', () => {
   }
 
   it('l2fwd returns every frame to host A', async () => {
-    const p = startProc(null, null, [bin, 'l2fwd', '-i', lab.a.dev], /^xsk_ref l2fwd on/);
-    const seen = rates(p);
-    await p.ready;
-    const before = await devStats(lab.a.host.ns, lab.a.host.dev);
-    await nsExec(lab.a.host.ns, ['python3', '-c', FLOOD, String(N), lab.b.host.ip], { check: true });
-    await idleSecond(seen);
-    await waitFor('host A to get >= 99% back', async () => (await devStats(lab.a.host.ns, lab.a.host.dev)).rx_packets - before.rx_packets >= 0.99 * N);
-    const out = await stopProc(p);
-    const after = await devStats(lab.a.host.ns, lab.a.host.dev);
-    expect(lastJson(out.stdout)?.tx, out.stderr).toBeGreaterThanOrEqual(N);
-    expect(after.rx_packets - before.rx_packets).toBeGreaterThanOrEqual(0.99 * N);
+    const p = new Proc('xsk_ref l2fwd', null, null, [bin, 'l2fwd', '-i', lab.a.dev]);
+    let received = 0;
+    try {
+      await p.waitFor(/^xsk_ref l2fwd on/, 10_000);
+      const before = await devStats(lab.a.host.ns, lab.a.host.dev);
+      await nsExec(lab.a.host.ns, ['python3', '-c', FLOOD, String(N), lab.b.host.ip], { check: true });
+      await idleSecond(p);
+      await waitFor('host A to get >= 99% back', async () => (await devStats(lab.a.host.ns, lab.a.host.dev)).rx_packets - before.rx_packets >= 0.99 * N);
+      await p.stop(5000);
+      received = (await devStats(lab.a.host.ns, lab.a.host.dev)).rx_packets - before.rx_packets;
+    } finally {
+      await p.stop(5000);
+    }
+    expect(p.lastJson<{ tx: number }>()?.tx, p.tail()).toBeGreaterThanOrEqual(N);
+    expect(received).toBeGreaterThanOrEqual(0.99 * N);
   });
 
   it('gen sends the requested count (XDP live frames), counted by the peer veth', async () => {
     const before = await devStats(null, lab.a.dev);
     const r = await nsExec(lab.a.host.ns, [bin, 'gen', '-i', lab.a.host.dev, '-n', '30000', '-s', '60'], { check: true });
-    expect(lastJson(r.stdout)?.packets).toBe(30000);
+    expect(lastJson<{ packets: number }>(r.stdout)?.packets).toBe(30000);
     await waitFor('the peer veth to count 30000 frames', async () => (await devStats(null, lab.a.dev)).rx_packets - before.rx_packets >= 30000);
     expect((await devStats(null, lab.a.dev)).rx_packets - before.rx_packets).toBe(30000);
   });

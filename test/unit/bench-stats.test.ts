@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  fmtSummary,
   generatorLimited,
   IMIX,
   imixSequence,
@@ -10,11 +11,14 @@ import {
   median,
   percentile,
   ratioOfMedians,
+  round,
+  roundSummary,
   summarize,
+  summarizeSome,
   wireBps,
-} from '../../bench/suite/stats.ts';
-import { parseRateLine, windowRate } from '../../bench/suite/proc.ts';
-import { parsePing } from '../../bench/suite/latency.ts';
+} from '../../src/bench/stats.ts';
+import { parseRateLine, windowRate } from '../../src/bench/proc.ts';
+import { parsePing } from '../../src/bench/latency.ts';
 
 describe('line rate (20 B preamble + gap per frame, sizes incl. FCS)', () => {
   it('matches the textbook figures', () => {
@@ -65,15 +69,27 @@ describe('summaries and ratios', () => {
     expect(median([7])).toBe(7);
     expect(() => median([])).toThrow();
   });
-  it('min/median/max', () => {
+  it('min/median/max; none is null, not NaN', () => {
     expect(summarize([2.9, 2.5, 3.3])).toEqual({ min: 2.5, median: 2.9, max: 3.3, n: 3 });
     expect(() => summarize([1, NaN])).toThrow(/finite/);
+    expect(() => summarize([])).toThrow();
+    expect(summarizeSome([])).toBeNull();
+    expect(summarizeSome([4, 1, 3, 2])).toEqual({ min: 1, median: 2.5, max: 4, n: 4 });
   });
-  it('ratio of medians, not of means', () => {
+  it('ratio of medians, not of means; null when a side is missing', () => {
     const s = summarize([1, 2, 9]); // median 2, mean 4
     const b = summarize([4, 4, 4]);
     expect(ratioOfMedians(s, b)).toBe(0.5);
     expect(ratioOfMedians(s, summarize([0, 0, 0]))).toBeNull();
+    expect(ratioOfMedians(s, null)).toBeNull();
+    expect(ratioOfMedians(null, b)).toBeNull();
+  });
+  it('rounding and formatting of summaries', () => {
+    expect(round(1.23456, 2)).toBe(1.23);
+    expect(roundSummary(summarize([1.23456e6, 2.5e6, 3e6]), 2, 1e6)).toEqual({ min: 1.23, median: 2.5, max: 3, n: 3 });
+    expect(fmtSummary(summarize([1.234e6, 2.5e6, 3e6]), 2, 1e6)).toBe('1.23 / 2.50 / 3.00');
+    expect(fmtSummary(summarize([812.4, 900, 1001.6]), 0)).toBe('812 / 900 / 1002');
+    expect(fmtSummary(null, 2)).toBe('n/a');
   });
   it('percentiles by nearest rank', () => {
     const v = Array.from({ length: 1000 }, (_, i) => i + 1);

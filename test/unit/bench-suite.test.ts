@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildEntry, reduceSystem, rotation, runSuite } from '../../bench/suite/runner.ts';
-import { Progress } from '../../bench/suite/progress.ts';
+import { buildEntry, reduceSystem, rotation, runSuite } from '../../src/bench/runner.ts';
+import { Progress } from '../../src/bench/progress.ts';
 import { waitFor } from '../support/wait.ts';
-import { markdown, targetLines } from '../../bench/suite/report.ts';
-import { charts } from '../../bench/suite/output.ts';
-import { groupedBarsSvg, niceScale, stackedStagesSvg } from '../../bench/suite/svg.ts';
-import { toStageRows } from '../../bench/suite/softnet-stack.ts';
-import type { BenchSystem, Sample, Scenario } from '../../bench/suite/types.ts';
+import { markdown, targetLines } from '../../src/bench/report.ts';
+import { charts } from '../../src/bench/output.ts';
+import { groupedBarsSvg, niceScale, stackedStagesSvg } from '../../src/bench/svg.ts';
+import { toStageRows } from '../../src/bench/softnet-stack.ts';
+import type { BenchSystem, Sample, Scenario } from '../../src/bench/types.ts';
 
 const sink = { write: (_s: string) => true };
 const sc = { name: 'rxdrop', kind: 'throughput' as const, expectLoss: true, subject: 'softnet' };
@@ -102,7 +102,7 @@ describe('runSuite: the JSON shape', () => {
       teardown: async () => void calls.push('teardown'),
     };
     const skipped: Scenario = { ...scenario, name: 'router', check: async () => 'needs root', systems: [] };
-    const res = await runSuite([scenario, skipped], [{ name: 'filter', reason: 'failed to load: x' }], { quick: true, seconds: 1, reps: 3, link: '10g', command: 'softnet bench --quick' }, new Progress(sink), process.cwd());
+    const res = await runSuite([scenario, skipped], [{ name: 'filter', reason: 'failed to load: x' }], { quick: true, seconds: 1, reps: 3, link: '10g', command: 'softnet bench --quick' }, new Progress(sink));
     expect(calls).toEqual(['setup', 'teardown']);
     expect(res.schema).toBe('softnet-bench/1');
     expect(Object.keys(res.machine).sort()).toEqual(['commit', 'cpuModel', 'cpus', 'hostname', 'kernel', 'node']);

@@ -4,11 +4,12 @@
  * The counter is a sink on host B: an XDP program on snN-b1 that drops and counts IPv4 (ARP
  * passes), so every system is measured by what arrives at B, at the same cost on B's side.
  */
-import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetArgv, softnetHas, SuiteLab } from './labrun.ts';
+import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetHas, SuiteLab } from './labrun.ts';
+import { softnetArgv } from './package.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { FrameSize } from './stats.ts';
 import { removeStackConfig, routeLines, ruleLines, runtime, waitStack, writeStackConfig } from './softnet-stack.ts';
-import { nsExec } from '../../src/tools/lab.ts';
+import { nsExec } from '../tools/lab.ts';
 import type { BenchSystem, RunContext, Sample, Scenario } from './types.ts';
 import type { Proc } from './proc.ts';
 
@@ -24,7 +25,7 @@ export interface RouterBits {
 export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opts: { xdp?: string; stackName: string }): BenchSystem {
   return {
     name,
-    check: () => softnetHas(env.root, 'up'),
+    check: () => softnetHas('up'),
     async run(ctx: RunContext, size: FrameSize): Promise<Sample> {
       const { lab } = bits;
       await lab.napiThreaded(false);
@@ -35,7 +36,7 @@ export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opt
           receivers: [
             sink(bits),
             // napi.cpu pins the poll thread only (see latency.ts), so no taskset here.
-            { label: 'softnet up', ns: lab.router, cpu: null, argv: softnetArgv(env.root, ['up', '--config', cfg]) },
+            { label: 'softnet up', ns: lab.router, cpu: null, argv: softnetArgv(['up', '--config', cfg]) },
           ],
           counter: 0,
           gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },

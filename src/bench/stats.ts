@@ -1,6 +1,7 @@
 /**
- * The suite's arithmetic, kept pure so tests can check it: summaries of repetitions, ratios of
- * medians, line rate with preamble and inter-frame gap, and the IMIX mix.
+ * The benchmarks' arithmetic (the suite's and bench/'s scripts'), kept pure so tests can check it:
+ * summaries of repetitions, ratios of medians, line rate with preamble and inter-frame gap, and
+ * the IMIX mix. "No value" is null, never NaN, so it survives JSON.
  *
  * Frame sizes are Ethernet frame sizes *including* the 4-byte FCS, as in RFC 2544 and every
  * line-rate table: a "64 B frame" is 60 B of header+payload on the wire plus FCS. On the wire
@@ -101,9 +102,14 @@ export function summarize(values: readonly number[]): Summary {
   return { min: Math.min(...values), median: median(values), max: Math.max(...values), n: values.length };
 }
 
-/** softnet's median over a baseline's median; null when the baseline's median is 0. */
-export function ratioOfMedians(softnet: Summary, baseline: Summary): number | null {
-  if (!(baseline.median > 0)) return null;
+/** Summary of the values, or null when there are none. Throws on a value that is not finite. */
+export function summarizeSome(values: readonly number[]): Summary | null {
+  return values.length ? summarize(values) : null;
+}
+
+/** softnet's median over a baseline's median; null when either is missing or the baseline's median is 0. */
+export function ratioOfMedians(softnet: Summary | null, baseline: Summary | null): number | null {
+  if (softnet === null || baseline === null || !(baseline.median > 0)) return null;
   return softnet.median / baseline.median;
 }
 
@@ -124,6 +130,17 @@ export function percentile(values: readonly number[], p: number): number {
 export function round(x: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/** A summary in `unit`s, each figure rounded to `digits`. */
+export function roundSummary(s: Summary, digits: number, unit = 1): Summary {
+  return { min: round(s.min / unit, digits), median: round(s.median / unit, digits), max: round(s.max / unit, digits), n: s.n };
+}
+
+/** "min / median / max" of a summary in `unit`s with `digits` decimals ("1.23 / 2.50 / 3.00"); "n/a" for none. */
+export function fmtSummary(s: Summary | null, digits: number, unit = 1): string {
+  if (s === null) return 'n/a';
+  return [s.min, s.median, s.max].map((x) => (x / unit).toFixed(digits)).join(' / ');
 }
 
 /**

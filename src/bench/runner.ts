@@ -4,8 +4,6 @@
  * samples to min/median/max, ratios and line-rate percentages. Every failure becomes a reason in
  * the result, never a number.
  */
-import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import {
   generatorLimited,
   lineRatePct,
@@ -13,9 +11,11 @@ import {
   percentile,
   ratioOfMedians,
   round,
+  roundSummary,
   summarize,
   type FrameSize,
   type Link,
+  type Summary,
 } from './stats.ts';
 import type {
   BenchResult,
@@ -27,6 +27,7 @@ import type {
   ScenarioSkip,
   SystemResult,
 } from './types.ts';
+import { machineInfo } from './machine.ts';
 import type { Progress } from './progress.ts';
 
 export interface RunOptions {
@@ -59,7 +60,7 @@ export function reduceSystem(outcome: Outcome, scenario: Pick<Scenario, 'kind' |
     const p99s = s.filter((x) => x.rttUs && x.rttUs.length).map((x) => percentile(x.rttUs!, 99));
     const r: SystemResult = {
       status: 'ok',
-      ...roundSummary(summarize(p99s)),
+      ...roundSummary(summarize(p99s), 4),
       reps: p99s.map((v) => round(v, 1)),
       p50: round(percentile(all, 50), 1),
       p99: round(percentile(all, 99), 1),
@@ -74,12 +75,12 @@ export function reduceSystem(outcome: Outcome, scenario: Pick<Scenario, 'kind' |
   const mpps = s.map((x) => x.mpps);
   const r: SystemResult = {
     status: 'ok',
-    ...roundSummary(summarize(mpps)),
+    ...roundSummary(summarize(mpps), 4),
     reps: mpps.map((v) => round(v, 4)),
     ...det,
   };
   const gens = s.filter((x) => x.genMpps !== undefined).map((x) => x.genMpps!);
-  if (gens.length) r.genMpps = roundSummary(summarize(gens));
+  if (gens.length) r.genMpps = roundSummary(summarize(gens), 4);
   r.lineRatePct = round(lineRatePct(r.median!, size, link), 2);
   const limited = s.filter((x) => x.genMpps !== undefined && generatorLimited(x.mpps, x.genMpps)).length;
   if (limited > 0) {
@@ -117,10 +118,6 @@ function lossIn(s: Sample[]): string | null {
   return null;
 }
 
-function roundSummary(x: { min: number; median: number; max: number; n: number }) {
-  return { min: round(x.min, 4), median: round(x.median, 4), max: round(x.max, 4), n: x.n };
-}
-
 /** Builds a scenario entry from its systems' outcomes (pure; tested). */
 export function buildEntry(
   scenario: Pick<Scenario, 'name' | 'kind' | 'expectLoss' | 'subject'>,
@@ -145,7 +142,7 @@ export function buildEntry(
     } else if (latency) {
       ratios[name] = r.p99! > 0 ? round(subj.p99! / r.p99!, 3) : null;
     } else {
-      const q = ratioOfMedians(subj as { min: number; median: number; max: number; n: number }, r as { min: number; median: number; max: number; n: number });
+      const q = ratioOfMedians(subj as Summary, r as Summary);
       ratios[name] = q === null ? null : round(q, 3);
       if (q === null) ratioNotes[name] = `${name}: median is 0`;
     }
@@ -169,28 +166,8 @@ export function rotation<T>(items: readonly T[], rep: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
-export function machineInfo(cwd: string): BenchResult['machine'] {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'native', 'bench'], { cwd, encoding: 'utf8' }).trim();
-    if (dirty) commit += '-dirty';
-  } catch {
-    /* not a git checkout */
-  }
-  const cpus = os.cpus();
-  return {
-    cpuModel: cpus[0]?.model?.trim() ?? 'unknown',
-    cpus: cpus.length,
-    kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
-    commit,
-    hostname: os.hostname(),
-  };
-}
-
 /** Runs the scenarios and returns the result; `progress` gets every step. */
-export async function runSuite(scenarios: Scenario[], skipped: ScenarioSkip[], opts: RunOptions, progress: Progress, cwd: string): Promise<BenchResult> {
+export async function runSuite(scenarios: Scenario[], skipped: ScenarioSkip[], opts: RunOptions, progress: Progress): Promise<BenchResult> {
   const started = new Date();
   const log: string[] = [];
   const say = (m: string) => {
@@ -296,7 +273,7 @@ export async function runSuite(scenarios: Scenario[], skipped: ScenarioSkip[], o
     durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
     command: opts.command,
     options: { quick: opts.quick, seconds: opts.seconds, reps: opts.reps, link: opts.link, scenarios: scenarios.map((s) => s.name).concat(skipped.map((s) => s.name)) },
-    machine: machineInfo(cwd),
+    machine: machineInfo(),
     placement,
     scenarios: entries,
     notRun,

@@ -1,29 +1,27 @@
 // Builds the C programs of bench/c (xsk_ref: the AF_XDP rxdrop/l2fwd reference; xsk_fwd: the
-// generator, XDP_DROP and the AF_XDP forwarder) into bench/bin/ with gcc -O2, when the binary is
-// missing or older than its source. Needs gcc and the kernel uapi headers (linux-libc-dev).
+// generator, XDP_DROP and the AF_XDP forwarder) with gcc -O2 when the binary is missing or older
+// than its source, into bench/bin or, where the package is not writable, a cache directory
+// (package.ts: binDir). Needs gcc and the kernel uapi headers (linux-libc-dev).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { binDir, packageRoot } from './package.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** Path of an up-to-date bench/bin/NAME built from bench/c/NAME.c; throws with gcc's output. */
+/** Path of an up-to-date NAME built from bench/c/NAME.c; throws with gcc's output. */
 export function buildC(name: string): string {
+  const root = packageRoot();
   const src = path.join(root, 'bench/c', `${name}.c`);
-  const bin = path.join(root, 'bench/bin', name);
   if (!existsSync(src)) throw new Error(`${path.relative(root, src)} is missing`);
+  const bin = path.join(binDir(), name);
   const common = path.join(root, 'bench/c/xsk_common.h');
   const newest = Math.max(statSync(src).mtimeMs, existsSync(common) ? statSync(common).mtimeMs : 0);
   if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
-  // bench/bin is not in git: a fresh clone has none.
-  mkdirSync(path.dirname(bin), { recursive: true });
   try {
     execFileSync('gcc', ['-O2', '-Wall', '-Wno-missing-field-initializers', '-o', bin, src], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     const why = (err.stderr || err.message).split('\n').slice(0, 3).join(' | ');
-    throw new Error(`gcc ${path.relative(root, src)} failed: ${why} (needs gcc and linux-libc-dev: bash scripts/deps.sh)`);
+    throw new Error(`gcc ${path.relative(root, src)} -o ${bin} failed: ${why} (needs gcc and linux-libc-dev: bash scripts/deps.sh)`);
   }
   return bin;
 }

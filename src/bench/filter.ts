@@ -3,15 +3,16 @@
  * both ports vs the same router with no filter: what a per-packet TS filter costs. Same lab,
  * generator, sink and placement as the router scenario.
  */
-import path from 'node:path';
 import { PLACEMENT_AFXDP } from './labrun.ts';
+import { sibling } from './package.ts';
 import { ROUTES, RULES, routerBits, softnetRouter } from './router.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { Scenario } from './types.ts';
 
 export function filter(env: SuiteEnv): Scenario {
   const bits = routerBits(env);
-  const module = path.join(env.root, 'bench/suite/filter10.ts');
+  // filter10.ts in a checkout, filter10.js in the built package
+  const module = sibling(import.meta.url, 'filter10');
   return {
     name: 'filter',
     title: 'filter: softnet router with a 10-rule XDP-style TS filter vs no filter',
@@ -23,7 +24,7 @@ export function filter(env: SuiteEnv): Scenario {
     ],
     frameSizes: env.sizes,
     expectLoss: true,
-    placement: [PLACEMENT_AFXDP.replace(/snN/g, `sn${env.lab}`).replace('receiver', 'router'), `both: ${ROUTES} routes, ${RULES} FORWARD rules; filter: bench/suite/filter10.ts on p0 and p1`],
+    placement: [PLACEMENT_AFXDP.replace(/snN/g, `sn${env.lab}`).replace('receiver', 'router'), `both: ${ROUTES} routes, ${RULES} FORWARD rules; filter: src/bench/filter10.ts on p0 and p1`],
     check: () => bits.check(),
     setup: async (log) => void (await bits.lab.up(log)),
     teardown: (log) => bits.lab.down(log),

@@ -5,14 +5,15 @@
  * Percentiles pool every echo of every repetition; loss is a fault here, not a result.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { labPrereqs, RX_CPU, GEN_CPU, softnetArgv, softnetHas } from './labrun.ts';
+import { labPrereqs, RX_CPU, GEN_CPU, softnetHas } from './labrun.ts';
+import { softnetArgv } from './package.ts';
 import { Proc, sleep } from './proc.ts';
 import { routerBits, ROUTES, RULES, type RouterBits } from './router.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import { meanFrameSize, type FrameSize } from './stats.ts';
 import { removeStackConfig, waitStack, writeStackConfig } from './softnet-stack.ts';
 import type { BenchSystem, RunContext, Sample, Scenario } from './types.ts';
-import { controlPath } from '../../src/tools/control.ts';
+import { controlPath } from '../stack/control-socket.ts';
 
 /** RTTs (µs) and counts from ping's output. */
 export function parsePing(out: string): { rttUs: number[]; sent: number; received: number } {
@@ -47,13 +48,13 @@ function softnetLatency(env: SuiteEnv, bits: RouterBits, name: string, busyPoll:
   const stackName = `${env.lab}l${busyPoll ? 'b' : 'i'}`;
   return {
     name,
-    check: () => softnetHas(env.root, 'up'),
+    check: () => softnetHas('up'),
     async run(ctx, size) {
       await bits.lab.napiThreaded(false);
       // The stack pins its own poll thread (napi.cpu); taskset would pin V8's helper threads to the
       // same core, where they preempt the spinning loop for milliseconds (p99 0.55 vs 0.07 ms).
       const cfg = writeStackConfig({ name: stackName, lab: bits.lab.lab!, routes: ROUTES, rules: RULES, busyPoll, cpu: RX_CPU });
-      const up = new Proc('softnet up', bits.lab.router, null, softnetArgv(env.root, ['up', '--config', cfg]));
+      const up = new Proc('softnet up', bits.lab.router, null, softnetArgv(['up', '--config', cfg]));
       try {
         await waitStack(stackName, 30_000, () => up.running(), () => up.tail());
         return await ping(ctx, bits, size);

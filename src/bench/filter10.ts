@@ -1,6 +1,6 @@
 // The filter scenario's XDP-style filter: 10 rules checked in order, like a short firewall. None
 // matches the benchmark traffic (UDP 10.1.0.2:1024 -> 10.2.0.2:9), so every packet pays for all 10.
-import { TCP_SYN, XDP_DROP, XDP_PASS, type XdpContext } from '../../src/core/xdp-helpers.ts';
+import { TCP_SYN, XDP_DROP, XDP_PASS, type XdpContext } from '../core/xdp-helpers.ts';
 
 const ip = (a: number, b: number, c: number, d: number) => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
 const NET_TEST1 = ip(192, 0, 2, 0); // /24

@@ -3,7 +3,8 @@
  * stdout/stderr collected with arrival times, per-second rates parsed from them, stopped by PID.
  */
 import type { ChildProcess } from 'node:child_process';
-import { spawnInNs } from '../../src/tools/lab.ts';
+import { spawnInNs } from '../tools/lab.ts';
+import { pinned } from './cpu.ts';
 import { median } from './stats.ts';
 
 export interface Line {
@@ -52,6 +53,21 @@ export function windowRate(points: readonly RatePoint[], from: number, to: numbe
   return inside.length ? median(inside) : null;
 }
 
+/** The last of the lines (or of a text's lines) that parses as a JSON object, or null. */
+export function lastJson<T = Record<string, unknown>>(lines: readonly string[] | string): T | null {
+  const ls = typeof lines === 'string' ? lines.split('\n') : lines;
+  for (let i = ls.length - 1; i >= 0; i--) {
+    const s = ls[i].trim();
+    if (!s.startsWith('{')) continue;
+    try {
+      return JSON.parse(s) as T;
+    } catch {
+      /* keep looking */
+    }
+  }
+  return null;
+}
+
 export class Proc {
   readonly lines: Line[] = [];
   readonly rates: RatePoint[] = [];
@@ -68,8 +84,7 @@ export class Proc {
     argv: readonly string[],
     private readonly onRate?: (pps: number) => void,
   ) {
-    const full = cpu === null ? [...argv] : ['taskset', '-c', String(cpu), ...argv];
-    this.child = spawnInNs(ns, full, { env: { ...process.env, FORCE_COLOR: '0' } });
+    this.child = spawnInNs(ns, pinned(cpu, argv), { env: { ...process.env, FORCE_COLOR: '0' } });
     this.exited = new Promise((resolve) => {
       this.child.on('exit', (code, sig) => {
         this.exitCode = code;
@@ -178,18 +193,7 @@ export class Proc {
 
   /** The last JSON object printed on stdout (tools' end-of-run summary). */
   lastJson<T = Record<string, unknown>>(): T | null {
-    for (let i = this.lines.length - 1; i >= 0; i--) {
-      const l = this.lines[i];
-      if (l.stream !== 'out') continue;
-      const s = l.text.trim();
-      if (!s.startsWith('{')) continue;
-      try {
-        return JSON.parse(s) as T;
-      } catch {
-        /* keep looking */
-      }
-    }
-    return null;
+    return lastJson<T>(this.lines.filter((l) => l.stream === 'out').map((l) => l.text));
   }
 
   tail(n = 4): string {

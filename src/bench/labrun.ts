@@ -19,9 +19,10 @@
  * end] (at least S of them: the window is S+1 s long). The generator's own per-second rate over the same window tells a generator-limited run.
  */
 import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { buildC } from '../lib/cref.ts';
-import { labDown, labNames, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import { buildC } from './cref.ts';
+import { pinNapi, setThreadedNapi } from './cpu.ts';
+import { softnetArgv } from './package.ts';
+import { labDown, labNames, labUp, nsExec, type Lab } from '../tools/lab.ts';
 import { Proc, now, sleep, windowRate } from './proc.ts';
 import type { FrameSize } from './stats.ts';
 import type { RunContext, Sample } from './types.ts';
@@ -39,8 +40,8 @@ export function isRoot(): boolean {
 }
 
 /**
- * A scenario's check(): why it cannot run here (null: it can). Also builds bench/bin/NAME
- * (bench/lib/cref.ts) and hands the binary to `use`.
+ * A scenario's check(): why it cannot run here (null: it can). Also builds bench/c/NAME.c
+ * (cref.ts) and hands the binary to `use`.
  */
 export function labPrereqsWith(name: string, use: (bin: string) => void): string | null {
   const why = labPrereqs();
@@ -97,33 +98,15 @@ export class SuiteLab {
   /** Threaded NAPI for snN-a0 (kthread pinned to `cpu`), or back to softirq. */
   async napiThreaded(on: boolean): Promise<void> {
     if (on === this.threaded) return;
-    await nsExec(this.n.nsR, ['sh', '-c', `echo ${on ? 1 : 0} > /sys/class/net/${this.n.a0}/threaded`], { check: true });
+    await setThreadedNapi(this.n.nsR, this.n.a0, on);
     this.threaded = on;
     if (!on) return;
-    const prefix = `napi/${this.n.a0}-`.slice(0, 15);
-    const pids = await napiPids(prefix);
-    if (pids.length === 0) throw new Error(`no ${prefix}* kthread after enabling threaded NAPI`);
-    for (const pid of pids) await nsExec(null, ['taskset', '-pc', String(RX_CPU), String(pid)], { check: true });
+    if ((await pinNapi(this.n.a0, RX_CPU)) === 0) throw new Error(`no napi/${this.n.a0}-* kthread after enabling threaded NAPI`);
   }
-}
-
-async function napiPids(prefix: string): Promise<number[]> {
-  const { readdir, readFile } = await import('node:fs/promises');
-  const out: number[] = [];
-  for (const d of await readdir('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const comm = (await readFile(`/proc/${d}/comm`, 'utf8')).trim();
-      if (comm.startsWith(prefix) || prefix.startsWith(comm)) out.push(Number(d));
-    } catch {
-      /* exited */
-    }
-  }
-  return out;
 }
 
 export interface GenSpec {
-  bin: string; // bench/bin/xsk_fwd
+  bin: string; // xsk_fwd, built by cref.ts
   ns: string;
   dev: string;
   dstMac: string;
@@ -189,19 +172,30 @@ export async function measure(ctx: RunContext, size: FrameSize, spec: MeasureSpe
   }
 }
 
-/** `node bin/softnet.js ...` argv. */
-export function softnetArgv(root: string, args: string[]): string[] {
-  return [process.execPath, path.join(root, 'bin/softnet.js'), ...args];
-}
-
 /**
  * Whether a softnet command exists and is implemented: null if so, else the reason. Runs
  * `softnet CMD --help` (no addon is loaded for help).
  */
-export async function softnetHas(root: string, cmd: string): Promise<string | null> {
-  const r = await nsExec(null, softnetArgv(root, [cmd, '--help']), { timeoutMs: 20_000 });
+export async function softnetHas(cmd: string): Promise<string | null> {
+  const r = await nsExec(null, softnetArgv([cmd, '--help']), { timeoutMs: 20_000 });
   const text = r.stdout + r.stderr;
   if (r.code !== 0) return `'softnet ${cmd}' is not available: ${text.trim().split('\n')[0]}`;
   if (/not (yet )?implemented/i.test(text)) return `'softnet ${cmd}' is not implemented yet`;
   return null;
+}
+
+/** `ethtool -S DEV` as numbers (namespace ns, null: the current one). */
+export async function ethtoolStats(ns: string | null, dev: string): Promise<Record<string, number>> {
+  const r = await nsExec(ns, ['ethtool', '-S', dev], { check: true });
+  const o: Record<string, number> = {};
+  for (const m of r.stdout.matchAll(/^\s+([\w-]+): (\d+)$/gm)) o[m[1]] = Number(m[2]);
+  return o;
+}
+
+/** Frames an in-kernel XDP program dropped on a veth, all queues (rx_queue_N_xdp_drops). */
+export async function xdpDrops(ns: string | null, dev: string): Promise<number> {
+  const s = await ethtoolStats(ns, dev);
+  let n = 0;
+  for (const [k, v] of Object.entries(s)) if (/^rx_queue_\d+_xdp_drops$/.test(k)) n += v;
+  return n;
 }

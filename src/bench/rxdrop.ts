@@ -2,7 +2,8 @@
  * rxdrop: softnet `drop` vs the C AF_XDP rxdrop reference (bench/c/xsk_ref.c, helper-2's) vs an
  * in-kernel XDP_DROP (bench/c/xsk_fwd.c xdpdrop), all on snN-a0 with the same generator.
  */
-import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetArgv, softnetHas, SuiteLab } from './labrun.ts';
+import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetHas, SuiteLab } from './labrun.ts';
+import { softnetArgv } from './package.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { FrameSize } from './stats.ts';
 import type { BenchSystem, RunContext, Scenario } from './types.ts';
@@ -11,7 +12,7 @@ import type { BenchSystem, RunContext, Scenario } from './types.ts';
 export function softnetDrop(env: SuiteEnv, lab: SuiteLab, gen: () => string, name: string, mode: string): BenchSystem {
   return {
     name,
-    check: () => softnetHas(env.root, 'drop'),
+    check: () => softnetHas('drop'),
     async run(ctx: RunContext, size: FrameSize) {
       await lab.napiThreaded(false);
       const l = lab.lab!;
@@ -23,7 +24,7 @@ export function softnetDrop(env: SuiteEnv, lab: SuiteLab, gen: () => string, nam
             ns: lab.router,
             // --cpu pins the poll thread only (V8's helper threads float; see latency.ts).
             cpu: null,
-            argv: softnetArgv(env.root, ['drop', '--dev', dev, '--mode', mode, '--cpu', String(RX_CPU)]),
+            argv: softnetArgv(['drop', '--dev', dev, '--mode', mode, '--cpu', String(RX_CPU)]),
             ready: /./,
             readyMs: 20_000,
           },

@@ -3,12 +3,11 @@
  * lab's two ports, 10k routes and 20 netfilter rules, readiness over the control socket, and the
  * per-stage runtime table.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
-import { controlPath, controlRequest } from '../../src/tools/control.ts';
-import type { Lab } from '../../src/tools/lab.ts';
+import { controlPath, controlRequest } from '../stack/control-socket.ts';
+import type { Lab } from '../tools/lab.ts';
 import { round } from './stats.ts';
 import { sleep } from './proc.ts';
 import type { StageRow } from './types.ts';

@@ -5,9 +5,8 @@ import type { Scenario, ScenarioSkip } from './types.ts';
 export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'latency'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-/** What every scenario gets: where the repo is, the lab name, timing and frame sizes. */
+/** What every scenario gets: the lab name, timing and frame sizes. */
 export interface SuiteEnv {
-  root: string;
   lab: string;
   seconds: number;
   quick: boolean;
