@@ -3,10 +3,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DriverError, FramePool, native, nativeUmem, openPort, type Port } from '../../src/driver/index.ts';
-import { Lab, hasXdp } from './sn1-netns.ts';
+import { Lab, hasXdp } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
-const DEV = 'sn1erra';
+const DEV = 'snerr-a';
 const lab = new Lab();
 const pools: FramePool[] = [];
 const ports: Port[] = [];
@@ -31,7 +31,7 @@ function fails(fn: () => unknown): DriverError {
 
 beforeAll(() => {
   const ns = lab.netns('err');
-  lab.veth(DEV, 'sn1errb', ns, '10.215.0.1', '10.215.0.2');
+  lab.veth(DEV, 'snerr-b', ns, '10.215.0.1', '10.215.0.2');
 });
 afterEach(() => {
   for (const p of ports.splice(0)) p.close();
@@ -58,10 +58,10 @@ describe('driver errors', () => {
   });
 
   it('auto on a second port of a copy-mode shared UMEM: zero-copy refused with the reason, then xdp-drv', () => {
-    lab.veth('sn1errc', 'sn1errd', 'sn1-err', '10.215.1.1', '10.215.1.2');
+    lab.veth('snerr-c', 'snerr-d', 'sn-err', '10.215.1.1', '10.215.1.2');
     const first = openPort({ dev: DEV, mode: 'xdp-drv', ...pool() }).port;
     ports.push(first);
-    const { port, report } = openPort({ dev: 'sn1errc', mode: 'auto', umem: first.umem, pool: first.pool });
+    const { port, report } = openPort({ dev: 'snerr-c', mode: 'auto', umem: first.umem, pool: first.pool });
     ports.push(port);
     expect(port.mode).toBe('xdp-drv');
     expect(report[0]).toMatch(/^xdp-zc: failed: bind\(AF_XDP\) EOPNOTSUPP: every port sharing a UMEM/);
@@ -69,16 +69,16 @@ describe('driver errors', () => {
 
   it('unknown interface', () => {
     for (const mode of ['xdp-drv', 'auto'] as const) {
-      const e = fails(() => openPort({ dev: 'sn1nosuch', mode, ...pool() }));
+      const e = fails(() => openPort({ dev: 'snerr-nosuch', mode, ...pool() }));
       expect(e.errno).toBe('ENODEV');
-      expect(e.message).toMatch(/no such interface: sn1nosuch/);
+      expect(e.message).toMatch(/no such interface: snerr-nosuch/);
     }
   });
 
   it('queue out of range names the queue count', () => {
     const e = fails(() => openPort({ dev: DEV, queue: 3, mode: 'xdp-drv', ...pool() }));
     expect(e.errno).toBe('EINVAL');
-    expect(e.message).toMatch(/queue 3 out of range: sn1erra has 1 queue/);
+    expect(e.message).toMatch(/queue 3 out of range: snerr-a has 1 queue/);
   });
 
   it('a second socket on a taken queue: EBUSY after retrying', () => {
@@ -87,20 +87,20 @@ describe('driver errors', () => {
     // Same UMEM (same process): refused at once.
     const same = fails(() => openPort({ dev: DEV, mode: 'xdp-drv', umem: port.umem, pool: port.pool }));
     expect(same.errno).toBe('EBUSY');
-    expect(same.message).toMatch(/already has a socket on sn1erra queue 0/);
+    expect(same.message).toMatch(/already has a socket on snerr-a queue 0/);
     // Another UMEM: the kernel says EBUSY; we retry ~1.5 s, then say so.
     const t0 = Date.now();
     const other = fails(() => openPort({ dev: DEV, mode: 'xdp-drv', ...pool() }));
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
     expect(other.errno).toBe('EBUSY');
-    expect(other.message).toMatch(/queue 0 of sn1erra is taken by another AF_XDP socket.*retried/);
+    expect(other.message).toMatch(/queue 0 of snerr-a is taken by another AF_XDP socket.*retried/);
     expect(hasXdp(DEV)).toBe(true);
   });
 
   it('without privileges: EPERM naming the capability, no crash', () => {
     const r = spawnSync(
       'setpriv',
-      ['--inh-caps=-all', '--bounding-set=-all', '--', process.execPath, '--import', 'tsx', 'test/integration/sn1-unpriv-child.ts', DEV],
+      ['--inh-caps=-all', '--bounding-set=-all', '--', process.execPath, '--import', 'tsx', 'test/integration/driver-errors-unpriv.child.ts', DEV],
       { encoding: 'utf8', cwd: new URL('../..', import.meta.url).pathname, timeout: 30_000 },
     );
     expect(r.status, r.stderr).toBe(0);
@@ -115,7 +115,7 @@ describe('driver errors', () => {
   });
 
   it('a process killed with SIGKILL leaves no program attached (bpf_link)', async () => {
-    const c = spawn(process.execPath, ['--import', 'tsx', 'test/integration/sn1-hold-child.ts', DEV], {
+    const c = spawn(process.execPath, ['--import', 'tsx', 'test/integration/driver-errors-hold.child.ts', DEV], {
       cwd: new URL('../..', import.meta.url).pathname,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -2,7 +2,7 @@
 // counts what arrives; the AF_XDP TX fallback; the event loop stays responsive meanwhile.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildUdpFrame, generate, native } from '../../src/driver/index.ts';
-import { Lab, hasXdp, ifStat, nsExec } from './sn1-netns.ts';
+import { Lab, hasXdp, ifStat, ip, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
 const lab = new Lab();
@@ -11,30 +11,30 @@ let frame: Uint8Array;
 
 beforeAll(() => {
   ns = lab.netns('gen');
-  const { peerMac, hostMac } = lab.veth('sn1gena', 'sn1genb', ns, '10.216.0.1', '10.216.0.2');
+  const { peerMac, hostMac } = lab.veth('sngen-a', 'sngen-b', ns, '10.216.0.1', '10.216.0.2');
   // ndo_xdp_xmit into a veth needs NAPI on the peer (notes): GRO on gives it one.
-  nsExec(ns, 'ethtool', '-K', 'sn1genb', 'gro', 'on');
+  run(ns, 'ethtool', '-K', 'sngen-b', 'gro', 'on');
   frame = buildUdpFrame({ srcMac: hostMac, dstMac: peerMac, srcIp: '10.216.0.1', dstIp: '10.216.0.2', sport: 1000, dport: 9, size: 60 });
 });
 afterAll(() => expect(lab.cleanup()).toEqual([]));
 
-const rx = () => ifStat(ns, 'sn1genb', 'rx_packets');
+const rx = () => ifStat(ns, 'sngen-b', 'rx_packets');
 
 it('xdp-live: 100k frames all arrive', async () => {
   const before = rx();
-  const r = await generate({ dev: 'sn1gena', count: 100_000, frame });
+  const r = await generate({ dev: 'sngen-a', count: 100_000, frame });
   expect(r.method).toBe('xdp-live');
   expect(r.packets).toBe(100_000);
   // The peer's NAPI counts them after generate() returns: wait for the count, not a delay.
   await waitFor('the peer to count 100k frames', () => rx() - before >= 100_000, { detail: () => `${rx() - before}` });
-  expect(hasXdp('sn1gena')).toBe(false);
+  expect(hasXdp('sngen-a')).toBe(false);
 });
 
 it('xdp-live for a duration keeps the event loop responsive', async () => {
   const before = rx();
   let ticks = 0;
   const t = setInterval(() => ticks++, 10);
-  const r = await generate({ dev: 'sn1gena', durationSec: 1, frame });
+  const r = await generate({ dev: 'sngen-a', durationSec: 1, frame });
   clearInterval(t);
   expect(r.seconds).toBeGreaterThanOrEqual(0.99);
   expect(r.packets).toBeGreaterThan(10_000);
@@ -46,7 +46,7 @@ it('xdp-live for a duration keeps the event loop responsive', async () => {
 
 it('xsk-tx fallback delivers the count', async () => {
   const before = rx();
-  const r = await generate({ dev: 'sn1gena', count: 50_000, frame, method: 'xsk-tx' });
+  const r = await generate({ dev: 'sngen-a', count: 50_000, frame, method: 'xsk-tx' });
   expect(r.method).toBe('xsk-tx');
   expect(r.packets).toBe(50_000);
   await waitFor('the peer to count 50k frames', () => rx() - before >= 50_000, { detail: () => `${rx() - before}` });
@@ -54,20 +54,19 @@ it('xsk-tx fallback delivers the count', async () => {
 });
 
 it('unknown device: a clear error', async () => {
-  await expect(generate({ dev: 'sn1nosuch', count: 10, frame })).rejects.toThrow(/no such interface: sn1nosuch/);
+  await expect(generate({ dev: 'sngen-nosuch', count: 10, frame })).rejects.toThrow(/no such interface: sngen-nosuch/);
 });
 
 it('generated frames arrive byte-identical (received by an XskPort on the peer)', async () => {
-  const { ip } = await import('./sn1-netns.ts');
   const { openPort } = await import('../../src/driver/index.ts');
-  ip('link', 'add', 'sn1gxa', 'type', 'veth', 'peer', 'name', 'sn1gxb');
-  lab.track('sn1gxa');
-  ip('link', 'set', 'sn1gxa', 'up');
-  ip('link', 'set', 'sn1gxb', 'up');
-  const { port } = openPort({ dev: 'sn1gxb', mode: 'xdp-drv' });
+  ip('link', 'add', 'sngen-xa', 'type', 'veth', 'peer', 'name', 'sngen-xb');
+  lab.track('sngen-xa');
+  ip('link', 'set', 'sngen-xa', 'up');
+  ip('link', 'set', 'sngen-xb', 'up');
+  const { port } = openPort({ dev: 'sngen-xb', mode: 'xdp-drv' });
   try {
     const f = buildUdpFrame({ srcMac: '02:00:00:00:00:0a', dstMac: port.mac, srcIp: '10.217.0.1', dstIp: '10.217.0.2', sport: 4242, dport: 4343, size: 99 });
-    const r = await generate({ dev: 'sn1gxa', count: 1000, frame: f });
+    const r = await generate({ dev: 'sngen-xa', count: 1000, frame: f });
     expect(r.packets).toBe(1000);
     let same = 0;
     let all = 0;
@@ -89,7 +88,7 @@ it('generated frames arrive byte-identical (received by an XskPort on the peer)'
     expect(same).toBe(1000);
   } finally {
     port.close();
-    ip('link', 'del', 'sn1gxa');
+    ip('link', 'del', 'sngen-xa');
   }
   expect(native().xdpAttached()).toEqual([]);
 });

@@ -2,7 +2,8 @@
 // XskPort (xdp-drv, xdp-skb) or a TapPort (the TAP moved into the namespace).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildUdpFrame, native, openPort, type Port } from '../../src/driver/index.ts';
-import { Lab, hasXdp, ifStat, ip, udpBlast } from './sn1-netns.ts';
+import { udpBlast } from '../support/kernel-peer.ts';
+import { Lab, hasXdp, ifStat, ip } from '../support/netns.ts';
 
 const COUNT = 100_000;
 const DPORT = 9999;
@@ -56,7 +57,7 @@ function expectFlow(flow: number, port: Port, sent: number): void {
 
 beforeAll(() => {
   ns = lab.netns('rx');
-  lab.veth('sn1rxa', 'sn1rxb', ns, '10.211.0.1', '10.211.0.2');
+  lab.veth('snrx-a', 'snrx-b', ns, '10.211.0.1', '10.211.0.2');
 });
 
 afterEach(() => {
@@ -66,7 +67,7 @@ afterEach(() => {
     expect(pool.available).toBe(pool.total);
     open = null;
   }
-  expect(hasXdp('sn1rxa')).toBe(false);
+  expect(hasXdp('snrx-a')).toBe(false);
   expect(native().xdpAttached()).toEqual([]);
 });
 
@@ -75,10 +76,10 @@ afterAll(() => expect(lab.cleanup()).toEqual([]));
 describe('driver: receive 100k frames from a kernel peer', () => {
   for (const mode of ['xdp-drv', 'xdp-skb'] as const) {
     it(`${mode}`, async () => {
-      const { port, report } = openPort({ dev: 'sn1rxa', mode });
+      const { port, report } = openPort({ dev: 'snrx-a', mode });
       open = port;
       expect(report).toEqual([`${mode}: ok (copy)`]);
-      expect(hasXdp('sn1rxa')).toBe(true);
+      expect(hasXdp('snrx-a')).toBe(true);
       // Accounting while open: free + held by the port == total (the app holds none now).
       expect(port.pool.available + port.inFlight()).toBe(port.pool.total);
       const r = await receiveFlow(port, () => udpBlast(ns, '10.211.0.1', DPORT, COUNT), COUNT);
@@ -92,24 +93,24 @@ describe('driver: receive 100k frames from a kernel peer', () => {
   }
 
   it('tap (TAP moved into the namespace)', async () => {
-    const tns = lab.netns('rxtap');
-    const { port, report } = openPort({ dev: 'sn1rxtap', mode: 'tap' });
+    const tns = lab.netns('rx-tap');
+    const { port, report } = openPort({ dev: 'snrx-tap', mode: 'tap' });
     open = port;
-    lab.track('sn1rxtap');
+    lab.track('snrx-tap');
     expect(report).toEqual(['tap: ok']);
-    ip('link', 'set', 'sn1rxtap', 'netns', tns);
-    ip('-n', tns, 'addr', 'add', '10.212.0.2/24', 'dev', 'sn1rxtap');
-    ip('-n', tns, 'link', 'set', 'sn1rxtap', 'up');
-    ip('-n', tns, 'neigh', 'replace', '10.212.0.1', 'lladdr', '02:00:00:00:21:01', 'dev', 'sn1rxtap', 'nud', 'permanent');
+    ip('link', 'set', 'snrx-tap', 'netns', tns);
+    ip('-n', tns, 'addr', 'add', '10.212.0.2/24', 'dev', 'snrx-tap');
+    ip('-n', tns, 'link', 'set', 'snrx-tap', 'up');
+    ip('-n', tns, 'neigh', 'replace', '10.212.0.1', 'lladdr', '02:00:00:00:21:01', 'dev', 'snrx-tap', 'nud', 'permanent');
     // A TAP whose reader falls behind drops at its queue, counted as the TAP's tx_dropped.
-    const tapDropped = () => ifStat(tns, 'sn1rxtap', 'tx_dropped');
+    const tapDropped = () => ifStat(tns, 'snrx-tap', 'tx_dropped');
     const r = await receiveFlow(port, () => udpBlast(tns, '10.212.0.1', DPORT, COUNT), COUNT, tapDropped);
     expect(r.flow, JSON.stringify(port.stats())).toBeLessThanOrEqual(COUNT);
     expect(r.flow + tapDropped(), JSON.stringify(port.stats())).toBeGreaterThanOrEqual(COUNT);
     expect(r.flow, JSON.stringify(port.stats())).toBeGreaterThan(COUNT / 2);
     expect(port.pool.available + port.inFlight()).toBe(port.pool.total);
     // And the other way: batches written into the TAP reach the namespace's kernel.
-    const before = ifStat(tns, 'sn1rxtap', 'rx_packets');
+    const before = ifStat(tns, 'snrx-tap', 'rx_packets');
     const f = buildUdpFrame({ srcMac: '02:00:00:00:21:01', dstMac: port.mac, srcIp: '10.212.0.1', dstIp: '10.212.0.2', sport: 9, dport: 9, size: 60 });
     for (let i = 0; i < 10; i++) {
       const k = port.pool.allocMany(port.txAddr, 100);
@@ -120,11 +121,11 @@ describe('driver: receive 100k frames from a kernel peer', () => {
       expect(port.tx(k)).toBe(k);
     }
     expect(port.pool.available + port.inFlight()).toBe(port.pool.total); // written frames are back
-    expect(ifStat(tns, 'sn1rxtap', 'rx_packets') - before).toBe(1000);
+    expect(ifStat(tns, 'snrx-tap', 'rx_packets') - before).toBe(1000);
   });
 
   it('xdp-drv with busy polling', async () => {
-    const { port, report } = openPort({ dev: 'sn1rxa', mode: 'xdp-drv', busyPoll: true });
+    const { port, report } = openPort({ dev: 'snrx-a', mode: 'xdp-drv', busyPoll: true });
     open = port;
     // Busy-poll socket options are set where the kernel has them; what is missing is reported.
     expect(report[0]).toMatch(/^xdp-drv: ok \(copy\)/);

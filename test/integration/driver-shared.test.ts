@@ -3,26 +3,27 @@
 import { afterAll, expect, it } from 'vitest';
 import { FramePool, native, nativeUmem, openPort } from '../../src/driver/index.ts';
 import type { XskPort } from '../../src/driver/xsk.ts';
-import { Lab, hasXdp, ifStat, udpBlast } from './sn1-netns.ts';
+import { udpBlast } from '../support/kernel-peer.ts';
+import { Lab, hasXdp, ifStat } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
 const lab = new Lab();
 afterAll(() => expect(lab.cleanup()).toEqual([]));
 
 it('forwards frames received on one device out of another by descriptor', async () => {
-  const nsA = lab.netns('shA');
-  const nsB = lab.netns('shB');
-  lab.veth('sn1sha', 'sn1shap', nsA, '10.213.0.1', '10.213.0.2');
-  lab.veth('sn1shb', 'sn1shbp', nsB, '10.214.0.1', '10.214.0.2');
+  const nsA = lab.netns('shared-a');
+  const nsB = lab.netns('shared-b');
+  lab.veth('snshared-a', 'snshared-ap', nsA, '10.213.0.1', '10.213.0.2');
+  lab.veth('snshared-b', 'snshared-bp', nsB, '10.214.0.1', '10.214.0.2');
   const umem = nativeUmem();
   const pool = new FramePool(umem);
-  const a = openPort({ dev: 'sn1sha', mode: 'xdp-drv', umem, pool }).port as XskPort;
-  const b = openPort({ dev: 'sn1shb', mode: 'xdp-drv', umem, pool }).port as XskPort;
+  const a = openPort({ dev: 'snshared-a', mode: 'xdp-drv', umem, pool }).port as XskPort;
+  const b = openPort({ dev: 'snshared-b', mode: 'xdp-drv', umem, pool }).port as XskPort;
   try {
     expect(a.shared).toBe(false);
     expect(b.shared).toBe(true);
     const COUNT = 20_000;
-    const before = ifStat(nsB, 'sn1shbp', 'rx_packets');
+    const before = ifStat(nsB, 'snshared-bp', 'rx_packets');
     let fwd = 0;
     let first = -1;
     const poll = () => {
@@ -48,9 +49,9 @@ it('forwards frames received on one device out of another by descriptor', async 
       const s = a.stats();
       return (s.rx_dropped ?? 0) + (s.rx_ring_full ?? 0);
     };
-    await waitFor(`B's peer to receive ${COUNT} frames`, () => ifStat(nsB, 'sn1shbp', 'rx_packets') - before + lostA() >= COUNT, { everyMs: 50 }).catch(() => undefined);
+    await waitFor(`B's peer to receive ${COUNT} frames`, () => ifStat(nsB, 'snshared-bp', 'rx_packets') - before + lostA() >= COUNT, { everyMs: 50 }).catch(() => undefined);
     a.disarmIrq();
-    const got = ifStat(nsB, 'sn1shbp', 'rx_packets') - before;
+    const got = ifStat(nsB, 'snshared-bp', 'rx_packets') - before;
     const detail = JSON.stringify({ got, fwd, a: a.stats(), b: b.stats() });
     expect(fwd + lostA(), detail).toBeGreaterThanOrEqual(COUNT);
     expect(got + lostA(), detail).toBeGreaterThanOrEqual(COUNT);
@@ -63,6 +64,6 @@ it('forwards frames received on one device out of another by descriptor', async 
     a.close();
   }
   expect(pool.available).toBe(pool.total);
-  expect(hasXdp('sn1sha') || hasXdp('sn1shb')).toBe(false);
+  expect(hasXdp('snshared-a') || hasXdp('snshared-b')).toBe(false);
   expect(native().xdpAttached()).toEqual([]);
 });

@@ -4,7 +4,8 @@
 import { Worker } from 'node:worker_threads';
 import { afterAll, expect, it } from 'vitest';
 import { native } from '../../src/driver/index.ts';
-import { Lab, hasXdp, udpBlast } from './sn1-netns.ts';
+import { udpBlast } from '../support/kernel-peer.ts';
+import { Lab, hasXdp } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
 const lab = new Lab();
@@ -25,15 +26,15 @@ async function message(w: Worker): Promise<Record<string, unknown>> {
 }
 
 it('two workers receive on two devices; terminating them detaches the programs', async () => {
-  const ns = lab.netns('wk');
-  lab.veth('sn1wka', 'sn1wkap', ns, '10.218.0.1', '10.218.0.2');
-  lab.veth('sn1wkb', 'sn1wkbp', ns, '10.219.0.1', '10.219.0.2');
-  const boot = new URL('./sn1-worker-boot.mjs', import.meta.url);
-  const script = new URL('./sn1-worker.ts', import.meta.url).href;
-  const workers = ['sn1wka', 'sn1wkb'].map((dev) => listen(new Worker(boot, { workerData: { dev, script } })));
+  const ns = lab.netns('worker');
+  lab.veth('snworker-a', 'snworker-ap', ns, '10.218.0.1', '10.218.0.2');
+  lab.veth('snworker-b', 'snworker-bp', ns, '10.219.0.1', '10.219.0.2');
+  const boot = new URL('../support/tsx-worker.mjs', import.meta.url);
+  const script = new URL('./driver-worker.child.ts', import.meta.url).href;
+  const workers = ['snworker-a', 'snworker-b'].map((dev) => listen(new Worker(boot, { workerData: { dev, script } })));
   try {
     for (const w of workers) expect(await message(w)).toEqual({ ready: true });
-    expect(hasXdp('sn1wka') && hasXdp('sn1wkb')).toBe(true);
+    expect(hasXdp('snworker-a') && hasXdp('snworker-b')).toBe(true);
     await Promise.all([udpBlast(ns, '10.218.0.1', 5001, 20_000), udpBlast(ns, '10.219.0.1', 5002, 20_000)]);
     // Ask each worker for its count until every frame arrived or was counted lost by the kernel
     // (a worker drains on its own loop; on a loaded machine it may fall behind: counted loss).
@@ -49,7 +50,7 @@ it('two workers receive on two devices; terminating them detaches the programs',
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  expect(hasXdp('sn1wka')).toBe(false);
-  expect(hasXdp('sn1wkb')).toBe(false);
+  expect(hasXdp('snworker-a')).toBe(false);
+  expect(hasXdp('snworker-b')).toBe(false);
   expect(native().xdpAttached()).toEqual([]);
 });

@@ -1,48 +1,28 @@
-// IPv4 fragments with kernel peers (issue 4): softnet reassembles pings to its own address and
+// IPv4 fragments with kernel peers: softnet reassembles pings to its own address and
 // fragments the reply; forwards fragments between hosts as they are (B reassembles); refuses
 // datagrams larger than a frame (ReasmFails). Hosts A 10.61.0.2 and B 10.62.0.2 in namespaces
-// sn6-a / sn6-b, softnet on veths sn6-a0 / sn6-b0 (xdp-drv). Everything named sn6-*.
+// sn-frag-a / sn-frag-b, softnet on veths snfrag-a0 / snfrag-b0 (xdp-drv).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Stack } from '../../src/stack.ts';
+import { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
-import { hasXdp, namespaces, pingSummary, waitFor } from './stack-helpers.ts';
+import { pingSummary } from '../support/kernel-peer.ts';
+import { hasXdp, Lab, run } from '../support/netns.ts';
+import { waitFor } from '../support/wait.ts';
 
-const A = 'sn6-a';
-const B = 'sn6-b';
+const lab = new Lab();
+let A = '';
+let B = '';
 let stack: Stack | undefined;
 
-async function sh(ns: string | null, ...argv: string[]): Promise<void> {
-  await nsExec(ns, argv, { check: true });
-}
-
-async function down(): Promise<void> {
-  for (const d of ['sn6-a0', 'sn6-b0']) await nsExec(null, ['ip', 'link', 'del', 'dev', d]);
-  for (const ns of [A, B]) await nsExec(null, ['ip', 'netns', 'del', ns]);
-}
-
 beforeAll(async () => {
-  await down();
-  for (const [ns, net, side] of [
-    [A, '10.61.0', 'a'],
-    [B, '10.62.0', 'b'],
-  ]) {
-    await sh(null, 'ip', 'netns', 'add', ns);
-    await sh(ns, 'ip', 'link', 'set', 'lo', 'up');
-    await sh(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
-    await sh(null, 'ip', 'link', 'add', `sn6-${side}0`, 'txqueuelen', '10000', 'type', 'veth', 'peer', 'name', `sn6-${side}1`, 'txqueuelen', '10000');
-    await sh(null, 'ip', 'link', 'set', `sn6-${side}1`, 'netns', ns);
-    await sh(null, 'sysctl', '-qw', `net.ipv6.conf.sn6-${side}0.disable_ipv6=1`);
-    // GRO gives each veth end a NAPI context, which XDP redirects into it need.
-    await sh(null, 'ethtool', '-K', `sn6-${side}0`, 'gro', 'on');
-    await sh(ns, 'ethtool', '-K', `sn6-${side}1`, 'gro', 'on', 'tx', 'off');
-    await sh(ns, 'ip', 'addr', 'add', `${net}.2/24`, 'dev', `sn6-${side}1`);
-    await sh(ns, 'ip', 'link', 'set', `sn6-${side}1`, 'up');
-    await sh(null, 'ip', 'link', 'set', `sn6-${side}0`, 'up');
-    await sh(ns, 'ip', 'route', 'add', 'default', 'via', `${net}.1`);
-  }
-  stack = new Stack({ name: 'sn6frag', sysctl: { icmp_ratelimit: 0 } });
-  await stack.addPort({ name: 'p0', dev: 'sn6-a0', mode: 'xdp-drv', addresses: ['10.61.0.1/24'] });
-  await stack.addPort({ name: 'p1', dev: 'sn6-b0', mode: 'xdp-drv', addresses: ['10.62.0.1/24'] });
+  A = lab.netns('frag-a');
+  B = lab.netns('frag-b');
+  for (const ns of [A, B]) run(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
+  lab.routerLink({ dev: 'snfrag-a0', hostDev: 'snfrag-a1', hostNs: A, net: '10.61.0' });
+  lab.routerLink({ dev: 'snfrag-b0', hostDev: 'snfrag-b1', hostNs: B, net: '10.62.0' });
+  stack = new Stack({ name: 'snfrag', sysctl: { icmp_ratelimit: 0 } });
+  await stack.addPort({ name: 'p0', dev: 'snfrag-a0', mode: 'xdp-drv', addresses: ['10.61.0.1/24'] });
+  await stack.addPort({ name: 'p1', dev: 'snfrag-b0', mode: 'xdp-drv', addresses: ['10.62.0.1/24'] });
   await stack.start();
 }, 60_000);
 
@@ -51,12 +31,11 @@ afterAll(async () => {
     if (stack) {
       const acct = await stack.stop();
       expect(acct.lost).toBe(0);
-      expect(await hasXdp('sn6-a0')).toBe(false);
+      expect(hasXdp('snfrag-a0')).toBe(false);
     }
   } finally {
-    await down();
+    expect(lab.cleanup()).toEqual([]);
   }
-  expect(await namespaces('sn6-')).toEqual([]);
 });
 
 const mib = () => stack!.stats().mib.Ip;

@@ -1,36 +1,28 @@
 // ARP against a kernel peer: a veth pair, softnet on the root end (AF_XDP, or TAP fallback via
-// mode auto), the kernel in namespace sn4-peer. Everything created here is named sn4-* and is
-// removed in afterAll, also after failures.
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+// mode auto), the kernel in namespace sn-arp. Everything created here is removed in afterAll, also
+// after failures.
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batch } from '../../src/core/batch.ts';
 import { parseIp } from '../../src/l2/eth.ts';
-import { Stack } from '../../src/stack.ts';
+import { Stack } from '../../src/stack/stack.ts';
+import { nsExec } from '../../src/tools/lab.ts';
+import { ifStat, Lab, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
-const NS = 'sn4-peer';
-const HOST = 'sn4-s0'; // softnet's end, root namespace, no address
-const PEER = 'sn4-p0'; // the kernel's end, in NS
+const lab = new Lab();
+let NS = ''; // the kernel peer's namespace
+const HOST = 'snarp-s0'; // softnet's end, root namespace, no address
+const PEER = 'snarp-p0'; // the kernel's end, in NS
 const OURS = '10.44.0.1';
 const THEIRS = '10.44.0.2';
 
-const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 /** Run in the peer namespace without blocking the event loop: softnet polls in this process. */
-const inNs = (...args: string[]) =>
-  new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-    execFile('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-  });
-
-function cleanup(): void {
-  spawnSync('ip', ['link', 'del', HOST]);
-  spawnSync('ip', ['netns', 'del', NS]);
-}
+const inNs = (...args: string[]) => nsExec(NS, args, { timeoutMs: 60_000 });
 
 /** The kernel peer's neighbour state for softnet's address ('' when none). */
 function peerNeighState(): string {
-  const out = sh('ip', '-n', NS, '-j', 'neigh', 'show', OURS, 'dev', PEER);
+  const out = run(null, 'ip', '-n', NS, '-j', 'neigh', 'show', OURS, 'dev', PEER);
   const rows = JSON.parse(out || '[]') as Array<{ state?: string[] }>;
   return rows[0]?.state?.join(',') ?? '';
 }
@@ -38,20 +30,20 @@ function peerNeighState(): string {
 let stack: Stack | null = null;
 
 beforeAll(async () => {
-  cleanup();
-  sh('ip', 'netns', 'add', NS);
-  sh('ip', 'link', 'add', HOST, 'type', 'veth', 'peer', 'name', PEER);
-  sh('ip', 'link', 'set', PEER, 'netns', NS);
+  NS = lab.netns('arp');
+  spawnSync('ip', ['link', 'del', HOST]); // a leftover of a killed run (our name only)
+  run(null, 'ip', 'link', 'add', HOST, 'type', 'veth', 'peer', 'name', PEER);
+  lab.track(HOST);
+  run(null, 'ip', 'link', 'set', PEER, 'netns', NS);
   // No IPv6 on either end: no router solicitations or DAD in the captures and counters.
-  sh('sysctl', '-qw', `net.ipv6.conf.${HOST}.disable_ipv6=1`);
-  sh('ip', 'netns', 'exec', NS, 'sysctl', '-qw', `net.ipv6.conf.${PEER}.disable_ipv6=1`);
-  sh('ip', '-n', NS, 'addr', 'add', `${THEIRS}/24`, 'dev', PEER);
-  sh('ip', '-n', NS, 'link', 'set', PEER, 'up');
-  sh('ip', '-n', NS, 'link', 'set', 'lo', 'up');
-  sh('ip', 'link', 'set', HOST, 'up');
-  stack = new Stack({ name: 'sn4', control: null });
+  run(null, 'sysctl', '-qw', `net.ipv6.conf.${HOST}.disable_ipv6=1`);
+  run(NS, 'sysctl', '-qw', `net.ipv6.conf.${PEER}.disable_ipv6=1`);
+  run(null, 'ip', '-n', NS, 'addr', 'add', `${THEIRS}/24`, 'dev', PEER);
+  run(null, 'ip', '-n', NS, 'link', 'set', PEER, 'up');
+  run(null, 'ip', 'link', 'set', HOST, 'up');
+  stack = new Stack({ name: 'snarp', control: null });
   const info = await stack.addPort({ name: 'p0', dev: HOST, mode: 'auto', addresses: [`${OURS}/24`] });
-  console.log(`sn4: port ${HOST} mode ${info.mode}: ${info.report.join('; ')}`);
+  console.log(`l2-arp: port ${HOST} mode ${info.mode}: ${info.report.join('; ')}`);
   await stack.start();
 }, 60_000);
 
@@ -62,7 +54,7 @@ afterAll(async () => {
       expect(f.lost).toBe(0);
     }
   } finally {
-    cleanup();
+    expect(lab.cleanup()).toEqual([]);
   }
 });
 
@@ -70,7 +62,7 @@ describe('ARP with a kernel peer', () => {
   it('arping from the kernel gets replies with softnet\'s MAC, and softnet learns the peer', async () => {
     // -c with -w: arping waits for 3 replies (or the deadline), resending if one is lost.
     const r = await inNs('arping', '-c', '3', '-w', '20', '-I', PEER, OURS);
-    expect(r.status, `arping: ${r.stdout}${r.stderr}`).toBe(0);
+    expect(r.code, `arping: ${r.stdout}${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/Received 3 response/);
     const mac = stack!.portInfo()[0].mac.toLowerCase();
     expect(r.stdout.toLowerCase()).toContain(mac);
@@ -89,7 +81,7 @@ describe('ARP with a kernel peer', () => {
   it('softnet resolves the peer itself: request on the wire, kernel reply, queued packet delivered', async () => {
     const s = stack!;
     s.l2.neigh.flush();
-    const rx0 = Number(sh('ip', 'netns', 'exec', NS, 'cat', `/sys/class/net/${PEER}/statistics/rx_packets`));
+    const rx0 = ifStat(NS, PEER, 'rx_packets');
     // A UDP datagram from softnet to the peer, handed to neigh-output between poll rounds.
     const u8 = s.pool.umem.u8;
     const a = s.pool.alloc();
@@ -109,10 +101,10 @@ describe('ARP with a kernel peer', () => {
     await waitFor('softnet to resolve the peer', () => s.l2.neigh.stateOf(0, parseIp(THEIRS)) === 'REACHABLE', { detail: () => s.l2.neigh.stateOf(0, parseIp(THEIRS)) });
     expect(s.l2.neigh.queued(0, parseIp(THEIRS))).toBe(0);
     // At least our ARP request and the released datagram reach the kernel.
-    const rx = () => Number(sh('ip', 'netns', 'exec', NS, 'cat', `/sys/class/net/${PEER}/statistics/rx_packets`));
+    const rx = () => ifStat(NS, PEER, 'rx_packets');
     await waitFor('the ARP request and the datagram to reach the peer', () => rx() - rx0 >= 2, { detail: () => `rx_packets +${rx() - rx0}` });
-    const kernelNeigh = sh('ip', '-n', NS, 'neigh', 'show', OURS);
-    console.log(`sn4: kernel: ${kernelNeigh.trim()} | softnet: ${s.neigh().replace(/\n/g, ' | ')}`);
+    const kernelNeigh = run(null, 'ip', '-n', NS, 'neigh', 'show', OURS);
+    console.log(`l2-arp: kernel: ${kernelNeigh.trim()} | softnet: ${s.neigh().replace(/\n/g, ' | ')}`);
   });
 
   it('malformed ARP from the peer (raw socket) is dropped under its counter; ARP keeps working', async () => {
@@ -134,7 +126,7 @@ for f in frames:
     const drops = () => ['arp.truncated', 'arp.bad_hln', 'arp.bad_pln', 'arp.bad_op', 'arp.bad_pro', 'arp.bad_sha'].map((k) => s.graph.drops.get(k));
     const d0 = drops();
     const r = await inNs('python3', '-c', py);
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     await waitFor('each malformed ARP to be counted', () => drops().every((x, j) => x - d0[j] >= 1), { detail: () => JSON.stringify(drops().map((x, j) => x - d0[j])) });
     expect(drops().map((x, j) => x - d0[j])).toEqual([1, 1, 1, 1, 1, 1]);
     const again = await inNs('arping', '-c', '1', '-w', '20', '-I', PEER, OURS);

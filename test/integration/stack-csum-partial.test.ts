@@ -1,32 +1,32 @@
-// Issue 8 §4 end to end: kernel hosts on veths with their default offloads (tx checksumming ON,
+// Partial checksums end to end: kernel hosts on veths with their default offloads (tx checksumming ON,
 // no `ethtool -K tx off`) hand softnet UDP/TCP with partial checksums. With csum_partial on (the
 // default for veth) softnet completes them and every datagram and byte arrives; with it off the
 // receiving kernel drops them (Udp InCsumErrors), which is what the option fixes.
 //
-//   ns sn1-cp-a                       root ns (softnet)                     ns sn1-cp-b
-//   sn1-cp-a1 10.1.0.2  <--veth-->  sn1-cp-a0 (p0)   sn1-cp-b0 (p1)  <--veth-->  sn1-cp-b1 10.2.0.2
+//   ns sn-csum-a                      root ns (softnet)                     ns sn-csum-b
+//   sncsum-a1 10.1.0.2  <--veth-->  sncsum-a0 (p0)   sncsum-b0 (p1)  <--veth-->  sncsum-b1 10.2.0.2
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Stack } from '../../src/stack.ts';
-import { nsExec as nsRun, spawnInNs } from '../../src/tools/lab.ts';
+import { Stack } from '../../src/stack/stack.ts';
+import { nsExec, spawnInNs } from '../../src/tools/lab.ts';
+import { Lab, ip, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
-import { Lab, ip, nsExec } from './sn1-netns.ts';
 
 const lab = new Lab();
 let A = '';
 let B = '';
-const A_DEV = 'sn1-cp-a0';
-const B_DEV = 'sn1-cp-b0';
+const A_DEV = 'sncsum-a0';
+const B_DEV = 'sncsum-b0';
 
 beforeAll(() => {
-  A = lab.netns('cp-a');
-  B = lab.netns('cp-b');
-  lab.veth(A_DEV, 'sn1-cp-a1', A, '10.1.0.1', '10.1.0.2');
-  lab.veth(B_DEV, 'sn1-cp-b1', B, '10.2.0.1', '10.2.0.2');
+  A = lab.netns('csum-a');
+  B = lab.netns('csum-b');
+  lab.veth(A_DEV, 'sncsum-a1', A, '10.1.0.1', '10.1.0.2');
+  lab.veth(B_DEV, 'sncsum-b1', B, '10.2.0.1', '10.2.0.2');
   ip('-n', A, 'route', 'add', 'default', 'via', '10.1.0.1');
   ip('-n', B, 'route', 'add', 'default', 'via', '10.2.0.1');
   // The point of the test: hosts keep veth's default offloads. Check, do not assume.
-  for (const [ns, dev] of [[A, 'sn1-cp-a1'], [B, 'sn1-cp-b1']]) expect(nsExec(ns, 'ethtool', '-k', dev)).toMatch(/^tx-checksumming: on/m);
+  for (const [ns, dev] of [[A, 'sncsum-a1'], [B, 'sncsum-b1']]) expect(run(ns, 'ethtool', '-k', dev)).toMatch(/^tx-checksumming: on/m);
 });
 
 afterAll(() => {
@@ -34,7 +34,7 @@ afterAll(() => {
 });
 
 async function router(csum?: 'on' | 'off', log?: (line: string) => void): Promise<Stack> {
-  const s = new Stack({ name: 'sn1cp', ...(log ? { log } : {}) });
+  const s = new Stack({ name: 'sncsum', ...(log ? { log } : {}) });
   try {
     await s.addPort({ name: 'p0', dev: A_DEV, mode: 'xdp-drv', addresses: ['10.1.0.1/24'], ...(csum ? { csum_partial: csum } : {}) });
     await s.addPort({ name: 'p1', dev: B_DEV, mode: 'xdp-drv', addresses: ['10.2.0.1/24'], ...(csum ? { csum_partial: csum } : {}) });
@@ -53,7 +53,7 @@ async function stop(s: Stack): Promise<void> {
 
 /** `Udp:` counters of a namespace's /proc/net/snmp (InDatagrams, InCsumErrors...). */
 function udpMib(ns: string): Record<string, number> {
-  const lines = nsExec(ns, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Udp:'));
+  const lines = run(ns, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Udp:'));
   const keys = lines[0].split(/\s+/).slice(1);
   const vals = lines[1].split(/\s+/).slice(1).map(Number);
   return Object.fromEntries(keys.map((k, i) => [k, vals[i]]));
@@ -68,7 +68,7 @@ function proc(ns: string, argv: string[]): { out: () => string; p: ChildProcess;
 }
 
 async function bound(ns: string, proto: 'u' | 't', port: number): Promise<void> {
-  await waitFor(`a socket on ${proto === 'u' ? 'udp' : 'tcp'} ${port} in ${ns}`, async () => (await nsRun(ns, ['ss', '-Hln', `-${proto}`, `sport = :${port}`])).stdout.trim() !== '');
+  await waitFor(`a socket on ${proto === 'u' ? 'udp' : 'tcp'} ${port} in ${ns}`, async () => (await nsExec(ns, ['ss', '-Hln', `-${proto}`, `sport = :${port}`])).stdout.trim() !== '');
 }
 
 // Counts datagrams as they arrive: prints the running count, one line each. A 4 MiB buffer
@@ -96,7 +96,7 @@ for i in range(int(sys.argv[3])):
 `;
 
 async function udpSend(ns: string, dst: string, port: number, count: number, size: number): Promise<void> {
-  await nsRun(ns, ['python3', '-c', UDP_SEND, dst, String(port), String(count), String(size)], { check: true, timeoutMs: 120_000 });
+  await nsExec(ns, ['python3', '-c', UDP_SEND, dst, String(port), String(count), String(size)], { check: true, timeoutMs: 120_000 });
 }
 
 /**
@@ -105,7 +105,7 @@ async function udpSend(ns: string, dst: string, port: number, count: number, siz
  * is not what this test is about.
  */
 async function primeArp(): Promise<void> {
-  await waitFor('a ping from A to B to be answered', async () => (await nsRun(A, ['ping', '-c', '1', '-W', '1', '10.2.0.2'])).code === 0);
+  await waitFor('a ping from A to B to be answered', async () => (await nsExec(A, ['ping', '-c', '1', '-W', '1', '10.2.0.2'])).code === 0);
 }
 
 // One TCP connection: prints how many bytes arrived before EOF.
@@ -135,12 +135,12 @@ describe('veth hosts with tx checksumming on, through softnet', () => {
     try {
       const [p0] = s.portInfo();
       expect(p0.report).toContain('csum_partial: on (auto, driver veth; peer sends partial checksums, see the warning)');
-      const w = warn.find((m) => m.includes('(sn1-cp-a0)'));
-      expect(w).toMatch(/^softnet: warning: port p0 \(sn1-cp-a0\): veth peer sn1-cp-a1 in netns sn1-cp-a \(netnsid \d+\) has tx checksumming on/);
+      const w = warn.find((m) => m.includes('(sncsum-a0)'));
+      expect(w).toMatch(/^softnet: warning: port p0 \(sncsum-a0\): veth peer sncsum-a1 in netns sn-csum-a \(netnsid \d+\) has tx checksumming on/);
       expect(w).toContain('softnet completes them meanwhile');
-      expect(w).toContain('ip netns exec sn1-cp-a ethtool -K sn1-cp-a1 tx off');
-      expect(warn.filter((m) => m.includes('sn1-cp-a1'))).toHaveLength(1);
-      expect(warn.some((m) => m.includes('sn1-cp-b1'))).toBe(true);
+      expect(w).toContain('ip netns exec sn-csum-a ethtool -K sncsum-a1 tx off');
+      expect(warn.filter((m) => m.includes('sncsum-a1'))).toHaveLength(1);
+      expect(warn.some((m) => m.includes('sncsum-b1'))).toBe(true);
     } finally {
       await stop(s);
     }
@@ -161,7 +161,7 @@ describe('veth hosts with tx checksumming on, through softnet', () => {
       expect(lastCount(rx.out())).toBe(SENT);
       expect(udpMib(B).InCsumErrors - before.InCsumErrors).toBe(0);
       const BYTES = 256 * 800;
-      await nsRun(A, ['python3', '-c', TCP_SEND, '10.2.0.2', '5002', String(BYTES)], { check: true, timeoutMs: 60_000 });
+      await nsExec(A, ['python3', '-c', TCP_SEND, '10.2.0.2', '5002', String(BYTES)], { check: true, timeoutMs: 60_000 });
       await waitFor('the TCP sink to report', () => sink.out().trim() !== '');
       expect(Number(sink.out().trim())).toBe(BYTES);
       const st = s.stats().ports;

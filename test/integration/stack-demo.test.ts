@@ -3,13 +3,14 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labDown } from '../../src/tools/lab.ts';
-import { namespaces } from './stack-helpers.ts';
+import { namespaces } from '../support/netns.ts';
 
-const LAB = 't7d';
+// Not 'demo', the command's default: a demo of one's own may be running beside the tests.
+const LAB = 'tdemo';
 
 afterAll(async () => {
   await labDown(LAB);
-  expect(await namespaces(`sn-${LAB}-`)).toEqual([]);
+  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
 });
 
 function demo(...args: string[]) {
@@ -31,7 +32,7 @@ describe('softnet demo', () => {
       expect(dropped).toBe(Math.ceil(sent / 10));
       expect(r.out).toMatch(/ip-forward\s+\d+\s+\d+/);
       expect(r.out).toMatch(/cleaned up: stack stopped \(all frames accounted for\)/);
-      expect(await namespaces(`sn-${LAB}-`)).toEqual([]);
+      expect(namespaces(`sn-${LAB}-`)).toEqual([]);
     });
   }
 });

@@ -7,14 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasXdp, ifStat, ip, Lab } from './sn1-netns.ts';
+import { hasXdp, ifStat, ip, Lab } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
-const A = 'sn1kl-a0';
-const B = 'sn1kl-b0';
-const TAP = 'sn1kl-t0';
-const dir = mkdtempSync(join(tmpdir(), 'sn1-kl-'));
-const cfg = join(dir, 'kl.yaml');
+const A = 'snkill-a0';
+const B = 'snkill-b0';
+const TAP = 'snkill-t0';
+const dir = mkdtempSync(join(tmpdir(), 'sn-kill-'));
+const cfg = join(dir, 'kill.yaml');
 const lab = new Lab();
 let nsA = '';
 let nsB = '';
@@ -46,18 +46,18 @@ function pingOnce(): boolean {
 }
 
 beforeAll(() => {
-  nsA = lab.netns('kl-a');
-  nsB = lab.netns('kl-b');
-  lab.veth(A, 'sn1kl-a1', nsA, '10.1.0.1', '10.1.0.2');
-  lab.veth(B, 'sn1kl-b1', nsB, '10.2.0.1', '10.2.0.2');
+  nsA = lab.netns('kill-a');
+  nsB = lab.netns('kill-b');
+  lab.veth(A, 'snkill-a1', nsA, '10.1.0.1', '10.1.0.2');
+  lab.veth(B, 'snkill-b1', nsB, '10.2.0.1', '10.2.0.2');
   ip('-n', nsA, 'route', 'add', 'default', 'via', '10.1.0.1');
   ip('-n', nsB, 'route', 'add', 'default', 'via', '10.2.0.1');
   // softnet creates the TAP; tracked so cleanup removes it if a failure leaves it behind.
   lab.track(TAP);
   writeFileSync(
     cfg,
-    `name: kl
-control: ${join(dir, 'kl.sock')}
+    `name: kill
+control: ${join(dir, 'kill.sock')}
 ports:
   - {name: p0, dev: ${A}, mode: xdp-drv, addresses: [10.1.0.1/24]}
   - {name: p1, dev: ${B}, mode: xdp-drv, addresses: [10.2.0.1/24]}
@@ -90,9 +90,9 @@ describe('SIGKILL of softnet up mid-flood', () => {
     // A flood that runs until we stop it (by its PID).
     const flood = spawn('ip', ['netns', 'exec', nsA, 'ping', '-f', '-q', '-s', '200', '10.2.0.2'], { stdio: 'ignore' });
     children.push(flood);
-    const rx0 = ifStat(nsB, 'sn1kl-b1', 'rx_packets');
+    const rx0 = ifStat(nsB, 'snkill-b1', 'rx_packets');
     // Mid-flood: softnet is forwarding it (B's end has received a good part of it).
-    await waitFor('the flood to flow through softnet', () => ifStat(nsB, 'sn1kl-b1', 'rx_packets') - rx0 > 2000);
+    await waitFor('the flood to flow through softnet', () => ifStat(nsB, 'snkill-b1', 'rx_packets') - rx0 > 2000);
 
     const tKill = Date.now();
     first.c.kill('SIGKILL');
@@ -110,8 +110,8 @@ describe('SIGKILL of softnet up mid-flood', () => {
     expect(second.out()).not.toMatch(/error|failed/i);
     expect(hasXdp(A)).toBe(true);
     expect(linkExists(TAP)).toBe(true);
-    const rx1 = ifStat(nsB, 'sn1kl-b1', 'rx_packets');
-    await waitFor('the flood to flow through the new softnet', () => ifStat(nsB, 'sn1kl-b1', 'rx_packets') - rx1 > 2000, { detail: second.out });
+    const rx1 = ifStat(nsB, 'snkill-b1', 'rx_packets');
+    await waitFor('the flood to flow through the new softnet', () => ifStat(nsB, 'snkill-b1', 'rx_packets') - rx1 > 2000, { detail: second.out });
     flood.kill('SIGINT');
     await new Promise((r) => flood.once('exit', r));
     await waitFor('a ping from A to B through the new softnet', () => pingOnce(), { detail: second.out });

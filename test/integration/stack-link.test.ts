@@ -1,15 +1,14 @@
-// Issue 8 §3, links come and go: A — softnet — B and C (xdp-drv on veths). B's link loses carrier
+// Links come and go: A — softnet — B and C (xdp-drv on veths). B's link loses carrier
 // (its peer goes down), comes back, and its device is deleted and re-created under the running
 // stack: softnet logs each change, shows the state, answers A with ICMP unreachable instead of
 // sending into the dead port, keeps forwarding A↔C, and re-attaches by itself.
 // Every step waits for a condition with a generous deadline; nothing waits a guessed delay.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatStats } from '../../src/cli/stat.ts';
-import { Stack } from '../../src/stack.ts';
+import { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
-import { Lab, ip } from './sn1-netns.ts';
-import { hasXdp, waitFor } from './stack-helpers.ts';
+import { hasXdp, ip, Lab, run } from '../support/netns.ts';
+import { waitFor } from '../support/wait.ts';
 
 const DEADLINE = 20_000;
 const lab = new Lab();
@@ -19,26 +18,9 @@ let A = '';
 let B = '';
 let C = '';
 
-/** Run argv in ns (null: the root namespace), synchronously: setup only, never while pinging. */
-function ex(ns: string | null, ...argv: string[]): string {
-  const full = ns === null ? argv : ['ip', 'netns', 'exec', ns, ...argv];
-  return execFileSync(full[0], full.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Router end `rDev` (root ns, softnet's port) and host end `hDev` in `ns` at net.2/24, default via net.1. */
+/** Router end `rDev` (root ns, softnet's port) and host end `hDev` in `ns` at 10.6k.0.2/24, default via 10.6k.0.1. */
 function side(rDev: string, ns: string, hDev: string, k: number): void {
-  ip('link', 'add', rDev, 'address', `02:00:0a:3${k}:00:01`, 'type', 'veth', 'peer', 'name', hDev, 'address', `02:00:0a:3${k}:00:02`);
-  lab.track(rDev);
-  ip('link', 'set', hDev, 'netns', ns);
-  // The root kernel stays silent on softnet's ends (no IPv6 DAD/RS).
-  ex(null, 'sysctl', '-qw', `net.ipv6.conf.${rDev}.disable_ipv6=1`);
-  ex(null, 'ethtool', '-K', rDev, 'gro', 'on');
-  ex(ns, 'ethtool', '-K', hDev, 'gro', 'on');
-  ex(ns, 'ethtool', '-K', hDev, 'tx', 'off');
-  ex(ns, 'ip', 'addr', 'add', `10.6${k}.0.2/24`, 'dev', hDev);
-  ex(ns, 'ip', 'link', 'set', hDev, 'up');
-  ip('link', 'set', rDev, 'up');
-  ex(ns, 'ip', 'route', 'replace', 'default', 'via', `10.6${k}.0.1`);
+  lab.routerLink({ dev: rDev, hostDev: hDev, hostNs: ns, net: `10.6${k}.0`, mac: `02:00:0a:3${k}:00:01`, hostMac: `02:00:0a:3${k}:00:02` });
 }
 
 /** One echo from ns to dst; the ping output (async: softnet runs on this event loop). */
@@ -53,17 +35,17 @@ const logged = (line: string) => () => logs.some((l) => l.includes(line));
 const state = (port: string) => stack!.stats().ports[port].state;
 
 beforeAll(async () => {
-  A = lab.netns('lk-a');
-  B = lab.netns('lk-b');
-  C = lab.netns('lk-c');
-  for (const ns of [A, B, C]) ex(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1');
-  side('sn1-lk-a0', A, 'sn1-lk-a1', 1);
-  side('sn1-lk-b0', B, 'sn1-lk-b1', 2);
-  side('sn1-lk-c0', C, 'sn1-lk-c1', 3);
-  stack = new Stack({ name: 'sn1lk', control: null, sysctl: { icmp_ratelimit: 0 }, log: (l) => logs.push(l) });
-  await stack.addPort({ name: 'p0', dev: 'sn1-lk-a0', mode: 'xdp-drv', addresses: ['10.61.0.1/24'] });
-  await stack.addPort({ name: 'p1', dev: 'sn1-lk-b0', mode: 'xdp-drv', addresses: ['10.62.0.1/24'] });
-  await stack.addPort({ name: 'p2', dev: 'sn1-lk-c0', mode: 'xdp-drv', addresses: ['10.63.0.1/24'] });
+  A = lab.netns('link-a');
+  B = lab.netns('link-b');
+  C = lab.netns('link-c');
+  for (const ns of [A, B, C]) run(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1');
+  side('snlink-a0', A, 'snlink-a1', 1);
+  side('snlink-b0', B, 'snlink-b1', 2);
+  side('snlink-c0', C, 'snlink-c1', 3);
+  stack = new Stack({ name: 'snlink', control: null, sysctl: { icmp_ratelimit: 0 }, log: (l) => logs.push(l) });
+  await stack.addPort({ name: 'p0', dev: 'snlink-a0', mode: 'xdp-drv', addresses: ['10.61.0.1/24'] });
+  await stack.addPort({ name: 'p1', dev: 'snlink-b0', mode: 'xdp-drv', addresses: ['10.62.0.1/24'] });
+  await stack.addPort({ name: 'p2', dev: 'snlink-c0', mode: 'xdp-drv', addresses: ['10.63.0.1/24'] });
   await stack.start();
 }, 60_000);
 
@@ -73,7 +55,7 @@ afterAll(async () => {
       const acct = await stack.stop();
       expect(acct.lost).toBe(0);
       expect(acct.free).toBe(acct.total);
-      for (const d of ['sn1-lk-a0', 'sn1-lk-b0', 'sn1-lk-c0']) expect(await hasXdp(d)).toBe(false);
+      for (const d of ['snlink-a0', 'snlink-b0', 'snlink-c0']) expect(hasXdp(d)).toBe(false);
     }
   } finally {
     expect(lab.cleanup()).toEqual([]);
@@ -88,10 +70,10 @@ describe('links come and go under a running stack', () => {
   });
 
   it("B's carrier lost: logged, shown, A gets ICMP unreachable, nothing sent into p1, A→C still forwarded", async () => {
-    ex(B, 'ip', 'link', 'set', 'sn1-lk-b1', 'down');
-    await waitFor('the link-down log line', logged('port p1 (sn1-lk-b0): link down (carrier lost)'), DEADLINE);
+    run(B, 'ip', 'link', 'set', 'snlink-b1', 'down');
+    await waitFor('the link-down log line', logged('port p1 (snlink-b0): link down (carrier lost)'), DEADLINE);
     expect(state('p1')).toBe('LOWERLAYERDOWN');
-    expect(formatStats(stack!.stats())).toMatch(/p1: sn1-lk-b0 queue 0 xdp-drv state LOWERLAYERDOWN/);
+    expect(formatStats(stack!.stats())).toMatch(/p1: snlink-b0 queue 0 xdp-drv state LOWERLAYERDOWN/);
     expect(stack!.route('show')).toMatch(/10\.62\.0\.0\/24 dev p1 .*linkdown/);
     const before = stack!.stats().ports.p1;
     await waitFor('A to get ICMP unreachable for B from softnet', unreachable(A, '10.62.0.2'), DEADLINE);
@@ -103,39 +85,39 @@ describe('links come and go under a running stack', () => {
   });
 
   it('B back up: logged, routes used again, A reaches B', async () => {
-    ex(B, 'ip', 'link', 'set', 'sn1-lk-b1', 'up');
+    run(B, 'ip', 'link', 'set', 'snlink-b1', 'up');
     // B's kernel dropped its default route with the link (admin down flushes routes via it).
-    ex(B, 'ip', 'route', 'replace', 'default', 'via', '10.62.0.1');
-    await waitFor('the link-up log line', logged('port p1 (sn1-lk-b0): link up'), DEADLINE);
+    run(B, 'ip', 'route', 'replace', 'default', 'via', '10.62.0.1');
+    await waitFor('the link-up log line', logged('port p1 (snlink-b0): link up'), DEADLINE);
     expect(state('p1')).toBe('UP');
     expect(stack!.route('show')).not.toMatch(/linkdown/);
     await waitFor('A reaches B again', reaches(A, '10.62.0.2'), DEADLINE);
   });
 
   it("B's device deleted, then re-created with the same name: the port re-attaches and forwards", async () => {
-    ip('link', 'del', 'sn1-lk-b0');
-    await waitFor('the device-deleted log line', logged('port p1 (sn1-lk-b0): device deleted'), DEADLINE);
+    ip('link', 'del', 'snlink-b0');
+    await waitFor('the device-deleted log line', logged('port p1 (snlink-b0): device deleted'), DEADLINE);
     expect(state('p1')).toBe('NOTPRESENT');
     // The socket is closed at once: its frames are back in the pool.
     expect(stack!.frames().lost).toBe(0);
     await waitFor('A to get ICMP unreachable for B', unreachable(A, '10.62.0.2'), DEADLINE);
     await waitFor('A reaches C', reaches(A, '10.63.0.2'), DEADLINE);
-    side('sn1-lk-b0', B, 'sn1-lk-b1', 2);
-    await waitFor('the re-attach log line', logged('port p1 (sn1-lk-b0): re-attached'), DEADLINE);
+    side('snlink-b0', B, 'snlink-b1', 2);
+    await waitFor('the re-attach log line', logged('port p1 (snlink-b0): re-attached'), DEADLINE);
     await waitFor('p1 UP', () => state('p1') === 'UP', DEADLINE);
-    expect(await hasXdp('sn1-lk-b0')).toBe(true);
+    expect(hasXdp('snlink-b0')).toBe(true);
     await waitFor('A reaches B through the re-attached port', reaches(A, '10.62.0.2'), DEADLINE);
     await waitFor('A reaches C', reaches(A, '10.63.0.2'), DEADLINE);
     expect(stack!.napi.errors).toBe(0);
   });
 
   it("A's device, whose socket registered the shared UMEM, deleted and re-created: B↔C keep going, A re-attaches", async () => {
-    ip('link', 'del', 'sn1-lk-a0');
-    await waitFor('the device-deleted log line for p0', logged('port p0 (sn1-lk-a0): device deleted'), DEADLINE);
+    ip('link', 'del', 'snlink-a0');
+    await waitFor('the device-deleted log line for p0', logged('port p0 (snlink-a0): device deleted'), DEADLINE);
     expect(state('p0')).toBe('NOTPRESENT');
     await waitFor('B reaches C', reaches(B, '10.63.0.2'), DEADLINE);
-    side('sn1-lk-a0', A, 'sn1-lk-a1', 1);
-    await waitFor('the re-attach log line for p0', logged('port p0 (sn1-lk-a0): re-attached'), DEADLINE);
+    side('snlink-a0', A, 'snlink-a1', 1);
+    await waitFor('the re-attach log line for p0', logged('port p0 (snlink-a0): re-attached'), DEADLINE);
     await waitFor('p0 UP', () => state('p0') === 'UP', DEADLINE);
     await waitFor('A reaches B', reaches(A, '10.62.0.2'), DEADLINE);
     await waitFor('C reaches A', reaches(C, '10.61.0.2'), DEADLINE);

@@ -1,18 +1,22 @@
-// Issue 3 end to end: a kernel host in a namespace ARPs for and pings a softnet stack on a veth
-// (xdp-drv), captures read back in tcpdump, VLAN sub-interfaces, malformed ARP/ICMP counted.
+// End to end: a kernel host in a namespace ARPs for and pings a softnet stack on a veth (xdp-drv),
+// captures read back in tcpdump, VLAN sub-interfaces, malformed ARP/ICMP counted.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Stack } from '../../src/stack.ts';
+import { Stack } from '../../src/stack/stack.ts';
 import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
-import { arp, dropsSince, eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, tcpdump, waitFor } from './stack-helpers.ts';
+import { arp, eth, icmpEcho, ipv4 } from '../support/frames.ts';
+import { inject, pingSummary, tcpdump } from '../support/kernel-peer.ts';
+import { hasXdp, namespaces } from '../support/netns.ts';
+import { dropsSince } from '../support/stats.ts';
+import { waitFor } from '../support/wait.ts';
 
-const LAB = 't7p';
-const dir = mkdtempSync(join(tmpdir(), 'sn-t7p-'));
-// The default path for name t7p, so the CLI is reached with --name like a person would.
-const control = '/run/softnet/t7p.sock';
+const LAB = 'ping';
+const dir = mkdtempSync(join(tmpdir(), `sn-${LAB}-`));
+// The default path for the stack's name, so the CLI is reached with --name like a person would.
+const control = `/run/softnet/${LAB}.sock`;
 let lab: Lab;
 let stack: Stack;
 let A: string; // host A namespace
@@ -34,18 +38,18 @@ afterAll(async () => {
       const acct = await stack.stop();
       expect(acct.lost).toBe(0);
       expect(acct.free).toBe(acct.total);
-      expect(await hasXdp(lab.a.dev)).toBe(false);
+      expect(hasXdp(lab.a.dev)).toBe(false);
     }
   } finally {
     await labDown(LAB);
     rmSync(dir, { recursive: true, force: true });
   }
-  expect(await namespaces(`sn-${LAB}-`)).toEqual([]);
+  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
 });
 
 describe('softnet answers a kernel peer (xdp-drv)', () => {
   it('ping -c 1000 -i 0.002 with payloads 0, 56, 1000, 1472: every request answered, nothing dropped', { timeout: 120_000 }, async () => {
-    expect(await hasXdp(lab.a.dev)).toBe(true);
+    expect(hasXdp(lab.a.dev)).toBe(true);
     const drops0 = stack.stats().drops;
     const reps0 = stack.stats().mib.Icmp.OutEchoReps;
     // -c with -w: ping waits (up to the deadline) for 1000 replies, sending again for any frame

@@ -1,14 +1,17 @@
-// Issue 4 end to end: softnet routes between two kernel hosts (A 10.1.0.2 — softnet — B 10.2.0.2)
+// End to end: softnet routes between two kernel hosts (A 10.1.0.2 — softnet — B 10.2.0.2)
 // on veths in xdp-drv mode: TTL, traceroute, PMTU discovery, UDP/TCP both ways, netfilter
 // DROP/REJECT/policy with counters, ICMP errors, malformed IPv4 counted while traffic flows.
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Stack } from '../../src/stack.ts';
+import { Stack } from '../../src/stack/stack.ts';
 import { labDown, labUp, nsExec, spawnInNs, type Lab } from '../../src/tools/lab.ts';
+import { eth, icmpEcho, ipv4, udp } from '../support/frames.ts';
+import { inject, pingSummary, tcpdump } from '../support/kernel-peer.ts';
+import { hasXdp, namespaces } from '../support/netns.ts';
+import { dropsSince } from '../support/stats.ts';
 import { waitFor } from '../support/wait.ts';
-import { dropsSince, eth, hasXdp, icmpEcho, inject, ipv4, namespaces, pingSummary, tcpdump, udp } from './stack-helpers.ts';
 
-const LAB = 't7r';
+const LAB = 'router';
 let lab: Lab;
 let stack: Stack;
 let A: string;
@@ -32,13 +35,13 @@ afterAll(async () => {
       const acct = await stack.stop();
       expect(acct.lost).toBe(0);
       expect(acct.free).toBe(acct.total);
-      expect(await hasXdp(lab.a.dev)).toBe(false);
-      expect(await hasXdp(lab.b.dev)).toBe(false);
+      expect(hasXdp(lab.a.dev)).toBe(false);
+      expect(hasXdp(lab.b.dev)).toBe(false);
     }
   } finally {
     await labDown(LAB);
   }
-  expect(await namespaces(`sn-${LAB}-`)).toEqual([]);
+  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
 });
 
 /** A one-datagram UDP (or one-connection TCP) listener in ns; `out()` is what it received so far. */
@@ -186,11 +189,11 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
   it('a DROP rule on a UDP port blocks only that port, and its counter counts', async () => {
     stack.iptables('-A FORWARD -p udp --dport 5002 -j DROP');
     try {
-      expect(await blocked(A, B, '10.2.0.2', 5002, () => stack.ipv4.nf.counters('filter', 'FORWARD', 1).pkts >= 1)).toBe('');
+      expect(await blocked(A, B, '10.2.0.2', 5002, () => stack.netfilter.counters('filter', 'FORWARD', 1).pkts >= 1)).toBe('');
       expect(await transfer(A, B, '10.2.0.2', 5003, 'udp')).toBe('hello-udp-5003');
       const l = stack.iptables('-L FORWARD -v -n');
       expect(l).toMatch(/^\s*1\s+\d+\s+DROP\s+udp\s+--\s+\*\s+\*\s+0\.0\.0\.0\/0\s+0\.0\.0\.0\/0\s+udp dpt:5002/m);
-      expect(stack.ipv4.nf.counters('filter', 'FORWARD', 1).pkts).toBe(1);
+      expect(stack.netfilter.counters('filter', 'FORWARD', 1).pkts).toBe(1);
     } finally {
       stack.iptables('-F FORWARD');
     }
@@ -200,7 +203,7 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
     stack.iptables('-A FORWARD -p udp --dport 5004 -j REJECT');
     try {
       expect(await udpProbe(A, '10.2.0.2', 5004)).toBe('port-unreachable');
-      expect(stack.ipv4.nf.counters('filter', 'FORWARD', 1).pkts).toBe(1);
+      expect(stack.netfilter.counters('filter', 'FORWARD', 1).pkts).toBe(1);
     } finally {
       stack.iptables('-F FORWARD');
     }
@@ -219,7 +222,7 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
       const p = await nsExec(A, ['ping', '-c', '2', '-i', '0.05', '-W', '1', '10.2.0.2']);
       expect(policy()).toBeGreaterThanOrEqual(p0 + 3);
       expect(pingSummary(p.stdout).rx).toBe(0);
-      expect(stack.ipv4.nf.counters('filter', 'FORWARD', 1).pkts).toBe(1);
+      expect(stack.netfilter.counters('filter', 'FORWARD', 1).pkts).toBe(1);
       expect(stack.iptables('-L FORWARD -v -n')).toMatch(/Chain FORWARD \(policy DROP \d+ packets/);
     } finally {
       stack.iptables('-P FORWARD ACCEPT');

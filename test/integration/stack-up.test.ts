@@ -7,10 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
-import { hasXdp, namespaces, pingSummary, waitFor } from './stack-helpers.ts';
+import { pingSummary } from '../support/kernel-peer.ts';
+import { hasXdp, namespaces } from '../support/netns.ts';
+import { waitFor } from '../support/wait.ts';
 
-const LAB = 't7u';
-const dir = mkdtempSync(join(tmpdir(), 'sn-t7u-'));
+const LAB = 'up';
+const dir = mkdtempSync(join(tmpdir(), `sn-${LAB}-`));
 const control = join(dir, 'r1.sock');
 let lab: Lab;
 let up: ChildProcess | null = null;
@@ -28,7 +30,7 @@ beforeAll(async () => {
   const cfg = join(dir, 'r1.yaml');
   writeFileSync(
     cfg,
-    `name: t7u
+    `name: ${LAB}
 control: ${control}
 ports:
   - {name: p0, dev: ${lab.a.dev}, mode: xdp-drv, addresses: [10.1.0.1/24], xdp: ./filters/blocklist.ts}
@@ -55,12 +57,12 @@ afterAll(async () => {
     await labDown(LAB);
     rmSync(dir, { recursive: true, force: true });
   }
-  expect(await namespaces(`sn-${LAB}-`)).toEqual([]);
+  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
 });
 
 describe('softnet up', () => {
   it('prints the port report and answers ping', async () => {
-    expect(upOut).toMatch(/p0: snt7u-a0 queue 0 xdp-drv mac 02:00:0a:01:00:01 10\.1\.0\.1\/24/);
+    expect(upOut).toMatch(/p0: snup-a0 queue 0 xdp-drv mac 02:00:0a:01:00:01 10\.1\.0\.1\/24/);
     expect(upOut).toMatch(/xdp-drv: ok/);
     // -c with -w: ping waits for 50 replies (resending what a kernel or veth lost under load).
     const r = await nsExec(lab.a.host.ns, ['ping', '-q', '-c', '50', '-i', '0.005', '-w', '20', '10.1.0.1']);
@@ -124,8 +126,8 @@ describe('softnet up', () => {
     up!.kill('SIGTERM');
     expect(await upExit).toBe(0);
     expect(upOut).toMatch(/stopped \(all frames accounted for\)/);
-    expect(await hasXdp(lab.a.dev)).toBe(false);
-    expect(await hasXdp(lab.b.dev)).toBe(false);
+    expect(hasXdp(lab.a.dev)).toBe(false);
+    expect(hasXdp(lab.b.dev)).toBe(false);
     expect(existsSync(control)).toBe(false);
     const r = softnet('stat', '--control', control);
     expect(r.code).toBe(1);
@@ -149,10 +151,10 @@ describe('softnet up with a bad config', () => {
 
   it('a config naming a missing device fails with the device named, exit 1', () => {
     const cfg = join(dir, 'nodev.yaml');
-    writeFileSync(cfg, `name: t7n\ncontrol: ${join(dir, 'n.sock')}\nports:\n  - {name: p0, dev: snt7-none, mode: xdp-drv}\n`);
+    writeFileSync(cfg, `name: nodev\ncontrol: ${join(dir, 'n.sock')}\nports:\n  - {name: p0, dev: snup-none, mode: xdp-drv}\n`);
     const r = softnet('up', '--config', cfg);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/snt7-none/);
+    expect(r.stderr).toMatch(/snup-none/);
     expect(r.stderr).toMatch(/ENODEV/);
   });
 });

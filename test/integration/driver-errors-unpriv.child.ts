@@ -5,7 +5,7 @@ import { DriverError, openPort } from '../../src/driver/index.ts';
 const dev = process.argv[2];
 for (const mode of ['xdp-drv', 'tap'] as const) {
   try {
-    const { port } = openPort({ dev: mode === 'tap' ? 'sn1uptap' : dev, mode });
+    const { port } = openPort({ dev: mode === 'tap' ? 'snerr-tap' : dev, mode });
     port.close();
     console.log(JSON.stringify({ mode, ok: true }));
   } catch (e) {
