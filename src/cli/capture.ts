@@ -1,6 +1,6 @@
 // `softnet capture`: asks a running stack to tap frames (ptype_all, like tcpdump's packet
 // socket) and stream them here; writes a classic pcap file tcpdump/tshark read.
-import { controlPath, controlRequest } from '../tools/control.ts';
+import { controlPath, controlRequest } from '../stack/control-socket.ts';
 import { PcapWriter } from '../tools/pcap.ts';
 import { describeFlags, parseArgs, UsageError } from './args.ts';
 

@@ -4,7 +4,7 @@
 // everything again — also on Ctrl-C or failure.
 import type { ChildProcess } from 'node:child_process';
 import { parseConfig } from '../config/load.ts';
-import { Stack } from '../stack.ts';
+import { Stack } from '../stack/stack.ts';
 import { labDown, labUp, nsExec, spawnInNs, type Lab } from '../tools/lab.ts';
 import { describeFlags, parseArgs, UsageError } from './args.ts';
 import { formatRuntime } from './stat.ts';

@@ -1,5 +1,5 @@
 // `softnet iptables -A|-I|-D|-L|-P|-F|-N ...`: iptables syntax, sent to a running stack.
-import { controlRequest } from '../tools/control.ts';
+import { controlRequest } from '../stack/control-socket.ts';
 import { leadingOptions } from './route.ts';
 
 export const usage = `usage: softnet iptables [--name NAME | --control PATH] IPTABLES-ARGUMENTS

@@ -1,5 +1,5 @@
 // `softnet route add|del|show ...`: iproute2 route syntax, sent to a running stack.
-import { controlPath, controlRequest } from '../tools/control.ts';
+import { controlPath, controlRequest } from '../stack/control-socket.ts';
 import { UsageError } from './args.ts';
 
 export const usage = `usage: softnet route [--name NAME | --control PATH] add|del|show [ROUTE]

@@ -1,7 +1,7 @@
 // `softnet stat`: asks a running stack over its control socket for its counters and prints them
 // the way the kernel's tools do (/proc/net/softnet_stat, ethtool -S, netstat -s, VPP show runtime).
-import type { Stack, StackStats } from '../stack.ts';
-import { controlPath, controlRequest } from '../tools/control.ts';
+import type { Stack, StackStats } from '../stack/stack.ts';
+import { controlPath, controlRequest } from '../stack/control-socket.ts';
 import { describeFlags, parseArgs, UsageError } from './args.ts';
 
 const spec = {

@@ -2,7 +2,7 @@
 // down cleanly (ports closed, XDP programs detached, control socket removed).
 import { loadConfig } from '../config/load.ts';
 import { ConfigError } from '../config/schema.ts';
-import { Stack } from '../stack.ts';
+import { Stack } from '../stack/stack.ts';
 import { describeFlags, parseArgs, UsageError } from './args.ts';
 
 const spec = {

@@ -24,7 +24,7 @@
  *   = transmitted + dropped + consumed + held (queues).
  * - The pool balances: Stack.frames().lost === 0 at every check.
  */
-import { Stack } from '../../src/stack.ts';
+import { Stack } from '../../src/stack/stack.ts';
 import type { MemoryPort } from '../../src/driver/memory.ts';
 import { ICMP } from '../../src/ipv4/mib.ts';
 import { XDP_PASS, XDP_TX, type XdpContext } from '../../src/core/xdp.ts';
@@ -97,7 +97,7 @@ export async function fuzzStack(): Promise<Harness> {
   for (const r of FUZZ_TOPOLOGY.routes) s.route(r);
   for (const r of FUZZ_TOPOLOGY.netfilter) s.iptables(r);
   // Deterministic time for reassembly expiry and ICMP rate limits too.
-  s.ipv4.ip.ctx.now = () => clock.now;
+  s.ipv4.ctx.now = () => clock.now;
   const block = createBlocklist([53]);
   await s.attachXdp('p2', (ctx: XdpContext) => {
     const v = block(ctx);
@@ -129,9 +129,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   // ---- free attribution -----------------------------------------------------------------------
   const dropCounters = s.graph.drops;
   const arpMib = s.l2.arp.mib.v;
-  const icmp = s.ipv4.ip.mib.icmp.v;
+  const icmp = s.ipv4.mib.icmp.v;
   const napiDropped = (s.napi as unknown as { dropped: Float64Array }).dropped;
-  const defrag = s.ipv4.ip.defrag as unknown as { qUsed: Uint8Array; qHead: Int32Array; fNext: Int32Array; fAddr: Uint32Array; fFree: Int32Array; fTop: number; maxQueues: number };
+  const defrag = s.ipv4.defrag as unknown as { qUsed: Uint8Array; qHead: Int32Array; fNext: Int32Array; fAddr: Uint32Array; fFree: Int32Array; fTop: number; maxQueues: number };
   // Drop reasons of icmp-rcv: those ICMP messages are drops, not consumptions.
   const icmpDropIds = ['icmp.InErrors', 'icmp.InCsumErrors', 'icmp.echo_ignored'].map((n) => s.graph.drops.id(n));
   /** Named drops so far: each one freed exactly one frame. */
@@ -302,7 +302,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       while ((ports[0].pending() > 0 || ports[1].pending() > 0 || ports[2].pending() > 0) && guard++ < 10_000) s.napi.kick();
       if ((batch & 15) === 0) {
         s.l2.neigh.tick();
-        s.ipv4.tick();
+        s.ipv4.expire();
       }
     } catch (e) {
       fail('throw', `the poll loop threw: ${e instanceof Error ? e.stack : String(e)}`, state, n);
@@ -386,13 +386,13 @@ export async function replayFrames(frames: Array<[number, string]>): Promise<{ e
   }
   while (ports.some((p) => p.pending() > 0)) s.napi.kick();
   s.l2.neigh.tick();
-  s.ipv4.tick();
+  s.ipv4.expire();
   let canary = '';
   for (let f = 0; f < s.umem.frames && canary === ''; f++) {
     for (let k = 0; k < CANARY; k++) if (u8[f * fs + k] !== CANARY_BYTE(k)) canary = `slot ${f} byte ${k}`;
   }
   const lost = s.frames().lost;
-  const out = { errors: s.napi.errors, lost, canary, drops: Object.fromEntries(Object.entries(s.graph.drops.toJSON()).filter(([, x]) => x > 0)), transmitted, icmp: s.ipv4.ip.mib.icmp.toJSON() };
+  const out = { errors: s.napi.errors, lost, canary, drops: Object.fromEntries(Object.entries(s.graph.drops.toJSON()).filter(([, x]) => x > 0)), transmitted, icmp: s.ipv4.mib.icmp.toJSON() };
   await s.stop();
   return out;
 }

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ControlServer, controlRequest } from '../../src/tools/control.ts';
+import { ControlServer, controlRequest } from '../../src/stack/control-socket.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sn-ctl-'));
 const path = join(dir, 't.sock');

@@ -5,7 +5,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import type { MemoryPort } from '../../src/driver/memory.ts';
 import { CsumPartialRx } from '../../src/ipv4/csum-partial.ts';
 import { csumFinish, csumFold, csumPartial, isPartialL4Csum, l4CsumComplete, pseudoHdrSum } from '../../src/wire/checksum.ts';
-import { Stack } from '../../src/stack.ts';
+import { Stack } from '../../src/stack/stack.ts';
 import { ip, ipFrame, lab, parseIp, pattern } from './ipv4-helpers.ts';
 
 const SRC = '10.1.0.2';
@@ -231,7 +231,7 @@ ports:
       const info = s.portInfo();
       expect(info[0].report).toContain('csum_partial: on (on)');
       expect(info[1].report).toContain('csum_partial: off (auto)');
-      const cp = s.ipv4.ip.ipRcv.csumPartial;
+      const cp = s.ipv4.ipRcv.csumPartial;
       expect(cp.on[s.devs.get('p0.7').index]).toBe(1);
       expect(cp.on[s.devs.get('p1').index]).toBe(0);
       await s.start();

@@ -3,12 +3,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Stack } from '../../src/stack.ts';
+import { Stack } from '../../src/stack/stack.ts';
 import type { Stage } from '../../src/core/graph.ts';
 import { XDP_DROP } from '../../src/core/xdp.ts';
 import type { MemoryPort } from '../../src/driver/memory.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { controlRequest } from '../../src/tools/control.ts';
+import { controlRequest } from '../../src/stack/control-socket.ts';
 import { formatRuntime, formatStats } from '../../src/cli/stat.ts';
 import { waitFor } from '../support/wait.ts';
 

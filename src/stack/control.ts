@@ -1,12 +1,31 @@
 /**
  * The commands a running Stack answers on its control socket (`softnet stat|route|iptables|
  * capture` are their clients). Every handler validates its arguments and throws a message a
- * person can act on; the control server turns that into an error reply.
+ * person can act on; the control server turns that into an error reply. The stack passes itself
+ * in as a ControlHost, so this module never imports stack.ts.
  */
-import type { Stack } from './stack.ts';
-import type { ControlContext, ControlHandler } from './tools/control.ts';
+import type { Counters } from '../core/counters.ts';
+import type { ControlContext, ControlHandler } from './control-socket.ts';
+import { SOFTNET, type CapturedFrame, type CaptureOptions, type FrameAccount, type PortInfo, type RuntimeView, type StackStats } from './types.ts';
 
-export function controlHandlers(stack: Stack, extra: Record<string, ControlHandler>): Record<string, ControlHandler> {
+/** What the handlers need from the stack (Stack implements it). */
+export interface ControlHost {
+  /** Every request counts as control_requests. */
+  readonly counters: Counters;
+  readonly graph: { clearRuntime(): void };
+  readonly devs: { get(name: string): unknown };
+  stats(): StackStats;
+  runtime(): RuntimeView;
+  route(cmd: string): string;
+  iptables(line: string): string;
+  sysctl(name: string, value?: number | string): number | string;
+  neigh(): string;
+  portInfo(): PortInfo[];
+  frames(): FrameAccount;
+  capture(o: CaptureOptions, deliver: (frames: CapturedFrame[], dropped: number) => void): () => void;
+}
+
+export function controlHandlers(stack: ControlHost, extra: Record<string, ControlHandler>): Record<string, ControlHandler> {
   const str = (a: Record<string, unknown>, k: string): string => {
     const v = a[k];
     if (typeof v !== 'string') throw new Error(`argument "${k}" must be a string`);
@@ -34,7 +53,7 @@ export function controlHandlers(stack: Stack, extra: Record<string, ControlHandl
   };
   for (const [k, fn] of Object.entries(h)) {
     h[k] = (a, c) => {
-      stack.counters.v[0]++;
+      stack.counters.v[SOFTNET.control_requests]++;
       return fn(a, c);
     };
   }
@@ -42,7 +61,7 @@ export function controlHandlers(stack: Stack, extra: Record<string, ControlHandl
 }
 
 /** `capture`: stream frames as events until count/duration is reached or the client leaves. */
-function capture(stack: Stack, a: Record<string, unknown>, ctx: ControlContext): Promise<unknown> {
+function capture(stack: ControlHost, a: Record<string, unknown>, ctx: ControlContext): Promise<unknown> {
   const num = (k: string, max: number): number | undefined => {
     const v = a[k];
     if (v === undefined || v === null) return undefined;

@@ -10,121 +10,48 @@
  *
  * Everything here is control plane (runs at setup or on a control request): it may allocate.
  */
-import { Batch } from './core/batch.ts';
-import { Counters } from './core/counters.ts';
-import { DevXmit } from './core/dev-xmit.ts';
-import { EthInput } from './core/eth-input.ts';
-import { Graph, type RuntimeRow, type Stage } from './core/graph.ts';
-import { Napi } from './core/napi.ts';
-import type { NetDevice } from './core/netdev.ts';
-import { NetDevices } from './core/netdev.ts';
-import { PtypeTable } from './core/ptype.ts';
-import { Taps, type Tap } from './core/taps.ts';
-import { loadXdpFilter, XdpHook, type XdpFilter } from './core/xdp.ts';
-import { MemoryPort } from './driver/memory.ts';
-import { openPort } from './driver/open.ts';
-import { FramePool } from './driver/pool.ts';
-import type { Port } from './driver/port.ts';
-import { memoryUmem, type Umem } from './driver/umem.ts';
-import { nativeUmem, pinThread } from './driver/native.ts';
-import { registerL2, type L2, type NeighOptions } from './l2/index.ts';
-import { parseMac } from './l2/eth.ts';
-import { DEFAULT_NAPI, type Config, type ConfigMode, type CsumPartialMode, type NapiConfig, type VlanConfig } from './config/schema.ts';
-import { linkCsumInfo, vethPeerWarning } from './driver/veth-peer.ts';
-import { Ipv4Layer } from './stack-ipv4.ts';
-import { ControlServer, type ControlHandler } from './tools/control.ts';
-import { controlHandlers } from './stack-control.ts';
-import { LinkWatch } from './stack-link.ts';
-import { OPER_NAMES } from './driver/link.ts';
+import { Batch } from '../core/batch.ts';
+import { Counters } from '../core/counters.ts';
+import { DevXmit } from '../core/dev-xmit.ts';
+import { EthInput } from '../core/eth-input.ts';
+import { Graph, type Stage } from '../core/graph.ts';
+import { Napi } from '../core/napi.ts';
+import { NetDevices, type NetDevice } from '../core/netdev.ts';
+import { PtypeTable } from '../core/ptype.ts';
+import { Taps } from '../core/taps.ts';
+import { loadXdpFilter, XdpHook, type XdpFilter } from '../core/xdp.ts';
+import { DEFAULT_NAPI, type Config } from '../config/schema.ts';
+import { nativeUmem, pinThread } from '../driver/native.ts';
+import { FramePool } from '../driver/pool.ts';
+import type { Port } from '../driver/port.ts';
+import { memoryUmem, type Umem } from '../driver/umem.ts';
+import type { Ipv4 } from '../ipv4/index.ts';
+import type { Netfilter } from '../ipv4/netfilter/netfilter.ts';
+import { formatMac } from '../wire/addr.ts';
+import { registerL2, type L2 } from '../l2/index.ts';
+import { ControlServer, type ControlHandler } from './control-socket.ts';
+import { startCapture } from './capture.ts';
+import { controlHandlers, type ControlHost } from './control.ts';
+import { ipAddrAdd, ipRoute, iptables, ipv4Sysctl, wireIpv4 } from './ipv4.ts';
+import { LinkWatch } from './link.ts';
+import { csumPartialSetup, openStackPort, setPortMac } from './port.ts';
+import { stackStats } from './stats.ts';
+import {
+  SOFTNET,
+  SOFTNET_COUNTERS,
+  type AddPortOptions,
+  type CapturedFrame,
+  type CaptureOptions,
+  type FrameAccount,
+  type PortInfo,
+  type RuntimeView,
+  type StackOptions,
+  type StackStats,
+} from './types.ts';
 
-export interface StackOptions {
-  name: string;
-  /** Control socket path; null for none (the default for library use; `up` sets one). */
-  control?: string | null;
-  /** 'native' (AF_XDP/TAP ports, the default) or 'memory' (MemoryPorts only: unit tests). */
-  umem?: 'native' | 'memory';
-  /** UMEM frames (default 4096 x 2048 B; see notes on memlock). */
-  frames?: number;
-  /** Vector size of the graph (default 256). */
-  batch?: number;
-  napi?: Partial<NapiConfig> & { timeLimitMs?: number };
-  neigh?: NeighOptions;
-  /** net.ipv4.* sysctls at creation (see sysctl()). */
-  sysctl?: Record<string, number | string>;
-  /** Aging timer period in ms (neighbour retransmit/expiry, reassembly timeout). Default 250. */
-  tickMs?: number;
-  /** Operational messages (a port's link went down, came back...). Default: console.error. */
-  log?: (line: string) => void;
-}
+export type { AddPortOptions, CapturedFrame, CaptureOptions, FrameAccount, PortInfo, RuntimeView, StackOptions, StackStats } from './types.ts';
 
-export interface AddPortOptions {
-  name: string;
-  dev: string;
-  queue?: number;
-  mode?: ConfigMode;
-  mtu?: number;
-  addresses?: string[];
-  /** An XDP-style filter: a module path or the function itself. */
-  xdp?: string | XdpFilter;
-  vlans?: VlanConfig[];
-  /** MAC softnet uses on this port (default: the device's; for TAP a derived one, see below). */
-  mac?: string;
-  /** Complete partial TCP/UDP checksums from a veth peer: auto (= on for veth) | on | off. */
-  csum_partial?: CsumPartialMode;
-}
-
-export interface PortInfo {
-  name: string;
-  dev: string;
-  queue: number;
-  mode: string;
-  mac: string;
-  /** What openPort tried and took ("xdp-drv: ok (copy)", "xdp-zc: failed: ..."). */
-  report: string[];
-  vlans: string[];
-}
-
-export interface StackStats {
-  name: string;
-  uptimeSec: number;
-  softnet: Array<{ queue: string; processed: number; dropped: number; time_squeeze: number }>;
-  ports: Record<string, Record<string, number | string>>;
-  drops: Record<string, number>;
-  mib: Record<string, Record<string, number>>;
-  frames: FrameAccount;
-}
-
-/** Where every UMEM frame is; `lost` must be 0 between dispatches (DESIGN: "a frame is always in exactly one place"). */
-export interface FrameAccount {
-  total: number;
-  free: number;
-  ports: number;
-  neigh: number;
-  ipv4: number;
-  lost: number;
-}
-
-export interface CaptureOptions {
-  /** Port device name (default: all ports). */
-  dev?: string;
-  rx?: boolean;
-  tx?: boolean;
-  snaplen?: number;
-  /** Frames held between flushes before new ones are dropped (bounded memory). Default 4096. */
-  maxQueued?: number;
-}
-
-/** A captured frame: timestamp, original length, bytes (up to snaplen). */
-export interface CapturedFrame {
-  sec: number;
-  usec: number;
-  origLen: number;
-  data: Uint8Array;
-  dev: number;
-  tx: boolean;
-}
-
-export class Stack {
+export class Stack implements ControlHost {
   readonly name: string;
   readonly umem: Umem;
   readonly pool: FramePool;
@@ -137,9 +64,12 @@ export class Stack {
   readonly xmit: DevXmit;
   readonly napi: Napi;
   readonly l2: L2;
-  readonly ipv4: Ipv4Layer;
-  /** Stack-level counters that are not drops: [0] control_requests, [1] capture_dropped. */
-  readonly counters = new Counters('softnet', ['control_requests', 'capture_dropped']);
+  /** The IPv4 layer (inet_init): stages, FIB, MIB, sysctls. */
+  readonly ipv4: Ipv4;
+  /** iptables' tables (filter, ...), attached to the IPv4 hooks. */
+  readonly netfilter: Netfilter;
+  /** Stack-level counters that are not drops (types.ts SOFTNET_COUNTERS). */
+  readonly counters = new Counters('softnet', SOFTNET_COUNTERS);
 
   private readonly ports: Port[] = [];
   private readonly infos: PortInfo[] = [];
@@ -174,7 +104,8 @@ export class Stack {
     this.eth = new EthInput(this.devs, this.ptype);
     this.graph.add(this.xdp);
     this.graph.add(this.eth);
-    this.ipv4 = new Ipv4Layer(this.graph, this.devs, this.ptype, opts.sysctl ?? {});
+    ({ ipv4: this.ipv4, netfilter: this.netfilter } = wireIpv4(this.graph, this.devs, this.ptype));
+    for (const [k, v] of Object.entries(opts.sysctl ?? {})) ipv4Sysctl(this.ipv4, k, v);
     this.l2 = registerL2(this.graph, this.devs, this.ptype, opts.neigh ?? {});
     this.l2.neigh.attach(this.graph);
     this.xmit = new DevXmit(this.devs, this.taps);
@@ -219,39 +150,25 @@ export class Stack {
   async addPort(o: AddPortOptions): Promise<PortInfo> {
     if (this.stopped) throw new Error(`stack ${this.name}: stopped`);
     const filter = typeof o.xdp === 'string' ? await loadXdpFilter(o.xdp) : o.xdp;
-    let port: Port;
-    let report: string[];
-    if (o.mode === 'memory') {
-      const mac = o.mac ? new Uint8Array(parseMac(o.mac)) : memoryMac(this.ports.length);
-      port = new MemoryPort(o.dev, this.umem, this.pool, this.graph.capacity, 4096, mac);
-      report = ['memory: ok'];
-    } else {
-      ({ port, report } = openPort({
-        name: o.name,
-        dev: o.dev,
-        queue: o.queue ?? 0,
-        mode: o.mode ?? 'auto',
-        umem: this.umem,
-        pool: this.pool,
-        batchSize: this.graph.capacity,
-        busyPoll: this.napi.busyPoll,
-      }));
-    }
+    const { port, report } = openStackPort(o, {
+      umem: this.umem,
+      pool: this.pool,
+      batchSize: this.graph.capacity,
+      busyPoll: this.napi.busyPoll,
+      count: this.ports.length,
+    });
     try {
       const dev = this.devs.addPort(o.name, port, o.mtu ?? 1500);
-      // A TAP's own MAC is the kernel side's: softnet is the other end of the wire and needs
-      // its own address, or the kernel would see its MAC as both source and destination.
-      if (o.mac) (dev as { mac: Uint8Array }).mac = parseMac(o.mac);
-      else if (port.mode === 'tap') (dev as { mac: Uint8Array }).mac = tapPeerMac(port.mac);
+      setPortMac(dev, o, port);
       // Before the VLANs: they inherit the port's flag.
-      this.csumPartialSetup(o, dev, port, report);
+      csumPartialSetup(this.ipv4, o, dev, port, report, this.log);
       for (const a of o.addresses ?? []) this.addAddress(o.name, a);
       const vlans: string[] = [];
       for (const v of o.vlans ?? []) vlans.push(this.addVlan(o.name, v.id, { name: v.name, addresses: v.addresses, mtu: v.mtu }).name);
       if (filter) this.xdp.attach(dev.index, filter);
       this.napi.add(dev);
       this.ports.push(port);
-      const info: PortInfo = { name: o.name, dev: port.dev, queue: port.queue, mode: port.mode, mac: fmtMac(dev.mac), report, vlans };
+      const info: PortInfo = { name: o.name, dev: port.dev, queue: port.queue, mode: port.mode, mac: formatMac(dev.mac), report, vlans };
       this.infos.push(info);
       this.l2.neigh.refreshDevs();
       this.link?.resync();
@@ -262,35 +179,19 @@ export class Stack {
     }
   }
 
-  /**
-   * csum_partial for a new port: on for veth (auto) or when asked; a start-up warning naming the
-   * veth peer and the ethtool command when the peer has (or may have) tx checksumming on.
-   */
-  private csumPartialSetup(o: AddPortOptions, dev: NetDevice, port: Port, report: string[]): void {
-    const mode = o.csum_partial ?? 'auto';
-    const info = port.mode === 'memory' ? {} : linkCsumInfo(port.dev);
-    const on = mode === 'on' || (mode === 'auto' && info.driver === 'veth');
-    this.ipv4.ip.ipRcv.csumPartial.set(dev.index, on);
-    const w = info.peer === undefined ? '' : vethPeerWarning(o.name, port.dev, info.peer, on);
-    const note = w === '' ? '' : '; peer sends partial checksums, see the warning';
-    report.push(`csum_partial: ${on ? 'on' : 'off'} (${mode}${info.driver !== undefined ? `, driver ${info.driver}` : ''}${note})`);
-    // Once, through the stack's log (stderr by default): the port line only points at it.
-    if (w !== '') this.log(`softnet: warning: ${w}`);
-  }
-
   /** An 802.1Q sub-interface of a port device (default name PORT.ID). */
   addVlan(parent: string, id: number, o: { name?: string; addresses?: string[]; mtu?: number } = {}): NetDevice {
     const d = this.devs.addVlan(parent, id, o.name);
-    this.ipv4.ip.ipRcv.csumPartial.inherit(d.index, d.parent);
+    this.ipv4.ipRcv.csumPartial.inherit(d.index, d.parent);
     if (o.mtu !== undefined) d.mtu = o.mtu;
     for (const a of o.addresses ?? []) this.addAddress(d.name, a);
     this.l2.neigh.refreshDevs();
     return d;
   }
 
-  /** `ip addr add CIDR dev DEV`: the address plus its local and connected routes. */
+  /** `ip addr add CIDR dev DEV`: the address plus its local, connected and broadcast routes. */
   addAddress(dev: string, cidr: string): void {
-    this.ipv4.addAddress(this.devs.get(dev), cidr);
+    ipAddrAdd(this.ipv4, this.devs.get(dev), cidr);
   }
 
   /**
@@ -336,17 +237,17 @@ export class Stack {
 
   /** iproute2 `ip route` words after `route`: `add|del|replace|show ...`. Returns the output of show. */
   route(cmd: string): string {
-    return this.ipv4.route(cmd);
+    return ipRoute(this.ipv4, this.devs, cmd);
   }
 
   /** One iptables command line (`-A FORWARD -p udp --dport 53 -j DROP`, `-L -v -n`...). */
   iptables(line: string): string {
-    return this.ipv4.iptables(line);
+    return iptables(this.ipv4, this.netfilter, line);
   }
 
   /** Set a sysctl by its Linux name (`ip_forward`, `net.ipv4.icmp_ratelimit`...); returns the value. */
   sysctl(name: string, value?: number | string): number | string {
-    return this.ipv4.sysctl(name, value);
+    return ipv4Sysctl(this.ipv4, name, value);
   }
 
   /** `ip neigh` text. */
@@ -384,7 +285,7 @@ export class Stack {
     this.running = true;
   }
 
-  /** Follow the ports' devices going down, away and back (stack-link.ts). */
+  /** Follow the ports' devices going down, away and back (link.ts). */
   private startLinkWatch(): void {
     if (this.umem.handle < 0) return;
     const w = new LinkWatch({
@@ -406,7 +307,7 @@ export class Stack {
   private tick(): void {
     try {
       this.l2.neigh.tick();
-      this.ipv4.tick();
+      this.ipv4.expire();
     } catch (e) {
       // A timer bug must not kill the router; it is logged once per kind.
       this.warnOnce('tick', `stack ${this.name}: aging timer failed: ${e instanceof Error ? e.stack : String(e)}`);
@@ -430,7 +331,7 @@ export class Stack {
     this.control = null;
     this.l2.neigh.stopTimer();
     this.l2.neigh.clear();
-    this.ipv4.clear();
+    this.ipv4.close();
     for (const p of this.ports) {
       try {
         p.close();
@@ -448,58 +349,23 @@ export class Stack {
     let ports = 0;
     for (const p of this.ports) ports += p.inFlight();
     const neigh = this.l2.neigh.framesHeld();
-    const ipv4 = this.ipv4.framesHeld();
+    const ipv4 = this.ipv4.held();
     return { total, free, ports, neigh, ipv4, lost: total - free - ports - neigh - ipv4 };
   }
 
   // ---- observability --------------------------------------------------------------------------
 
   stats(): StackStats {
-    const ports: Record<string, Record<string, number | string>> = {};
-    for (const d of this.devs.list) {
-      const row: Record<string, number | string> = {};
-      row.state = OPER_NAMES[d.operstate] ?? 'UNKNOWN';
-      if (d.vlanId === 0) {
-        row.dev = d.port.dev;
-        row.queue = d.port.queue;
-        row.mode = d.port.mode;
-        if (this.link !== null) {
-          row.carrier_up_count = this.link.upCount[d.index];
-          row.carrier_down_count = this.link.downCount[d.index];
-        }
-        Object.assign(row, d.port.stats());
-        const v = this.xdp.stats(d.index);
-        if (this.xdp.enabled[d.index] || v.pass + v.drop + v.tx + v.redirect + v.aborted > 0) {
-          row.xdp_pass = v.pass;
-          row.xdp_drop = v.drop;
-          row.xdp_tx = v.tx;
-          row.xdp_redirect = v.redirect;
-          row.xdp_aborted = v.aborted;
-        }
-      } else {
-        row.parent = this.devs.list[d.parent].name;
-        row.vlan = d.vlanId;
-      }
-      const cp = this.ipv4.ip.ipRcv.csumPartial;
-      if (cp.on[d.index] !== 0 || cp.completed[d.index] > 0) row.csum_partial_completed = cp.completed[d.index];
-      row.stack_tx_packets = this.xmit.txPackets[d.index];
-      row.stack_tx_bytes = this.xmit.txBytes[d.index];
-      ports[d.name] = row;
-    }
-    return {
-      name: this.name,
-      uptimeSec: this.running ? (performance.now() - this.startedAt) / 1000 : 0,
-      softnet: this.napi.stat().map((q) => ({ queue: `${q.dev}/${q.queue}`, processed: q.processed, dropped: q.dropped, time_squeeze: q.time_squeeze })),
-      ports,
-      drops: this.graph.drops.toJSON(),
-      mib: { ...this.ipv4.mib(), Neigh: this.l2.neigh.stats.toJSON(), Softnet: this.counters.toJSON() },
-      frames: this.frames(),
-    };
+    return stackStats(this, this.link, this.uptimeSec());
   }
 
   /** VPP `show runtime`: per stage calls, packets, packets/call, ns/packet. */
-  runtime(): { uptimeSec: number; rows: RuntimeRow[] } {
-    return { uptimeSec: this.running ? (performance.now() - this.startedAt) / 1000 : 0, rows: this.graph.runtime() };
+  runtime(): RuntimeView {
+    return { uptimeSec: this.uptimeSec(), rows: this.graph.runtime() };
+  }
+
+  private uptimeSec(): number {
+    return this.running ? (performance.now() - this.startedAt) / 1000 : 0;
   }
 
   /**
@@ -507,44 +373,10 @@ export class Stack {
    * `flushMs`. Returns a function that stops the capture (flushing what is left).
    */
   capture(o: CaptureOptions, deliver: (frames: CapturedFrame[], dropped: number) => void, flushMs = 50): () => void {
-    const dev = o.dev === undefined ? -1 : this.devs.get(o.dev).parent;
-    const snaplen = o.snaplen ?? 65535;
-    const max = o.maxQueued ?? 4096;
-    let q: CapturedFrame[] = [];
-    let dropped = 0;
-    const tap: Tap = {
-      dev,
-      rx: o.rx ?? true,
-      tx: o.tx ?? false,
-      frame: (u8, addr, len, d, tx, sec, usec) => {
-        // Capturing is the slow path: a copy per frame is fine, but the queue is bounded.
-        if (q.length >= max) {
-          dropped++;
-          this.counters.v[1]++;
-          return;
-        }
-        q.push({ sec, usec, origLen: len, data: u8.slice(addr, addr + Math.min(len, snaplen)), dev: d, tx });
-      },
-    };
-    const flush = () => {
-      if (q.length === 0 && dropped === 0) return;
-      const out = q;
-      const dr = dropped;
-      q = [];
-      dropped = 0;
-      deliver(out, dr);
-    };
-    const remove = this.taps.add(tap);
-    const timer = setInterval(flush, flushMs);
-    let done = false;
-    const stop = () => {
-      if (done) return;
-      done = true;
-      remove();
-      clearInterval(timer);
-      this.captures.delete(stop);
-      flush();
-    };
+    const stop = startCapture(this.taps, this.devs, o, deliver, flushMs, {
+      dropped: () => this.counters.v[SOFTNET.capture_dropped]++,
+      stopped: (s) => this.captures.delete(s),
+    });
     this.captures.add(stop);
     return stop;
   }
@@ -555,22 +387,6 @@ export class Stack {
     this.warned.add(kind);
     console.error(msg);
   }
-}
-
-function fmtMac(m: Uint8Array): string {
-  return Array.from(m, (b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-/** Locally administered MAC for a TAP port's softnet end, derived from the TAP's. */
-function tapPeerMac(tap: Uint8Array): Uint8Array {
-  const m = new Uint8Array(tap);
-  m[0] = (m[0] | 0x02) & 0xfe;
-  m[5] ^= 0x01;
-  return m;
-}
-
-function memoryMac(i: number): Uint8Array<ArrayBuffer> {
-  return new Uint8Array([0x02, 0x00, 0x00, 0x00, 0x01, i & 0xff]);
 }
 
 /** Re-exported so embedders need one import. */

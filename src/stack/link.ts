@@ -14,9 +14,9 @@
  * Each change is one log line naming the port, its device and the reason.
  * Control plane only: runs on link events, never per packet.
  */
-import type { NetDevice, NetDevices } from './core/netdev.ts';
-import { IF_OPER_NOTPRESENT, IF_OPER_UNKNOWN, linkDump, LinkMonitor, linkState, OPER_NAMES, type LinkEvent, type LinkState } from './driver/link.ts';
-import type { Port } from './driver/port.ts';
+import type { NetDevice, NetDevices } from '../core/netdev.ts';
+import { IF_OPER_NOTPRESENT, IF_OPER_UNKNOWN, linkDump, LinkMonitor, linkState, OPER_NAMES, type LinkEvent, type LinkState } from '../driver/link.ts';
+import type { Port } from '../driver/port.ts';
 
 /** A port that can close its socket while its device is gone and open it again (XskPort, TapPort). */
 interface Reattachable extends Port {
