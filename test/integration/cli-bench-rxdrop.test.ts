@@ -6,7 +6,7 @@ import { nsExec } from '../../src/tools/lab.ts';
 
 describe('bench/lab-rxdrop.ts', () => {
   it('runs softnet, the C reference and kernel XDP_DROP, and writes a result', { timeout: 180_000 }, async () => {
-    const r = await nsExec(null, ['node', '--import', 'tsx', 'bench/lab-rxdrop.ts', '--seconds', '0.5', '--reps', '1', '--lab', 't2e'], {
+    const r = await nsExec(null, ['node', '--import', 'tsx', 'bench/lab-rxdrop.ts', '--seconds', '0.5', '--reps', '1', '--lab', 'rxdrop'], {
       timeoutMs: 120_000,
     });
     expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -25,6 +25,6 @@ describe('bench/lab-rxdrop.ts', () => {
     expect(j.machine.kernel).toBeTruthy();
     expect(j.samples).toHaveLength(3);
     const left = await nsExec(null, ['ip', 'netns', 'list']);
-    expect(left.stdout).not.toContain('sn-t2e-');
+    expect(left.stdout).not.toContain('sn-rxdrop-');
   });
 });

@@ -1,11 +1,11 @@
-// softnet drop / fwd / gen against kernel peers in a lab (names t2d...: this engineer's prefix).
+// softnet drop / fwd / gen against kernel peers in a lab (named 'drop': sn-drop-*, sndrop-*).
 // Frames come from host A's kernel (an ordinary UDP socket), so they cross a real veth into the
 // softnet side; counts are read from drop's --json and from the peer kernel's interface counters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devStats, labDown, labUp, nsExec, spawnInNs, type Lab } from '../../src/tools/lab.ts';
 import { waitFor } from '../support/wait.ts';
 
-const LAB = 't2d';
+const LAB = 'drop';
 const N = 100_000;
 const CLI = ['node', 'bin/softnet.js'];
 let lab: Lab;
@@ -369,9 +369,9 @@ describe('CLI errors', () => {
 
   it('unknown interface: names it, exit 1, no crash', async () => {
     for (const cmd of [['drop'], ['fwd'], ['gen', '--count', '1']]) {
-      const r = await runCli([...cmd, '--dev', 'snt2zz-none', ...(cmd[0] === 'gen' ? [] : ['--mode', 'xdp-drv'])]);
+      const r = await runCli([...cmd, '--dev', 'sndrop-none', ...(cmd[0] === 'gen' ? [] : ['--mode', 'xdp-drv'])]);
       expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).toContain('snt2zz-none');
+      expect(r.stderr).toContain('sndrop-none');
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
   });
@@ -380,12 +380,12 @@ describe('CLI errors', () => {
 
 describe('device removed under a running drop', () => {
   it('stops with an error naming the device instead of counting 0 rx/s forever', async () => {
-    await labDown('t2y');
-    const l = await labUp({ name: 't2y' });
+    await labDown('gone');
+    const l = await labUp({ name: 'gone' });
     try {
       const r = startCli(['drop', '--dev', l.a.dev, '--mode', 'xdp-drv', '--json']);
       await r.ready;
-      await labDown('t2y');
+      await labDown('gone');
       // A deadline only: drop notices the missing device within its next reporting second.
       const t = setTimeout(() => process.kill(r.pid, 'SIGKILL'), 20_000);
       const out = await r.done;
@@ -393,7 +393,7 @@ describe('device removed under a running drop', () => {
       expect(out.code).toBe(1);
       expect(out.stderr).toContain(`${l.a.dev}: the device disappeared`);
     } finally {
-      await labDown('t2y');
+      await labDown('gone');
     }
   });
 });

@@ -6,7 +6,7 @@ import { lastJson, Proc } from '../../src/bench/proc.ts';
 import { devStats, labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import { waitFor } from '../support/wait.ts';
 
-const LAB = 't2c';
+const LAB = 'xskref';
 const N = 50_000;
 let lab: Lab;
 let bin: string;
@@ -86,7 +86,7 @@ describe('bench/c/xsk_ref', () => {
   });
 
   it('unknown interface: clear error, exit 1', async () => {
-    const r = await nsExec(null, [bin, 'rxdrop', '-i', 'snt2c-none']);
+    const r = await nsExec(null, [bin, 'rxdrop', '-i', 'snxskref-none']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no such interface');
   });
