@@ -2,6 +2,7 @@
 // Flags are declared camelCase in a spec and spelled kebab-case on the command line
 // (`srcMac` <-> `--src-mac`). Accepted forms: `--flag value`, `--flag=value`, `--bool`,
 // `--bool=true|false`, `--no-bool`. Every error names the flag and the bad value.
+import { tryParseIPv4, tryParseMac } from '../wire/addr.ts';
 
 /** A mistake in how the command was called: main prints it with a usage hint, exit code 2. */
 export class UsageError extends Error {
@@ -123,12 +124,12 @@ function convert(key: string, f: FlagSpec, v: string): unknown {
       return n;
     }
     case 'mac': {
-      const m = parseMac(v);
+      const m = tryParseMac(v);
       if (m === null) throw new UsageError(`${flag}: '${v}' is not a MAC address (expected six hex bytes, e.g. 02:00:00:00:00:01)`);
       return m;
     }
     case 'ipv4': {
-      const a = parseIpv4(v);
+      const a = tryParseIPv4(v);
       if (a === null) throw new UsageError(`${flag}: '${v}' is not an IPv4 address (expected a.b.c.d)`);
       return a;
     }
@@ -146,40 +147,6 @@ export function parseNumber(v: string): number {
   if (m === null) return NaN;
   const mult = { '': 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9 }[m[2]] ?? 1;
   return Number(m[1]) * mult;
-}
-
-/** `aa:bb:cc:dd:ee:ff` or `aa-bb-...` to 6 bytes, or null. */
-export function parseMac(v: string): Uint8Array | null {
-  const parts = v.split(/[:-]/);
-  if (parts.length !== 6) return null;
-  const out = new Uint8Array(6);
-  for (let i = 0; i < 6; i++) {
-    if (!/^[0-9a-fA-F]{1,2}$/.test(parts[i])) return null;
-    out[i] = parseInt(parts[i], 16);
-  }
-  return out;
-}
-
-export function formatMac(m: Uint8Array): string {
-  return Array.from(m.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-/** Dotted quad to a host-order u32, or null. */
-export function parseIpv4(v: string): number | null {
-  const parts = v.split('.');
-  if (parts.length !== 4) return null;
-  let a = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    a = a * 256 + n;
-  }
-  return a >>> 0;
-}
-
-export function formatIpv4(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 
 /** The options part of a usage text, generated from the spec. */

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { describeFlags, parseArgs, UsageError, type Spec } from './args.ts';
 import type { Port } from '../driver/port.ts';
 import { DEFAULT_FRAMES } from '../driver/umem.ts';
+import { ETH_DST, ETH_HLEN, ETH_SRC } from '../wire/ethernet.ts';
 
 export const loopSpec = {
   dev: { type: 'string', metavar: 'IF', help: 'device to receive on (required)' },
@@ -158,16 +159,16 @@ export function pollLoop(port: Port, kind: 'drop' | 'fwd', o: LoopOptions): Prom
     for (let j = 0; j < n; j++) {
       const addr = rxAddr[j];
       const len = rxLen[j];
-      if (len < 14) {
+      if (len < ETH_HLEN) {
         pool.free(addr);
         continue;
       }
-      const d0 = dv.getUint32(addr);
-      const d1 = dv.getUint16(addr + 4);
-      dv.setUint32(addr, dv.getUint32(addr + 6));
-      dv.setUint16(addr + 4, dv.getUint16(addr + 10));
-      dv.setUint32(addr + 6, d0);
-      dv.setUint16(addr + 10, d1);
+      const d0 = dv.getUint32(addr + ETH_DST);
+      const d1 = dv.getUint16(addr + ETH_DST + 4);
+      dv.setUint32(addr + ETH_DST, dv.getUint32(addr + ETH_SRC));
+      dv.setUint16(addr + ETH_DST + 4, dv.getUint16(addr + ETH_SRC + 4));
+      dv.setUint32(addr + ETH_SRC, d0);
+      dv.setUint16(addr + ETH_SRC + 4, d1);
       txAddr[k] = addr;
       txLen[k] = len;
       k++;

@@ -1,6 +1,7 @@
 // `softnet gen`: one UDP frame (buildUdpFrame) sent COUNT times or for S seconds out of a device
 // (generate(): XDP live frames, falling back to AF_XDP TX).
-import { describeFlags, formatIpv4, formatMac, parseArgs, UsageError, type Spec } from './args.ts';
+import { formatIPv4, formatMac } from '../wire/addr.ts';
+import { describeFlags, parseArgs, UsageError, type Spec } from './args.ts';
 import { fmt } from './drop.ts';
 
 // Defaults match the lab: host A (10.1.0.2, MAC 02:00:0a:01:00:02) to host B (10.2.0.2) through
@@ -41,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   if (a._.length) throw new UsageError(`unexpected argument '${a._[0]}'`);
   if ((a.count === undefined) === (a.duration === undefined)) throw new UsageError('give exactly one of --count N or --duration S');
   const [{ buildUdpFrame }, { generate }, { native }] = await Promise.all([
-    import('../driver/frame.ts'),
+    import('../wire/frame.ts'),
     import('../driver/gen.ts'),
     import('../driver/native.ts'),
   ]);
@@ -61,8 +62,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   const out = a.json ? process.stderr : process.stdout;
   out.write(
-    `gen: ${a.dev}: ${a.size} B UDP ${formatMac(srcMac)} ${formatIpv4(a.srcIp)}:${a.sport} -> ` +
-      `${formatMac(a.dstMac)} ${formatIpv4(a.dstIp)}:${a.dport}, ${a.count !== undefined ? `${a.count} frames` : `${a.duration} s`}\n`,
+    `gen: ${a.dev}: ${a.size} B UDP ${formatMac(srcMac)} ${formatIPv4(a.srcIp)}:${a.sport} -> ` +
+      `${formatMac(a.dstMac)} ${formatIPv4(a.dstIp)}:${a.dport}, ${a.count !== undefined ? `${a.count} frames` : `${a.duration} s`}\n`,
   );
   const r = await generate({
     dev: a.dev,

@@ -1,10 +1,9 @@
 import type { Port } from '../driver/port.ts';
+import { ETH_DST, ETH_HLEN, ETH_P_8021Q, ETH_SRC, ETH_TYPE, VLAN_HLEN, VLAN_TCI, VLAN_VID_MASK } from '../wire/ethernet.ts';
 import type { Batch } from './batch.ts';
 import type { Graph, Stage } from './graph.ts';
 import type { NetDevices } from './netdev.ts';
 import type { Taps } from './taps.ts';
-
-const ETH_HLEN = 14;
 
 /**
  * Stage `dev-xmit` (dev_queue_xmit): b.oif -> device -> port. The frame sent starts at
@@ -70,12 +69,12 @@ export class DevXmit implements Stage {
       }
       const vid = list[o].vlanId;
       if (vid !== 0) {
-        if ((a & this.frameMask) < 4) {
+        if ((a & this.frameMask) < VLAN_HLEN) {
           this.g.drop(b, i, this.rErrors);
           continue;
         }
         a = this.tag(a, vid);
-        len += 4;
+        len += VLAN_HLEN;
       }
       const port = this.ports[s];
       let k = this.txN[s];
@@ -104,16 +103,21 @@ export class DevXmit implements Stage {
     }
   }
 
-  /** Insert an 802.1Q tag: move the two MACs 4 bytes back into the headroom. Returns new start. */
+  /**
+   * Insert an 802.1Q tag: move the two MACs VLAN_HLEN bytes back into the headroom; the old
+   * EtherType becomes the tag's encapsulated type where it is. Returns the new start.
+   */
   private tag(a: number, vid: number): number {
     const dv = this.dv;
-    // Ascending 32-bit moves are safe: each source word is read before it is overwritten.
-    dv.setUint32(a - 4, dv.getUint32(a));
-    dv.setUint32(a, dv.getUint32(a + 4));
-    dv.setUint32(a + 4, dv.getUint32(a + 8));
-    dv.setUint16(a + 8, 0x8100);
-    dv.setUint16(a + 10, vid & 0xfff);
-    return a - 4;
+    const t = a - VLAN_HLEN;
+    // Moves in ascending order are safe: each source part is read before it is overwritten.
+    dv.setUint32(t + ETH_DST, dv.getUint32(a + ETH_DST));
+    dv.setUint16(t + ETH_DST + 4, dv.getUint16(a + ETH_DST + 4));
+    dv.setUint32(t + ETH_SRC, dv.getUint32(a + ETH_SRC));
+    dv.setUint16(t + ETH_SRC + 4, dv.getUint16(a + ETH_SRC + 4));
+    dv.setUint16(t + ETH_TYPE, ETH_P_8021Q);
+    dv.setUint16(t + VLAN_TCI, vid & VLAN_VID_MASK);
+    return t;
   }
 
   private refresh(): void {

@@ -1,10 +1,8 @@
+import { ETH_DST, ETH_HLEN, ETH_P_8021Q, ETH_P_IPV6, VLAN_HLEN, ethType, isMulticastMac, macHi, macLo, vlanEncapType, vlanId } from '../wire/ethernet.ts';
 import { PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST, type Batch } from './batch.ts';
 import type { Graph, Stage } from './graph.ts';
 import type { NetDevices } from './netdev.ts';
-import { ETH_P_8021Q, ETH_P_IPV6, type PtypeTable } from './ptype.ts';
-
-const ETH_HLEN = 14;
-const VLAN_HLEN = 4;
+import type { PtypeTable } from './ptype.ts';
 
 /**
  * `eth-input`: eth_type_trans + VLAN untag + ptype dispatch (__netif_receive_skb_core).
@@ -26,8 +24,8 @@ export class EthInput implements Stage {
   private rIpv6 = 0;
   private rUnknown = 0;
   // Device MACs as a 32 + 16 bit pair so the host check is two integer compares.
-  private readonly macHi = new Uint32Array(256);
-  private readonly macLo = new Uint16Array(256);
+  private readonly devHi = new Uint32Array(256);
+  private readonly devLo = new Uint16Array(256);
   private known = -1;
 
   constructor(
@@ -55,8 +53,8 @@ export class EthInput implements Stage {
     const u8 = this.u8;
     const dv = this.dv;
     const ids = this.ptype.ids;
-    const macHi = this.macHi;
-    const macLo = this.macLo;
+    const devHi = this.devHi;
+    const devLo = this.devLo;
     for (let j = 0; j < n; j++) {
       const i = v[j];
       const a = b.addr[i];
@@ -66,21 +64,22 @@ export class EthInput implements Stage {
       }
       const dev = b.iif[i];
       let pt = PACKET_HOST;
-      if ((u8[a] & 1) !== 0) {
-        pt = dv.getUint32(a) === 0xffffffff && dv.getUint16(a + 4) === 0xffff ? PACKET_BROADCAST : PACKET_MULTICAST;
-      } else if (dv.getUint32(a) !== macHi[dev] || dv.getUint16(a + 4) !== macLo[dev]) {
+      // The destination MAC is compared as a (hi u32, lo u16) pair.
+      if (isMulticastMac(u8, a + ETH_DST)) {
+        pt = dv.getUint32(a + ETH_DST) === 0xffffffff && dv.getUint16(a + ETH_DST + 4) === 0xffff ? PACKET_BROADCAST : PACKET_MULTICAST;
+      } else if (dv.getUint32(a + ETH_DST) !== devHi[dev] || dv.getUint16(a + ETH_DST + 4) !== devLo[dev]) {
         if (this.promisc[dev] === 0) {
           g.drop(b, i, this.rOther);
           continue;
         }
         pt = PACKET_OTHERHOST;
       }
-      let type = dv.getUint16(a + 12);
+      let type = ethType(dv, a);
       let l3 = ETH_HLEN;
       if (type === ETH_P_8021Q) {
         if (!this.untag(b, i, dev)) continue;
         l3 = ETH_HLEN + VLAN_HLEN;
-        type = dv.getUint16(a + 16);
+        type = vlanEncapType(dv, a);
       }
       const next = ids[type];
       if (next >= 0) {
@@ -99,7 +98,7 @@ export class EthInput implements Stage {
       this.g.drop(b, i, this.rShort);
       return false;
     }
-    const vid = this.dv.getUint16(b.addr[i] + 14) & 0xfff;
+    const vid = vlanId(this.dv, b.addr[i]);
     if (vid === 0) return true;
     const sub = this.devs.vlanIndex(dev, vid);
     if (sub < 0 || !this.devs.list[sub].up) {
@@ -114,9 +113,8 @@ export class EthInput implements Stage {
   private refresh(): void {
     const list = this.devs.list;
     for (let d = 0; d < list.length; d++) {
-      const m = list[d].mac;
-      this.macHi[d] = ((m[0] << 24) | (m[1] << 16) | (m[2] << 8) | m[3]) >>> 0;
-      this.macLo[d] = (m[4] << 8) | m[5];
+      this.devHi[d] = macHi(list[d].mac);
+      this.devLo[d] = macLo(list[d].mac);
     }
     this.known = list.length;
   }

@@ -1,10 +1,5 @@
+import { ETH_P_8021Q } from '../wire/ethernet.ts';
 import type { Graph } from './graph.ts';
-
-export const ETH_P_IP = 0x0800;
-export const ETH_P_ARP = 0x0806;
-export const ETH_P_8021Q = 0x8100;
-export const ETH_P_8021AD = 0x88a8;
-export const ETH_P_IPV6 = 0x86dd;
 
 /**
  * ptype_base: EtherType -> handler stage. Layers register themselves the way inet_init calls

@@ -1,3 +1,7 @@
+import { ETH_HLEN, ETH_P_IP, VLAN_HLEN, ethType, isVlanType, vlanEncapType, vlanId } from '../wire/ethernet.ts';
+import { IP_OFFSET, IPPROTO_TCP, IPPROTO_UDP, IPV4_HLEN, IPV4_VIHL, ipDaddr, ipFragOff, ipIhl, ipProto, ipSaddr, ipTtl } from '../wire/ipv4.ts';
+import { TCP_FLAGS, tcpFlags } from '../wire/tcp.ts';
+import { UDP_DEST, udpDport, udpSport } from '../wire/udp.ts';
 import type { NetDevices } from './netdev.ts';
 
 /** XDP verdicts, the kernel's values (enum xdp_action). */
@@ -7,14 +11,11 @@ export const XDP_PASS = 2;
 export const XDP_TX = 3;
 export const XDP_REDIRECT = 4;
 
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
+/** TCP flag bits for tcpFlags(), re-exported for filter authors. */
+export { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.ts';
 
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
+/** Bytes a TCP or UDP header needs for both ports (the two put them at the same offsets). */
+const L4_PORTS = UDP_DEST + 2;
 
 // Parse levels reached for the current packet (parsing is lazy: a filter pays for what it reads).
 const NONE = 0;
@@ -93,19 +94,19 @@ export class XdpContext {
   /** IPv4 source address (host order, unsigned), -1 if not IPv4. */
   ipSrc(): number {
     if (this.level < L3) this.parseL3();
-    return this.proto < 0 ? -1 : this.dv.getUint32(this.data + this.l3o + 12);
+    return this.proto < 0 ? -1 : ipSaddr(this.dv, this.data + this.l3o);
   }
 
   /** IPv4 destination address (host order, unsigned), -1 if not IPv4. */
   ipDst(): number {
     if (this.level < L3) this.parseL3();
-    return this.proto < 0 ? -1 : this.dv.getUint32(this.data + this.l3o + 16);
+    return this.proto < 0 ? -1 : ipDaddr(this.dv, this.data + this.l3o);
   }
 
   /** IPv4 TTL, -1 if not IPv4. */
   ipTtl(): number {
     if (this.level < L3) this.parseL3();
-    return this.proto < 0 ? -1 : this.u8[this.data + this.l3o + 8];
+    return this.proto < 0 ? -1 : ipTtl(this.u8, this.data + this.l3o);
   }
 
   /** Offset of the L4 header, -1 if not IPv4, a non-first fragment, or beyond the frame. */
@@ -118,24 +119,24 @@ export class XdpContext {
   l4Sport(): number {
     if (this.level < L3) this.parseL3();
     const o = this.l4o;
-    if (o < 0 || (this.proto !== IPPROTO_TCP && this.proto !== IPPROTO_UDP) || o + 4 > this.len) return -1;
-    return this.dv.getUint16(this.data + o);
+    if (o < 0 || (this.proto !== IPPROTO_TCP && this.proto !== IPPROTO_UDP) || o + L4_PORTS > this.len) return -1;
+    return udpSport(this.dv, this.data + o);
   }
 
   /** TCP/UDP destination port, -1 if absent. */
   l4Dport(): number {
     if (this.level < L3) this.parseL3();
     const o = this.l4o;
-    if (o < 0 || (this.proto !== IPPROTO_TCP && this.proto !== IPPROTO_UDP) || o + 4 > this.len) return -1;
-    return this.dv.getUint16(this.data + o + 2);
+    if (o < 0 || (this.proto !== IPPROTO_TCP && this.proto !== IPPROTO_UDP) || o + L4_PORTS > this.len) return -1;
+    return udpDport(this.dv, this.data + o);
   }
 
   /** TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10...), -1 if not TCP. */
   tcpFlags(): number {
     if (this.level < L3) this.parseL3();
     const o = this.l4o;
-    if (o < 0 || this.proto !== IPPROTO_TCP || o + 14 > this.len) return -1;
-    return this.u8[this.data + o + 13];
+    if (o < 0 || this.proto !== IPPROTO_TCP || o + TCP_FLAGS + 1 > this.len) return -1;
+    return tcpFlags(this.u8, this.data + o);
   }
 
   /** bpf_redirect(): send the frame out of device `dev` (a NetDevice index). Return its result. */
@@ -154,25 +155,25 @@ export class XdpContext {
     this.level = L2;
     this.vid = -1;
     const d = this.data;
-    if (this.len < 14) {
+    if (this.len < ETH_HLEN) {
       this.etype = -1;
       this.l3o = -1;
       return;
     }
-    const t = this.dv.getUint16(d + 12);
-    if (t === 0x8100 || t === 0x88a8) {
-      if (this.len < 18) {
+    const t = ethType(this.dv, d);
+    if (isVlanType(t)) {
+      if (this.len < ETH_HLEN + VLAN_HLEN) {
         this.etype = -1;
         this.l3o = -1;
         return;
       }
-      this.vid = this.dv.getUint16(d + 14) & 0xfff;
-      this.etype = this.dv.getUint16(d + 16);
-      this.l3o = 18;
+      this.vid = vlanId(this.dv, d);
+      this.etype = vlanEncapType(this.dv, d);
+      this.l3o = ETH_HLEN + VLAN_HLEN;
       return;
     }
     this.etype = t;
-    this.l3o = 14;
+    this.l3o = ETH_HLEN;
   }
 
   private parseL3(): void {
@@ -181,14 +182,14 @@ export class XdpContext {
     this.proto = -1;
     this.l4o = -1;
     const o = this.l3o;
-    if (this.etype !== 0x0800 || o + 20 > this.len) return;
+    if (this.etype !== ETH_P_IP || o + IPV4_HLEN > this.len) return;
     const p = this.data + o;
-    const vihl = this.u8[p];
-    if (vihl >> 4 !== 4 || (vihl & 15) < 5) return;
-    this.proto = this.u8[p + 9];
+    const ihl = ipIhl(this.u8, p);
+    if (this.u8[p + IPV4_VIHL] >> 4 !== 4 || ihl < IPV4_HLEN) return;
+    this.proto = ipProto(this.u8, p);
     // Only the first fragment carries the L4 header.
-    if ((this.dv.getUint16(p + 6) & 0x1fff) !== 0) return;
-    const l4 = o + (vihl & 15) * 4;
+    if ((ipFragOff(this.dv, p) & IP_OFFSET) !== 0) return;
+    const l4 = o + ihl;
     if (l4 <= this.len) this.l4o = l4;
   }
 }

@@ -8,4 +8,5 @@ export { XskPort, type XskOptions } from './xsk.ts';
 export { TapPort, type TapOptions } from './tap.ts';
 export { openPort, AUTO_ORDER, type OpenPortOptions } from './open.ts';
 export { generate, type GenerateOptions, type GenerateResult } from './gen.ts';
-export { buildUdpFrame, parseMac, parseIpv4, ipChecksum, type UdpFrameSpec } from './frame.ts';
+// The generator's frame builder lives with the other header writers; kept here for its users.
+export { buildUdpFrame, type UdpFrameSpec } from '../wire/frame.ts';

@@ -1,10 +1,11 @@
 import { PACKET_HOST, PACKET_OTHERHOST, type Batch } from '../core/batch.ts';
-import { Counters } from '../core/counters.ts';
+import { counterIds, Counters } from '../core/counters.ts';
 import type { Graph, Stage } from '../core/graph.ts';
 import type { NetDevice } from '../core/netdev.ts';
 import {
   ARP_FRAME_LEN,
   ARP_HLN,
+  ARP_HRD,
   ARP_LEN,
   ARP_OP,
   ARP_PLN,
@@ -18,8 +19,13 @@ import {
   ARPOP_REPLY,
   ARPOP_REQUEST,
 } from '../wire/arp.ts';
-import { ETH_HLEN, ETH_P_ARP, ETH_P_IP } from './eth.ts';
+import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, isValidMac, writeEthHeader } from '../wire/ethernet.ts';
 import type { NeighTable } from './neighbour.ts';
+
+/** ArpRcv.mib: what ARP saw and did (not drops); ArpFilter is LINUX_MIB_ARPFILTER. */
+export const ARP_MIB = ['InRequests', 'InReplies', 'OutReplies', 'Ignored', 'Conflicts', 'InProbes', 'ArpFilter'] as const;
+/** Ids of ARP_MIB in ArpRcv.mib: `mib.v[ARP.InRequests]++`. */
+export const ARP = counterIds(ARP_MIB);
 
 /**
  * `arp-rcv` (net/ipv4/arp.c arp_rcv + arp_process). ARP header at b.l3, b.iif = the receiving
@@ -33,7 +39,7 @@ import type { NeighTable } from './neighbour.ts';
 export class ArpRcv implements Stage {
   readonly name = 'arp-rcv';
   /** Not drops: what ARP saw and did. */
-  readonly mib = new Counters('arp', ['InRequests', 'InReplies', 'OutReplies', 'Ignored', 'Conflicts', 'InProbes', 'ArpFilter']);
+  readonly mib = new Counters('arp', ARP_MIB);
   private g!: Graph;
   private u8: Uint8Array = new Uint8Array(0);
   private dv: DataView = new DataView(new ArrayBuffer(0));
@@ -81,7 +87,7 @@ export class ArpRcv implements Stage {
         g.drop(b, i, this.rTrunc);
         continue;
       }
-      const hrd = dv.getUint16(a);
+      const hrd = dv.getUint16(a + ARP_HRD);
       if (hrd !== ARPHRD_ETHER && hrd !== ARPHRD_IEEE802) {
         g.drop(b, i, this.rHrd);
         continue;
@@ -108,8 +114,7 @@ export class ArpRcv implements Stage {
         continue;
       }
       // The sender's MAC is what we would learn and answer to: a unicast station address only.
-      const s = a + ARP_SHA;
-      if ((u8[s] & 1) !== 0 || (u8[s] | u8[s + 1] | u8[s + 2] | u8[s + 3] | u8[s + 4] | u8[s + 5]) === 0) {
+      if (!isValidMac(u8, a + ARP_SHA)) {
         g.drop(b, i, this.rSha);
         continue;
       }
@@ -137,18 +142,18 @@ export class ArpRcv implements Stage {
     }
     const dv = this.dv;
     const mib = this.mib.v;
-    mib[op === ARPOP_REQUEST ? 0 : 1]++;
+    mib[op === ARPOP_REQUEST ? ARP.InRequests : ARP.InReplies]++;
     const forUs = isLocal(d, tip);
     if (sip === 0) {
       // Duplicate address detection probe (RFC 5227): answer if it asks for ours; learn nothing.
-      mib[5]++;
+      mib[ARP.InProbes]++;
       if (op === ARPOP_REQUEST && forUs) this.reply(b, i, a, dev, sip, tip);
       else this.consume(b, i);
       return;
     }
     if (isLocal(d, sip)) {
       // Someone else claims our address: never learn our own address as a neighbour.
-      mib[4]++;
+      mib[ARP.Conflicts]++;
       this.consume(b, i);
       return;
     }
@@ -165,7 +170,7 @@ export class ArpRcv implements Stage {
         // A sender not on any of this device's subnets (the kernel's arp_filter / rp_filter
         // refusal, LINUX_MIB_ARPFILTER): no reply, no entry. Otherwise a flood of requests from
         // random sources fills the table with entries no route can ever use.
-        mib[6]++;
+        mib[ARP.ArpFilter]++;
         this.consume(b, i);
         return;
       }
@@ -202,22 +207,18 @@ export class ArpRcv implements Stage {
     // The Ethernet header goes right in front of the ARP header; a VLAN tag, if any, is
     // dev-xmit's to insert (b.oif is the sub-interface). Padding of the request is trimmed.
     const ea = a - ETH_HLEN;
-    dv.setUint32(ea, shaHi);
-    dv.setUint16(ea + 4, shaLo);
-    dv.setUint32(ea + 6, myHi);
-    dv.setUint16(ea + 10, myLo);
-    dv.setUint16(ea + 12, ETH_P_ARP);
+    writeEthHeader(dv, ea, shaHi, shaLo, myHi, myLo, ETH_P_ARP);
     b.addr[i] = ea;
     b.len[i] = ARP_FRAME_LEN;
     b.l3[i] = ETH_HLEN;
     b.l4[i] = 0;
     b.oif[i] = dev;
-    this.mib.v[2]++;
+    this.mib.v[ARP.OutReplies]++;
     this.g.enqueue(this.xmit, i);
   }
 
   private consume(b: Batch, i: number): void {
-    this.mib.v[3]++;
+    this.mib.v[ARP.Ignored]++;
     this.g.pool.free(b.addr[i]);
   }
 

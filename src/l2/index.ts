@@ -1,8 +1,8 @@
 import type { Graph } from '../core/graph.ts';
 import type { NetDevices } from '../core/netdev.ts';
 import type { PtypeTable } from '../core/ptype.ts';
+import { ETH_P_ARP } from '../wire/ethernet.ts';
 import { ArpRcv } from './arp-rcv.ts';
-import { ETH_P_ARP } from './eth.ts';
 import { NeighOutput } from './neigh-output.ts';
 import { NeighTable, type NeighOptions } from './neighbour.ts';
 

@@ -1,11 +1,8 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
-import { ETH_HLEN, ETH_P_IP } from './eth.ts';
+import { ETH_HLEN, ETH_P_IP, writeEthHeader } from '../wire/ethernet.ts';
+import { IPV4_HLEN, ipDaddr } from '../wire/ipv4.ts';
 import { NUD_STALE, NUD_VALID, type NeighTable } from './neighbour.ts';
-
-/** IPv4 header: the destination address, used when no next hop was set (b.nh = 0). */
-const IP_DADDR = 16;
-const IP_MIN_HLEN = 20;
 
 /**
  * `neigh-output` (neigh_output / neigh_resolve_output): b.oif = egress device, b.nh = next hop
@@ -49,7 +46,7 @@ export class NeighOutput implements Stage {
       const l3 = b.l3[i];
       const len = b.len[i];
       const addr = b.addr[i];
-      if (l3 < ETH_HLEN || len < l3 + IP_MIN_HLEN) {
+      if (l3 < ETH_HLEN || len < l3 + IPV4_HLEN) {
         g.drop(b, i, this.rBad);
         continue;
       }
@@ -62,7 +59,7 @@ export class NeighOutput implements Stage {
         }
       }
       let nh = b.nh[i];
-      if (nh === 0) nh = dv.getUint32(addr + l3 + IP_DADDR);
+      if (nh === 0) nh = ipDaddr(dv, addr + l3); // no next hop set: the destination is on-link
       let e = lastE;
       if (nh !== lastNh || dev !== lastDev) {
         e = t.lookup(dev, nh);
@@ -86,11 +83,7 @@ export class NeighOutput implements Stage {
         b.l3[i] = ETH_HLEN;
         if (b.l4[i] >= l3) b.l4[i] -= delta;
       }
-      dv.setUint32(ea, t.hi[e]);
-      dv.setUint16(ea + 4, t.lo[e]);
-      dv.setUint32(ea + 6, t.devHi[dev]);
-      dv.setUint16(ea + 10, t.devLo[dev]);
-      dv.setUint16(ea + 12, ETH_P_IP);
+      writeEthHeader(dv, ea, t.hi[e], t.lo[e], t.devHi[dev], t.devLo[dev], ETH_P_IP);
       g.enqueue(this.xmit, i);
     }
   }

@@ -1,6 +1,6 @@
 import { Batch } from '../core/batch.ts';
 import type { Graph } from '../core/graph.ts';
-import { ETH_HLEN } from './eth.ts';
+import { ETH_HLEN } from '../wire/ethernet.ts';
 
 /**
  * The way back into the graph for frames that do not come from the batch being dispatched:

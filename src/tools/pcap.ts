@@ -3,8 +3,20 @@ import type { Tap } from '../core/taps.ts';
 
 const PCAP_MAGIC = 0xa1b2c3d4; // microsecond timestamps
 const LINKTYPE_ETHERNET = 1;
+// The file header (struct pcap_file_header), then per packet a record header and the bytes.
 const FILE_HDR = 24;
+const F_MAGIC = 0;
+const F_VERSION_MAJOR = 4;
+const F_VERSION_MINOR = 6;
+const F_THISZONE = 8;
+const F_SIGFIGS = 12;
+const F_SNAPLEN = 16;
+const F_LINKTYPE = 20;
 const REC_HDR = 16;
+const R_TS_SEC = 0;
+const R_TS_USEC = 4;
+const R_INCL_LEN = 8;
+const R_ORIG_LEN = 12;
 
 export interface PcapWriterOptions {
   /** Bytes kept per packet (the rest is cut, orig_len keeps the real length). */
@@ -43,13 +55,13 @@ export class PcapWriter {
     this.buf = Buffer.allocUnsafe(size);
     this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     const dv = this.dv;
-    dv.setUint32(0, PCAP_MAGIC, true);
-    dv.setUint16(4, 2, true);
-    dv.setUint16(6, 4, true);
-    dv.setInt32(8, 0, true); // thiszone
-    dv.setUint32(12, 0, true); // sigfigs
-    dv.setUint32(16, this.snaplen, true);
-    dv.setUint32(20, LINKTYPE_ETHERNET, true);
+    dv.setUint32(F_MAGIC, PCAP_MAGIC, true);
+    dv.setUint16(F_VERSION_MAJOR, 2, true);
+    dv.setUint16(F_VERSION_MINOR, 4, true);
+    dv.setInt32(F_THISZONE, 0, true);
+    dv.setUint32(F_SIGFIGS, 0, true);
+    dv.setUint32(F_SNAPLEN, this.snaplen, true);
+    dv.setUint32(F_LINKTYPE, LINKTYPE_ETHERNET, true);
     this.used = FILE_HDR;
   }
 
@@ -60,10 +72,10 @@ export class PcapWriter {
     if (this.used + REC_HDR + cap > this.buf.length) this.flush();
     const o = this.used;
     const dv = this.dv;
-    dv.setUint32(o, sec >>> 0, true);
-    dv.setUint32(o + 4, usec >>> 0, true);
-    dv.setUint32(o + 8, cap, true);
-    dv.setUint32(o + 12, len, true);
+    dv.setUint32(o + R_TS_SEC, sec >>> 0, true);
+    dv.setUint32(o + R_TS_USEC, usec >>> 0, true);
+    dv.setUint32(o + R_INCL_LEN, cap, true);
+    dv.setUint32(o + R_ORIG_LEN, len, true);
     this.buf.set(u8.subarray(addr, addr + cap), o + REC_HDR);
     this.used = o + REC_HDR + cap;
     this.packets++;
@@ -110,22 +122,22 @@ export function readPcap(path: string): { snaplen: number; linktype: number; pac
   const b = readFileSync(path);
   if (b.length < FILE_HDR) throw new Error(`pcap: ${path} is ${b.length} bytes, shorter than a pcap header`);
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const m = dv.getUint32(0, true);
+  const m = dv.getUint32(F_MAGIC, true);
   let le: boolean;
   if (m === 0xa1b2c3d4 || m === 0xa1b23c4d) le = true;
   else if (m === 0xd4c3b2a1 || m === 0x4d3cb2a1) le = false;
   else throw new Error(`pcap: ${path} has magic 0x${m.toString(16)}, not a classic pcap file (pcapng is not read here)`);
-  const snaplen = dv.getUint32(16, le);
-  const linktype = dv.getUint32(20, le);
+  const snaplen = dv.getUint32(F_SNAPLEN, le);
+  const linktype = dv.getUint32(F_LINKTYPE, le);
   const packets: PcapPacket[] = [];
   let o = FILE_HDR;
   while (o + REC_HDR <= b.length) {
-    const incl = dv.getUint32(o + 8, le);
+    const incl = dv.getUint32(o + R_INCL_LEN, le);
     if (o + REC_HDR + incl > b.length) throw new Error(`pcap: ${path} is truncated inside record ${packets.length + 1}`);
     packets.push({
-      sec: dv.getUint32(o, le),
-      usec: dv.getUint32(o + 4, le),
-      origLen: dv.getUint32(o + 12, le),
+      sec: dv.getUint32(o + R_TS_SEC, le),
+      usec: dv.getUint32(o + R_TS_USEC, le),
+      origLen: dv.getUint32(o + R_ORIG_LEN, le),
       data: b.subarray(o + REC_HDR, o + REC_HDR + incl),
     });
     o += REC_HDR + incl;

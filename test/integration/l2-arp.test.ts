@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batch } from '../../src/core/batch.ts';
-import { parseIp } from '../../src/l2/eth.ts';
+import { parseIPv4 } from '../../src/wire/addr.ts';
 import { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
 import { ifStat, Lab, run } from '../support/netns.ts';
@@ -67,7 +67,7 @@ describe('ARP with a kernel peer', () => {
     const mac = stack!.portInfo()[0].mac.toLowerCase();
     expect(r.stdout.toLowerCase()).toContain(mac);
     // The kernel's broadcast requests were for us: the sender is learned (STALE, like Linux).
-    expect(stack!.l2.neigh.stateOf(0, parseIp(THEIRS))).toMatch(/STALE|REACHABLE|DELAY/);
+    expect(stack!.l2.neigh.stateOf(0, parseIPv4(THEIRS))).toMatch(/STALE|REACHABLE|DELAY/);
     expect(stack!.l2.arp.mib.get('OutReplies')).toBeGreaterThanOrEqual(3);
   });
 
@@ -97,9 +97,9 @@ describe('ARP with a kernel peer', () => {
     b.l3[i] = 14;
     b.oif[i] = 0;
     s.graph.dispatch(b, s.graph.id('neigh-output'));
-    expect(s.l2.neigh.stateOf(0, parseIp(THEIRS))).toBe('INCOMPLETE');
-    await waitFor('softnet to resolve the peer', () => s.l2.neigh.stateOf(0, parseIp(THEIRS)) === 'REACHABLE', { detail: () => s.l2.neigh.stateOf(0, parseIp(THEIRS)) });
-    expect(s.l2.neigh.queued(0, parseIp(THEIRS))).toBe(0);
+    expect(s.l2.neigh.stateOf(0, parseIPv4(THEIRS))).toBe('INCOMPLETE');
+    await waitFor('softnet to resolve the peer', () => s.l2.neigh.stateOf(0, parseIPv4(THEIRS)) === 'REACHABLE', { detail: () => s.l2.neigh.stateOf(0, parseIPv4(THEIRS)) });
+    expect(s.l2.neigh.queued(0, parseIPv4(THEIRS))).toBe(0);
     // At least our ARP request and the released datagram reach the kernel.
     const rx = () => ifStat(NS, PEER, 'rx_packets');
     await waitFor('the ARP request and the datagram to reach the peer', () => rx() - rx0 >= 2, { detail: () => `rx_packets +${rx() - rx0}` });

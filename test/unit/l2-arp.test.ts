@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PACKET_BROADCAST, PACKET_OTHERHOST } from '../../src/core/batch.ts';
-import { parseIp } from '../../src/l2/eth.ts';
+import { parseIPv4 } from '../../src/wire/addr.ts';
 import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, mac, replyFrom, rig } from './l2-helpers.ts';
 
 describe('arp-rcv', () => {
@@ -30,9 +30,9 @@ describe('arp-rcv', () => {
   it('answers from behind a VLAN header: Ethernet header right before the ARP header', () => {
     const r = rig();
     const sub = r.devs.addVlan('p0', 5);
-    sub.addrs.push({ addr: parseIp('10.5.0.1'), prefixLen: 24 });
+    sub.addrs.push({ addr: parseIPv4('10.5.0.1'), prefixLen: 24 });
     r.neigh.refreshDevs();
-    const f = arpFrame({ op: 1, tip: parseIp('10.5.0.1'), sip: parseIp('10.5.0.2') });
+    const f = arpFrame({ op: 1, tip: parseIPv4('10.5.0.1'), sip: parseIPv4('10.5.0.2') });
     // Insert an 802.1Q tag: the ARP header is at 18.
     const tagged = new Uint8Array(f.length + 4);
     tagged.set(f.subarray(0, 12));
@@ -46,14 +46,14 @@ describe('arp-rcv', () => {
     expect([...out[0].bytes.subarray(12, 14)]).toEqual([0x08, 0x06]);
     expect([...out[0].bytes.subarray(28, 32)]).toEqual([10, 5, 0, 1]);
     // Learned on the sub-interface, not on the port.
-    expect(r.neigh.stateOf(sub.index, parseIp('10.5.0.2'))).toBe('STALE');
-    expect(r.neigh.stateOf(0, parseIp('10.5.0.2'))).toBe('NONE');
+    expect(r.neigh.stateOf(sub.index, parseIPv4('10.5.0.2'))).toBe('STALE');
+    expect(r.neigh.stateOf(0, parseIPv4('10.5.0.2'))).toBe('NONE');
   });
 
   it('a request for another address: no reply, no entry, frame consumed', () => {
     const r = rig();
     const before = r.pool.available;
-    r.rx([arpFrame({ op: 1, tip: parseIp('10.0.0.77') })]);
+    r.rx([arpFrame({ op: 1, tip: parseIPv4('10.0.0.77') })]);
     expect(r.xmit.take()).toHaveLength(0);
     expect(r.neigh.stateOf(0, PEER_IP)).toBe('NONE');
     expect(r.arp.mib.get('Ignored')).toBe(1);
@@ -90,8 +90,8 @@ describe('arp-rcv', () => {
     r.rx([arpFrame({ op: 1, sha: '02:00:00:00:00:66', sip: PEER_IP, tip: PEER_IP })], { pkttype: PACKET_BROADCAST });
     expect(r.neigh.dump()[0].lladdr).toBe('02:00:00:00:00:66');
     // A gratuitous ARP for an unknown host creates nothing (arp_accept=0).
-    r.rx([arpFrame({ op: 1, sip: parseIp('10.0.0.9'), tip: parseIp('10.0.0.9') })]);
-    expect(r.neigh.stateOf(0, parseIp('10.0.0.9'))).toBe('NONE');
+    r.rx([arpFrame({ op: 1, sip: parseIPv4('10.0.0.9'), tip: parseIPv4('10.0.0.9') })]);
+    expect(r.neigh.stateOf(0, parseIPv4('10.0.0.9'))).toBe('NONE');
   });
 
   it('answers duplicate address probes (sender 0.0.0.0) without learning', () => {
@@ -120,8 +120,8 @@ describe('arp-rcv', () => {
     ['multicast sender', arpFrame({ sha: '01:00:5e:00:00:01' }), 'arp.bad_sha'],
     ['broadcast sender', arpFrame({ sha: 'ff:ff:ff:ff:ff:ff' }), 'arp.bad_sha'],
     ['zero sender', arpFrame({ sha: '00:00:00:00:00:00' }), 'arp.bad_sha'],
-    ['multicast target ip', arpFrame({ tip: parseIp('224.0.0.1') }), 'arp.bad_addr'],
-    ['loopback sender ip', arpFrame({ sip: parseIp('127.0.0.1') }), 'arp.bad_addr'],
+    ['multicast target ip', arpFrame({ tip: parseIPv4('224.0.0.1') }), 'arp.bad_addr'],
+    ['loopback sender ip', arpFrame({ sip: parseIPv4('127.0.0.1') }), 'arp.bad_addr'],
     ['other host', arpFrame({ ethDst: '02:00:00:00:00:42' }), 'arp.otherhost', PACKET_OTHERHOST],
   ];
   for (const [what, frame, reason, pkttype] of bad) {

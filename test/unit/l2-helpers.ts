@@ -8,7 +8,7 @@ import { MemoryPort } from '../../src/driver/memory.ts';
 import { memoryUmem } from '../../src/driver/umem.ts';
 import { registerL2, type L2 } from '../../src/l2/index.ts';
 import type { NeighOptions } from '../../src/l2/neighbour.ts';
-import { parseIp, parseMac } from '../../src/l2/eth.ts';
+import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
 
 export interface Sent {
   bytes: Uint8Array;
@@ -39,8 +39,8 @@ export class RecordingXmit implements Stage {
 
 export const OUR_MAC = '02:00:00:00:00:01';
 export const PEER_MAC = '02:00:00:00:00:99';
-export const OUR_IP = parseIp('10.0.0.1');
-export const PEER_IP = parseIp('10.0.0.2');
+export const OUR_IP = parseIPv4('10.0.0.1');
+export const PEER_IP = parseIPv4('10.0.0.2');
 
 export interface Rig extends L2 {
   g: Graph;

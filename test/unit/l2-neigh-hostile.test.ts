@@ -2,7 +2,7 @@
 // test, over crafted bytes. The rig: our address 10.0.0.1/24 on p0 (l2-helpers.ts).
 import { describe, expect, it } from 'vitest';
 import { PACKET_BROADCAST } from '../../src/core/batch.ts';
-import { parseIp } from '../../src/l2/eth.ts';
+import { parseIPv4 } from '../../src/wire/addr.ts';
 import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, ipFrame, replyFrom, rig, type Rig } from './l2-helpers.ts';
 
 const req = (sip: number, sha = PEER_MAC) => arpFrame({ op: 1, sip, sha, tip: OUR_IP });
@@ -25,7 +25,7 @@ describe('hostile ARP: which frames may create, which may only update', () => {
 
   it('a request for us from a sender off the receiving subnet: no entry, no reply, ArpFilter', () => {
     const r = rig();
-    for (const s of ['10.0.1.2', '192.168.0.7', '10.2.0.2', '8.8.8.8']) r.rx([req(parseIp(s))]);
+    for (const s of ['10.0.1.2', '192.168.0.7', '10.2.0.2', '8.8.8.8']) r.rx([req(parseIPv4(s))]);
     expect(r.neigh.size).toBe(0);
     expect(replies(r)).toHaveLength(0);
     expect(r.arp.mib.get('ArpFilter')).toBe(4);
@@ -33,26 +33,26 @@ describe('hostile ARP: which frames may create, which may only update', () => {
 
   it('unsolicited replies and gratuitous ARP for unknown hosts create nothing (arp_accept=0)', () => {
     const r = rig();
-    const x = parseIp('10.0.0.9');
+    const x = parseIPv4('10.0.0.9');
     r.rx([replyFrom(x, PEER_MAC)]);
     r.rx([arpFrame({ op: 1, sip: x, tip: x })], { pkttype: PACKET_BROADCAST });
     r.rx([arpFrame({ op: 2, sip: x, tip: x, tha: PEER_MAC, ethDst: 'ff:ff:ff:ff:ff:ff' })], { pkttype: PACKET_BROADCAST });
     // A request for someone else is no request for us.
-    r.rx([arpFrame({ op: 1, sip: x, tip: parseIp('10.0.0.77') })], { pkttype: PACKET_BROADCAST });
+    r.rx([arpFrame({ op: 1, sip: x, tip: parseIPv4('10.0.0.77') })], { pkttype: PACKET_BROADCAST });
     expect(r.neigh.size).toBe(0);
   });
 
   it('arp_accept=1 lets gratuitous ARP and replies create; arp_accept=2 only for on-link senders', () => {
     const one = rig({ arpAccept: 1 });
-    one.rx([arpFrame({ op: 1, sip: parseIp('10.0.0.9'), tip: parseIp('10.0.0.9') })], { pkttype: PACKET_BROADCAST });
-    one.rx([replyFrom(parseIp('10.0.0.10'), PEER_MAC)]);
-    expect(one.neigh.stateOf(0, parseIp('10.0.0.9'))).toBe('STALE');
-    expect(one.neigh.stateOf(0, parseIp('10.0.0.10'))).toBe('REACHABLE');
+    one.rx([arpFrame({ op: 1, sip: parseIPv4('10.0.0.9'), tip: parseIPv4('10.0.0.9') })], { pkttype: PACKET_BROADCAST });
+    one.rx([replyFrom(parseIPv4('10.0.0.10'), PEER_MAC)]);
+    expect(one.neigh.stateOf(0, parseIPv4('10.0.0.9'))).toBe('STALE');
+    expect(one.neigh.stateOf(0, parseIPv4('10.0.0.10'))).toBe('REACHABLE');
     const two = rig({ arpAccept: 2 });
-    two.rx([arpFrame({ op: 1, sip: parseIp('10.9.0.9'), tip: parseIp('10.9.0.9') })], { pkttype: PACKET_BROADCAST });
-    two.rx([arpFrame({ op: 1, sip: parseIp('10.0.0.9'), tip: parseIp('10.0.0.9') })], { pkttype: PACKET_BROADCAST });
-    expect(two.neigh.stateOf(0, parseIp('10.9.0.9'))).toBe('NONE');
-    expect(two.neigh.stateOf(0, parseIp('10.0.0.9'))).toBe('STALE');
+    two.rx([arpFrame({ op: 1, sip: parseIPv4('10.9.0.9'), tip: parseIPv4('10.9.0.9') })], { pkttype: PACKET_BROADCAST });
+    two.rx([arpFrame({ op: 1, sip: parseIPv4('10.0.0.9'), tip: parseIPv4('10.0.0.9') })], { pkttype: PACKET_BROADCAST });
+    expect(two.neigh.stateOf(0, parseIPv4('10.9.0.9'))).toBe('NONE');
+    expect(two.neigh.stateOf(0, parseIPv4('10.0.0.9'))).toBe('STALE');
     expect(() => rig({ arpAccept: 3 })).toThrow(/arpAccept 3/);
   });
 
@@ -76,8 +76,8 @@ describe('hostile ARP: which frames may create, which may only update', () => {
     ['the subnet network address', '10.0.0.0'],
   ])('a sender IP no host can have (%s): dropped as arp.bad_addr, nothing learned or answered', (_, sip) => {
     const r = rig({ arpAccept: 1 });
-    r.rx([req(parseIp(sip))]);
-    r.rx([replyFrom(parseIp(sip), PEER_MAC)]);
+    r.rx([req(parseIPv4(sip))]);
+    r.rx([replyFrom(parseIPv4(sip), PEER_MAC)]);
     expect(r.g.drops.get('arp.bad_addr')).toBe(2);
     expect(r.neigh.size).toBe(0);
     expect(replies(r)).toHaveLength(0);
@@ -175,22 +175,22 @@ describe('hostile ARP and traffic: a bounded table that keeps live entries', () 
 
   it('a flood of requests from every on-link sender fills the table but never evicts live or queued entries', () => {
     const r = rig({ capacity: 64 }, 1024); // gc_thresh2 32
-    const gw = parseIp('10.0.0.254');
+    const gw = parseIPv4('10.0.0.254');
     live(r, PEER_IP, PEER_MAC);
     live(r, gw, '02:00:00:00:00:fe');
-    sendIp(r, parseIp('10.0.0.200')); // INCOMPLETE with a queued packet
+    sendIp(r, parseIPv4('10.0.0.200')); // INCOMPLETE with a queued packet
     // 30 s of flood, 50 requests every 100 ms from 10.0.0.2..253 with fresh MACs; the live
     // next hops keep carrying traffic, and get confirmed as a real host would.
     for (let t = 0; t < 300; t++) {
       r.clock.now += 100;
       const frames = [];
-      for (let k = 0; k < 50; k++) frames.push(req(parseIp(`10.0.0.${3 + ((t * 50 + k) % 197)}`), macN(t * 50 + k)));
+      for (let k = 0; k < 50; k++) frames.push(req(parseIPv4(`10.0.0.${3 + ((t * 50 + k) % 197)}`), macN(t * 50 + k)));
       r.rx(frames);
       sendIp(r, PEER_IP);
       sendIp(r, gw);
       if (t % 50 === 0) {
         r.rx([replyFrom(PEER_IP, PEER_MAC), replyFrom(gw, '02:00:00:00:00:fe')]);
-        sendIp(r, parseIp('10.0.0.200'));
+        sendIp(r, parseIPv4('10.0.0.200'));
       }
       r.neigh.tick();
       expect(r.neigh.size).toBeLessThanOrEqual(64);
@@ -211,7 +211,7 @@ describe('hostile ARP and traffic: a bounded table that keeps live entries', () 
     live(r, PEER_IP, PEER_MAC);
     for (let t = 0; t < 100; t++) {
       r.clock.now += 100;
-      for (let k = 0; k < 20; k++) sendIp(r, parseIp(`10.0.0.${10 + ((t * 20 + k) % 240)}`));
+      for (let k = 0; k < 20; k++) sendIp(r, parseIPv4(`10.0.0.${10 + ((t * 20 + k) % 240)}`));
       sendIp(r, PEER_IP);
       r.neigh.tick();
       expect(r.neigh.stateOf(0, PEER_IP)).not.toBe('NONE');
@@ -223,7 +223,7 @@ describe('hostile ARP and traffic: a bounded table that keeps live entries', () 
   it('pending frames of all unresolved entries together stay under unresQlenTotal', () => {
     const r = rig({ capacity: 1024 }, 4096);
     expect(r.neigh.unresQlenTotal).toBe(4096 / 8);
-    for (let k = 0; k < 250; k++) sendIp(r, parseIp(`10.0.0.${2 + k}`), 3);
+    for (let k = 0; k < 250; k++) sendIp(r, parseIPv4(`10.0.0.${2 + k}`), 3);
     expect(r.neigh.framesHeld()).toBeLessThanOrEqual(512 + 250); // queues + their ARP requests in flight
     let q = 0;
     for (const row of r.neigh.dump()) q += row.queued;
@@ -236,11 +236,11 @@ describe('hostile ARP and traffic: a bounded table that keeps live entries', () 
 
   it('the periodic GC keeps tables below gc_thresh1 and collects unused STALE above it', () => {
     const r = rig({ gcThresh1: 4 });
-    for (let k = 0; k < 3; k++) r.rx([req(parseIp(`10.0.0.${10 + k}`))]);
+    for (let k = 0; k < 3; k++) r.rx([req(parseIPv4(`10.0.0.${10 + k}`))]);
     r.clock.now += 120_000;
     r.neigh.tick();
     expect(r.neigh.size).toBe(3);
-    for (let k = 3; k < 6; k++) r.rx([req(parseIp(`10.0.0.${10 + k}`))]);
+    for (let k = 3; k < 6; k++) r.rx([req(parseIPv4(`10.0.0.${10 + k}`))]);
     r.clock.now += 120_000;
     r.neigh.tick();
     expect(r.neigh.size).toBe(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIp, parseMac } from '../../src/l2/eth.ts';
+import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
 import { Originate } from '../../src/l2/originate.ts';
 import { OUR_MAC, PEER_IP, PEER_MAC, ipFrame, mac, replyFrom, rig, type Rig } from './l2-helpers.ts';
 
@@ -59,9 +59,9 @@ describe('neighbour table and neigh-output', () => {
 
   it('a resolved next hop: header written in front of l3, frame start moved, b.nh used over the IP dst', () => {
     const r = rig();
-    r.neigh.addPermanent(0, parseIp('10.0.0.254'), parseMac(PEER_MAC));
+    r.neigh.addPermanent(0, parseIPv4('10.0.0.254'), parseMac(PEER_MAC));
     // IP dst is far away; the next hop is the gateway. IP header at 18 (room left by a VLAN tag).
-    send(r, parseIp('192.0.2.7'), 1, { nh: parseIp('10.0.0.254'), l3: 18 });
+    send(r, parseIPv4('192.0.2.7'), 1, { nh: parseIPv4('10.0.0.254'), l3: 18 });
     const s = split(r);
     expect(s.arp).toHaveLength(0);
     expect(s.ip).toHaveLength(1);
@@ -76,8 +76,8 @@ describe('neighbour table and neigh-output', () => {
   it('broadcast and multicast next hops need no ARP', () => {
     const r = rig();
     send(r, 0xffffffff);
-    send(r, parseIp('10.0.0.255'));
-    send(r, parseIp('224.1.2.3'));
+    send(r, parseIPv4('10.0.0.255'));
+    send(r, parseIPv4('224.1.2.3'));
     const s = split(r);
     expect(s.arp).toHaveLength(0);
     expect(s.ip.map((p) => [...p.bytes.subarray(0, 6)])).toEqual([BCAST, BCAST, [0x01, 0x00, 0x5e, 0x01, 0x02, 0x03]]);
@@ -191,7 +191,7 @@ describe('neighbour table and neigh-output', () => {
     const r = rig({ capacity: 8 }); // gc_thresh2 = 4
     const before = r.pool.available;
     // 8 STALE entries learned from requests.
-    for (let k = 0; k < 8; k++) r.rx([replyFrom(parseIp(`10.0.0.${10 + k}`), PEER_MAC).fill(1, 21, 22)]);
+    for (let k = 0; k < 8; k++) r.rx([replyFrom(parseIPv4(`10.0.0.${10 + k}`), PEER_MAC).fill(1, 21, 22)]);
     split(r);
     expect(r.neigh.size).toBe(8);
     // Updated less than 5 s ago: not collectable (the kernel's rule), the new entry is refused.
@@ -205,11 +205,11 @@ describe('neighbour table and neigh-output', () => {
     expect(r.neigh.stateOf(0, PEER_IP)).toBe('INCOMPLETE');
     expect(r.neigh.size).toBe(5);
     // Fill it up with INCOMPLETE entries; then the remaining old STALE ones go, never INCOMPLETE.
-    for (let k = 0; k < 7; k++) send(r, parseIp(`10.0.0.${100 + k}`));
+    for (let k = 0; k < 7; k++) send(r, parseIPv4(`10.0.0.${100 + k}`));
     expect(r.neigh.size).toBe(8);
     expect(r.neigh.dump().filter((x) => x.state === 'INCOMPLETE')).toHaveLength(8);
     r.clock.now += 200;
-    send(r, parseIp('10.0.0.200'), 3);
+    send(r, parseIPv4('10.0.0.200'), 3);
     expect(r.g.drops.get('neigh.table_fulls')).toBe(1 + 3);
     expect(r.neigh.size).toBe(8);
     // After they fail, the space is reused.
@@ -217,8 +217,8 @@ describe('neighbour table and neigh-output', () => {
       r.clock.now += 1000;
       r.neigh.tick();
     }
-    send(r, parseIp('10.0.0.200'));
-    expect(r.neigh.stateOf(0, parseIp('10.0.0.200'))).toBe('INCOMPLETE');
+    send(r, parseIPv4('10.0.0.200'));
+    expect(r.neigh.stateOf(0, parseIPv4('10.0.0.200'))).toBe('INCOMPLETE');
     split(r);
     r.neigh.clear();
     expect(r.pool.available).toBe(before);
@@ -273,9 +273,9 @@ describe('neighbour table and neigh-output', () => {
     }
     expect(r.neigh.stats.get('hook_errors')).toBe(2);
     expect(r.g.drops.get('neigh.resolution_failed')).toBe(2);
-    send(r, parseIp('10.0.0.3'), 2);
-    send(r, parseIp('10.0.0.4'), 1);
-    expect(r.neigh.delete(0, parseIp('10.0.0.3'))).toBe(true);
+    send(r, parseIPv4('10.0.0.3'), 2);
+    send(r, parseIPv4('10.0.0.4'), 1);
+    expect(r.neigh.delete(0, parseIPv4('10.0.0.3'))).toBe(true);
     expect(r.neigh.flush(0)).toBe(2); // 10.0.0.4 and the FAILED 10.0.0.2
     expect(r.g.drops.get('neigh.unres_discards')).toBe(3);
     r.xmit.take();

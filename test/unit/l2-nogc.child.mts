@@ -1,7 +1,7 @@
 // The L2 steady-state load, measured by the no-GC harness (test/support/nogc.ts) in a process
 // of its own: neigh-output on resolved next hops, and arp-rcv answering requests (1 round in 8).
 import { Batch } from '../../src/core/batch.ts';
-import { parseMac } from '../../src/l2/eth.ts';
+import { parseMac } from '../../src/wire/addr.ts';
 import { ARPOP_REQUEST, buildArp } from '../../src/wire/arp.ts';
 import { measureNoGc } from '../support/nogc-child.ts';
 import { OUR_IP, rig } from './l2-helpers.ts';

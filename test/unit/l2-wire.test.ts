@@ -10,7 +10,7 @@ import { PtypeTable } from '../../src/core/ptype.ts';
 import { FramePool } from '../../src/driver/pool.ts';
 import { MemoryPort } from '../../src/driver/memory.ts';
 import { memoryUmem } from '../../src/driver/umem.ts';
-import { parseIp, parseMac } from '../../src/l2/eth.ts';
+import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
 import { registerL2 } from '../../src/l2/index.ts';
 import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, ipFrame, mac, replyFrom } from './l2-helpers.ts';
 
@@ -22,7 +22,7 @@ function wire() {
   const p0 = devs.addPort('p0', port);
   p0.addrs.push({ addr: OUR_IP, prefixLen: 24 });
   const v5 = devs.addVlan('p0', 5);
-  v5.addrs.push({ addr: parseIp('10.5.0.1'), prefixLen: 24 });
+  v5.addrs.push({ addr: parseIPv4('10.5.0.1'), prefixLen: 24 });
   const g = new Graph(pool, 64);
   const ptype = new PtypeTable();
   g.add(new EthInput(devs, ptype));
@@ -75,12 +75,12 @@ describe('L2 with eth-input and dev-xmit', () => {
 
   it('a tagged request for the VLAN address is answered tagged', () => {
     const w = wire();
-    w.poll([tag(arpFrame({ op: 1, sip: parseIp('10.5.0.2'), tip: parseIp('10.5.0.1') }), 5)]);
+    w.poll([tag(arpFrame({ op: 1, sip: parseIPv4('10.5.0.2'), tip: parseIPv4('10.5.0.1') }), 5)]);
     const tx = w.port.takeTx();
     expect(tx).toHaveLength(1);
     expect([...tx[0].subarray(12, 18)]).toEqual([0x81, 0x00, 0x00, 0x05, 0x08, 0x06]);
     expect([...tx[0].subarray(32, 36)]).toEqual([10, 5, 0, 1]);
-    expect(w.l2.neigh.stateOf(w.v5.index, parseIp('10.5.0.2'))).toBe('STALE');
+    expect(w.l2.neigh.stateOf(w.v5.index, parseIPv4('10.5.0.2'))).toBe('STALE');
   });
 
   it('neigh-output: request on the wire, reply resolves, the queued packet goes out; VLAN too', () => {
@@ -97,17 +97,17 @@ describe('L2 with eth-input and dev-xmit', () => {
     w.output(PEER_IP);
     expect(w.port.takeTx()).toHaveLength(1);
     // On the VLAN sub-interface the request is tagged, and so is the released packet.
-    const far = parseIp('10.5.0.9');
+    const far = parseIPv4('10.5.0.9');
     w.output(far, w.v5.index);
     tx = w.port.takeTx();
     expect([...tx[0].subarray(12, 18)]).toEqual([0x81, 0x00, 0x00, 0x05, 0x08, 0x06]);
-    w.poll([tag(arpFrame({ op: 2, ethDst: OUR_MAC, sip: far, tip: parseIp('10.5.0.1'), tha: OUR_MAC }), 5)]);
+    w.poll([tag(arpFrame({ op: 2, ethDst: OUR_MAC, sip: far, tip: parseIPv4('10.5.0.1'), tha: OUR_MAC }), 5)]);
     tx = w.port.takeTx();
     expect(tx).toHaveLength(1);
     expect([...tx[0].subarray(12, 18)]).toEqual([0x81, 0x00, 0x00, 0x05, 0x08, 0x00]);
     expect(w.l2.neigh.stateOf(w.v5.index, far)).toBe('REACHABLE');
     // Retransmits come out of tick() alone, with no traffic to piggyback on.
-    w.output(parseIp('10.0.0.77'));
+    w.output(parseIPv4('10.0.0.77'));
     w.port.takeTx();
     w.clock.now += 1000;
     w.l2.neigh.tick();
