@@ -7,16 +7,16 @@
 // The reference per-length-Map lookup is run on the same table for comparison.
 // Run: node --import tsx bench/micro-fib.ts [--routes N] [--time MS]
 import { Bench } from 'tinybench';
-import { maskOf } from '../src/ipv4/addr.ts';
+import { parseArgs } from '../src/cli/args.ts';
+import { taskMs } from './tinybench.ts';
+import { maskOf } from '../src/wire/addr.ts';
 import { Fib, RTN_UNICAST } from '../src/ipv4/fib/fib.ts';
 import { RouteTable } from '../src/ipv4/fib/reference.ts';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const NROUTES = arg('--routes', 100_000);
-const TIME = arg('--time', 1500);
+const { routes: NROUTES, time: TIME } = parseArgs(process.argv.slice(2), {
+  routes: { type: 'int', min: 1, default: 100_000 },
+  time: { type: 'int', min: 1, default: 1500, help: 'ms per task' },
+});
 const BATCH = 64;
 const BATCHES = 64;
 
@@ -128,10 +128,8 @@ console.log(`tbl8 groups: ${fib.tbl8Groups}; lookup tables: ${mb(fib.memoryBytes
 const rate = (ms: number) => ((BATCHES * BATCH) / (ms / 1000) / 1e6).toFixed(1).padStart(6);
 console.log(`${''.padEnd(42)} M lookups/s: median   best   mean   (ns/lookup median)`);
 for (const t of bench.tasks) {
-  const r = t.result;
-  if (!r || !('latency' in r)) continue;
-  const l = r.latency;
-  const med = l.p50 ?? l.mean;
-  console.log(`${t.name.padEnd(42)}              ${rate(med)} ${rate(l.min)} ${rate(l.mean)}   (${((med * 1e6) / (BATCHES * BATCH)).toFixed(2)} ns, ${l.samples.length} samples)`);
+  const l = taskMs(t);
+  if (!l) continue;
+  console.log(`${t.name.padEnd(42)}              ${rate(l.median)} ${rate(l.min)} ${rate(l.mean)}   (${((l.median * 1e6) / (BATCHES * BATCH)).toFixed(2)} ns, ${l.samples} samples)`);
 }
 if (sink === 0x7fffffff) console.log(sink); // keeps the lookups alive

@@ -6,8 +6,11 @@
 // in-place rewrites need) and the graph's own per-stage ns/packet (every dispatch timed).
 // Run: node --import tsx bench/micro-ipv4.ts [--time MS] [--batch N]
 import { Bench } from 'tinybench';
+import { parseArgs } from '../src/cli/args.ts';
+import { taskMs } from './tinybench.ts';
+import { NullStage } from './null-stage.ts';
 import { Batch } from '../src/core/batch.ts';
-import { Graph, type Stage } from '../src/core/graph.ts';
+import { Graph } from '../src/core/graph.ts';
 import { NetDevices } from '../src/core/netdev.ts';
 import { FramePool } from '../src/driver/pool.ts';
 import { MemoryPort } from '../src/driver/memory.ts';
@@ -17,21 +20,10 @@ import { ipSendCheck } from '../src/wire/ipv4.ts';
 import { registerIpv4, type Ipv4 } from '../src/ipv4/index.ts';
 import { Netfilter } from '../src/ipv4/netfilter/netfilter.ts';
 
-const arg = (name: string, d: number) => {
-  const k = process.argv.indexOf(name);
-  return k > 0 ? Number(process.argv[k + 1]) : d;
-};
-const TIME = arg('--time', 500);
-const BATCH = arg('--batch', 64);
-
-/** Counts; keeps the frames (the bench reuses them). */
-class NullNeigh implements Stage {
-  readonly name = 'neigh-output';
-  sent = 0;
-  run(_b: Batch, _v: Uint16Array, n: number): void {
-    this.sent += n;
-  }
-}
+const { time: TIME, batch: BATCH } = parseArgs(process.argv.slice(2), {
+  time: { type: 'int', min: 1, default: 500, help: 'ms per task' },
+  batch: { type: 'int', min: 1, max: 256, default: 64 },
+});
 
 const umem = memoryUmem(4096);
 const pool = new FramePool(umem);
@@ -45,13 +37,13 @@ for (let k = frames.length - 1; k > 0; k--) {
 let seed = 42;
 const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
 
-function stack(rules: number): { g: Graph; ipv4: Ipv4; neigh: NullNeigh } {
+function stack(rules: number): { g: Graph; ipv4: Ipv4; neigh: NullStage } {
   const devs = new NetDevices();
   devs.addPort('p0', new MemoryPort('m0', umem, pool, 256, 256));
   devs.addPort('p1', new MemoryPort('m1', umem, pool, 256, 256));
   const g = new Graph(pool, 256);
   const ipv4 = registerIpv4(g, devs, { add() {} });
-  const neigh = new NullNeigh();
+  const neigh = new NullStage('neigh-output');
   g.add(neigh);
   ipv4.addAddress(0, 0x0a010001, 24);
   ipv4.addAddress(1, 0x0a020001, 24);
@@ -195,8 +187,7 @@ await bench.run();
 for (const t of bench.tasks) {
   const err = (t.result as { error?: unknown } | undefined)?.error;
   if (err) console.error(t.name, err);
-  const r = t.result as { latency?: { mean: number }; mean?: number } | undefined;
-  results.push({ task: t.name, ns: (r?.latency?.mean ?? r?.mean ?? NaN) * 1e6, n: BATCH });
+  results.push({ task: t.name, ns: (taskMs(t)?.mean ?? NaN) * 1e6, n: BATCH });
 }
 console.table(results.map((r) => ({ task: r.task, 'ns/dispatch': r.ns.toFixed(0), 'ns/packet (incl. reset)': (r.ns / r.n).toFixed(1) })));
 for (const { label, g } of runtimes) {

@@ -4,8 +4,11 @@
 // with a dev-xmit that only counts) and the graph's own per-stage timing.
 // Run: node --import tsx bench/micro-l2.ts [--time MS]
 import { Bench } from 'tinybench';
+import { parseArgs } from '../src/cli/args.ts';
+import { taskMs } from './tinybench.ts';
+import { NullStage } from './null-stage.ts';
 import { Batch } from '../src/core/batch.ts';
-import { Graph, type Stage } from '../src/core/graph.ts';
+import { Graph } from '../src/core/graph.ts';
 import { NetDevices } from '../src/core/netdev.ts';
 import { FramePool } from '../src/driver/pool.ts';
 import { MemoryPort } from '../src/driver/memory.ts';
@@ -13,18 +16,8 @@ import { memoryUmem } from '../src/driver/umem.ts';
 import { buildArp, ARPOP_REQUEST } from '../src/wire/arp.ts';
 import { registerL2 } from '../src/l2/index.ts';
 
-const ti = process.argv.indexOf('--time');
-const TIME = ti > 0 ? Number(process.argv[ti + 1]) : 300;
+const { time: TIME } = parseArgs(process.argv.slice(2), { time: { type: 'int', min: 1, default: 300, help: 'ms per task' } });
 const SIZES = [1, 8, 32, 64, 256];
-
-/** Counts and keeps frames (the bench reuses them). */
-class NullXmit implements Stage {
-  readonly name = 'dev-xmit';
-  sent = 0;
-  run(_b: Batch, _v: Uint16Array, n: number): void {
-    this.sent += n;
-  }
-}
 
 const umem = memoryUmem(4096);
 const pool = new FramePool(umem);
@@ -35,7 +28,7 @@ const OUR = 0x0a000001;
 p0.addrs.push({ addr: OUR, prefixLen: 16 });
 const g = new Graph(pool, 256);
 const l2 = registerL2(g, devs, null, {});
-g.add(new NullXmit());
+g.add(new NullStage('dev-xmit'));
 g.seal();
 const mac = new Uint8Array([2, 0, 0, 0, 0, 9]);
 for (let k = 0; k < 1000; k++) l2.neigh.addPermanent(0, 0x0a000100 + k, mac);
@@ -93,8 +86,7 @@ for (const n of SIZES) {
 g.sampleEvery = 1;
 await bench.run();
 const rows = bench.tasks.map((t) => {
-  const r = t.result as { latency?: { mean: number }; mean?: number } | undefined;
-  const meanMs = r?.latency?.mean ?? r?.mean ?? NaN;
+  const meanMs = taskMs(t)?.mean ?? NaN;
   const n = Number(t.name.split(' ').pop());
   return { task: t.name, 'ns/dispatch': (meanMs * 1e6).toFixed(0), 'ns/packet': ((meanMs * 1e6) / n).toFixed(1) };
 });

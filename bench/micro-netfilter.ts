@@ -4,11 +4,12 @@
 // empty-table cost. Each iteration fills the one NfPacket for 64 packets, as the hook stage does.
 // Run: node --import tsx bench/micro-netfilter.ts [--time MS]
 import { Bench } from 'tinybench';
-import { parseIPv4 } from '../src/ipv4/addr.ts';
+import { parseArgs } from '../src/cli/args.ts';
+import { taskMs } from './tinybench.ts';
+import { parseIPv4 } from '../src/wire/addr.ts';
 import { Netfilter, NfPacket, NF_INET_FORWARD } from '../src/ipv4/netfilter/netfilter.ts';
 
-const i = process.argv.indexOf('--time');
-const TIME = i > 0 ? Number(process.argv[i + 1]) : 1000;
+const { time: TIME } = parseArgs(process.argv.slice(2), { time: { type: 'int', min: 1, default: 1000, help: 'ms per task' } });
 const devs = ['p0', 'p1', 'p2'];
 const mk = () => new Netfilter((n) => devs.indexOf(n), (k) => devs[k]);
 
@@ -79,11 +80,10 @@ await bench.run();
 // Median and best as well as the mean: on a shared machine the mean mostly measures preemption.
 console.log(`${''.padEnd(38)} ns/packet: median  best   mean`);
 for (const t of bench.tasks) {
-  const r = t.result;
-  if (!r || !('latency' in r)) continue;
-  const l = r.latency;
+  const l = taskMs(t);
+  if (!l) continue;
   const ns = (ms: number) => ((ms * 1e6) / N).toFixed(1).padStart(6);
-  console.log(`${t.name.padEnd(38)}           ${ns(l.p50 ?? l.mean)} ${ns(l.min)} ${ns(l.mean)}`);
+  console.log(`${t.name.padEnd(38)}           ${ns(l.median)} ${ns(l.min)} ${ns(l.mean)}`);
 }
 console.log(full.exec('-L FORWARD -v -n').split('\n')[0]);
 if (sink === -1) console.log(sink);

@@ -3,11 +3,12 @@
 // (an empty call, and a hot xskRx call on an id with no socket: argument unwrap + return).
 // Run: node --import tsx bench/micro-ring.ts [--time MS]
 import { Bench } from 'tinybench';
+import { parseArgs } from '../src/cli/args.ts';
+import { taskMs } from './tinybench.ts';
 import { MemoryPort } from '../src/driver/memory.ts';
 import { native } from '../src/driver/native.ts';
 
-const i = process.argv.indexOf('--time');
-const TIME = i > 0 ? Number(process.argv[i + 1]) : 500;
+const { time: TIME } = parseArgs(process.argv.slice(2), { time: { type: 'int', min: 1, default: 500, help: 'ms per task' } });
 const BATCH = 64;
 
 const [a, b] = MemoryPort.pair(4096, 256);
@@ -54,8 +55,7 @@ if (nat !== null) {
 
 await bench.run();
 const rows = bench.tasks.map((t) => {
-  const r = t.result as { latency?: { mean: number }; mean?: number } | undefined;
-  const meanMs = r?.latency?.mean ?? r?.mean ?? NaN;
+  const meanMs = taskMs(t)?.mean ?? NaN;
   const per = t.name.includes("x64") ? 64 : t.name.includes("there and back") ? 2 * BATCH : BATCH;
   return { task: t.name, 'ns/call': (meanMs * 1e6).toFixed(0), 'ns/frame or /native call': ((meanMs * 1e6) / per).toFixed(1) };
 });

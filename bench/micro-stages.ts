@@ -5,6 +5,8 @@
 // for a simple three-step chain, hot (same frames) and cold (4096 frames, random order).
 // Run: node --import tsx bench/micro-stages.ts [--time MS] [--quick]
 import { Bench } from 'tinybench';
+import { parseArgs } from '../src/cli/args.ts';
+import { taskMs } from './tinybench.ts';
 import { Batch } from '../src/core/batch.ts';
 import { DevXmit } from '../src/core/dev-xmit.ts';
 import { EthInput } from '../src/core/eth-input.ts';
@@ -17,9 +19,11 @@ import type { Port } from '../src/driver/port.ts';
 import { memoryUmem, type Umem } from '../src/driver/umem.ts';
 import { createBlocklist } from '../filters/blocklist.ts';
 
-const ti = process.argv.indexOf('--time');
-const QUICK = process.argv.includes('--quick');
-const TIME = ti > 0 ? Number(process.argv[ti + 1]) : QUICK ? 100 : 300;
+const args = parseArgs(process.argv.slice(2), {
+  time: { type: 'int', min: 1, help: 'ms per task (default 300, quick 100)' },
+  quick: { type: 'bool' },
+});
+const TIME = args.time ?? (args.quick ? 100 : 300);
 const SIZES = [1, 8, 32, 64, 256];
 
 const umem = memoryUmem(4096 + 256);
@@ -348,8 +352,7 @@ class AllInOne implements Stage {
 await bench.run();
 const ns = new Map<string, number>();
 const rows = bench.tasks.map((t) => {
-  const r = t.result as { latency?: { mean: number }; mean?: number } | undefined;
-  const meanMs = r?.latency?.mean ?? r?.mean ?? NaN;
+  const meanMs = taskMs(t)?.mean ?? NaN;
   const n = perPacket.get(t.name) ?? 1;
   ns.set(t.name, (meanMs * 1e6) / n);
   return { task: t.name, 'ns/dispatch': (meanMs * 1e6).toFixed(0), 'ns/packet': ((meanMs * 1e6) / n).toFixed(1) };

@@ -201,17 +201,24 @@ static void xsk_bind(struct xsk *x, int queue, int busy, int budget, int shared_
   }
 }
 
-// XSKMAP[queue] = socket; program: return bpf_redirect_map(&xskmap, ctx->rx_queue_index, XDP_PASS).
-static int attach_xsk(struct xsk *x, int queue, int skb) {
+// A BPF map with u32 keys; dies naming `what` if the kernel refuses.
+static int map_create(uint32_t type, uint32_t value_size, uint32_t entries, const char *what) {
   union bpf_attr a;
   memset(&a, 0, sizeof(a));
-  a.map_type = BPF_MAP_TYPE_XSKMAP;
+  a.map_type = type;
   a.key_size = 4;
-  a.value_size = 4;
-  a.max_entries = 64;
-  int map = sys_bpf(BPF_MAP_CREATE, &a);
-  if (map < 0) die("bpf(BPF_MAP_CREATE xskmap)");
+  a.value_size = value_size;
+  a.max_entries = entries;
+  int fd = sys_bpf(BPF_MAP_CREATE, &a);
+  if (fd < 0) die(what);
+  return fd;
+}
+
+// XSKMAP[queue] = socket; program: return bpf_redirect_map(&xskmap, ctx->rx_queue_index, XDP_PASS).
+static int attach_xsk(struct xsk *x, int queue, int skb) {
+  int map = map_create(BPF_MAP_TYPE_XSKMAP, 4, 64, "bpf(BPF_MAP_CREATE xskmap)");
   uint32_t key = queue, val = x->fd;
+  union bpf_attr a;
   memset(&a, 0, sizeof(a));
   a.map_fd = map;
   a.key = (uintptr_t)&key;

@@ -61,6 +61,18 @@ static int load_gen_prog(const uint8_t *f) {
   return load_prog(p, n, "bpf(BPF_PROG_LOAD generator)");
 }
 
+// r0 = bpf_map_lookup_elem(map, &key) with a u32 key 0 at fp-4: 6 instructions from p[n]; returns
+// the next index. Clobbers r1-r5.
+static int emit_lookup_key0(struct bpf_insn *p, int n, int map) {
+  p[n++] = (struct bpf_insn){.code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = 10, .off = -4, .imm = 0};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 2, .src_reg = 10};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 2, .imm = -4};
+  p[n++] = (struct bpf_insn){.code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map};
+  p[n++] = (struct bpf_insn){.imm = 0};
+  p[n++] = (struct bpf_insn){.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_map_lookup_elem};
+  return n;
+}
+
 // IMIX per packet: one 1514 B frame in, a counter picks the size of each packet (7 x 64, 4 x 594,
 // 1 x 1518 in every 12, with FCS), bpf_xdp_adjust_tail trims the frame, and the size's own
 // headers (IP total length, checksum, UDP length) are written; then XDP_TX.
@@ -68,12 +80,7 @@ static int load_imix_prog(uint8_t frames[3][2048], const int *sizes, int map) {
   struct bpf_insn p[128];
   int n = 0;
   p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 6, .src_reg = 1}; // r6 = ctx
-  p[n++] = (struct bpf_insn){.code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = 10, .off = -4, .imm = 0};
-  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 2, .src_reg = 10};
-  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 2, .imm = -4};
-  p[n++] = (struct bpf_insn){.code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map};
-  p[n++] = (struct bpf_insn){.imm = 0};
-  p[n++] = (struct bpf_insn){.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_map_lookup_elem};
+  n = emit_lookup_key0(p, n, map);
   int j_null = n++; // if r0 == 0 goto tx
   p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 1, .imm = 1};
   p[n++] = (struct bpf_insn){.code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = 0, .src_reg = 1, .off = 0, .imm = BPF_ADD | BPF_FETCH};
@@ -118,8 +125,6 @@ static int load_imix_prog(uint8_t frames[3][2048], const int *sizes, int map) {
   return load_prog(p, n, "bpf(BPF_PROG_LOAD imix generator)");
 }
 
-static int array_map(int entries, int value_size);
-
 static uint32_t gen_chunk = 1 << 18;
 
 static void run_gen(const char *dev, const char *sizespec, uint64_t count, double duration, const uint8_t *dmac,
@@ -132,7 +137,7 @@ static void run_gen(const char *dev, const char *sizespec, uint64_t count, doubl
     static const int sizes[3] = {64, 594, 1518}; // with FCS
     for (int k = 0; k < 3; k++) build_gen_frame(frames[k], sizes[k] - 4, dmac, smac, sip, dip);
     int fcs_less[3] = {sizes[0] - 4, sizes[1] - 4, sizes[2] - 4};
-    prog = load_imix_prog(frames, fcs_less, array_map(1, 8));
+    prog = load_imix_prog(frames, fcs_less, map_create(BPF_MAP_TYPE_ARRAY, 8, 1, "bpf(BPF_MAP_CREATE array)"));
     len = fcs_less[2];
   } else {
     int sz = atoi(sizespec);
@@ -157,18 +162,6 @@ static void run_gen(const char *dev, const char *sizespec, uint64_t count, doubl
 
 // ------------------------------------------------------------------------------------ xdpdrop
 
-static int array_map(int entries, int value_size) {
-  union bpf_attr a;
-  memset(&a, 0, sizeof(a));
-  a.map_type = BPF_MAP_TYPE_ARRAY;
-  a.key_size = 4;
-  a.value_size = value_size;
-  a.max_entries = entries;
-  int fd = sys_bpf(BPF_MAP_CREATE, &a);
-  if (fd < 0) die("bpf(BPF_MAP_CREATE array)");
-  return fd;
-}
-
 static uint64_t map_u64(int map, uint32_t key) {
   uint64_t v = 0;
   union bpf_attr a;
@@ -182,7 +175,7 @@ static uint64_t map_u64(int map, uint32_t key) {
 
 static void run_xdpdrop(const char *dev, int skb, double duration, int ipv4only) {
   int ifindex = ifindex_of(dev);
-  int map = array_map(1, 8);
+  int map = map_create(BPF_MAP_TYPE_ARRAY, 8, 1, "bpf(BPF_MAP_CREATE array)");
   // [-4: if not IPv4, return XDP_PASS (ARP still reaches the kernel)]
   // key = 0; r0 = lookup(map, &key); if (r0) atomic64_add(r0, 1); return XDP_DROP
   struct bpf_insn p[24];
@@ -196,12 +189,7 @@ static void run_xdpdrop(const char *dev, int skb, double duration, int ipv4only)
     p[n++] = (struct bpf_insn){.code = BPF_LDX | BPF_MEM | BPF_H, .dst_reg = 5, .src_reg = 2, .off = 12};
     jpass[1] = n++; // if r5 != htons(ETH_P_IP) goto pass
   }
-  p[n++] = (struct bpf_insn){.code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = 10, .off = -4, .imm = 0};
-  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 2, .src_reg = 10};
-  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 2, .imm = -4};
-  p[n++] = (struct bpf_insn){.code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map};
-  p[n++] = (struct bpf_insn){.imm = 0};
-  p[n++] = (struct bpf_insn){.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_map_lookup_elem};
+  n = emit_lookup_key0(p, n, map);
   p[n++] = (struct bpf_insn){.code = BPF_JMP | BPF_JEQ | BPF_K, .dst_reg = 0, .off = 2, .imm = 0};
   p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 1, .imm = 1};
   p[n++] = (struct bpf_insn){.code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = 0, .src_reg = 1, .off = 0, .imm = BPF_ADD};

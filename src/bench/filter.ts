@@ -3,8 +3,9 @@
  * both ports vs the same router with no filter: what a per-packet TS filter costs. Same lab,
  * generator, sink and placement as the router scenario.
  */
+import path from 'node:path';
 import { PLACEMENT_AFXDP } from './labrun.ts';
-import { sibling } from './package.ts';
+import { packageRoot, sibling } from './package.ts';
 import { ROUTES, RULES, routerBits, softnetRouter } from './router.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { Scenario } from './types.ts';
@@ -24,7 +25,7 @@ export function filter(env: SuiteEnv): Scenario {
     ],
     frameSizes: env.sizes,
     expectLoss: true,
-    placement: [PLACEMENT_AFXDP.replace(/snN/g, `sn${env.lab}`).replace('receiver', 'router'), `both: ${ROUTES} routes, ${RULES} FORWARD rules; filter: src/bench/filter10.ts on p0 and p1`],
+    placement: [PLACEMENT_AFXDP.replace(/snN/g, `sn${env.lab}`).replace('receiver', 'router'), `both: ${ROUTES} routes, ${RULES} FORWARD rules; filter: ${path.relative(packageRoot(), module)} on p0 and p1`],
     check: () => bits.check(),
     setup: async (log) => void (await bits.lab.up(log)),
     teardown: (log) => bits.lab.down(log),
