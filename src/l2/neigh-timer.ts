@@ -30,13 +30,13 @@ export function runTimers(t: NeighEntries, now: number): void {
     if (st === NUD_NONE || st === NUD_PERMANENT) continue;
     if (st === NUD_INCOMPLETE) {
       if (now >= t.timer[e]) {
-        if (t.probes[e] >= p.mcastSolicit) fail(t, e, now);
+        if (t.probes[e] >= p.mcastSolicit) enterFailed(t, e, now);
         else solicit(t, e, now);
       }
     } else if (st === NUD_REACHABLE) {
       if (now >= t.confirmed[e] + t.reachable[e]) {
         // Used lately: give the upper layers a chance to confirm (DELAY), else just STALE.
-        if (now <= t.used[e] + p.delayProbeMs) delay(t, e, now);
+        if (now <= t.used[e] + p.delayProbeMs) enterDelay(t, e, now);
         else {
           state[e] = NUD_STALE;
           t.updated[e] = now;
@@ -52,7 +52,7 @@ export function runTimers(t: NeighEntries, now: number): void {
       }
     } else if (st === NUD_PROBE) {
       if (now >= t.timer[e]) {
-        if (t.probes[e] >= p.ucastSolicit) fail(t, e, now);
+        if (t.probes[e] >= p.ucastSolicit) enterFailed(t, e, now);
         else solicit(t, e, now);
       }
     } else if (periodic && queued[e] === 0 && now - (st === NUD_FAILED ? t.updated[e] : t.used[e]) >= p.gcStaleMs) {
@@ -66,14 +66,14 @@ export function runTimers(t: NeighEntries, now: number): void {
 }
 
 /** STALE used for output: go to DELAY, probe later unless confirmed meanwhile (neigh_event_send). */
-export function delay(t: NeighEntries, e: number, now: number): void {
+export function enterDelay(t: NeighEntries, e: number, now: number): void {
   t.state[e] = NUD_DELAY;
   t.updated[e] = now;
   t.timer[e] = now + t.parms.delayProbeMs;
 }
 
-/** A confirmation (unicast ARP reply): REACHABLE for a random [0.5, 1.5) x base_reachable_time. */
-export function confirm(t: NeighEntries, e: number, now: number): void {
+/** A confirmation (unicast ARP reply) of an entry made REACHABLE: it lasts a random [0.5, 1.5) x base_reachable_time. */
+export function enterReachable(t: NeighEntries, e: number, now: number): void {
   t.confirmed[e] = now;
   t.updated[e] = now;
   t.probes[e] = 0;
@@ -83,7 +83,7 @@ export function confirm(t: NeighEntries, e: number, now: number): void {
 }
 
 /** Resolution failed (neigh_invalidate): FAILED, queued packets reported to the hook and dropped. */
-function fail(t: NeighEntries, e: number, now: number): void {
+function enterFailed(t: NeighEntries, e: number, now: number): void {
   t.state[e] = NUD_FAILED;
   t.updated[e] = now;
   t.timer[e] = Infinity;

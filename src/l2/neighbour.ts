@@ -14,7 +14,7 @@ import {
   NeighEntries,
   type NeighOptions,
 } from './neigh-table.ts';
-import { confirm, delay, runTimers } from './neigh-timer.ts';
+import { enterDelay, enterReachable, runTimers } from './neigh-timer.ts';
 
 // Callers import the table's states, stats ids and options from here.
 export * from './neigh-table.ts';
@@ -89,7 +89,7 @@ export class NeighTable extends NeighEntries {
 
   /** STALE used for output: go to DELAY, probe later unless confirmed meanwhile (neigh_event_send). */
   delay(e: number, now: number): void {
-    delay(this, e, now);
+    enterDelay(this, e, now);
   }
 
   // ---- input side (arp-rcv calls this) --------------------------------------------------------
@@ -134,7 +134,7 @@ export class NeighTable extends NeighEntries {
     this.hi[e] = hi;
     this.lo[e] = lo;
     this.state[e] = next;
-    if (next === NUD_REACHABLE) confirm(this, e, now);
+    if (next === NUD_REACHABLE) enterReachable(this, e, now);
     else if (next === NUD_STALE) this.timer[e] = Infinity;
     if ((old & NUD_VALID) === 0) this.releaseQueue(e);
     return e;
