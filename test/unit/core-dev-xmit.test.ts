@@ -5,7 +5,7 @@ import { Graph } from '../../src/core/graph.ts';
 import { NetDevices } from '../../src/core/netdev.ts';
 import { Taps } from '../../src/core/taps.ts';
 import { MemoryPort } from '../../src/driver/memory.ts';
-import { Batch as B, drops, udpFrame } from './core-frames.ts';
+import { Batch as B, drops, udpFrame } from '../support/core-graph.ts';
 
 /** A memory port that takes at most `room` frames per tx() call, like a full TX ring. */
 class TightPort extends MemoryPort {

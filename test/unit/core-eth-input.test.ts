@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST, type Batch } from '../../src/core/batch.ts';
 import type { Graph, Stage } from '../../src/core/graph.ts';
-import { BCAST, MAC_A, MAC_B, MAC_PEER, Sink, drops, eth, stack, udpFrame } from './core-frames.ts';
+import { BCAST, MAC_A, MAC_B, MAC_PEER, Sink, drops, eth, stack, udpFrame } from '../support/core-graph.ts';
 
 /**
  * Sends every packet back out of the device it arrived on (b.oif = b.iif), writing the Ethernet

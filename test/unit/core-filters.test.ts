@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { XDP_DROP, XDP_PASS, XdpContext } from '../../src/core/xdp.ts';
 import blocklistDefault, { createBlocklist } from '../../filters/blocklist.ts';
 import { createSynGuard } from '../../filters/syn-guard.ts';
-import { Sink, drops, stack, synFrame, udpFrame } from './core-frames.ts';
+import { Sink, drops, stack, synFrame, udpFrame } from '../support/core-graph.ts';
 
 const ctx = new XdpContext(new Uint8Array(4096));
 function verdict(f: (c: XdpContext) => number, frame: Uint8Array, nowMs = 0): number {

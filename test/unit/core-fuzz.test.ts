@@ -4,7 +4,7 @@ import type { Graph, Stage } from '../../src/core/graph.ts';
 import { XDP_PASS, XDP_TX, type XdpContext } from '../../src/core/xdp.ts';
 import { createBlocklist } from '../../filters/blocklist.ts';
 import { createSynGuard } from '../../filters/syn-guard.ts';
-import { MAC_A, Sink, stack, synFrame, udpFrame } from './core-frames.ts';
+import { MAC_A, Sink, stack, synFrame, udpFrame } from '../support/core-graph.ts';
 import { replayFrames, runFuzz } from '../support/fuzz.ts';
 
 /** Deterministic PRNG (xorshift32) so a failure reproduces. */

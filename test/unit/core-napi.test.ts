@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Batch } from '../../src/core/batch.ts';
 import type { Graph, Stage } from '../../src/core/graph.ts';
 import { formatSoftnetStat } from '../../src/core/softnet-stat.ts';
-import { Sink, stack, udpFrame } from './core-frames.ts';
-import { bounceStack } from './core-loop.ts';
+import { Sink, stack, udpFrame } from '../support/core-graph.ts';
+import { bounceStack } from '../support/core-bounce.ts';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 import { waitFor } from '../support/wait.ts';

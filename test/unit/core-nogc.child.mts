@@ -2,7 +2,7 @@
 // (test/support/nogc.ts) in a process of its own: the test runner's machinery (RPC, console
 // capture, timers) would allocate in the measured isolate and its scavenges be blamed on softnet.
 import { measureNoGc } from '../support/nogc-child.ts';
-import { bounceStack } from './core-loop.ts';
+import { bounceStack } from '../support/core-bounce.ts';
 
 const N = Number(process.argv[2] ?? 10_000_000);
 // Polling the count is this process's own garbage (a timer each): rarely, at a fixed rate.

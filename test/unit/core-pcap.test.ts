@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { XDP_TX } from '../../src/core/xdp.ts';
 import { PcapWriter, pcapTap, readPcap } from '../../src/tools/pcap.ts';
-import { Sink, stack, synFrame, udpFrame } from './core-frames.ts';
+import { Sink, stack, synFrame, udpFrame } from '../support/core-graph.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sn3-pcap-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import type { MemoryPort } from '../../src/driver/memory.ts';
 import { CsumPartialRx } from '../../src/ipv4/csum-partial.ts';
 import { csumFinish, csumFold, csumPartial, isPartialL4Csum, l4CsumComplete, pseudoHdrSum } from '../../src/wire/checksum.ts';
 import { Stack } from '../../src/stack/stack.ts';
-import { ip, ipFrame, lab, parseIp, pattern } from './ipv4-helpers.ts';
+import { ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
 
 const SRC = '10.1.0.2';
 const DST = '10.2.0.7';

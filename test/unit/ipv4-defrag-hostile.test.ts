@@ -1,8 +1,8 @@
-// Issue 8 §2: never-completed fragments must not deny reassembly to everyone else. With the
+// Never-completed fragments must not deny reassembly to everyone else. With the
 // queues (ipfrag_max_queues 64) or the memory (ipfrag_high_thresh 256 KiB = 128 frames) full of
 // junk, a datagram whose fragments arrive together still completes: the oldest queues make way.
 import { describe, expect, it } from 'vitest';
-import { icmpMsg, ipFrame, lab, parseIp, pattern } from './ipv4-helpers.ts';
+import { icmpMsg, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
 
 /** The two fragments of an ICMP echo request to 10.1.0.1. */
 function echo(id: number, src = '10.1.0.2') {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern, type IpSpec } from './ipv4-helpers.ts';
+import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern, type IpSpec } from '../support/ipv4-graph.ts';
 
 /**
  * Fragments of one ICMP echo request to 10.1.0.1: reassembly succeeds iff exactly one echo reply

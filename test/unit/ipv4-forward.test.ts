@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from './ipv4-helpers.ts';
+import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
 
 /** The ICMP error in a sent datagram: type, code, the 32-bit rest, and the quoted datagram. */
 function icmpErr(bytes: Uint8Array) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from './ipv4-helpers.ts';
+import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
 
 describe('icmp-rcv: echo', () => {
   for (const size of [0, 56, 1000, 1472]) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Netfilter } from '../../src/ipv4/netfilter/netfilter.ts';
 import { csumFinish, csumPartial, pseudoHdrSum } from '../../src/wire/checksum.ts';
-import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from './ipv4-helpers.ts';
+import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
 
 function udp(sport: number, dport: number, data: Uint8Array = pattern(12)): Uint8Array {
   const u = new Uint8Array(8 + data.length);

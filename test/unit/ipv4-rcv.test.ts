@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PACKET_OTHERHOST } from '../../src/core/batch.ts';
-import { fixIpCsum, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from './ipv4-helpers.ts';
+import { fixIpCsum, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
 
 const echo = (data = pattern(56)) => icmpMsg(8, 0, 0x00010001, data);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PACKET_BROADCAST, PACKET_OTHERHOST } from '../../src/core/batch.ts';
 import { parseIPv4 } from '../../src/wire/addr.ts';
-import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, mac, replyFrom, rig } from './l2-helpers.ts';
+import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, mac, replyFrom, rig } from '../support/l2-graph.ts';
 
 describe('arp-rcv', () => {
   it('answers a request for our address with the exact reply bytes', () => {

@@ -1,9 +1,9 @@
-// Issue 8 §2: hostile ARP against the neighbour table, one arp_process / neigh_update rule per
-// test, over crafted bytes. The rig: our address 10.0.0.1/24 on p0 (l2-helpers.ts).
+// Hostile ARP against the neighbour table, one arp_process / neigh_update rule per test, over
+// crafted bytes. The rig: our address 10.0.0.1/24 on p0 (test/support/l2-graph.ts).
 import { describe, expect, it } from 'vitest';
 import { PACKET_BROADCAST } from '../../src/core/batch.ts';
 import { parseIPv4 } from '../../src/wire/addr.ts';
-import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, ipFrame, replyFrom, rig, type Rig } from './l2-helpers.ts';
+import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, ipFrame, replyFrom, rig, type Rig } from '../support/l2-graph.ts';
 
 const req = (sip: number, sha = PEER_MAC) => arpFrame({ op: 1, sip, sha, tip: OUR_IP });
 const macN = (n: number) => `02:00:00:${((n >> 16) & 255).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`;

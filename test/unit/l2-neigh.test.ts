@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
 import { Originate } from '../../src/l2/originate.ts';
-import { OUR_MAC, PEER_IP, PEER_MAC, ipFrame, mac, replyFrom, rig, type Rig } from './l2-helpers.ts';
+import { OUR_MAC, PEER_IP, PEER_MAC, ipFrame, mac, replyFrom, rig, type Rig } from '../support/l2-graph.ts';
 
 const out = { stage: 'neigh-output' };
 const BCAST = [255, 255, 255, 255, 255, 255];

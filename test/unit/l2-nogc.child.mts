@@ -4,7 +4,7 @@ import { Batch } from '../../src/core/batch.ts';
 import { parseMac } from '../../src/wire/addr.ts';
 import { ARPOP_REQUEST, buildArp } from '../../src/wire/arp.ts';
 import { measureNoGc } from '../support/nogc-child.ts';
-import { OUR_IP, rig } from './l2-helpers.ts';
+import { OUR_IP, rig } from '../support/l2-graph.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 80_000);
 const r = rig({ capacity: 256 }, 1024);

@@ -12,7 +12,7 @@ import { MemoryPort } from '../../src/driver/memory.ts';
 import { memoryUmem } from '../../src/driver/umem.ts';
 import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
 import { registerL2 } from '../../src/l2/index.ts';
-import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, ipFrame, mac, replyFrom } from './l2-helpers.ts';
+import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, ipFrame, mac, replyFrom } from '../support/l2-graph.ts';
 
 function wire() {
   const umem = memoryUmem(256);

@@ -4,7 +4,7 @@ import type { Batch } from '../../src/core/batch.ts';
 import type { Graph, Stage } from '../../src/core/graph.ts';
 import type { NetDevices } from '../../src/core/netdev.ts';
 import { XDP_DROP, XDP_PASS, type XdpContext } from '../../src/core/xdp.ts';
-import { MAC_A, stack, udpFrame } from './core-frames.ts';
+import { MAC_A, stack, udpFrame } from './core-graph.ts';
 
 /** Sends each packet back out of its port with the destination MAC of the port at the far end. */
 export class Bounce implements Stage {

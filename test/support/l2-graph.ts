@@ -1,4 +1,4 @@
-// Shared fixtures for the L2 unit tests: a graph with a recording `dev-xmit`, memory ports,
+// Fixtures for the L2 unit tests: a graph with a recording `dev-xmit`, memory ports,
 // crafted ARP and IPv4 frames, a fake clock.
 import { Batch } from '../../src/core/batch.ts';
 import { Graph, type Stage } from '../../src/core/graph.ts';

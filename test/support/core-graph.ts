@@ -1,4 +1,5 @@
-// Frame builders and a small stack for the core unit tests (not a test file itself).
+// The core stage graph on two linked memory ports, a recording sink stage, and frame builders,
+// for the core unit tests.
 import { Batch } from '../../src/core/batch.ts';
 import { DevXmit } from '../../src/core/dev-xmit.ts';
 import { EthInput } from '../../src/core/eth-input.ts';

@@ -1,10 +1,10 @@
-// Shared fixtures for the ipv4-*.test.ts files: a graph with the IPv4 stages, two memory-port
+// Fixtures for the IPv4 unit tests: a graph with the IPv4 stages, two memory-port
 // devices with addresses, a capture stage standing in for L2's `neigh-output`, and packet builders.
 import { Batch, PACKET_HOST } from '../../src/core/batch.ts';
 import { Graph, type Stage } from '../../src/core/graph.ts';
 import { NetDevices } from '../../src/core/netdev.ts';
 import { MemoryPort } from '../../src/driver/memory.ts';
-import { parseIPv4 } from '../../src/ipv4/addr.ts';
+import { parseIPv4 } from '../../src/wire/addr.ts';
 import { csumFinish, csumFold, csumPartial } from '../../src/wire/checksum.ts';
 import { registerIpv4, type Ipv4, type Ipv4Options } from '../../src/ipv4/index.ts';
 
