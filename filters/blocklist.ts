@@ -1,7 +1,7 @@
 // Example XDP-style filter: drop UDP datagrams to blocked destination ports, pass the rest.
 // Use:   xdp: ./filters/blocklist.ts   (ports from SOFTNET_BLOCKLIST="53,11211", else the defaults)
 // or, embedded:  hook.attach(dev, createBlocklist([53, 11211]))
-import { XDP_DROP, XDP_PASS, type XdpContext } from '../src/core/xdp-helpers.ts';
+import { XDP_DROP, XDP_PASS, type XdpContext } from 'softnet/xdp';
 
 const IPPROTO_UDP = 17;
 // Commonly abused UDP services (reflection/amplification): chargen, SSDP, memcached.

@@ -1,7 +1,7 @@
 // Example XDP-style filter: rate-limit TCP SYNs per IPv4 source (a token bucket per source).
 // Use:   xdp: ./filters/syn-guard.ts   (SOFTNET_SYN_RATE per second, SOFTNET_SYN_BURST; defaults 100, 200)
 // or, embedded:  hook.attach(dev, createSynGuard({ rate: 100, burst: 200 }))
-import { TCP_ACK, TCP_SYN, XDP_DROP, XDP_PASS, type XdpContext } from '../src/core/xdp-helpers.ts';
+import { TCP_ACK, TCP_SYN, XDP_DROP, XDP_PASS, type XdpContext } from 'softnet/xdp';
 
 export interface SynGuardOptions {
   /** SYNs per second each source may send in the long run. */

@@ -4,6 +4,7 @@ import type { Batch } from './batch.ts';
 import { coarseClock } from './clock.ts';
 import type { Graph, Stage } from './graph.ts';
 import type { NetDevices } from './netdev.ts';
+import { prepareImport } from './ts-loader.ts';
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX, XdpContext } from './xdp-helpers.ts';
 
 export { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX, XdpContext } from './xdp-helpers.ts';
@@ -154,12 +155,13 @@ export class XdpHook implements Stage {
 
 /**
  * Load a filter module: its default export must be `(ctx: XdpContext) => number`. Paths are
- * resolved from the current directory; .ts works wherever tsx is loaded (the CLI, vitest).
+ * resolved from the current directory; a `.ts` module loads under plain node too (ts-loader.ts).
  */
 export async function loadXdpFilter(path: string): Promise<XdpFilter> {
   const url = pathToFileURL(resolve(path)).href;
   let mod: Record<string, unknown>;
   try {
+    prepareImport(url);
     mod = (await import(url)) as Record<string, unknown>;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);

@@ -93,7 +93,7 @@ export function native(): NativeAddon {
       `native addon ${ADDON_PATH} could not be loaded: ${(e as Error).message}`,
       'dlopen',
       (e as NodeJS.ErrnoException).code ?? 'ENOENT',
-      'build it with `npm run build` (node-gyp; needs g++, make, python3)',
+      'build it: `npm rebuild softnet` where softnet is installed, `npm run build` in a checkout (node-gyp; needs g++, make, python3)',
     );
   }
   return addon;
