@@ -107,7 +107,8 @@ export function iptables(ipv4: Ipv4, netfilter: Netfilter, line: string): string
 
 /** Read, or set then read, a sysctl by its Linux name (`ip_forward`, `net.ipv4.icmp_ratelimit`). */
 export function ipv4Sysctl(ipv4: Ipv4, name: string, value?: number | string): number | string {
-  const k = name.replace(/^net\.ipv4\./, '').replace(/\//g, '.');
+  // net/ipv4/ip_forward is the /proc/sys spelling of net.ipv4.ip_forward: dots first, then the prefix.
+  const k = name.replace(/\//g, '.').replace(/^net\.ipv4\./, '');
   if (value !== undefined) ipv4.setSysctl(k, value);
   const v = (ipv4.sysctl as unknown as Record<string, number>)[k];
   if (v === undefined) throw new Error(`sysctl: unknown key net.ipv4.${k}`);

@@ -183,6 +183,7 @@ describe('Stack over memory ports', () => {
     const s = await memStack('sysctl: {ip_forward: 0, net.ipv4.icmp_ratelimit: 250}');
     expect(s.sysctl('ip_forward')).toBe(0);
     expect(s.sysctl('net.ipv4.icmp_ratelimit')).toBe(250);
+    expect(s.sysctl('net/ipv4/icmp_ratelimit')).toBe(250); // the /proc/sys spelling
   });
 
   it('serves stat, runtime, route and capture on the control socket; bad requests do not disturb it', async () => {
