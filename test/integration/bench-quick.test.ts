@@ -10,9 +10,9 @@ import { SCENARIOS } from '../../src/bench/scenarios.ts';
 import type { BenchResult } from '../../src/bench/types.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const LAB = 't8q';
+const LAB = 'benchq';
 const isRoot = process.getuid?.() === 0;
-const out = mkdtempSync(path.join(os.tmpdir(), 't8-bench-'));
+const out = mkdtempSync(path.join(os.tmpdir(), `sn-${LAB}-`));
 
 afterAll(async () => {
   if (isRoot) await labDown(LAB);
@@ -84,7 +84,7 @@ describe('softnet bench --quick', () => {
       const p = await labParts(LAB);
       expect([...p.namespaces, ...p.links]).toEqual([]);
       const { stdout } = await new Promise<{ stdout: string }>((res2) => execFile('ip', ['-d', 'link', 'show'], (_e, so) => res2({ stdout: so })));
-      expect(stdout).not.toMatch(/snt8q/);
+      expect(stdout).not.toMatch(new RegExp(`sn${LAB}`));
     }
   });
 });

@@ -2,12 +2,12 @@
 // Frames come from host A's kernel (an ordinary UDP socket), so they cross a real veth into the
 // softnet side; counts are read from drop's --json and from the peer kernel's interface counters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devStats, labDown, labUp, nsExec, spawnInNs, type Lab } from '../../src/tools/lab.ts';
+import { devStats, labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import { softnet, spawnSoftnet } from '../support/cli.ts';
 import { waitFor } from '../support/wait.ts';
 
 const LAB = 'drop';
 const N = 100_000;
-const CLI = ['node', 'bin/softnet.js'];
 let lab: Lab;
 
 // A paced UDP flood from an ordinary socket: bursts of 100, then a 1 ms sleep (<= 100 kpps), so a
@@ -47,7 +47,7 @@ interface Running {
 
 /** Start a long-running CLI command; `ready` resolves once stderr shows the port opened ("ok"). */
 function startCli(args: string[], ns: string | null = null): Running {
-  const p = spawnInNs(ns, [...CLI, ...args]);
+  const p = spawnSoftnet(args, ns);
   let stdout = '';
   let stderr = '';
   let onReady: () => void = () => undefined;
@@ -84,10 +84,6 @@ async function stopCli(r: Running): Promise<{ code: number | null; stdout: strin
   const out = await r.done;
   clearTimeout(t);
   return out;
-}
-
-function runCli(args: string[], ns: string | null = null) {
-  return nsExec(ns, [...CLI, ...args], { timeoutMs: 60_000 });
 }
 
 /** Frames the running CLI counted so far (the sum of its per-second rx/s lines). */
@@ -220,7 +216,7 @@ describe('softnet drop', () => {
   });
 
   it('auto falls back from xdp-zc to xdp-drv on veth and says why', async () => {
-    const out = await runCli(['drop', '--dev', lab.a.dev, '--duration', '0.3', '--json']);
+    const out = await softnet(['drop', '--dev', lab.a.dev, '--duration', '0.3', '--json']);
     expect(out.code, out.stderr).toBe(0);
     const j = JSON.parse(out.stdout);
     expect(j.mode).toBe('xdp-drv');
@@ -229,7 +225,7 @@ describe('softnet drop', () => {
   });
 
   it('explicit xdp-zc on veth fails with a clear message, no fallback', async () => {
-    const out = await runCli(['drop', '--dev', lab.a.dev, '--mode', 'xdp-zc', '--duration', '0.3']);
+    const out = await softnet(['drop', '--dev', lab.a.dev, '--mode', 'xdp-zc', '--duration', '0.3']);
     expect(out.code).toBe(1);
     expect(out.stderr).toContain('EOPNOTSUPP');
     expect(out.stderr).toContain(lab.a.dev);
@@ -238,7 +234,7 @@ describe('softnet drop', () => {
   });
 
   it('stops by itself after --duration and prints the per-second summary', async () => {
-    const out = await runCli(['drop', '--dev', lab.a.dev, '--mode', 'xdp-drv', '--duration', '1.2']);
+    const out = await softnet(['drop', '--dev', lab.a.dev, '--mode', 'xdp-drv', '--duration', '1.2']);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/Summary +[\d,]+ rx\/s +[\d,]+ err\/s/);
     expect(out.stdout).toMatch(/drop: \d+ packets in/);
@@ -309,7 +305,7 @@ describe('softnet gen', () => {
   it('delivers --count frames, counted by the receiving veth', async () => {
     const count = 100_000;
     const before = await devStats(null, lab.a.dev);
-    const out = await runCli(['gen', '--dev', lab.a.host.dev, '--count', String(count), '--json'], lab.a.host.ns);
+    const out = await softnet(['gen', '--dev', lab.a.host.dev, '--count', String(count), '--json'], lab.a.host.ns);
     expect(out.code, out.stderr).toBe(0);
     const j = JSON.parse(out.stdout);
     expect(j.packets).toBe(count);
@@ -322,11 +318,11 @@ describe('softnet gen', () => {
   it('delivers --count frames to a softnet drop on the other end', async () => {
     const count = 20_000;
     const r = startCli(['drop', '--dev', lab.b.dev, '--mode', 'xdp-drv', '--json']);
-    let out: Awaited<ReturnType<typeof runCli>>;
+    let out: Awaited<ReturnType<typeof softnet>>;
     let d: Awaited<ReturnType<typeof stopCli>>;
     try {
       await r.ready;
-      out = await runCli(
+      out = await softnet(
         ['gen', '--dev', lab.b.host.dev, '--count', String(count), '--size', '128', '--src-ip', '10.2.0.2', '--dst-ip', '10.1.0.2', '--json'],
         lab.b.host.ns,
       );
@@ -347,29 +343,29 @@ describe('softnet gen', () => {
 
 describe('CLI errors', () => {
   it('unknown command: clear message, exit 2', async () => {
-    const r = await runCli(['frobnicate']);
+    const r = await softnet(['frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown command 'frobnicate'");
   });
 
   it('bad flag values name the flag and the value, exit 2', async () => {
-    let r = await runCli(['drop', '--dev', lab.a.dev, '--queue', '-1']);
+    let r = await softnet(['drop', '--dev', lab.a.dev, '--queue', '-1']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--queue: -1 is below the minimum 0');
-    r = await runCli(['gen', '--dev', lab.a.dev, '--count', '1', '--dst-mac', '02:00:zz:00:00:01']);
+    r = await softnet(['gen', '--dev', lab.a.dev, '--count', '1', '--dst-mac', '02:00:zz:00:00:01']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--dst-mac: '02:00:zz:00:00:01' is not a MAC address");
-    r = await runCli(['drop', '--dev', lab.a.dev, '--mode', 'fast']);
+    r = await softnet(['drop', '--dev', lab.a.dev, '--mode', 'fast']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--mode: 'fast' is not one of");
-    r = await runCli(['drop', '--dve', lab.a.dev]);
+    r = await softnet(['drop', '--dve', lab.a.dev]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown option '--dve' (did you mean --dev?)");
   });
 
   it('unknown interface: names it, exit 1, no crash', async () => {
     for (const cmd of [['drop'], ['fwd'], ['gen', '--count', '1']]) {
-      const r = await runCli([...cmd, '--dev', 'sndrop-none', ...(cmd[0] === 'gen' ? [] : ['--mode', 'xdp-drv'])]);
+      const r = await softnet([...cmd, '--dev', 'sndrop-none', ...(cmd[0] === 'gen' ? [] : ['--mode', 'xdp-drv'])]);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain('sndrop-none');
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace

@@ -1,9 +1,9 @@
 // softnet lab: what `up` makes, that `down` removes exactly that, and the Linux-router variant.
 import { afterAll, describe, expect, it } from 'vitest';
 import { labDown, labShow, labUp, nsExec } from '../../src/tools/lab.ts';
+import { softnet } from '../support/cli.ts';
 
-const CLI = ['node', 'bin/softnet.js'];
-const cli = (...args: string[]) => nsExec(null, [...CLI, ...args], { timeoutMs: 60_000 });
+const cli = (...args: string[]) => softnet(args);
 
 async function snapshot(): Promise<{ ns: string; links: string }> {
   const ns = (await nsExec(null, ['ip', 'netns', 'list'])).stdout;

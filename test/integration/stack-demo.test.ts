@@ -1,8 +1,8 @@
 // `softnet demo` end to end, in xdp-drv mode and in tap mode (the TAP variant of the suite):
 // traffic flows both ways through the router, the rule drops what it names, and nothing is left.
-import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labDown } from '../../src/tools/lab.ts';
+import { softnetSync } from '../support/cli.ts';
 import { namespaces } from '../support/netns.ts';
 
 // Not 'demo', the command's default: a demo of one's own may be running beside the tests.
@@ -14,8 +14,8 @@ afterAll(async () => {
 });
 
 function demo(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/softnet.js', 'demo', '--name', LAB, '--seconds', '2', ...args], { encoding: 'utf8', timeout: 90_000 });
-  return { code: r.status ?? -1, out: r.stdout + r.stderr };
+  const r = softnetSync('demo', '--name', LAB, '--seconds', '2', ...args);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 describe('softnet demo', () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSoftnet } from '../support/cli.ts';
 import { hasXdp, ifStat, ip, Lab } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -27,7 +28,7 @@ interface Up {
 }
 
 function startUp(): Up {
-  const c = spawn(process.execPath, ['bin/softnet.js', 'up', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = spawnSoftnet(['up', '--config', cfg]);
   children.push(c);
   let out = '';
   c.stdout!.on('data', (d) => (out += d));

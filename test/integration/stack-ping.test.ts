@@ -1,12 +1,12 @@
 // End to end: a kernel host in a namespace ARPs for and pings a softnet stack on a veth (xdp-drv),
 // captures read back in tcpdump, VLAN sub-interfaces, malformed ARP/ICMP counted.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack/stack.ts';
 import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import { spawnSoftnet } from '../support/cli.ts';
 import { arp, eth, icmpEcho, ipv4 } from '../support/frames.ts';
 import { inject, pingSummary, tcpdump } from '../support/kernel-peer.ts';
 import { hasXdp, namespaces } from '../support/netns.ts';
@@ -77,9 +77,9 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
 
   it('a capture taken during a ping reads back in tcpdump with the same count', async () => {
     const file = join(dir, 'ping.pcap');
-    const cap = spawn(process.execPath, ['bin/softnet.js', 'capture', '--name', LAB, '--write', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cap = spawnSoftnet(['capture', '--name', LAB, '--write', file]);
     let err = '';
-    cap.stderr.on('data', (d) => (err += d));
+    cap.stderr!.on('data', (d) => (err += d));
     const exited = new Promise<number>((res) => cap.on('exit', (c) => res(c ?? -1)));
     let sent = 0;
     try {
@@ -107,9 +107,9 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
 
   it('capture --dev --count stops by itself after K frames', async () => {
     const file = join(dir, 'count.pcap');
-    const cap = spawn(process.execPath, ['bin/softnet.js', 'capture', '--name', LAB, '--dev', 'p0', '--count', '10', '--write', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cap = spawnSoftnet(['capture', '--name', LAB, '--dev', 'p0', '--count', '10', '--write', file]);
     let err = '';
-    cap.stderr.on('data', (d) => (err += d));
+    cap.stderr!.on('data', (d) => (err += d));
     const exited = new Promise<number>((res) => cap.on('exit', (c) => res(c ?? -1)));
     try {
       await waitFor('the capture tap', () => stack.taps.count > 0);

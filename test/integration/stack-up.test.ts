@@ -1,12 +1,13 @@
 // `softnet up` as a person runs it: a YAML config, foreground process, the control-socket
 // commands (stat, stat --runtime, route, iptables), SIGTERM shutdown leaving nothing attached;
 // and a bad config naming the path and the problem.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import { softnetSync, spawnSoftnet } from '../support/cli.ts';
 import { pingSummary } from '../support/kernel-peer.ts';
 import { hasXdp, namespaces } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
@@ -18,11 +19,6 @@ let lab: Lab;
 let up: ChildProcess | null = null;
 let upOut = '';
 let upExit: Promise<number>;
-
-function softnet(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/softnet.js', ...args], { encoding: 'utf8', timeout: 60_000 }); // a deadline only
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 beforeAll(async () => {
   await labDown(LAB);
@@ -40,7 +36,7 @@ routes:
 napi: {weight: 64, budget: 300}
 `,
   );
-  up = spawn(process.execPath, ['bin/softnet.js', 'up', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawnSoftnet(['up', '--config', cfg]);
   up.stdout!.on('data', (d) => (upOut += d));
   up.stderr!.on('data', (d) => (upOut += d));
   upExit = new Promise((res) => up!.on('exit', (c, sig) => res(c ?? (sig ? 128 : -1))));
@@ -70,20 +66,20 @@ describe('softnet up', () => {
   });
 
   it('softnet stat prints softnet_stat, port counters, drops and the IP MIB', () => {
-    const r = softnet('stat', '--control', control);
+    const r = softnetSync('stat', '--control', control);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/softnet_stat \(per queue\)/);
     expect(r.stdout).toMatch(/p0\/0\s+\d+\s+0\s+\d+/);
     expect(r.stdout).toMatch(/rx_packets: \d+/);
     expect(r.stdout).toMatch(/Icmp:\n(.*\n)*\s+OutEchoReps: \d+/);
-    const j = JSON.parse(softnet('stat', '--control', control, '--json').stdout);
+    const j = JSON.parse(softnetSync('stat', '--control', control, '--json').stdout);
     expect(j.mib.Icmp.OutEchoReps).toBeGreaterThanOrEqual(50);
     expect(j.softnet[0].processed).toBeGreaterThanOrEqual(50);
     expect(j.mib.Ip.InReceives).toBeGreaterThanOrEqual(50);
   });
 
   it('softnet stat --runtime prints the per-stage table', () => {
-    const r = softnet('stat', '--control', control, '--runtime');
+    const r = softnetSync('stat', '--control', control, '--runtime');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/stage\s+calls\s+packets\s+packets\/call\s+ns\/packet/);
     expect(r.stdout).toMatch(/eth-input\s+\d+\s+\d+/);
@@ -91,32 +87,32 @@ describe('softnet up', () => {
   });
 
   it('softnet route add/show/del over the control socket; errors name the word', () => {
-    expect(softnet('route', '--control', control, 'add', '10.4.0.0/16', 'via', '10.2.0.2', 'metric', '5').code).toBe(0);
-    const show = softnet('route', '--control', control, 'show').stdout;
+    expect(softnetSync('route', '--control', control, 'add', '10.4.0.0/16', 'via', '10.2.0.2', 'metric', '5').code).toBe(0);
+    const show = softnetSync('route', '--control', control, 'show').stdout;
     expect(show).toContain('10.3.0.0/16 via 10.2.0.2');
     expect(show).toContain('10.4.0.0/16 via 10.2.0.2 dev p1 metric 5');
     expect(show).not.toContain('local 10.1.0.1');
-    expect(softnet('route', '--control', control, 'show', 'table', 'local').stdout).toContain('local 10.1.0.1 dev p0');
-    expect(softnet('route', '--control', control, 'del', '10.4.0.0/16').code).toBe(0);
-    expect(softnet('route', '--control', control, 'show').stdout).not.toContain('10.4.0.0/16');
-    const bad = softnet('route', '--control', control, 'add', '10.5.0.0/16', 'via', 'nowhere');
+    expect(softnetSync('route', '--control', control, 'show', 'table', 'local').stdout).toContain('local 10.1.0.1 dev p0');
+    expect(softnetSync('route', '--control', control, 'del', '10.4.0.0/16').code).toBe(0);
+    expect(softnetSync('route', '--control', control, 'show').stdout).not.toContain('10.4.0.0/16');
+    const bad = softnetSync('route', '--control', control, 'add', '10.5.0.0/16', 'via', 'nowhere');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('nowhere');
   });
 
   it('softnet iptables changes and lists rules; a malformed rule points at the word', () => {
-    expect(softnet('iptables', '--control', control, '-A', 'INPUT', '-p', 'icmp', '--icmp-type', 'echo-request', '-j', 'ACCEPT').code).toBe(0);
-    const l = softnet('iptables', '--control', control, '-L', 'INPUT', '-v', '-n');
+    expect(softnetSync('iptables', '--control', control, '-A', 'INPUT', '-p', 'icmp', '--icmp-type', 'echo-request', '-j', 'ACCEPT').code).toBe(0);
+    const l = softnetSync('iptables', '--control', control, '-L', 'INPUT', '-v', '-n');
     expect(l.code).toBe(0);
     expect(l.stdout).toMatch(/Chain INPUT \(policy ACCEPT/);
     expect(l.stdout).toMatch(/ACCEPT\s+icmp/);
-    const bad = softnet('iptables', '--control', control, '-A', 'INPUT', '-p', 'udp', '--dportt', '53', '-j', 'DROP');
+    const bad = softnetSync('iptables', '--control', control, '-A', 'INPUT', '-p', 'udp', '--dportt', '53', '-j', 'DROP');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('--dportt');
   });
 
   it('the XDP filter from the config runs: verdicts in stat', () => {
-    const j = JSON.parse(softnet('stat', '--control', control, '--json').stdout);
+    const j = JSON.parse(softnetSync('stat', '--control', control, '--json').stdout);
     expect(j.ports.p0.xdp_pass).toBeGreaterThanOrEqual(50);
     expect(j.ports.p0.xdp_drop).toBe(0);
     expect(j.ports.p1.xdp_pass).toBeUndefined();
@@ -129,7 +125,7 @@ describe('softnet up', () => {
     expect(hasXdp(lab.a.dev)).toBe(false);
     expect(hasXdp(lab.b.dev)).toBe(false);
     expect(existsSync(control)).toBe(false);
-    const r = softnet('stat', '--control', control);
+    const r = softnetSync('stat', '--control', control);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no softnet stack is running/);
   });
@@ -139,12 +135,12 @@ describe('softnet up with a bad config', () => {
   it('prints the path and the problem, exit 2, nothing attached', () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, `name: bad\nports:\n  - {name: p0, dev: ${LAB}x, mode: turbo, mtu: 20}\n  - {name: p1, dev: x, colour: red}\n`);
-    const r = softnet('up', '--config', bad);
+    const r = softnetSync('up', '--config', bad);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('ports[0].mode: expected one of auto | xdp-zc | xdp-drv | xdp-skb | tap | memory, got the string "turbo"');
     expect(r.stderr).toContain('ports[0].mtu: 20 is out of range 68..9000');
     expect(r.stderr).toMatch(/ports\[1\]\.colour: unknown key/);
-    const missing = softnet('up', '--config', join(dir, 'nope.yaml'));
+    const missing = softnetSync('up', '--config', join(dir, 'nope.yaml'));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read the file: ENOENT/);
   });
@@ -152,7 +148,7 @@ describe('softnet up with a bad config', () => {
   it('a config naming a missing device fails with the device named, exit 1', () => {
     const cfg = join(dir, 'nodev.yaml');
     writeFileSync(cfg, `name: nodev\ncontrol: ${join(dir, 'n.sock')}\nports:\n  - {name: p0, dev: snup-none, mode: xdp-drv}\n`);
-    const r = softnet('up', '--config', cfg);
+    const r = softnetSync('up', '--config', cfg);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/snup-none/);
     expect(r.stderr).toMatch(/ENODEV/);

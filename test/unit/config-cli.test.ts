@@ -1,18 +1,13 @@
 // `softnet up --check` and the config errors as a person sees them (no privileges needed).
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-function softnet(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/softnet.js', ...args], { encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+import { softnetSync } from '../support/cli.ts';
 
 describe('softnet up --config', () => {
   it('--check validates examples/r1.yaml', () => {
-    const r = softnet('up', '--config', 'examples/r1.yaml', '--check');
+    const r = softnetSync('up', '--config', 'examples/r1.yaml', '--check');
     expect(r.stdout).toBe('config examples/r1.yaml: ok (stack r1, 2 ports)\n');
     expect(r.code).toBe(0);
   });
@@ -21,18 +16,18 @@ describe('softnet up --config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sn-cfg-'));
     const f = join(dir, 'bad.yaml');
     writeFileSync(f, 'name: r1\nports:\n  - {name: p0, dev: veth0, addresses: [10.1.0.1]}\nnapi: {budget: -1}\n');
-    const r = softnet('up', '--config', f, '--check');
+    const r = softnetSync('up', '--config', f, '--check');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`softnet up: config ${f}: ports[0].addresses[0]: expected an IPv4 address with prefix length like 10.1.0.1/24, got the string "10.1.0.1"`);
     expect(r.stderr).toContain('napi.budget: -1 is out of range 1..65536');
     writeFileSync(f, 'name: r1\nports: [\n');
-    const y = softnet('up', '--config', f);
+    const y = softnetSync('up', '--config', f);
     expect(y.code).toBe(2);
     expect(y.stderr).toMatch(/line 3:1: YAML: /);
   });
 
   it('without --config: a usage error', () => {
-    const r = softnet('up');
+    const r = softnetSync('up');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--config FILE is required/);
   });

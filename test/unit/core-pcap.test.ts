@@ -7,7 +7,7 @@ import { XDP_TX } from '../../src/core/xdp.ts';
 import { PcapWriter, pcapTap, readPcap } from '../../src/tools/pcap.ts';
 import { Sink, stack, synFrame, udpFrame } from '../support/core-graph.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'sn3-pcap-'));
+const dir = mkdtempSync(join(tmpdir(), 'sn-pcap-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function tcpdumpCount(file: string): number {

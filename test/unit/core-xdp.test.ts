@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XdpContext, loadXdpFilter } from '../../src/core/xdp.ts';
 import { MAC_A, MAC_PEER, Sink, drops, eth, ipv4, stack, tcp, udp, udpFrame } from '../support/core-graph.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'sn3-xdp-'));
+const dir = mkdtempSync(join(tmpdir(), 'sn-xdp-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function setup() {

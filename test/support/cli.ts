@@ -1,0 +1,26 @@
+// The `softnet` command as a person runs it: bin/softnet.js under this node, from the repository
+// root (vitest's working directory).
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { nsExec, spawnInNs, type ExecResult } from '../../src/tools/lab.ts';
+
+const SOFTNET = [process.execPath, 'bin/softnet.js'];
+
+/**
+ * Run softnet to completion, synchronously: for commands that need no stack in this process
+ * (config checks, demo, the control-socket commands of a `softnet up` child). The timeout is a
+ * deadline only.
+ */
+export function softnetSync(...args: string[]): ExecResult {
+  const r = spawnSync(SOFTNET[0], [...SOFTNET.slice(1), ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Run softnet in namespace ns (null: the root one) to completion without blocking the event loop. */
+export function softnet(args: string[], ns: string | null = null): Promise<ExecResult> {
+  return nsExec(ns, [...SOFTNET, ...args], { timeoutMs: 120_000 });
+}
+
+/** Start a long-running softnet command (up, drop, capture) in ns; stdout/stderr are pipes. Stop it by its PID. */
+export function spawnSoftnet(args: string[], ns: string | null = null): ChildProcess {
+  return spawnInNs(ns, [...SOFTNET, ...args]);
+}
