@@ -27,6 +27,7 @@ function userEnv(): NodeJS.ProcessEnv {
   // node-gyp builds offline against the installed headers when they are there (as `npm run build`).
   const prefix = path.dirname(path.dirname(process.execPath));
   if (existsSync(path.join(prefix, 'include/node/node.h'))) env.npm_config_nodedir = prefix;
+  env.JOBS = 'max'; // node-gyp's make -j: the addon's six files on every core
   return env;
 }
 
