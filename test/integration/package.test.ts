@@ -175,4 +175,10 @@ describe('the npm package', () => {
     expect(r.stdout).toMatch(/^usage: softnet COMMAND/);
     expect(r.stdout).toMatch(/\n {2}drop +receive frames/);
   });
+
+  it('finds the addon it built from dist/ (a missing device is the addon speaking, not a load error)', async () => {
+    const r = await run(path.join(proj, 'node_modules/.bin/softnet'), ['drop', '--dev', 'snpkg-nodev0', '--mode', 'xdp-skb', '--duration', '1'], proj);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/if_nametoindex: ENODEV/);
+  });
 });
