@@ -1,10 +1,11 @@
 import type { Port } from '../driver/port.ts';
 import { Batch } from './batch.ts';
-import { tick } from './clock.ts';
+import { coarseClock, tick } from './clock.ts';
 import type { Graph } from './graph.ts';
 import type { NetDevice, NetDevices } from './netdev.ts';
 import type { SoftnetStat } from './softnet-stat.ts';
 import type { Taps } from './taps.ts';
+import type { TimerWheel } from './timer-wheel.ts';
 import type { XdpHook } from './xdp.ts';
 
 export interface NapiOptions {
@@ -27,6 +28,8 @@ export interface NapiOptions {
   xdp?: XdpHook | null;
   /** ptype_all taps: see every received frame before the XDP hook. */
   taps?: Taps | null;
+  /** The protocol timer wheel, advanced after each turn's rounds (run_timer_softirq). */
+  timers?: TimerWheel | null;
 }
 
 /**
@@ -55,6 +58,7 @@ export class Napi {
   private readonly batch: Batch;
   private readonly xdp: XdpHook | null;
   private readonly taps: Taps | null;
+  private readonly timers: TimerWheel | null;
   private readonly devices: NetDevice[] = [];
   private readonly ports: Port[] = [];
   private readonly irqs: Array<() => void> = [];
@@ -89,6 +93,7 @@ export class Napi {
     this.maxRestarts = opts.maxRestarts ?? 64;
     this.xdp = opts.xdp ?? null;
     this.taps = opts.taps ?? null;
+    this.timers = opts.timers ?? null;
     if (!Number.isInteger(this.weight) || this.weight < 1 || this.weight > graph.capacity) {
       throw new Error(`napi: weight ${this.weight} must be an integer in 1..${graph.capacity} (the graph's vector capacity)`);
     }
@@ -168,6 +173,9 @@ export class Napi {
       if ((r & mask) === 0 && tick() - t0 >= this.timeLimitMs) break;
       this.run(t0);
     }
+    // Timers due by now fire here, between rounds and outside any dispatch, on the clock the
+    // rounds read last (one division when nothing is due).
+    if (this.timers !== null) this.timers.advance(coarseClock[0]);
   }
 
   /**
