@@ -1,9 +1,11 @@
 import type { Port } from '../driver/port.ts';
-import { ETH_DST, ETH_HLEN, ETH_P_8021Q, ETH_SRC, ETH_TYPE, VLAN_HLEN, VLAN_TCI, VLAN_VID_MASK } from '../wire/ethernet.ts';
+import * as ethernet from '../wire/ethernet.ts';
 import type { Batch } from './batch.ts';
 import type { Graph, Stage } from './graph.ts';
 import type { NetDevices } from './netdev.ts';
 import type { Taps } from './taps.ts';
+// Hot path: wire's bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { ETH_HLEN, ETH_P_8021Q, ETH_TYPE, VLAN_HLEN, VLAN_TCI, VLAN_VID_MASK } = ethernet;
 
 /**
  * Stage `dev-xmit` (dev_queue_xmit): b.oif -> device -> port. The frame sent starts at
@@ -110,11 +112,11 @@ export class DevXmit implements Stage {
   private tag(a: number, vid: number): number {
     const dv = this.dv;
     const t = a - VLAN_HLEN;
-    // Moves in ascending order are safe: each source part is read before it is overwritten.
-    dv.setUint32(t + ETH_DST, dv.getUint32(a + ETH_DST));
-    dv.setUint16(t + ETH_DST + 4, dv.getUint16(a + ETH_DST + 4));
-    dv.setUint32(t + ETH_SRC, dv.getUint32(a + ETH_SRC));
-    dv.setUint16(t + ETH_SRC + 4, dv.getUint16(a + ETH_SRC + 4));
+    // The two MACs (the ETH_TYPE bytes before the EtherType) move as three 32-bit words, in
+    // ascending order: each word is read before it is overwritten.
+    dv.setUint32(t, dv.getUint32(a));
+    dv.setUint32(t + 4, dv.getUint32(a + 4));
+    dv.setUint32(t + 8, dv.getUint32(a + 8));
     dv.setUint16(t + ETH_TYPE, ETH_P_8021Q);
     dv.setUint16(t + VLAN_TCI, vid & VLAN_VID_MASK);
     return t;

@@ -1,8 +1,10 @@
-import { ETH_DST, ETH_HLEN, ETH_P_8021Q, ETH_P_IPV6, VLAN_HLEN, ethType, isMulticastMac, macHi, macLo, vlanEncapType, vlanId } from '../wire/ethernet.ts';
+import * as ethernet from '../wire/ethernet.ts';
 import { PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST, type Batch } from './batch.ts';
 import type { Graph, Stage } from './graph.ts';
 import type { NetDevices } from './netdev.ts';
 import type { PtypeTable } from './ptype.ts';
+// Hot path: wire's bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { ETH_DST, ETH_HLEN, ETH_P_8021Q, ETH_P_IPV6, ETH_TYPE, VLAN_ENCAP_TYPE, VLAN_HLEN, VLAN_TCI, VLAN_VID_MASK, macHi, macLo } = ethernet;
 
 /**
  * `eth-input`: eth_type_trans + VLAN untag + ptype dispatch (__netif_receive_skb_core).
@@ -64,8 +66,8 @@ export class EthInput implements Stage {
       }
       const dev = b.iif[i];
       let pt = PACKET_HOST;
-      // The destination MAC is compared as a (hi u32, lo u16) pair.
-      if (isMulticastMac(u8, a + ETH_DST)) {
+      // The destination MAC: its group bit, then compared as a (hi u32, lo u16) pair.
+      if ((u8[a + ETH_DST] & 1) !== 0) {
         pt = dv.getUint32(a + ETH_DST) === 0xffffffff && dv.getUint16(a + ETH_DST + 4) === 0xffff ? PACKET_BROADCAST : PACKET_MULTICAST;
       } else if (dv.getUint32(a + ETH_DST) !== devHi[dev] || dv.getUint16(a + ETH_DST + 4) !== devLo[dev]) {
         if (this.promisc[dev] === 0) {
@@ -74,12 +76,12 @@ export class EthInput implements Stage {
         }
         pt = PACKET_OTHERHOST;
       }
-      let type = ethType(dv, a);
+      let type = dv.getUint16(a + ETH_TYPE);
       let l3 = ETH_HLEN;
       if (type === ETH_P_8021Q) {
         if (!this.untag(b, i, dev)) continue;
         l3 = ETH_HLEN + VLAN_HLEN;
-        type = vlanEncapType(dv, a);
+        type = dv.getUint16(a + VLAN_ENCAP_TYPE);
       }
       const next = ids[type];
       if (next >= 0) {
@@ -98,7 +100,7 @@ export class EthInput implements Stage {
       this.g.drop(b, i, this.rShort);
       return false;
     }
-    const vid = vlanId(this.dv, b.addr[i]);
+    const vid = this.dv.getUint16(b.addr[i] + VLAN_TCI) & VLAN_VID_MASK;
     if (vid === 0) return true;
     const sub = this.devs.vlanIndex(dev, vid);
     if (sub < 0 || !this.devs.list[sub].up) {

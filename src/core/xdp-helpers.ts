@@ -1,8 +1,13 @@
-import { ETH_HLEN, ETH_P_IP, VLAN_HLEN, ethType, isVlanType, vlanEncapType, vlanId } from '../wire/ethernet.ts';
-import { IP_OFFSET, IPPROTO_TCP, IPPROTO_UDP, IPV4_HLEN, IPV4_VIHL, ipDaddr, ipFragOff, ipIhl, ipProto, ipSaddr, ipTtl } from '../wire/ipv4.ts';
-import { TCP_FLAGS, tcpFlags } from '../wire/tcp.ts';
-import { UDP_DEST, udpDport, udpSport } from '../wire/udp.ts';
+import * as ethernet from '../wire/ethernet.ts';
+import * as ipv4 from '../wire/ipv4.ts';
+import * as tcp from '../wire/tcp.ts';
+import * as udp from '../wire/udp.ts';
 import type { NetDevices } from './netdev.ts';
+// Hot path: wire's bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { ETH_HLEN, ETH_P_IP, ETH_P_8021AD, ETH_P_8021Q, ETH_TYPE, VLAN_ENCAP_TYPE, VLAN_HLEN, VLAN_TCI, VLAN_VID_MASK } = ethernet;
+const { IP_OFFSET, IPPROTO_TCP, IPPROTO_UDP, IPV4_DADDR, IPV4_FRAG_OFF, IPV4_HLEN, IPV4_PROTOCOL, IPV4_SADDR, IPV4_TTL, IPV4_VIHL } = ipv4;
+const { TCP_FLAGS } = tcp;
+const { UDP_DEST, UDP_SOURCE } = udp;
 
 /** XDP verdicts, the kernel's values (enum xdp_action). */
 export const XDP_ABORTED = 0;
@@ -94,19 +99,19 @@ export class XdpContext {
   /** IPv4 source address (host order, unsigned), -1 if not IPv4. */
   ipSrc(): number {
     if (this.level < L3) this.parseL3();
-    return this.proto < 0 ? -1 : ipSaddr(this.dv, this.data + this.l3o);
+    return this.proto < 0 ? -1 : this.dv.getUint32(this.data + this.l3o + IPV4_SADDR);
   }
 
   /** IPv4 destination address (host order, unsigned), -1 if not IPv4. */
   ipDst(): number {
     if (this.level < L3) this.parseL3();
-    return this.proto < 0 ? -1 : ipDaddr(this.dv, this.data + this.l3o);
+    return this.proto < 0 ? -1 : this.dv.getUint32(this.data + this.l3o + IPV4_DADDR);
   }
 
   /** IPv4 TTL, -1 if not IPv4. */
   ipTtl(): number {
     if (this.level < L3) this.parseL3();
-    return this.proto < 0 ? -1 : ipTtl(this.u8, this.data + this.l3o);
+    return this.proto < 0 ? -1 : this.u8[this.data + this.l3o + IPV4_TTL];
   }
 
   /** Offset of the L4 header, -1 if not IPv4, a non-first fragment, or beyond the frame. */
@@ -120,7 +125,7 @@ export class XdpContext {
     if (this.level < L3) this.parseL3();
     const o = this.l4o;
     if (o < 0 || (this.proto !== IPPROTO_TCP && this.proto !== IPPROTO_UDP) || o + L4_PORTS > this.len) return -1;
-    return udpSport(this.dv, this.data + o);
+    return this.dv.getUint16(this.data + o + UDP_SOURCE);
   }
 
   /** TCP/UDP destination port, -1 if absent. */
@@ -128,7 +133,7 @@ export class XdpContext {
     if (this.level < L3) this.parseL3();
     const o = this.l4o;
     if (o < 0 || (this.proto !== IPPROTO_TCP && this.proto !== IPPROTO_UDP) || o + L4_PORTS > this.len) return -1;
-    return udpDport(this.dv, this.data + o);
+    return this.dv.getUint16(this.data + o + UDP_DEST);
   }
 
   /** TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10...), -1 if not TCP. */
@@ -136,7 +141,7 @@ export class XdpContext {
     if (this.level < L3) this.parseL3();
     const o = this.l4o;
     if (o < 0 || this.proto !== IPPROTO_TCP || o + TCP_FLAGS + 1 > this.len) return -1;
-    return tcpFlags(this.u8, this.data + o);
+    return this.u8[this.data + o + TCP_FLAGS];
   }
 
   /** bpf_redirect(): send the frame out of device `dev` (a NetDevice index). Return its result. */
@@ -160,15 +165,15 @@ export class XdpContext {
       this.l3o = -1;
       return;
     }
-    const t = ethType(this.dv, d);
-    if (isVlanType(t)) {
+    const t = this.dv.getUint16(d + ETH_TYPE);
+    if (t === ETH_P_8021Q || t === ETH_P_8021AD) {
       if (this.len < ETH_HLEN + VLAN_HLEN) {
         this.etype = -1;
         this.l3o = -1;
         return;
       }
-      this.vid = vlanId(this.dv, d);
-      this.etype = vlanEncapType(this.dv, d);
+      this.vid = this.dv.getUint16(d + VLAN_TCI) & VLAN_VID_MASK;
+      this.etype = this.dv.getUint16(d + VLAN_ENCAP_TYPE);
       this.l3o = ETH_HLEN + VLAN_HLEN;
       return;
     }
@@ -184,11 +189,12 @@ export class XdpContext {
     const o = this.l3o;
     if (this.etype !== ETH_P_IP || o + IPV4_HLEN > this.len) return;
     const p = this.data + o;
-    const ihl = ipIhl(this.u8, p);
-    if (this.u8[p + IPV4_VIHL] >> 4 !== 4 || ihl < IPV4_HLEN) return;
-    this.proto = ipProto(this.u8, p);
+    const vihl = this.u8[p + IPV4_VIHL];
+    const ihl = (vihl & 0x0f) << 2;
+    if (vihl >> 4 !== 4 || ihl < IPV4_HLEN) return;
+    this.proto = this.u8[p + IPV4_PROTOCOL];
     // Only the first fragment carries the L4 header.
-    if ((ipFragOff(this.dv, p) & IP_OFFSET) !== 0) return;
+    if ((this.dv.getUint16(p + IPV4_FRAG_OFF) & IP_OFFSET) !== 0) return;
     const l4 = o + ihl;
     if (l4 <= this.len) this.l4o = l4;
   }

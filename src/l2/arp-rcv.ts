@@ -2,25 +2,12 @@ import { PACKET_HOST, PACKET_OTHERHOST, type Batch } from '../core/batch.ts';
 import { counterIds, Counters } from '../core/counters.ts';
 import type { Graph, Stage } from '../core/graph.ts';
 import type { NetDevice } from '../core/netdev.ts';
-import {
-  ARP_FRAME_LEN,
-  ARP_HLN,
-  ARP_HRD,
-  ARP_LEN,
-  ARP_OP,
-  ARP_PLN,
-  ARP_PRO,
-  ARP_SHA,
-  ARP_SPA,
-  ARP_THA,
-  ARP_TPA,
-  ARPHRD_ETHER,
-  ARPHRD_IEEE802,
-  ARPOP_REPLY,
-  ARPOP_REQUEST,
-} from '../wire/arp.ts';
-import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, isValidMac, writeEthHeader } from '../wire/ethernet.ts';
+import * as arp from '../wire/arp.ts';
+import * as ethernet from '../wire/ethernet.ts';
 import type { NeighTable } from './neighbour.ts';
+// Hot path: wire's bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { ARP_FRAME_LEN, ARP_HLN, ARP_HRD, ARP_LEN, ARP_OP, ARP_PLN, ARP_PRO, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARPHRD_ETHER, ARPHRD_IEEE802, ARPOP_REPLY, ARPOP_REQUEST } = arp;
+const { ETH_HLEN, ETH_P_ARP, ETH_P_IP, isValidMac, writeEthHeader } = ethernet;
 
 /** ArpRcv.mib: what ARP saw and did (not drops); ArpFilter is LINUX_MIB_ARPFILTER. */
 export const ARP_MIB = ['InRequests', 'InReplies', 'OutReplies', 'Ignored', 'Conflicts', 'InProbes', 'ArpFilter'] as const;

@@ -1,8 +1,11 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
-import { ETH_HLEN, ETH_P_IP, writeEthHeader } from '../wire/ethernet.ts';
-import { IPV4_HLEN, ipDaddr } from '../wire/ipv4.ts';
+import * as ethernet from '../wire/ethernet.ts';
+import * as ipv4 from '../wire/ipv4.ts';
 import { NUD_STALE, NUD_VALID, type NeighTable } from './neighbour.ts';
+// Hot path: wire's bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { ETH_DST, ETH_HLEN, ETH_P_IP, ETH_SRC, ETH_TYPE } = ethernet;
+const { IPV4_DADDR, IPV4_HLEN } = ipv4;
 
 /**
  * `neigh-output` (neigh_output / neigh_resolve_output): b.oif = egress device, b.nh = next hop
@@ -59,7 +62,7 @@ export class NeighOutput implements Stage {
         }
       }
       let nh = b.nh[i];
-      if (nh === 0) nh = ipDaddr(dv, addr + l3); // no next hop set: the destination is on-link
+      if (nh === 0) nh = dv.getUint32(addr + l3 + IPV4_DADDR); // no gateway: the destination itself
       let e = lastE;
       if (nh !== lastNh || dev !== lastDev) {
         e = t.lookup(dev, nh);
@@ -83,7 +86,12 @@ export class NeighOutput implements Stage {
         b.l3[i] = ETH_HLEN;
         if (b.l4[i] >= l3) b.l4[i] -= delta;
       }
-      writeEthHeader(dv, ea, t.hi[e], t.lo[e], t.devHi[dev], t.devLo[dev], ETH_P_IP);
+      // The MACs as (hi u32, lo u16) pairs.
+      dv.setUint32(ea + ETH_DST, t.hi[e]);
+      dv.setUint16(ea + ETH_DST + 4, t.lo[e]);
+      dv.setUint32(ea + ETH_SRC, t.devHi[dev]);
+      dv.setUint16(ea + ETH_SRC + 4, t.devLo[dev]);
+      dv.setUint16(ea + ETH_TYPE, ETH_P_IP);
       g.enqueue(this.xmit, i);
     }
   }
