@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devStats, labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import { softnet, spawnSoftnet } from '../support/cli.ts';
+import { hasXdp } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
 const LAB = 'drop';
@@ -121,11 +122,6 @@ async function accounted(r: Running, sent: number): Promise<void> {
 /** Frames the kernel dropped before softnet saw them, from the CLI's final stats. */
 const lostIn = (stats: Record<string, number>) => (stats.rx_dropped ?? 0) + (stats.rx_ring_full ?? 0);
 
-async function xdpAttached(dev: string, ns: string | null = null): Promise<boolean> {
-  const r = await nsExec(ns, ['ip', '-d', 'link', 'show', 'dev', dev]);
-  return /\bxdp(generic|drv|offload)?\b|prog\/xdp/.test(r.stdout);
-}
-
 beforeAll(async () => {
   await labDown(LAB);
   lab = await labUp({ name: LAB, staticArp: true });
@@ -164,7 +160,7 @@ describe('softnet drop', () => {
       expect(j.stats).toHaveProperty('rx_dropped');
       expect(j.report.join('\n')).toContain(`${mode}: ok`);
       expect(j.framesMissing).toBe(0);
-      expect(await xdpAttached(lab.a.dev)).toBe(false);
+      expect(hasXdp(lab.a.dev)).toBe(false);
     });
   }
 
@@ -230,7 +226,7 @@ describe('softnet drop', () => {
     expect(out.stderr).toContain('EOPNOTSUPP');
     expect(out.stderr).toContain(lab.a.dev);
     expect(out.stderr).not.toMatch(/\n\s+at /);
-    expect(await xdpAttached(lab.a.dev)).toBe(false);
+    expect(hasXdp(lab.a.dev)).toBe(false);
   });
 
   it('stops by itself after --duration and prints the per-second summary', async () => {
@@ -265,7 +261,7 @@ describe('softnet fwd', () => {
     expect(j.tx).toBeGreaterThanOrEqual(0.99 * N);
     expect(j.tx + j.txRefused).toBeLessThanOrEqual(j.packets);
     expect(j.framesMissing).toBe(0);
-    expect(await xdpAttached(lab.a.dev)).toBe(false);
+    expect(hasXdp(lab.a.dev)).toBe(false);
   });
 });
 

@@ -5,10 +5,10 @@
 //
 //   ns sn-csum-a                      root ns (softnet)                     ns sn-csum-b
 //   sncsum-a1 10.1.0.2  <--veth-->  sncsum-a0 (p0)   sncsum-b0 (p1)  <--veth-->  sncsum-b1 10.2.0.2
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack/stack.ts';
-import { nsExec, spawnInNs } from '../../src/tools/lab.ts';
+import { nsExec } from '../../src/tools/lab.ts';
+import { listening, peerProcess } from '../support/kernel-peer.ts';
 import { Lab, ip, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -57,18 +57,6 @@ function udpMib(ns: string): Record<string, number> {
   const keys = lines[0].split(/\s+/).slice(1);
   const vals = lines[1].split(/\s+/).slice(1).map(Number);
   return Object.fromEntries(keys.map((k, i) => [k, vals[i]]));
-}
-
-/** A process in ns whose stdout we keep; stopped (by its PID) in finally blocks. */
-function proc(ns: string, argv: string[]): { out: () => string; p: ChildProcess; stop: () => void } {
-  const p = spawnInNs(ns, argv);
-  let out = '';
-  p.stdout!.on('data', (d) => (out += d));
-  return { out: () => out, p, stop: () => void (p.exitCode === null && p.signalCode === null && p.kill('SIGTERM')) };
-}
-
-async function bound(ns: string, proto: 'u' | 't', port: number): Promise<void> {
-  await waitFor(`a socket on ${proto === 'u' ? 'udp' : 'tcp'} ${port} in ${ns}`, async () => (await nsExec(ns, ['ss', '-Hln', `-${proto}`, `sport = :${port}`])).stdout.trim() !== '');
 }
 
 // Counts datagrams as they arrive: prints the running count, one line each. A 4 MiB buffer
@@ -148,11 +136,11 @@ describe('veth hosts with tx checksumming on, through softnet', () => {
 
   it('csum_partial on (the veth default): every UDP datagram and every TCP byte arrives', async () => {
     const s = await router();
-    const rx = proc(B, ['python3', '-c', UDP_COUNT, '5001']);
-    const sink = proc(B, ['python3', '-c', TCP_SINK, '5002']);
+    const rx = peerProcess(B, ['python3', '-c', UDP_COUNT, '5001']);
+    const sink = peerProcess(B, ['python3', '-c', TCP_SINK, '5002']);
     try {
-      await bound(B, 'u', 5001);
-      await bound(B, 't', 5002);
+      await listening(B, 'udp', 5001);
+      await listening(B, 'tcp', 5002);
       await primeArp();
       const before = udpMib(B);
       const SENT = 300;
@@ -177,9 +165,9 @@ describe('veth hosts with tx checksumming on, through softnet', () => {
 
   it('csum_partial off: the same datagrams leave softnet with partial checksums and B drops them', async () => {
     const s = await router('off');
-    const rx = proc(B, ['python3', '-c', UDP_COUNT, '5003']);
+    const rx = peerProcess(B, ['python3', '-c', UDP_COUNT, '5003']);
     try {
-      await bound(B, 'u', 5003);
+      await listening(B, 'udp', 5003);
       await primeArp();
       const before = udpMib(B);
       const fwd0 = s.stats().mib.Ip.ForwDatagrams;

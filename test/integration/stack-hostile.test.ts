@@ -13,8 +13,9 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack/stack.ts';
-import { nsExec, spawnInNs } from '../../src/tools/lab.ts';
+import { nsExec } from '../../src/tools/lab.ts';
 import { benignFrames, hostileFrames, scanFrames, sendFrameFile, writeFrameFile, type HostileAddrs } from '../support/hostile-frames.ts';
+import { peerProcess } from '../support/kernel-peer.ts';
 import { hasXdp, Lab, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -95,23 +96,20 @@ interface PingLog {
  * (a reply, or "no answer yet" when the next one is sent), so loss can be split by time window.
  */
 function pinger(p: Path): { stop: () => Promise<PingLog>; latestMs: () => number } {
-  const c = spawnInNs(p.a, ['ping', '-n', '-D', '-O', '-i', '0.01', '-W', '1', '-w', '120', '10.2.0.2']);
-  let out = '';
-  c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  c.stderr!.on('data', () => undefined);
-  const done = new Promise<void>((r) => c.on('exit', () => r()));
+  const c = peerProcess(p.a, ['ping', '-n', '-D', '-O', '-i', '0.01', '-W', '1', '-w', '120', '10.2.0.2']);
   return {
     /** Timestamp (unix ms) of the last ping line seen so far: how far the log reaches. */
     latestMs: () => {
+      const out = c.out();
       const i = out.lastIndexOf('\n[');
       const m = /^\[(\d+\.\d+)\]/.exec(out.slice(i + 1));
       return m ? Number(m[1]) * 1000 : 0;
     },
     stop: async () => {
-      if (c.exitCode === null) c.kill('SIGINT');
-      await done;
+      c.stop('SIGINT');
+      await c.exit;
       const seqs = new Map<number, [number, boolean]>();
-      for (const m of out.matchAll(/^\[(\d+\.\d+)\] (64 bytes from|no answer yet for).*?icmp_seq=(\d+)/gm)) {
+      for (const m of c.out().matchAll(/^\[(\d+\.\d+)\] (64 bytes from|no answer yet for).*?icmp_seq=(\d+)/gm)) {
         const seq = Number(m[3]);
         const ok = m[2].startsWith('64');
         const prev = seqs.get(seq);

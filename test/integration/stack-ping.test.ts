@@ -141,7 +141,7 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
       // The ARP first, so softnet knows the sender before the echo requests need an answer.
       await waitFor('softnet to learn 10.100.0.2 on p0.100', () => /10\.100\.0\.2 dev p0\.100/.test(stack.neigh()));
       await inject(A, A1, frames.slice(1));
-      await waitFor('tcpdump to see the ARP reply and 5 tagged echo replies', () => dump.exited(), { detail: () => dump.out() });
+      await waitFor('tcpdump to see the ARP reply and 5 tagged echo replies', () => !dump.running(), { detail: () => dump.out() });
     } finally {
       dump.stop();
     }

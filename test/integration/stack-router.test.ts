@@ -1,12 +1,11 @@
 // End to end: softnet routes between two kernel hosts (A 10.1.0.2 — softnet — B 10.2.0.2)
 // on veths in xdp-drv mode: TTL, traceroute, PMTU discovery, UDP/TCP both ways, netfilter
 // DROP/REJECT/policy with counters, ICMP errors, malformed IPv4 counted while traffic flows.
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack/stack.ts';
-import { labDown, labUp, nsExec, spawnInNs, type Lab } from '../../src/tools/lab.ts';
+import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import { eth, icmpEcho, ipv4, udp } from '../support/frames.ts';
-import { inject, pingSummary, tcpdump } from '../support/kernel-peer.ts';
+import { inject, listening, peerProcess, pingSummary, tcpdump, type PeerProcess } from '../support/kernel-peer.ts';
 import { hasXdp, namespaces } from '../support/netns.ts';
 import { dropsSince } from '../support/stats.ts';
 import { waitFor } from '../support/wait.ts';
@@ -45,20 +44,16 @@ afterAll(async () => {
 });
 
 /** A one-datagram UDP (or one-connection TCP) listener in ns; `out()` is what it received so far. */
-async function listen(ns: string, port: number, proto: 'udp' | 'tcp'): Promise<{ out: () => string; stop: () => void }> {
+async function listen(ns: string, port: number, proto: 'udp' | 'tcp'): Promise<PeerProcess> {
   const argv = proto === 'udp' ? ['nc', '-u', '-l', '-W', '1', String(port)] : ['nc', '-l', String(port)];
-  const p: ChildProcess = spawnInNs(ns, argv);
-  let out = '';
-  p.stdout!.on('data', (d) => (out += d));
-  const stop = () => void (p.exitCode === null && p.signalCode === null && p.kill('SIGTERM'));
+  const p = peerProcess(ns, argv);
   try {
-    // Ready once the socket is bound (ss), not after a guessed delay: the machine may be loaded.
-    await waitFor(`nc to listen on ${proto} ${port}`, async () => (await nsExec(ns, ['ss', '-Hln', proto === 'udp' ? '-u' : '-t', `sport = :${port}`])).stdout.trim() !== '');
+    await listening(ns, proto, port);
   } catch (e) {
-    stop();
+    p.stop();
     throw e;
   }
-  return { out: () => out, stop };
+  return p;
 }
 
 async function send(ns: string, dst: string, port: number, proto: 'udp' | 'tcp', text: string): Promise<void> {
@@ -129,15 +124,12 @@ while True:
 
 /** Start a flood from ns; stop() ends it (by its PID) and resolves with the number it sent. */
 function startFlood(ns: string, dst: string): { stop: () => Promise<number> } {
-  const p = spawnInNs(ns, ['python3', '-c', UDP_FLOOD, dst]);
-  let out = '';
-  p.stdout!.on('data', (d) => (out += d));
-  const exited = new Promise<void>((r) => (p.exitCode !== null ? r() : p.on('exit', () => r())));
+  const p = peerProcess(ns, ['python3', '-c', UDP_FLOOD, dst]);
   return {
     stop: async () => {
-      if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-      await exited;
-      return Number(out.trim());
+      p.stop();
+      await p.exit;
+      return Number(p.out().trim());
     },
   };
 }
@@ -160,7 +152,7 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
     // for any frame the kernel or veth lost under load; softnet's own drops are checked below.
     const r = await nsExec(A, ['ping', '-c', '50', '-i', '0.005', '-w', '20', '10.2.0.2']);
     try {
-      await waitFor('tcpdump in B to see 3 echo requests', () => dump.exited());
+      await waitFor('tcpdump in B to see 3 echo requests', () => !dump.running());
     } finally {
       dump.stop();
     }
@@ -322,11 +314,8 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
     };
     const watched = ['InHdrErrors', 'InCsumErrors', 'InTruncatedPkts', 'InUnknownProtos'];
     // Good traffic for the whole test: a ping that runs until stopped, one reply line each.
-    const ping = spawnInNs(A, ['ping', '-i', '0.002', dst]);
-    let pingOut = '';
-    ping.stdout!.on('data', (d) => (pingOut += d));
-    const pingExited = new Promise<void>((r) => ping.on('exit', () => r()));
-    const replies = () => pingOut.split('\n').filter((l) => /bytes from 10\.2\.0\.2/.test(l)).length;
+    const ping = peerProcess(A, ['ping', '-i', '0.002', dst]);
+    const replies = () => ping.out().split('\n').filter((l) => /bytes from 10\.2\.0\.2/.test(l)).length;
     const reps = 3;
     const got: Record<string, Record<string, number>> = {};
     const want: Record<string, Record<string, number>> = {};
@@ -348,9 +337,9 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
       const r0 = replies();
       await waitFor('ping replies after the malformed frames', () => replies() >= r0 + 50);
     } finally {
-      if (ping.exitCode === null && ping.signalCode === null) ping.kill('SIGINT');
-      await pingExited;
-      summary = pingSummary(pingOut);
+      ping.stop('SIGINT');
+      await ping.exit;
+      summary = pingSummary(ping.out());
     }
     expect(got).toEqual(want);
     // Softnet dropped exactly the malformed frames, nothing of the good traffic; every reply A

@@ -1,6 +1,7 @@
 // Kernel hosts in namespaces as test peers: traffic they send (a paced UDP flood through an
-// ordinary socket, raw frames from a packet socket), what they see (tcpdump), and ping's summary.
-// Asynchronous: softnet keeps running on this process's event loop meanwhile.
+// ordinary socket, raw frames from a packet socket), processes they run (listeners, floods, ping,
+// tcpdump), and ping's summary. Asynchronous: softnet keeps running on this process's event loop
+// meanwhile.
 import { spawn } from 'node:child_process';
 import { nsExec, spawnInNs } from '../../src/tools/lab.ts';
 import { waitFor } from './wait.ts';
@@ -61,22 +62,45 @@ export function pingSummary(out: string): { tx: number; rx: number; loss: number
   return { tx: Number(m[1]), rx: Number(m[2]), loss: Number(m[3]) };
 }
 
-/** Start tcpdump in ns and wait until it is listening; `out()` is what it printed so far. */
-export async function tcpdump(ns: string, args: string[]): Promise<{ out: () => string; done: Promise<void>; exited: () => boolean; stop: () => void }> {
-  const p = spawnInNs(ns, ['tcpdump', '-l', ...args]);
+/** A process started in a namespace, its output kept; stopped by its PID. */
+export interface PeerProcess {
+  /** What it printed so far on stdout and on stderr. */
+  out: () => string;
+  err: () => string;
+  running: () => boolean;
+  /** Resolves once it has exited. */
+  exit: Promise<void>;
+  /** Signal it (default SIGTERM) unless it has exited; await `exit` to know it is gone. */
+  stop: (signal?: NodeJS.Signals) => void;
+}
+
+/** Start argv in ns, keeping what it prints: a listener, a flood, a ping that runs until stopped. */
+export function peerProcess(ns: string, argv: string[]): PeerProcess {
+  const p = spawnInNs(ns, argv);
   let out = '';
   let err = '';
   p.stdout!.on('data', (d) => (out += d));
   p.stderr!.on('data', (d) => (err += d));
-  const done = new Promise<void>((r) => p.on('exit', () => r()));
-  const stop = () => void (p.exitCode === null && p.signalCode === null && p.kill('SIGTERM'));
+  const running = () => p.exitCode === null && p.signalCode === null;
+  const exit = new Promise<void>((r) => p.on('exit', () => r()));
+  return { out: () => out, err: () => err, running, exit, stop: (signal = 'SIGTERM') => void (running() && p.kill(signal)) };
+}
+
+/** Wait until a socket listens on `port` in ns (ss): a listener is ready by a condition, not a delay. */
+export async function listening(ns: string, proto: 'udp' | 'tcp', port: number): Promise<void> {
+  const flag = proto === 'udp' ? '-u' : '-t';
+  await waitFor(`a socket on ${proto} ${port} in ${ns}`, async () => (await nsExec(ns, ['ss', '-Hln', flag, `sport = :${port}`])).stdout.trim() !== '');
+}
+
+/** Start tcpdump in ns and wait until it is listening. With -c N it stops by itself after N packets. */
+export async function tcpdump(ns: string, args: string[]): Promise<PeerProcess> {
+  const p = peerProcess(ns, ['tcpdump', '-l', ...args]);
   try {
-    await waitFor('tcpdump to listen', () => /listening on/.test(err) || p.exitCode !== null);
+    await waitFor('tcpdump to listen', () => /listening on/.test(p.err()) || !p.running());
   } catch (e) {
-    stop();
+    p.stop();
     throw e;
   }
-  if (p.exitCode !== null) throw new Error(`tcpdump ${args.join(' ')} exited: ${err.trim()}`);
-  // exited(): tcpdump -c N stops by itself once it has seen N packets: a condition to wait for.
-  return { out: () => out, done, exited: () => p.exitCode !== null || p.signalCode !== null, stop };
+  if (!p.running()) throw new Error(`tcpdump ${args.join(' ')} exited: ${p.err().trim()}`);
+  return p;
 }
