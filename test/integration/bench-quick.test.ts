@@ -1,5 +1,6 @@
 // `softnet bench --quick` end to end with a tiny duration: every scenario either produces entries
-// of the result JSON's shape (BenchResult, src/bench/types.ts) or is reported as "not run: reason"; the lab is gone afterwards.
+// of the result JSON's shape (BenchResult, src/bench/types.ts) or is reported as "not run:
+// reason"; the lab is gone afterwards.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
