@@ -8,8 +8,8 @@
  * REJECT is only valid in the filter table (as ipt_REJECT's .table = "filter").
  */
 
-import { formatIPv4 } from '../addr.ts';
-import { nameOf, PROTOCOLS } from './names.ts';
+import { targetByName, targetOf } from './extensions.ts';
+import { formatListRow, formatSpec } from './format.ts';
 import {
   NF_ACCEPT,
   NF_DROP,
@@ -21,9 +21,10 @@ import {
   NF_INET_PRE_ROUTING,
   type NfPacket,
 } from './packet.ts';
-import { MAX_DEPTH, Program, type ChainIn, type LogSink } from './program.ts';
-import { formatListExtras, formatSpec, listAddr } from './format.ts';
-import { IptablesError, parseCommand, type Command, type Rule } from './rule.ts';
+import { MAX_DEPTH, Program, type ChainIn } from './program.ts';
+import { parseCommand, type Command } from './rule.ts';
+import { LogLimit, logLine } from './target/log.ts';
+import { IptablesError, type Host, type Rule } from './xt.ts';
 
 export * from './packet.ts';
 export { IptablesError, parseCommand, type Rule, type Command } from './rule.ts';
@@ -52,15 +53,11 @@ const TABLES: Record<string, Array<[string, number]>> = {
 };
 const TABLES_PER_HOOK = 2;
 
-/** LOG: like `-m limit` defaults, 3/s with a burst of 5, per rule. */
-const LOG_RATE = 3;
-const LOG_BURST = 5;
-
 const err = (msg: string): never => {
   throw new IptablesError(`iptables: ${msg}`);
 };
 
-export class Netfilter implements LogSink {
+export class Netfilter implements Host {
   /** Where LOG lines go (kernel: the kernel log). */
   logSink: (line: string) => void = (line) => console.error(line);
   /** LOG lines suppressed by the rate limit. */
@@ -70,11 +67,11 @@ export class Netfilter implements LogSink {
   private prog!: Program;
   /** hook * TABLES_PER_HOOK + k -> chain index in prog, -1 none. */
   private readonly hookChains = new Int32Array(NF_INET_NUMHOOKS * TABLES_PER_HOOK).fill(-1);
-  private readonly logState = new Map<Rule, { tokens: number; last: number }>();
+  private readonly logLimit = new LogLimit();
 
   constructor(
     readonly devIndex: (name: string) => number,
-    private readonly devName: (i: number) => string,
+    readonly devName: (i: number) => string,
   ) {
     for (const [t, chains] of Object.entries(TABLES)) {
       const m = new Map<string, Chain>();
@@ -153,7 +150,7 @@ export class Netfilter implements LogSink {
       }
       case 'N': {
         if (table.has(c.chain!)) err(`Chain already exists: "${c.chain}"`);
-        if (['ACCEPT', 'DROP', 'RETURN', 'REJECT', 'LOG', 'MARK', 'QUEUE'].includes(c.chain!)) err(`"${c.chain}" is a target name, not usable as a chain name`);
+        if (targetByName.has(c.chain!) || c.chain === 'QUEUE') err(`"${c.chain}" is a target name, not usable as a chain name`);
         table.set(c.chain!, { name: c.chain!, table: c.table, builtin: false, policy: -1, rules: [], polPkts: 0, polBytes: 0 });
         break;
       }
@@ -184,28 +181,13 @@ export class Netfilter implements LogSink {
     return '';
   }
 
-  /** The LOG target (slow path, rate-limited per rule). */
+  /** The LOG target's slow path (target/log.ts): rate-limited per rule, then to logSink. */
   log(rule: Rule, p: NfPacket): void {
-    const now = performance.now() / 1000;
-    let st = this.logState.get(rule);
-    if (st === undefined) this.logState.set(rule, (st = { tokens: LOG_BURST, last: now }));
-    st.tokens = Math.min(LOG_BURST, st.tokens + (now - st.last) * LOG_RATE);
-    st.last = now;
-    if (st.tokens < 1) {
+    if (!this.logLimit.allow(rule)) {
       this.logSuppressed++;
       return;
     }
-    st.tokens--;
-    const dev = (i: number) => (i < 0 ? '' : String(this.devName(i) ?? i));
-    let s = `${rule.target.logPrefix ?? ''}IN=${dev(p.iif)} OUT=${dev(p.oif)} SRC=${formatIPv4(p.saddr)} DST=${formatIPv4(p.daddr)} LEN=${p.len}`;
-    if (p.fragOff !== 0) s += ` FRAG:${p.fragOff}`;
-    const pn = nameOf(PROTOCOLS, p.proto);
-    s += ` PROTO=${pn === undefined ? p.proto : pn.toUpperCase()}`;
-    if (p.fragOff === 0 && (p.proto === 6 || p.proto === 17) && p.sport >= 0) s += ` SPT=${p.sport} DPT=${p.dport}`;
-    if (p.fragOff === 0 && p.proto === 6) for (const [n, b] of [['URG', 0x20], ['ACK', 0x10], ['PSH', 0x08], ['RST', 0x04], ['SYN', 0x02], ['FIN', 0x01]] as const) if (p.tcpFlags & b) s += ` ${n}`;
-    if (p.fragOff === 0 && p.proto === 1 && p.icmpType >= 0) s += ` TYPE=${p.icmpType} CODE=${p.icmpCode}`;
-    if (p.mark !== 0) s += ` MARK=0x${p.mark.toString(16)}`;
-    this.logSink(s);
+    this.logSink(logLine(rule, p, this.devName));
   }
 
   /** Counters of a rule (1-based) or, without num, of the chain policy; for tests and `softnet stat`. */
@@ -239,7 +221,8 @@ export class Netfilter implements LogSink {
       if (to === undefined) err(`Couldn't load target "${r.target.chain}" (no such chain in table ${c.table}; create it with -N ${r.target.chain})`);
       if (to!.builtin) err(`can't jump to built-in chain "${r.target.chain}"`);
     }
-    if (r.target.kind === 'REJECT' && c.table !== 'filter') err(`REJECT is only valid in the filter table, not "${c.table}"`);
+    const only = targetOf(r.target).table;
+    if (only !== undefined && only !== c.table) err(`${r.target.kind} is only valid in the ${only} table, not "${c.table}"`);
     const rules = ch.rules.slice();
     if (c.cmd === 'A') rules.push(r);
     else if (c.cmd === 'I') {
@@ -300,7 +283,7 @@ export class Netfilter implements LogSink {
     };
     for (const ch of all) if (walk(ch) > MAX_DEPTH) err(`chains nest deeper than ${MAX_DEPTH} jumps (from "${ch.name}")`);
     const chainId = (from: number, name: string) => index.get(`${all[from].table}/${name}`)!;
-    const prog = new Program(all, chainId, this.devName, this);
+    const prog = new Program(all, chainId, this);
     this.hookChains.fill(-1);
     for (const [t, chains] of Object.entries(TABLES)) {
       for (const [name, hook] of chains) {
@@ -309,7 +292,7 @@ export class Netfilter implements LogSink {
       }
     }
     this.prog = prog;
-    this.logState.clear();
+    this.logLimit.clear();
   }
 
   private list(table: Map<string, Chain>, c: Command): string {
@@ -340,19 +323,7 @@ export class Netfilter implements LogSink {
         let s = '';
         if (c.lineNumbers) s += `${String(i + 1).padEnd(4)} `;
         if (c.verbose) s += c.exact ? `${num(r.pkts, false)} ${String(r.bytes).padStart(10)} ` : `${num(r.pkts, false)} ${num(r.bytes, false)} `;
-        const t = r.target;
-        s += `${(t.kind === 'NONE' ? '' : t.kind === 'JUMP' || t.kind === 'GOTO' ? t.chain! : t.kind).padEnd(9)} `;
-        s += r.proto?.inv ? '!' : ' ';
-        const pn = r.proto === undefined ? 'all' : (nameOf(PROTOCOLS, r.proto.num) ?? String(r.proto.num));
-        s += pn.padEnd(5);
-        s += (r.frag?.inv ? '!' : '-') + (r.frag ? 'f' : '-') + ' ';
-        if (c.verbose) {
-          const ifc = (x: { name: string; inv: boolean } | undefined) => (x === undefined ? (c.numeric ? '*' : 'any') : `${x.inv ? '!' : ''}${x.name}`);
-          s += ` ${ifc(r.iif).padEnd(6)} ${ifc(r.oif).padEnd(6)} `;
-        }
-        s += (r.src?.inv ? '!' : ' ') + listAddr(r.src, c.numeric).padEnd(19) + ' ';
-        s += (r.dst?.inv ? '!' : ' ') + listAddr(r.dst, c.numeric).padEnd(19) + ' ';
-        s += formatListExtras(r, c.numeric);
+        s += formatListRow(r, c.verbose, c.numeric);
         out.push(s.trimEnd());
       });
     }

@@ -1,0 +1,123 @@
+/**
+ * The rule record layout and the evaluator's match and target functions, generated once at load
+ * from the extensions' code (xt.ts Test/TargetExt). Rule constants stay in Program's Int32Array,
+ * so rule changes never generate code, and the generated functions are the monomorphic, inlinable
+ * straight-line tests a hand-written evaluator would have. The source is `SOURCE`, for reading.
+ *
+ * A rule record (STRIDE int32, hot fields first: the first 16 share a cache line):
+ *   [0] flags: bit k = the rule has test k, bit k + 16 = it is negated
+ *   [1] target id (standard.ts T_*, or an extension target's)
+ *   [2..] the target's slots (shared: a rule has one target), then each test's slots, hot tests first.
+ */
+
+import { MATCHES, TARGETS } from './extensions.ts';
+import type { NfPacket } from './packet.ts';
+import { T_FIRST_EXT } from './target/standard.ts';
+import type { TargetExt, Test } from './xt.ts';
+
+export const F_FLAGS = 0;
+export const F_TARGET = 1;
+const F_TARGET_SLOTS = 2;
+export const STRIDE = 32;
+/** Flag bits: 16 tests, 16 negations. */
+const MAX_TESTS = 16;
+/** What the target function returns to go on with the next rule (the kernel's XT_CONTINUE). */
+export const XT_CONTINUE = -1;
+
+export interface PlacedTest {
+  test: Test;
+  bit: number;
+  /** Record offsets of its slots. */
+  off: number[];
+}
+export interface PlacedTarget {
+  ext: TargetExt;
+  id: number;
+  off: number[];
+}
+
+/** Every test once (tcp and udp share theirs), in registry order: the order of the flag bits. */
+const allTests = [...new Set(MATCHES.flatMap((m) => m.tests ?? []))];
+if (allTests.length > MAX_TESTS) throw new Error(`netfilter: ${allTests.length} tests, the flags word holds ${MAX_TESTS}`);
+
+const targetSlots = Math.max(...TARGETS.map((t) => t.slots?.length ?? 0));
+let nextSlot = F_TARGET_SLOTS + targetSlots;
+const place = (n: number) => Array.from({ length: n }, () => nextSlot++);
+const hotFirst = [...allTests.filter((t) => t.hot), ...allTests.filter((t) => !t.hot)];
+const offsets = new Map(hotFirst.map((t) => [t, place(t.slots.length)]));
+if (nextSlot > STRIDE) throw new Error(`netfilter: rule records need ${nextSlot} slots, STRIDE is ${STRIDE}`);
+
+export const TESTS: readonly PlacedTest[] = allTests.map((test, bit) => ({ test, bit, off: offsets.get(test)! }));
+
+let nextId = T_FIRST_EXT;
+export const TARGET_IDS: ReadonlyMap<string, PlacedTarget> = new Map(
+  TARGETS.map((ext) => [ext.kind, { ext, id: ext.builtin ?? nextId++, off: (ext.slots ?? []).map((_, i) => F_TARGET_SLOTS + i) }]),
+);
+
+/** `$slot` -> `d[b + offset]`. */
+function slots(code: string, names: readonly string[], off: number[]): string {
+  return code.replace(/\$(\w+)/g, (_, s: string) => {
+    const i = names.indexOf(s);
+    if (i < 0) throw new Error(`netfilter: "$${s}" is not a slot in: ${code}`);
+    return `d[b + ${off[i]}]`;
+  });
+}
+
+function cond(t: PlacedTest): string {
+  const on = 1 << t.bit;
+  const negated = `((f & ${on << 16}) !== 0)`;
+  const test = slots(t.test.test, t.test.slots, t.off);
+  const guard = t.test.guard === undefined ? '' : `!(${slots(t.test.guard, t.test.slots, t.off)}) || `;
+  return `  if (f & ${on} && (${guard}(${test}) === ${negated})) return false;`;
+}
+
+const hot = TESTS.filter((t) => t.test.hot);
+const rare = TESTS.filter((t) => !t.test.hot);
+const rareBits = rare.reduce((m, t) => m | (1 << t.bit), 0);
+const extTargets = [...TARGET_IDS.values()].filter((t) => t.ext.code !== undefined);
+
+const helpers = new Map<string, Function>();
+for (const h of [...allTests.map((t) => t.helpers), ...TARGETS.map((t) => t.helpers)]) {
+  for (const [name, fn] of Object.entries(h ?? {})) {
+    if (helpers.has(name) && helpers.get(name) !== fn) throw new Error(`netfilter: two helpers named "${name}"`);
+    helpers.set(name, fn);
+  }
+}
+
+export const SOURCE = `"use strict";
+// all of rule r's tests hold for p (the ip part's hot tests here, small enough to inline)
+function match(d, b, r, p, x) {
+  const prog = this;
+  const f = d[b];
+${hot.map(cond).join('\n')}
+  if (f & ${rareBits}) return this.matchMore(d, b, r, p, x, f);
+  return true;
+}
+function matchMore(d, b, r, p, x, f) {
+  const prog = this;
+${rare.map(cond).join('\n')}
+  return true;
+}
+// the extension targets: a verdict, or ${XT_CONTINUE} to go on
+function target(d, b, r, p, x, t) {
+  const prog = this;
+  switch (t) {
+${extTargets.map((t) => `    case ${t.id}: {\n      ${slots(t.ext.code!, t.ext.slots ?? [], t.off)}\n      return ${XT_CONTINUE};\n    }`).join('\n')}
+  }
+  return ${XT_CONTINUE};
+}
+return { match, matchMore, target };
+//# sourceURL=netfilter-program.js
+`;
+
+/**
+ * The generated functions, installed as Program's methods: `this.match(...)` on a Program is a
+ * call V8 resolves through the (stable) prototype, so it inlines without a per-call check.
+ */
+export interface Generated {
+  match(d: Int32Array, b: number, r: number, p: NfPacket, x: Int32Array): boolean;
+  matchMore(d: Int32Array, b: number, r: number, p: NfPacket, x: Int32Array, f: number): boolean;
+  target(d: Int32Array, b: number, r: number, p: NfPacket, x: Int32Array, t: number): number;
+}
+
+export const GENERATED = new Function(...helpers.keys(), SOURCE)(...helpers.values()) as Generated;
