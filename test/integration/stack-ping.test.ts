@@ -15,8 +15,10 @@ import { waitFor } from '../support/wait.ts';
 
 const LAB = 'ping';
 const dir = mkdtempSync(join(tmpdir(), `sn-${LAB}-`));
-// The default path for the stack's name, so the CLI is reached with --name like a person would.
-const control = `/run/softnet/${LAB}.sock`;
+// The stack's name carries the softnet prefix too (its socket is in /run/softnet, shared with a
+// person's stacks); its default path, so the CLI is reached with --name like a person would.
+const STACK = `sn${LAB}`;
+const control = `/run/softnet/${STACK}.sock`;
 let lab: Lab;
 let stack: Stack;
 let A: string; // host A namespace
@@ -27,7 +29,7 @@ beforeAll(async () => {
   lab = await labUp({ name: LAB });
   A = lab.a.host.ns;
   A1 = lab.a.host.dev;
-  stack = new Stack({ name: LAB, control });
+  stack = new Stack({ name: STACK, control });
   await stack.addPort({ name: 'p0', dev: lab.a.dev, mode: 'xdp-drv', addresses: ['10.1.0.1/24'], vlans: [{ id: 100, addresses: ['10.100.0.1/24'] }] });
   await stack.start();
 });
@@ -77,7 +79,7 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
 
   it('a capture taken during a ping reads back in tcpdump with the same count', async () => {
     const file = join(dir, 'ping.pcap');
-    const cap = spawnSoftnet(['capture', '--name', LAB, '--write', file]);
+    const cap = spawnSoftnet(['capture', '--name', STACK, '--write', file]);
     let err = '';
     cap.stderr!.on('data', (d) => (err += d));
     const exited = new Promise<number>((res) => cap.on('exit', (c) => res(c ?? -1)));
@@ -107,7 +109,7 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
 
   it('capture --dev --count stops by itself after K frames', async () => {
     const file = join(dir, 'count.pcap');
-    const cap = spawnSoftnet(['capture', '--name', LAB, '--dev', 'p0', '--count', '10', '--write', file]);
+    const cap = spawnSoftnet(['capture', '--name', STACK, '--dev', 'p0', '--count', '10', '--write', file]);
     let err = '';
     cap.stderr!.on('data', (d) => (err += d));
     const exited = new Promise<number>((res) => cap.on('exit', (c) => res(c ?? -1)));
