@@ -5,13 +5,7 @@
  * generation is driven by one seeded PRNG so a failing batch can be regenerated exactly.
  */
 
-/** xorshift32: next state. Never 0 for a nonzero start. */
-export function xs32(x: number): number {
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  return x >>> 0;
-}
+import { xs32 } from './rng.ts';
 
 /** A seeded PRNG whose state can be saved and restored (replay of one batch). */
 export class Rng {

@@ -1,12 +1,13 @@
+/** xorshift32: the next state. Never 0 for a nonzero start. */
+export function xs32(x: number): number {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return x >>> 0;
+}
+
 /** Deterministic xorshift32 (non-zero u32 per call), so a failing seed reproduces. */
 export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  return () => (s = xs32(s));
 }

@@ -6,19 +6,7 @@ import { createBlocklist } from '../../filters/blocklist.ts';
 import { createSynGuard } from '../../filters/syn-guard.ts';
 import { MAC_A, Sink, stack, synFrame, udpFrame } from '../support/core-graph.ts';
 import { replayFrames, runFuzz } from '../support/fuzz.ts';
-
-/** Deterministic PRNG (xorshift32) so a failure reproduces. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
+import { rng } from '../support/rng.ts';
 
 /** Reflects IPv4 packets out of their (sub)device, as ip-output would. */
 class Reflect implements Stage {
@@ -58,7 +46,8 @@ describe('untrusted frames', () => {
       return guard(ctx);
     });
     s.napi.start();
-    const r = rng(12345);
+    const u32 = rng(12345);
+    const r = () => u32() / 4294967296;
     const types = [0x0800, 0x0806, 0x8100, 0x86dd, 0x88a8, 0x0000, 0xffff];
     let sent = 0;
     for (let round = 0; round < 30; round++) {

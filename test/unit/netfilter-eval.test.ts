@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskOf, parseIPv4 } from '../../src/ipv4/addr.ts';
+import { maskOf, parseIPv4 } from '../../src/wire/addr.ts';
 import {
   Netfilter,
   NfPacket,
@@ -17,6 +17,7 @@ import {
   parseCommand,
   type Rule,
 } from '../../src/ipv4/netfilter/netfilter.ts';
+import { rng } from '../support/rng.ts';
 
 const devs = ['p0', 'p1', 'eth0', 'veth9'];
 const mk = (...lines: string[]) => {
@@ -291,17 +292,6 @@ function naiveRun(chains: Map<string, Rule[]>, counts: Map<Rule, number>, name: 
     if (t.kind === 'GOTO') return naiveRun(chains, counts, t.chain!, p) ?? 'RETURN';
   }
   return undefined;
-}
-
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
 }
 
 describe('netfilter differential: compiled vs interpreted', () => {

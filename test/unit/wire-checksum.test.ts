@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { csumFinish, csumFold, csumPartial, csumReplace16 } from '../../src/wire/checksum.ts';
 import { ipDecreaseTtl, ipHdrCsumOk, ipHdrCsumOk5, ipSendCheck } from '../../src/wire/ipv4.ts';
+import { rng } from '../support/rng.ts';
 
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 /** RFC 1071 by the book, byte pairs, for comparison. */
 function naive(bytes: Uint8Array, off: number, len: number): number {
