@@ -1,6 +1,6 @@
 // Hostile frames for stack-hostile.test.ts: a seeded generator (the same seed gives the same bytes,
 // so softnet and the Linux router see exactly the same burst) and a sender that pushes a file of
-// frames out of a device from a namespace (python3 AF_PACKET, as root). Not a test file itself.
+// frames out of a device from a namespace (python3 AF_PACKET, as root).
 //
 // What A (10.1.0.2, behind the router's 10.1.0.1) sends: ARP from many and spoofed senders (on and
 // off the subnet, claiming the router's and B's address, broadcast/multicast/zero/loopback sender
