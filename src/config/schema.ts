@@ -45,6 +45,26 @@ export interface NapiConfig {
   cpu: number;
 }
 
+/**
+ * A built-in service on a socket of the stack (inetd's internal services): `{proto: udp, port: 7,
+ * kind: echo}`. The kinds each protocol offers are in SERVICE_KINDS; `address` (default: all of
+ * the stack's addresses) binds to one.
+ */
+export interface ServiceConfig {
+  proto: ServiceProto;
+  port: number;
+  kind: string;
+  address?: string;
+}
+
+export type ServiceProto = 'udp' | 'tcp';
+
+/** Service kinds per protocol: echo (RFC 862) sends every datagram back, discard (RFC 863) drops it. */
+export const SERVICE_KINDS: Record<ServiceProto, readonly string[]> = {
+  udp: ['echo', 'discard'],
+  tcp: [],
+};
+
 export interface Config {
   name: string;
   /** Control socket path; default /run/softnet/NAME.sock. */
@@ -54,6 +74,7 @@ export interface Config {
   netfilter: string[];
   sysctl: Record<string, string | number>;
   napi: NapiConfig;
+  services: ServiceConfig[];
 }
 
 export interface ConfigProblem {
@@ -185,10 +206,11 @@ function join(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
 
-const TOP_KEYS = ['name', 'control', 'ports', 'routes', 'netfilter', 'sysctl', 'napi'] as const;
+const TOP_KEYS = ['name', 'control', 'ports', 'routes', 'netfilter', 'sysctl', 'napi', 'services'] as const;
 const PORT_KEYS = ['name', 'dev', 'queue', 'mode', 'addresses', 'mtu', 'xdp', 'vlans', 'csum_partial'] as const;
 const VLAN_KEYS = ['id', 'name', 'addresses', 'mtu'] as const;
 const NAPI_KEYS = ['weight', 'budget', 'busy_poll', 'cpu'] as const;
+const SERVICE_KEYS = ['proto', 'port', 'kind', 'address'] as const;
 
 /**
  * Validate a parsed YAML/JSON document. Returns the config with defaults filled in, or throws a
@@ -284,6 +306,41 @@ export function validateConfig(raw: unknown, file?: string): Config {
     }
   }
 
+  const services: ServiceConfig[] = [];
+  if (top.services !== undefined) {
+    const taken = new Set<string>();
+    c.list(top.services, 'services').forEach((rs, i) => {
+      const path = `services[${i}]`;
+      const o = c.object(rs, path, SERVICE_KEYS);
+      if (o === null) return;
+      const protos = Object.keys(SERVICE_KINDS) as ServiceProto[];
+      let proto: ServiceProto | undefined;
+      if (o.proto === undefined) c.fail(`${path}.proto`, `required (${protos.join(' | ')})`);
+      else if (typeof o.proto !== 'string' || !(protos as string[]).includes(o.proto)) c.fail(`${path}.proto`, `expected one of ${protos.join(' | ')}, got ${describe(o.proto)}`);
+      else proto = o.proto as ServiceProto;
+      const port = o.port === undefined ? (c.fail(`${path}.port`, 'required (1..65535)'), undefined) : c.int(o.port, `${path}.port`, 1, 65535);
+      let kind: string | undefined;
+      if (o.kind === undefined) c.fail(`${path}.kind`, 'required (echo, discard...)');
+      else if (proto !== undefined) {
+        const kinds = SERVICE_KINDS[proto];
+        if (typeof o.kind !== 'string' || !kinds.includes(o.kind)) c.fail(`${path}.kind`, kinds.length ? `expected one of ${kinds.join(' | ')} for ${proto}, got ${describe(o.kind)}` : `no ${proto} services are built in yet`);
+        else kind = o.kind;
+      }
+      let address: string | undefined;
+      if (o.address !== undefined) {
+        const a = c.string(o.address, `${path}.address`, /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/, 'an IPv4 address like 10.1.0.1');
+        if (a !== undefined && a.split('.').some((x) => Number(x) > 255)) c.fail(`${path}.address`, `${JSON.stringify(a)} is not an IPv4 address`);
+        else address = a;
+      }
+      if (proto !== undefined && port !== undefined) {
+        const key = `${proto}/${address ?? '0.0.0.0'}:${port}`;
+        if (taken.has(key)) c.fail(`${path}.port`, `${proto} port ${port} is used by another service`);
+        taken.add(key);
+      }
+      if (proto !== undefined && port !== undefined && kind !== undefined) services.push({ proto, port, kind, ...(address !== undefined ? { address } : {}) });
+    });
+  }
+
   if (c.problems.length > 0) throw new ConfigError(c.problems, file);
-  return { name, control, ports, routes, netfilter, sysctl, napi };
+  return { name, control, ports, routes, netfilter, sysctl, napi, services };
 }

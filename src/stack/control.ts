@@ -5,6 +5,7 @@
  * in as a ControlHost, so this module never imports stack.ts.
  */
 import type { Counters } from '../core/counters.ts';
+import type { SockInfo } from '../transport/types.ts';
 import type { ControlContext, ControlHandler } from './control-socket.ts';
 import { SOFTNET, type CapturedFrame, type CaptureOptions, type FrameAccount, type PortInfo, type RuntimeView, type StackStats } from './types.ts';
 
@@ -22,6 +23,8 @@ export interface ControlHost {
   neigh(): string;
   portInfo(): PortInfo[];
   frames(): FrameAccount;
+  /** Every socket of every transport protocol (`ss`). */
+  sockets(): SockInfo[];
   capture(o: CaptureOptions, deliver: (frames: CapturedFrame[], dropped: number) => void): () => void;
 }
 
@@ -48,6 +51,7 @@ export function controlHandlers(stack: ControlHost, extra: Record<string, Contro
     neigh: () => ({ output: stack.neigh() }),
     ports: () => stack.portInfo(),
     frames: () => stack.frames(),
+    ss: () => ({ sockets: stack.sockets() }),
     capture: (a, ctx) => capture(stack, a, ctx),
     ...extra,
   };

@@ -29,12 +29,14 @@ import type { Ipv4 } from '../ipv4/index.ts';
 import type { Netfilter } from '../ipv4/netfilter/netfilter.ts';
 import { formatMac } from '../wire/addr.ts';
 import { registerL2, type L2 } from '../l2/index.ts';
+import { registerTransport, type Transport, type Udp } from '../transport/index.ts';
 import { ControlServer, type ControlHandler } from './control-socket.ts';
 import { startCapture } from './capture.ts';
 import { controlHandlers, type ControlHost } from './control.ts';
 import { ipAddrAdd, ipRoute, iptables, ipv4Sysctl, wireIpv4 } from './ipv4.ts';
 import { LinkWatch } from './link.ts';
 import { csumPartialSetup, openStackPort, setPortMac } from './port.ts';
+import { startServices } from './services.ts';
 import { stackStats } from './stats.ts';
 import {
   SOFTNET,
@@ -68,6 +70,8 @@ export class Stack implements ControlHost {
   readonly ipv4: Ipv4;
   /** iptables' tables (filter, ...), attached to the IPv4 hooks. */
   readonly netfilter: Netfilter;
+  /** Sockets: UDP (and TCP), the ip-local-out ring, the socket frame budget, their sysctls. */
+  readonly transport: Transport;
   /** Stack-level counters that are not drops (types.ts SOFTNET_COUNTERS). */
   readonly counters = new Counters('softnet', SOFTNET_COUNTERS);
 
@@ -105,7 +109,8 @@ export class Stack implements ControlHost {
     this.graph.add(this.xdp);
     this.graph.add(this.eth);
     ({ ipv4: this.ipv4, netfilter: this.netfilter } = wireIpv4(this.graph, this.devs, this.ptype));
-    for (const [k, v] of Object.entries(opts.sysctl ?? {})) ipv4Sysctl(this.ipv4, k, v);
+    this.transport = registerTransport(this.graph, this.ipv4);
+    for (const [k, v] of Object.entries(opts.sysctl ?? {})) this.sysctl(k, v);
     this.l2 = registerL2(this.graph, this.devs, this.ptype, opts.neigh ?? {});
     this.l2.neigh.attach(this.graph);
     this.xmit = new DevXmit(this.devs, this.taps);
@@ -129,6 +134,7 @@ export class Stack implements ControlHost {
       for (const p of cfg.ports) await s.addPort(p);
       cfg.routes.forEach((r, i) => s.configLine(`routes[${i}]`, () => s.route(r.startsWith('add ') ? r : `add ${r}`)));
       cfg.netfilter.forEach((r, i) => s.configLine(`netfilter[${i}]`, () => s.iptables(r)));
+      startServices(s.transport, cfg.services, (path, e) => new Error(`config: ${path}: ${e instanceof Error ? e.message : String(e)}`));
     } catch (e) {
       await s.stop();
       throw e;
@@ -245,9 +251,23 @@ export class Stack implements ControlHost {
     return iptables(this.ipv4, this.netfilter, line);
   }
 
-  /** Set a sysctl by its Linux name (`ip_forward`, `net.ipv4.icmp_ratelimit`...); returns the value. */
+  /**
+   * Set a sysctl by its Linux name (`ip_forward`, `net.ipv4.icmp_ratelimit`, `net.core.rmem_max`,
+   * `ip_local_port_range`...); returns the value.
+   */
   sysctl(name: string, value?: number | string): number | string {
+    if (this.transport.hasSysctl(name)) return this.transport.setSysctl(name, value);
     return ipv4Sysctl(this.ipv4, name, value);
+  }
+
+  /** UDP: `stack.udp.createSocket()` (node:dgram-like sockets on this stack's addresses). */
+  get udp(): Udp {
+    return this.transport.udp;
+  }
+
+  /** Every socket as `ss` lists it. */
+  sockets() {
+    return this.transport.sockets();
   }
 
   /** `ip neigh` text. */
@@ -308,6 +328,7 @@ export class Stack implements ControlHost {
     try {
       this.l2.neigh.tick();
       this.ipv4.expire();
+      this.transport.tick(performance.now());
     } catch (e) {
       // A timer bug must not kill the router; it is logged once per kind.
       this.warnOnce('tick', `stack ${this.name}: aging timer failed: ${e instanceof Error ? e.stack : String(e)}`);
@@ -332,6 +353,7 @@ export class Stack implements ControlHost {
     this.l2.neigh.stopTimer();
     this.l2.neigh.clear();
     this.ipv4.close();
+    this.transport.close();
     for (const p of this.ports) {
       try {
         p.close();
@@ -350,7 +372,8 @@ export class Stack implements ControlHost {
     for (const p of this.ports) ports += p.inFlight();
     const neigh = this.l2.neigh.framesHeld();
     const ipv4 = this.ipv4.held();
-    return { total, free, ports, neigh, ipv4, lost: total - free - ports - neigh - ipv4 };
+    const sockets = this.transport.held();
+    return { total, free, ports, neigh, ipv4, sockets, lost: total - free - ports - neigh - ipv4 - sockets };
   }
 
   // ---- observability --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import type { XdpHook } from '../core/xdp.ts';
 import { OPER_NAMES } from '../driver/link.ts';
 import type { Ipv4 } from '../ipv4/index.ts';
 import type { L2 } from '../l2/index.ts';
+import type { Transport } from '../transport/index.ts';
 import type { LinkWatch } from './link.ts';
 import type { FrameAccount, StackStats } from './types.ts';
 
@@ -24,6 +25,7 @@ export interface StatsSource {
   readonly graph: Graph;
   readonly ipv4: Ipv4;
   readonly l2: L2;
+  readonly transport: Transport;
   readonly counters: Counters;
   frames(): FrameAccount;
 }
@@ -66,7 +68,7 @@ export function stackStats(s: StatsSource, link: LinkWatch | null, uptimeSec: nu
     softnet: s.napi.stat().map((q) => ({ queue: `${q.dev}/${q.queue}`, processed: q.processed, dropped: q.dropped, time_squeeze: q.time_squeeze })),
     ports,
     drops: s.graph.drops.toJSON(),
-    mib: { ...s.ipv4.mib.toJSON(), Neigh: s.l2.neigh.stats.toJSON(), Softnet: s.counters.toJSON() },
+    mib: { ...s.ipv4.mib.toJSON(), ...s.transport.mib(), Neigh: s.l2.neigh.stats.toJSON(), Softnet: s.counters.toJSON() },
     frames: s.frames(),
   };
 }

@@ -79,6 +79,8 @@ export interface FrameAccount {
   ports: number;
   neigh: number;
   ipv4: number;
+  /** Socket receive queues (and recvBatch views not yet released) and the ip-local-out ring. */
+  sockets: number;
   lost: number;
 }
 

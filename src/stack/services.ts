@@ -1,0 +1,43 @@
+/**
+ * Built-in services from the config's `services:` (inetd's internal services), on the stack's own
+ * sockets: UDP echo (RFC 862: every datagram goes back to its sender) and discard (RFC 863:
+ * read and dropped — through recvBatch/release, so a discarded datagram is never copied).
+ * TCP kinds join here as the TCP layer offers them (config/schema.ts SERVICE_KINDS).
+ */
+import type { ServiceConfig } from '../config/schema.ts';
+import { UdpViews, type Transport, type UdpSocket } from '../transport/index.ts';
+
+/** Start every service; an error (EADDRINUSE...) is reported through `fail` with the service's config path. */
+export function startServices(t: Transport, services: readonly ServiceConfig[], fail: (path: string, e: unknown) => Error): void {
+  services.forEach((svc, i) => {
+    try {
+      if (svc.proto === 'udp') udpService(t, svc);
+      else throw new Error(`no ${svc.proto} services are built in yet`);
+    } catch (e) {
+      throw fail(`services[${i}]`, e);
+    }
+  });
+}
+
+function udpService(t: Transport, svc: ServiceConfig): UdpSocket {
+  const s = t.udp.createSocket();
+  s.bind(svc.port, svc.address);
+  switch (svc.kind) {
+    case 'echo':
+      // A send refused (ENOBUFS) is counted in SndbufErrors; the service goes on.
+      s.on('message', (msg, rinfo) => s.send(msg, rinfo.port, rinfo.address, () => undefined));
+      break;
+    case 'discard': {
+      const views = new UdpViews(64);
+      s.on('readable', () => {
+        while (s.recvBatch(views) > 0);
+        s.release();
+      });
+      break;
+    }
+    default:
+      s.close();
+      throw new Error(`udp service kind ${svc.kind} is unknown (echo | discard)`);
+  }
+  return s;
+}

@@ -1,0 +1,111 @@
+import { Counters } from '../core/counters.ts';
+import type { FramePool } from '../driver/pool.ts';
+import type { Ipv4 } from '../ipv4/index.ts';
+import type { LocalOut } from './local-out.ts';
+import type { SockMem } from './sock-mem.ts';
+import type { TransportSysctl } from './sysctl.ts';
+import { UDP, UDP_NAMES } from './udp-mib.ts';
+import type { UdpQueue } from './udp-queue.ts';
+import { UdpTable } from './udp-table.ts';
+
+/** What udp-rcv needs of a socket (UdpSocket implements it). */
+export interface UdpSock {
+  readonly id: number;
+  readonly q: UdpQueue;
+  /** SO_RCVBUF in bytes: the queue takes no more once q.bytes exceeds it. */
+  rcvbuf: number;
+  /** Datagrams this socket dropped (SO_RXQ_OVFL). */
+  drops: number;
+  /** 1 while on the ready list (a notification is pending). */
+  ready: number;
+  /** New datagrams were queued: deliver to 'message' listeners / iterators / 'readable' (outside any dispatch). */
+  dataReady(): void;
+}
+
+/**
+ * The state of the UDP layer that its parts share — socket table, sockets by id, MIB, the UMEM
+ * views, the transport's budget, ring and sysctls — and the ready list: udp-rcv marks a socket
+ * when it queues a datagram and, after the dispatch, one microtask tells each marked socket
+ * (sk_data_ready). The application runs there, never inside a dispatch: its sends go through
+ * the ip-local-out ring, and an exception in its handler cannot break a stage.
+ */
+export class UdpState {
+  readonly table = new UdpTable();
+  socks: Array<UdpSock | null> = [];
+  readonly counters = new Counters('Udp', UDP_NAMES);
+  readonly pool: FramePool;
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+  /** Bytes one held frame costs against SO_RCVBUF. */
+  readonly truesize: number;
+  ready = new Int32Array(16);
+  nReady = 0;
+  private scheduled = false;
+  private readonly notifyFn = (): void => this.notify();
+
+  constructor(
+    readonly ipv4: Ipv4,
+    readonly sysctl: TransportSysctl,
+    readonly mem: SockMem,
+    readonly out: LocalOut,
+  ) {
+    this.pool = ipv4.ctx.pool;
+    this.u8 = this.pool.umem.u8;
+    this.dv = this.pool.umem.dv;
+    this.truesize = mem.truesize;
+  }
+
+  /** Register a socket under its table id (control plane). */
+  add(s: UdpSock): void {
+    while (this.socks.length <= s.id) this.socks.push(null);
+    this.socks[s.id] = s;
+    if (this.ready.length < this.socks.length) {
+      const r = new Int32Array(this.socks.length * 2);
+      r.set(this.ready);
+      this.ready = r;
+    }
+  }
+
+  remove(s: UdpSock): void {
+    if (this.socks[s.id] === s) this.socks[s.id] = null;
+  }
+
+  /** Put socket s on the ready list (hot path: no allocation). */
+  markReady(s: UdpSock): void {
+    if (s.ready !== 0) return;
+    s.ready = 1;
+    this.ready[this.nReady++] = s.id;
+  }
+
+  /** After a dispatch (or a listener appearing): notify the ready sockets on a microtask. */
+  scheduleNotify(): void {
+    if (this.scheduled || this.nReady === 0) return;
+    this.scheduled = true;
+    queueMicrotask(this.notifyFn);
+  }
+
+  private notify(): void {
+    this.scheduled = false;
+    const n = this.nReady;
+    this.nReady = 0;
+    let err: unknown = null;
+    for (let k = 0; k < n; k++) {
+      const s = this.socks[this.ready[k]];
+      if (s === null || s === undefined || s.ready === 0) continue;
+      s.ready = 0;
+      try {
+        s.dataReady();
+      } catch (e) {
+        // An application handler threw: the other sockets still hear of their data, then the
+        // error surfaces as an uncaught exception, as from a node:dgram 'message' handler.
+        err ??= e;
+      }
+    }
+    if (err !== null) throw err;
+  }
+
+  /** Count n datagrams read by the application (udp_recvmsg counts InDatagrams, not udp_rcv). */
+  delivered(n: number): void {
+    this.counters.v[UDP.InDatagrams] += n;
+  }
+}
