@@ -23,6 +23,7 @@ export const commands: Record<string, Entry> = {
   lab: { summary: 'create/remove/show a lab of namespaces and veth pairs', load: () => import('./lab.ts') },
   up: { summary: 'run a stack from a YAML config in the foreground (Ctrl-C stops it)', load: () => import('./up.ts') },
   stat: { summary: "a running stack's counters: softnet_stat, ports, drops, IP MIB; --runtime per stage", load: () => import('./stat.ts') },
+  ss: { summary: "a running stack's sockets, like ss (-t -u -l -a -n -i)", load: () => import('./ss.ts') },
   capture: { summary: 'capture frames of a running stack into a pcap file', load: () => import('./capture.ts') },
   route: { summary: "show/change a running stack's routes (iproute2 syntax)", load: () => import('./route.ts') },
   iptables: { summary: "show/change a running stack's netfilter rules (iptables syntax)", load: () => import('./iptables.ts') },
