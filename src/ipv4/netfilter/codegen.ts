@@ -63,12 +63,31 @@ function slots(code: string, names: readonly string[], off: number[]): string {
   });
 }
 
-function cond(t: PlacedTest): string {
+function cond(t: PlacedTest, indent = '  '): string {
   const on = 1 << t.bit;
   const negated = `((f & ${on << 16}) !== 0)`;
   const test = slots(t.test.test, t.test.slots, t.off);
   const guard = t.test.guard === undefined ? '' : `!(${slots(t.test.guard, t.test.slots, t.off)}) || `;
-  return `  if (f & ${on} && (${guard}(${test}) === ${negated})) return false;`;
+  return `${indent}if (f & ${on} && (${guard}(${test}) === ${negated})) return false;`;
+}
+
+/**
+ * The rare tests in order; a run of guarded ones (the L4 tests: ports, flags, ICMP type) goes in
+ * one block that rules without them skip with a single flags test, as the kernel's matches are
+ * skipped by a rule without them.
+ */
+function rareTests(tests: readonly PlacedTest[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < tests.length; ) {
+    let j = i;
+    while (j < tests.length && tests[j].test.guard !== undefined) j++;
+    if (j - i >= 2) {
+      const bits = tests.slice(i, j).reduce((m, t) => m | (1 << t.bit), 0);
+      out.push(`  if (f & ${bits}) {`, ...tests.slice(i, j).map((t) => cond(t, '    ')), '  }');
+      i = j;
+    } else out.push(cond(tests[i++]));
+  }
+  return out.join('\n');
 }
 
 const hot = TESTS.filter((t) => t.test.hot);
@@ -89,13 +108,13 @@ export const SOURCE = `"use strict";
 function match(d, b, r, p, x) {
   const prog = this;
   const f = d[b];
-${hot.map(cond).join('\n')}
+${hot.map((t) => cond(t)).join('\n')}
   if (f & ${rareBits}) return this.matchMore(d, b, r, p, x, f);
   return true;
 }
 function matchMore(d, b, r, p, x, f) {
   const prog = this;
-${rare.map(cond).join('\n')}
+${rareTests(rare)}
   return true;
 }
 // the extension targets: a verdict, or ${XT_CONTINUE} to go on
