@@ -73,8 +73,8 @@ function cond(t: PlacedTest, indent = '  '): string {
 
 /**
  * The rare tests in order; a run of guarded ones (the L4 tests: ports, flags, ICMP type) goes in
- * one block that rules without them skip with a single flags test, as the kernel's matches are
- * skipped by a rule without them.
+ * one block that rules without them skip with a single flags test (without it, micro-netfilter's
+ * 20 rules took ~5% longer).
  */
 function rareTests(tests: readonly PlacedTest[]): string {
   const out: string[] = [];
