@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import { softnetSync, spawnSoftnet } from '../support/cli.ts';
-import { pingSummary } from '../support/kernel-peer.ts';
+import { expectReplies } from '../support/kernel-peer.ts';
 import { hasXdp, namespaces } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -62,7 +62,7 @@ describe('softnet up', () => {
     expect(upOut).toMatch(/xdp-drv: ok/);
     // -c with -w: ping waits for 50 replies (resending what a kernel or veth lost under load).
     const r = await nsExec(lab.a.host.ns, ['ping', '-q', '-c', '50', '-i', '0.005', '-w', '20', '10.1.0.1']);
-    expect(pingSummary(r.stdout).rx).toBe(50);
+    expectReplies(r.stdout, 50);
   });
 
   it('softnet stat prints softnet_stat, port counters, drops and the IP MIB', () => {

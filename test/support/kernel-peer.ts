@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 // Kernel hosts in namespaces as test peers: traffic they send (a paced UDP flood through an
 // ordinary socket, raw frames from a packet socket), processes they run (listeners, floods, ping,
 // tcpdump), and ping's summary. Asynchronous: softnet keeps running on this process's event loop
@@ -56,10 +57,22 @@ export async function inject(ns: string, dev: string, frames: Uint8Array[]): Pro
 }
 
 /** Parse `ping` summary: transmitted, received, loss %. */
-export function pingSummary(out: string): { tx: number; rx: number; loss: number } {
-  const m = /(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss/.exec(out);
-  if (!m) return { tx: 0, rx: 0, loss: 100 };
-  return { tx: Number(m[1]), rx: Number(m[2]), loss: Number(m[3]) };
+export function pingSummary(out: string): { tx: number; rx: number; dup: number; loss: number } {
+  const m = /(\d+) packets transmitted, (\d+) received(?:, \+(\d+) duplicates)?.*?([\d.]+)% packet loss/.exec(out);
+  if (!m) return { tx: 0, rx: 0, dup: 0, loss: 100 };
+  return { tx: Number(m[1]), rx: Number(m[2]), dup: Number(m[3] ?? 0), loss: Number(m[4]) };
+}
+
+/**
+ * `ping -c N -w D` got its N replies. With a deadline ping sends again for requests whose reply
+ * was lost (kernel or veth, under load), and replies already in flight when the Nth arrives are
+ * counted too: so rx may pass N, never tx, and no reply may come twice.
+ */
+export function expectReplies(out: string, n: number): void {
+  const p = pingSummary(out);
+  expect(p.rx, out).toBeGreaterThanOrEqual(n);
+  expect(p.rx, out).toBeLessThanOrEqual(p.tx);
+  expect(p.dup, out).toBe(0);
 }
 
 /** A process started in a namespace, its output kept; stopped by its PID. */
