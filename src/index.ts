@@ -6,6 +6,8 @@
  *   syntax, sysctls, start/stop, stats/runtime/capture), built by hand or from a config with
  *   `Stack.fromConfig(loadConfig('r1.yaml'))`; its options and reports (StackOptions,
  *   AddPortOptions, PortInfo, StackStats, RuntimeView, FrameAccount, CaptureOptions...).
+ * - Sockets: `stack.udp.createSocket()` ({@link UdpSocket}, node:dgram's shape: bind, connect,
+ *   send, 'message', `for await`), and the zero-copy batch receive `socket.recvBatch(new UdpViews(64))`.
  * - Your own stages: `stack.addStage(stage)` + `stack.addPtype(ethertype, name)` with a
  *   {@link Stage} over a {@link Batch}.
  * - XDP-style filters: {@link XdpContext}, the verdicts, {@link loadXdpFilter} (also `.ts` modules
@@ -30,6 +32,10 @@
 // The stack
 export { Stack } from './stack/stack.ts';
 export type { AddPortOptions, CapturedFrame, CaptureOptions, FrameAccount, PortInfo, RuntimeView, StackOptions, StackStats } from './stack/stack.ts';
+
+// Sockets (stack.udp): node:dgram-like UDP sockets, the zero-copy batch receive's views
+export { UdpSocket, UdpViews, type Datagram, type RemoteInfo, type UdpSocketOptions } from './transport/index.ts';
+export type { SockInfo } from './transport/index.ts';
 
 // Stages
 export { Batch } from './core/batch.ts';

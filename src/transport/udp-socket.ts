@@ -286,6 +286,9 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
    * a list of them sent as one datagram. The datagram is built into a frame at once and leaves
    * when the current synchronous code returns; callback(err, bytes) follows on the next tick.
    */
+  send(msg: Msg, port?: number, address?: string, cb?: SendCallback): void;
+  send(msg: Msg, cb?: SendCallback): void;
+  send(msg: Msg, offset: number, length: number, port?: number, address?: string, cb?: SendCallback): void;
   send(msg: Msg, ...rest: unknown[]): void {
     let cb: SendCallback | undefined;
     if (typeof rest[rest.length - 1] === 'function') cb = rest.pop() as SendCallback;
