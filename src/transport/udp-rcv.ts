@@ -89,9 +89,9 @@ export class UdpRcv implements Stage {
     }
   }
 
-  /** After the dispatch: tell the sockets that got data (one microtask for all). */
+  /** After the dispatch: tell the sockets that got data (batch readers now, the others on one microtask). */
   flush(): void {
-    if (this.st.nReady > 0) this.st.scheduleNotify();
+    if (this.st.nReady > 0) this.st.flushReady();
   }
 
   /**

@@ -95,6 +95,7 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   sndbuf: number;
   drops = 0;
   ready = 0;
+  inline = 0;
   private closed = false;
   private connected = false;
   /** bind() fixed the address / the port (SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK): disconnect keeps them. */
@@ -124,11 +125,15 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
     if (opts.recvBufferSize !== undefined) this.setRecvBufferSize(opts.recvBufferSize);
     if (opts.sendBufferSize !== undefined) this.setSendBufferSize(opts.sendBufferSize);
     this.on('newListener', (ev: string) => {
+      if (ev === 'readable') this.inline = 1;
       // Data that waited for a reader is delivered once one appears.
       if ((ev === 'message' || ev === 'readable') && this.q.queued > 0) {
         st.markReady(this);
         st.scheduleNotify();
       }
+    });
+    this.on('removeListener', (ev: string) => {
+      if (ev === 'readable') this.inline = this.listenerCount('readable') > 0 ? 1 : 0;
     });
     const sig = opts.signal;
     if (sig !== undefined) {
@@ -436,13 +441,23 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
     return this.q.queued;
   }
 
-  /** sk_data_ready, on a microtask after the dispatch that queued data. */
+  /**
+   * sk_data_ready for a batch reader: 'readable', at the end of the dispatch that queued data
+   * (inside the poll loop: a handler should read with recvBatch, release, and return; its sends
+   * leave after the dispatch).
+   */
+  batchReady(): void {
+    if (!this.closed && this.q.queued > 0) this.emit('readable');
+  }
+
+  /** sk_data_ready for the others, on a microtask after the dispatch: iterators, then 'message'. */
   dataReady(): void {
     while (!this.closed && this.waiters.length > 0 && this.q.queued > 0) this.waiters.shift()!({ value: this.recv()!, done: false });
     while (!this.closed && this.q.queued > 0 && this.listenerCount('message') > 0) {
       const d = this.recv()!;
       this.emit('message', d.msg, d.rinfo);
     }
+    // A 'readable' listener added since the dispatch (or data it left) hears of it here.
     if (!this.closed && this.q.queued > 0) this.emit('readable');
   }
 

@@ -186,6 +186,29 @@ describe('receive queues', () => {
     t.close();
   });
 
+  it("a batch reader hears 'readable' at the end of the dispatch itself; 'message' listeners on a microtask after it", async () => {
+    L = await udpLab();
+    const s = L.s.udp.createSocket().bind(6003);
+    const m = L.s.udp.createSocket().bind(6004);
+    const v = new UdpViews(8);
+    let read = 0;
+    let messages = 0;
+    s.on('readable', () => {
+      read += s.recvBatch(v);
+      s.release();
+    });
+    m.on('message', () => messages++);
+    L.p0.inject(L.udp({ dport: 6003 }));
+    L.p0.inject(L.udp({ dport: 6004 }));
+    L.s.napi.kick();
+    // Synchronously after the dispatch: the batch reader has read, the 'message' listener not yet.
+    expect([read, messages]).toEqual([1, 0]);
+    await Promise.resolve();
+    expect([read, messages]).toEqual([1, 1]);
+    s.close();
+    m.close();
+  });
+
   it('a broadcast reaches every socket on the port (copies for all but one); nobody listening: IgnoredMulti, no ICMP', async () => {
     L = await udpLab();
     const got: string[] = [];
