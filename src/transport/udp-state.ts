@@ -85,6 +85,8 @@ export class UdpState {
   markReady(s: UdpSock): void {
     if (s.ready !== 0) return;
     s.ready = 1;
+    // A socket closed while listed leaves a stale id that its id's next owner may join: grow (rare).
+    if (this.nReady === this.ready.length) this.growReady();
     this.ready[this.nReady++] = s.id;
   }
 
@@ -106,6 +108,12 @@ export class UdpState {
       }
     }
     this.scheduleNotify();
+  }
+
+  private growReady(): void {
+    const r = new Int32Array(this.ready.length * 2);
+    r.set(this.ready);
+    this.ready = r;
   }
 
   /** After a dispatch (or a listener appearing): notify the ready sockets on a microtask. */
