@@ -1,6 +1,6 @@
 import type { Port } from '../driver/port.ts';
 import { Batch } from './batch.ts';
-import { coarseClock, tick } from './clock.ts';
+import { tick } from './clock.ts';
 import type { Graph } from './graph.ts';
 import type { NetDevice, NetDevices } from './netdev.ts';
 import type { SoftnetStat } from './softnet-stat.ts';
@@ -175,7 +175,7 @@ export class Napi {
     }
     // Timers due by now fire here, between rounds and outside any dispatch, on the clock the
     // rounds read last (one division when nothing is due).
-    if (this.timers !== null) this.timers.advance(coarseClock[0]);
+    if (this.timers !== null) this.timers.poll();
   }
 
   /**

@@ -10,7 +10,10 @@ export interface TimerWheelOptions {
   slots?: number;
   /** Timers preallocated (the arrays double when full). Default 256. */
   capacity?: number;
-  /** The clock in ms. Default: the poll loop's coarse clock, read fresh (tick()). */
+  /**
+   * The clock in ms (tests: a manual one). Default: the poll loop's coarse clock — as last read
+   * for poll(), read afresh (tick()) when the idle timer fires.
+   */
   now?: () => number;
   /**
    * Keep one JS timer for the earliest expiry so timers fire while the poll loop is idle.
@@ -20,6 +23,10 @@ export interface TimerWheelOptions {
 }
 
 const NONE = -1;
+
+function coarseNow(): number {
+  return coarseClock[0];
+}
 
 /**
  * One hashed timer wheel for every protocol timer of a stack (TCP retransmit, delayed ACK,
@@ -45,6 +52,7 @@ export class TimerWheel {
   private readonly overflow: number;
   private readonly expired: number;
   private readonly now: () => number;
+  private readonly pollNow: () => number;
 
   // Per timer: expiry (ms), its list (slot, overflow, expired) or NONE, links, kind, argument.
   private exp: Float64Array;
@@ -98,6 +106,7 @@ export class TimerWheel {
     this.heads = new Int32Array(this.slots + 2).fill(NONE);
     this.counts = new Int32Array(this.slots);
     this.now = opts.now ?? tick;
+    this.pollNow = opts.now ?? coarseNow;
     this.wake = opts.wake ?? true;
     const cap = Math.max(8, opts.capacity ?? 256);
     this.exp = new Float64Array(cap);
@@ -179,6 +188,11 @@ export class TimerWheel {
   /** Disarm; a no-op when not armed. O(1). */
   cancel(id: number): void {
     if (this.where[id] !== NONE) this.unlink(id);
+  }
+
+  /** Fire what is due by the clock's last reading (the poll loop calls this after its rounds). */
+  poll(): number {
+    return this.advance(this.pollNow());
   }
 
   /**

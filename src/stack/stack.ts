@@ -19,6 +19,7 @@ import { Napi } from '../core/napi.ts';
 import { NetDevices, type NetDevice } from '../core/netdev.ts';
 import { PtypeTable } from '../core/ptype.ts';
 import { Taps } from '../core/taps.ts';
+import { TimerWheel } from '../core/timer-wheel.ts';
 import { loadXdpFilter, XdpHook, type XdpFilter } from '../core/xdp.ts';
 import { DEFAULT_NAPI, type Config } from '../config/schema.ts';
 import { nativeUmem, pinThread } from '../driver/native.ts';
@@ -29,7 +30,7 @@ import type { Ipv4 } from '../ipv4/index.ts';
 import type { Netfilter } from '../ipv4/netfilter/netfilter.ts';
 import { formatMac } from '../wire/addr.ts';
 import { registerL2, type L2 } from '../l2/index.ts';
-import { registerTransport, type Transport, type Udp } from '../transport/index.ts';
+import { registerTransport, type Tcp, type Transport, type Udp } from '../transport/index.ts';
 import { ControlServer, type ControlHandler } from './control-socket.ts';
 import { startCapture } from './capture.ts';
 import { controlHandlers, type ControlHost } from './control.ts';
@@ -72,6 +73,8 @@ export class Stack implements ControlHost {
   readonly netfilter: Netfilter;
   /** Sockets: UDP (and TCP), the ip-local-out ring, the socket frame budget, their sysctls. */
   readonly transport: Transport;
+  /** The protocol timer wheel (TCP now; conntrack and neighbour timers can join): advanced by napi. */
+  readonly timers: TimerWheel;
   /** Stack-level counters that are not drops (types.ts SOFTNET_COUNTERS). */
   readonly counters = new Counters('softnet', SOFTNET_COUNTERS);
 
@@ -109,7 +112,8 @@ export class Stack implements ControlHost {
     this.graph.add(this.xdp);
     this.graph.add(this.eth);
     ({ ipv4: this.ipv4, netfilter: this.netfilter } = wireIpv4(this.graph, this.devs, this.ptype));
-    this.transport = registerTransport(this.graph, this.ipv4);
+    this.timers = opts.timers ?? new TimerWheel();
+    this.transport = registerTransport(this.graph, this.ipv4, { timers: this.timers, tcp: opts.tcp });
     for (const [k, v] of Object.entries(opts.sysctl ?? {})) this.sysctl(k, v);
     this.l2 = registerL2(this.graph, this.devs, this.ptype, opts.neigh ?? {});
     this.l2.neigh.attach(this.graph);
@@ -122,6 +126,7 @@ export class Stack implements ControlHost {
       timeLimitMs: opts.napi?.timeLimitMs,
       xdp: this.xdp,
       taps: this.taps,
+      timers: this.timers,
     });
   }
 
@@ -265,6 +270,11 @@ export class Stack implements ControlHost {
     return this.transport.udp;
   }
 
+  /** TCP: `stack.tcp.createServer()`, `stack.tcp.connect()` (node:net-like sockets, stream.Duplex). */
+  get tcp(): Tcp {
+    return this.transport.tcp;
+  }
+
   /** Every socket as `ss` lists it. */
   sockets() {
     return this.transport.sockets();
@@ -354,6 +364,7 @@ export class Stack implements ControlHost {
     this.l2.neigh.clear();
     this.ipv4.close();
     this.transport.close();
+    this.timers.stop();
     for (const p of this.ports) {
       try {
         p.close();

@@ -7,7 +7,9 @@ import { counterIds } from '../core/counters.ts';
 import type { RuntimeRow } from '../core/graph.ts';
 import type { XdpFilter } from '../core/xdp.ts';
 import type { ConfigMode, CsumPartialMode, NapiConfig, VlanConfig } from '../config/schema.ts';
+import type { TimerWheel } from '../core/timer-wheel.ts';
 import type { NeighOptions } from '../l2/index.ts';
+import type { TcpOptions } from '../transport/tcp/index.ts';
 
 export interface StackOptions {
   name: string;
@@ -27,6 +29,10 @@ export interface StackOptions {
   tickMs?: number;
   /** Operational messages (a port's link went down, came back...). Default: console.error. */
   log?: (line: string) => void;
+  /** The protocol timer wheel (tests pass one on a manual clock). Default: a new one on the coarse clock. */
+  timers?: TimerWheel;
+  /** TCP options: net.ipv4.tcp_* sysctls, a clock (tests). */
+  tcp?: TcpOptions;
 }
 
 export interface AddPortOptions {

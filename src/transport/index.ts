@@ -1,10 +1,12 @@
 import type { Graph } from '../core/graph.ts';
+import { TimerWheel } from '../core/timer-wheel.ts';
 import type { Ipv4 } from '../ipv4/index.ts';
 import { LocalOut } from './local-out.ts';
 import { SockMem } from './sock-mem.ts';
 import { defaultTransportSysctl, transportSysctl, transportSysctlKey, type TransportSysctl } from './sysctl.ts';
 import type { SockInfo, TransportProto } from './types.ts';
 import { registerUdp, type Udp } from './udp.ts';
+import { registerTcp, type Tcp, type TcpOptions } from './tcp/index.ts';
 
 export { LL_RESERVE, LocalOut, type OutRoute } from './local-out.ts';
 export { SockMem } from './sock-mem.ts';
@@ -13,12 +15,17 @@ export type { SockInfo, TransportProto } from './types.ts';
 export { Udp } from './udp.ts';
 export { UdpSocket, UdpViews, type Datagram, type RemoteInfo, type UdpSocketOptions } from './udp-socket.ts';
 export { UDP, UDP_NAMES } from './udp-mib.ts';
+export { Tcp, TcpServer, TcpSocket, type TcpConnectOptions, type TcpInfo, type TcpOptions, type TcpServerOptions, type TcpSocketOptions } from './tcp/index.ts';
 
 export interface TransportOptions {
   /** net.core/net.ipv4 transport sysctls at creation (sysctl.ts). */
   sysctl?: Partial<TransportSysctl>;
   /** Packets the ip-local-out ring holds before sends are refused (ENOBUFS). Default 1024. */
   localOutSize?: number;
+  /** The stack's protocol timer wheel (TCP's timers); a private one when not given. */
+  timers?: TimerWheel;
+  /** TCP: net.ipv4.tcp_* sysctls, a clock for tests. */
+  tcp?: TcpOptions;
 }
 
 /**
@@ -33,7 +40,8 @@ export class Transport {
   readonly protos: TransportProto[] = [];
   /** UDP (set by registerTransport). */
   udp!: Udp;
-  // TCP: the TCP helper adds `tcp!: Tcp` here, set by registerTransport like udp.
+  /** TCP (set by registerTransport). */
+  tcp!: Tcp;
 
   constructor(
     readonly graph: Graph,
@@ -71,12 +79,13 @@ export class Transport {
 
   /** Is `name` a transport sysctl (rmem_max, net.core.rmem_default, net.ipv4.ip_local_port_range...)? */
   hasSysctl(name: string): boolean {
-    return transportSysctlKey(name) !== null;
+    return transportSysctlKey(name) !== null || (this.tcp !== undefined && this.tcp.hasSysctl(name));
   }
 
   /** Read, or set then read, a transport sysctl by its Linux name. */
   setSysctl(name: string, value?: number | string): number | string {
     const k = transportSysctlKey(name);
+    if (k === null && this.tcp !== undefined && this.tcp.hasSysctl(name)) return this.tcp.sysctl(name, value);
     if (k === null) throw new Error(`sysctl: unknown transport key ${name}`);
     return transportSysctl(this.sysctl, k, value);
   }
@@ -104,5 +113,7 @@ export function registerTransport(g: Graph, ipv4: Ipv4, opts: TransportOptions =
   g.add(t.out);
   t.udp = registerUdp(g, ipv4, t.sysctl, t.mem, t.out);
   t.add(t.udp);
+  t.tcp = registerTcp(g, ipv4, t.sysctl, t.mem, t.out, opts.timers ?? new TimerWheel(), opts.tcp);
+  t.add(t.tcp);
   return t;
 }

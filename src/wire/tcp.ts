@@ -103,3 +103,148 @@ export function writeTcpHeader(
   dv.setUint16(p + TCP_URG_PTR, 0);
   dv.setUint16(p + TCP_CHECK, csumFinish(csumPartial(dv, p, len, pseudoHdrSum(saddr, daddr, IPPROTO_TCP, len))));
 }
+
+export const TCPOLEN_MSS = 4;
+export const TCPOLEN_WINDOW = 3;
+export const TCPOLEN_SACK_PERM = 2;
+export const TCPOLEN_TIMESTAMP = 10;
+/** NOP NOP TIMESTAMP: the 12 bytes every segment of a timestamped connection carries. */
+export const TCPOLEN_TSTAMP_ALIGNED = 12;
+/** SACK option header with its two leading NOPs; each block adds TCPOLEN_SACK_PERBLOCK. */
+export const TCPOLEN_SACK_BASE_ALIGNED = 4;
+export const TCPOLEN_SACK_PERBLOCK = 8;
+/** Largest window scale shift (RFC 7323 2.3). */
+export const TCP_MAX_WSCALE = 14;
+/** SACK blocks an option can carry (4 fit in 40 bytes; 3 beside a timestamp). */
+export const TCP_NUM_SACKS = 4;
+
+/**
+ * A segment's options as tcp_parse_options fills tcp_options_received. One object is reused for
+ * every segment (parse resets it): no allocation per segment. Absent options: mss 0, wscale -1.
+ */
+export class TcpOptions {
+  mss = 0;
+  wscale = -1;
+  sackOk = false;
+  hasTs = false;
+  tsVal = 0;
+  tsEcr = 0;
+  /** SACK blocks present (0..4): start/end pairs in sack[0..2n). */
+  sackN = 0;
+  readonly sack = new Uint32Array(TCP_NUM_SACKS * 2);
+}
+
+/**
+ * tcp_parse_options over the option bytes of the header at p (`hlen` = header length). Like the
+ * kernel it stops at EOL or at a malformed length (the options before stay parsed) and ignores
+ * options of the wrong size; window scales above 14 are clamped to 14 (RFC 7323 2.3). The caller
+ * decides which ones count (MSS, WS, SACK-permitted on a SYN only).
+ */
+export function tcpParseOptions(u8: Uint8Array, dv: DataView, p: number, hlen: number, o: TcpOptions): void {
+  o.mss = 0;
+  o.wscale = -1;
+  o.sackOk = false;
+  o.hasTs = false;
+  o.sackN = 0;
+  let q = p + TCP_HLEN;
+  const end = p + hlen;
+  while (q < end) {
+    const kind = u8[q];
+    if (kind === TCPOPT_EOL) return;
+    if (kind === TCPOPT_NOP) {
+      q++;
+      continue;
+    }
+    if (q + 1 >= end) return;
+    const size = u8[q + 1];
+    if (size < 2 || q + size > end) return; // "silly options" / partial option: stop
+    if (kind === TCPOPT_MSS) {
+      if (size === TCPOLEN_MSS) o.mss = dv.getUint16(q + 2);
+    } else if (kind === TCPOPT_WINDOW) {
+      if (size === TCPOLEN_WINDOW) o.wscale = u8[q + 2] > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : u8[q + 2];
+    } else if (kind === TCPOPT_SACK_PERM) {
+      if (size === TCPOLEN_SACK_PERM) o.sackOk = true;
+    } else if (kind === TCPOPT_TIMESTAMP) {
+      if (size === TCPOLEN_TIMESTAMP) {
+        o.hasTs = true;
+        o.tsVal = dv.getUint32(q + 2);
+        o.tsEcr = dv.getUint32(q + 6);
+      }
+    } else if (kind === TCPOPT_SACK) {
+      if (size >= 2 + TCPOLEN_SACK_PERBLOCK && ((size - 2) & 7) === 0) {
+        const n = (size - 2) >>> 3;
+        for (let k = 0; k < n && k < TCP_NUM_SACKS; k++) {
+          o.sack[2 * k] = dv.getUint32(q + 2 + 8 * k);
+          o.sack[2 * k + 1] = dv.getUint32(q + 6 + 8 * k);
+        }
+        o.sackN = n < TCP_NUM_SACKS ? n : TCP_NUM_SACKS;
+      }
+    }
+    q += size;
+  }
+}
+
+/**
+ * A SYN's options in Linux's order and layout (tcp_options_write): MSS, then SACK-permitted +
+ * timestamp in 12 bytes (or NOP NOP + one of them), then NOP + window scale. `wscale` -1 = none.
+ * Returns the bytes written (a multiple of 4).
+ */
+export function tcpWriteSynOptions(dv: DataView, q: number, mss: number, wscale: number, sackOk: boolean, ts: boolean, tsVal: number, tsEcr: number): number {
+  const q0 = q;
+  dv.setUint32(q, ((TCPOPT_MSS << 24) | (TCPOLEN_MSS << 16) | mss) >>> 0);
+  q += 4;
+  if (ts) {
+    const head = sackOk ? (TCPOPT_SACK_PERM << 24) | (TCPOLEN_SACK_PERM << 16) : (TCPOPT_NOP << 24) | (TCPOPT_NOP << 16);
+    dv.setUint32(q, (head | (TCPOPT_TIMESTAMP << 8) | TCPOLEN_TIMESTAMP) >>> 0);
+    dv.setUint32(q + 4, tsVal >>> 0);
+    dv.setUint32(q + 8, tsEcr >>> 0);
+    q += 12;
+  } else if (sackOk) {
+    dv.setUint32(q, (TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_SACK_PERM << 8) | TCPOLEN_SACK_PERM);
+    q += 4;
+  }
+  if (wscale >= 0) {
+    dv.setUint32(q, (TCPOPT_NOP << 24) | (TCPOPT_WINDOW << 16) | (TCPOLEN_WINDOW << 8) | wscale);
+    q += 4;
+  }
+  return q - q0;
+}
+
+/** NOP NOP TIMESTAMP (12 bytes), the layout every kernel sends. */
+export function tcpWriteTsOption(dv: DataView, q: number, tsVal: number, tsEcr: number): number {
+  dv.setUint32(q, (TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_TIMESTAMP << 8) | TCPOLEN_TIMESTAMP);
+  dv.setUint32(q + 4, tsVal >>> 0);
+  dv.setUint32(q + 8, tsEcr >>> 0);
+  return TCPOLEN_TSTAMP_ALIGNED;
+}
+
+/** NOP NOP SACK with n blocks from blocks[0..2n) (start/end pairs). Returns 4 + 8n. */
+export function tcpWriteSackOption(dv: DataView, q: number, blocks: Uint32Array, n: number): number {
+  dv.setUint32(q, (TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_SACK << 8) | (2 + n * TCPOLEN_SACK_PERBLOCK));
+  for (let k = 0; k < n; k++) {
+    dv.setUint32(q + 4 + 8 * k, blocks[2 * k] >>> 0);
+    dv.setUint32(q + 8 + 8 * k, blocks[2 * k + 1] >>> 0);
+  }
+  return TCPOLEN_SACK_BASE_ALIGNED + n * TCPOLEN_SACK_PERBLOCK;
+}
+
+/**
+ * The fixed header fields at p for a header of `hlen` bytes (options written by the caller
+ * after p + 20); the checksum is left 0 for tcpSetCsum.
+ */
+export function writeTcpHdr(dv: DataView, p: number, sport: number, dport: number, seq: number, ack: number, hlen: number, flags: number, window: number): void {
+  dv.setUint32(p + TCP_SOURCE, ((sport << 16) | dport) >>> 0);
+  dv.setUint32(p + TCP_SEQ, seq >>> 0);
+  dv.setUint32(p + TCP_ACK_SEQ, ack >>> 0);
+  dv.setUint16(p + TCP_DOFF, ((hlen << 10) & 0xf000) | flags);
+  dv.setUint16(p + TCP_WINDOW, window);
+  dv.setUint32(p + TCP_CHECK, 0); // checksum and urgent pointer
+}
+
+/**
+ * Store the checksum of the `len`-byte segment at p: its first `hlen` bytes are summed here,
+ * `restSum` is the unfolded sum of the rest (the payload, 0 when none).
+ */
+export function tcpSetCsum(dv: DataView, p: number, hlen: number, len: number, saddr: number, daddr: number, restSum: number): void {
+  dv.setUint16(p + TCP_CHECK, csumFinish(csumPartial(dv, p, hlen, pseudoHdrSum(saddr, daddr, IPPROTO_TCP, len) + restSum)));
+}

@@ -1,0 +1,216 @@
+// A stack on memory ports for the TCP unit tests: crafted segments from a peer (10.1.0.2) in,
+// sent segments out, parsed; a manual clock drives the timer wheel and TCP (no JS timers).
+import { parseConfig } from '../../src/config/load.ts';
+import { TimerWheel } from '../../src/core/timer-wheel.ts';
+import type { MemoryPort } from '../../src/driver/memory.ts';
+import { Stack } from '../../src/stack/stack.ts';
+import type { TcpSysctl } from '../../src/transport/tcp/sysctl.ts';
+import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
+import { csumFinish, csumPartial, pseudoHdrSum } from '../../src/wire/checksum.ts';
+import { buildFrame } from '../../src/wire/frame.ts';
+import { TcpOptions, tcpParseOptions } from '../../src/wire/tcp.ts';
+
+export const PEER_IP = '10.1.0.2';
+export const PEER_MAC = '02:00:00:00:00:99';
+export const ME = '10.1.0.1';
+
+export const FIN = 0x01;
+export const SYN = 0x02;
+export const RST = 0x04;
+export const PSH = 0x08;
+export const ACK = 0x10;
+
+export interface SegSpec {
+  sport?: number;
+  dport?: number;
+  seq?: number;
+  ack?: number;
+  flags?: number;
+  win?: number;
+  mss?: number;
+  wscale?: number;
+  sackOk?: boolean;
+  /** [tsval, tsecr] */
+  ts?: [number, number];
+  sack?: Array<[number, number]>;
+  payload?: Uint8Array | string | number;
+  /** Raw option bytes instead of the ones above. */
+  rawOpts?: number[];
+  badCsum?: boolean;
+  /** Data offset override (words). */
+  doff?: number;
+  src?: string;
+  dst?: string;
+}
+
+/** A TCP segment from the peer to us, in an Ethernet frame, with a correct checksum. */
+export function tcpFrame(p: MemoryPort, s: SegSpec): Uint8Array {
+  const opts: number[] = [];
+  if (s.rawOpts) opts.push(...s.rawOpts);
+  else {
+    if (s.mss !== undefined) opts.push(2, 4, s.mss >> 8, s.mss & 255);
+    if (s.sackOk) opts.push(1, 1, 4, 2);
+    if (s.ts) {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setUint32(0, s.ts[0] >>> 0);
+      new DataView(b.buffer).setUint32(4, s.ts[1] >>> 0);
+      opts.push(1, 1, 8, 10, ...b);
+    }
+    if (s.wscale !== undefined) opts.push(1, 3, 3, s.wscale);
+    if (s.sack && s.sack.length) {
+      opts.push(1, 1, 5, 2 + 8 * s.sack.length);
+      for (const [a, b] of s.sack) {
+        const x = new Uint8Array(8);
+        new DataView(x.buffer).setUint32(0, a >>> 0);
+        new DataView(x.buffer).setUint32(4, b >>> 0);
+        opts.push(...x);
+      }
+    }
+  }
+  while (opts.length % 4) opts.push(0);
+  const payload = typeof s.payload === 'string' ? Buffer.from(s.payload) : typeof s.payload === 'number' ? pattern(s.payload) : (s.payload ?? new Uint8Array(0));
+  const hlen = 20 + opts.length;
+  const seg = new Uint8Array(hlen + payload.length);
+  const dv = new DataView(seg.buffer);
+  dv.setUint16(0, s.sport ?? 40000);
+  dv.setUint16(2, s.dport ?? 80);
+  dv.setUint32(4, (s.seq ?? 1000) >>> 0);
+  dv.setUint32(8, (s.ack ?? 0) >>> 0);
+  seg[12] = (s.doff ?? hlen / 4) << 4;
+  seg[13] = s.flags ?? ACK;
+  dv.setUint16(14, s.win ?? 65535);
+  seg.set(opts, 20);
+  seg.set(payload, hlen);
+  const src = parseIPv4(s.src ?? PEER_IP);
+  const dst = parseIPv4(s.dst ?? ME);
+  const c = csumFinish(csumPartial(dv, 0, seg.length, pseudoHdrSum(src, dst, 6, seg.length)));
+  dv.setUint16(16, s.badCsum ? c ^ 0x5555 : c);
+  return buildFrame({ dstMac: p.mac, srcMac: parseMac(PEER_MAC), ip: { src: s.src ?? PEER_IP, dst: s.dst ?? ME, proto: 6, df: true }, payload: seg });
+}
+
+export function pattern(n: number, seed = 7): Uint8Array {
+  const p = new Uint8Array(n);
+  let x = seed;
+  for (let k = 0; k < n; k++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    p[k] = x >>> 24;
+  }
+  return p;
+}
+
+/** A sent TCP segment, parsed. */
+export interface Sent {
+  src: number;
+  dst: number;
+  ipId: number;
+  df: boolean;
+  sport: number;
+  dport: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  win: number;
+  hlen: number;
+  opts: TcpOptions;
+  payload: Uint8Array;
+  csumOk: boolean;
+}
+
+export function parseTcp(f: Uint8Array): Sent | null {
+  const dv = new DataView(f.buffer, f.byteOffset, f.byteLength);
+  if (dv.getUint16(12) !== 0x0800 || f[23] !== 6) return null;
+  const ihl = (f[14] & 15) * 4;
+  const tot = dv.getUint16(16);
+  const l4 = 14 + ihl;
+  const segLen = tot - ihl;
+  const hlen = (f[l4 + 12] >> 4) * 4;
+  const opts = new TcpOptions();
+  tcpParseOptions(f, dv, l4, hlen, opts);
+  const src = dv.getUint32(26);
+  const dst = dv.getUint32(30);
+  return {
+    src,
+    dst,
+    ipId: dv.getUint16(18),
+    df: (dv.getUint16(20) & 0x4000) !== 0,
+    sport: dv.getUint16(l4),
+    dport: dv.getUint16(l4 + 2),
+    seq: dv.getUint32(l4 + 4),
+    ack: dv.getUint32(l4 + 8),
+    flags: f[l4 + 13],
+    win: dv.getUint16(l4 + 14),
+    hlen,
+    opts,
+    payload: f.slice(l4 + hlen, 14 + tot),
+    csumOk: csumFinish(csumPartial(dv, l4, segLen, pseudoHdrSum(src, dst, 6, segLen))) === 0,
+  };
+}
+
+export interface TcpLab {
+  s: Stack;
+  p0: MemoryPort;
+  clock: Float64Array;
+  wheel: TimerWheel;
+  /** Inject segments on p0, poll, let notifications and the ring run. */
+  rx(...frames: Uint8Array[]): Promise<void>;
+  /** TCP segments p0 sent since the last call. */
+  tx(): Promise<Sent[]>;
+  /** Move the clock on by ms and fire what is due. */
+  advance(ms: number): Promise<void>;
+  seg(s: SegSpec): Uint8Array;
+  mib(name: string): number;
+  ext(name: string): number;
+  drops(name: string): number;
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function tcpLab(o: { sysctl?: Partial<TcpSysctl>; extra?: string } = {}): Promise<TcpLab> {
+  const cfg = parseConfig(`
+name: t1
+ports:
+  - {name: p0, dev: mem0, mode: memory, addresses: [10.1.0.1/24]}
+${o.extra ?? ''}`);
+  const clock = new Float64Array([1_000_000]);
+  const wheel = new TimerWheel({ now: () => clock[0], wake: false });
+  const s = await Stack.fromConfig(cfg, { control: null, timers: wheel, tcp: { clock, sysctl: o.sysctl } });
+  await s.start();
+  const p0 = s.port('p0') as MemoryPort;
+  s.l2.neigh.addPermanent(0, parseIPv4(PEER_IP), parseMac(PEER_MAC));
+  const settle = async () => {
+    for (let k = 0; k < 3; k++) await new Promise((r) => setImmediate(r));
+  };
+  const lab: TcpLab = {
+    s,
+    p0,
+    clock,
+    wheel,
+    settle,
+    async rx(...frames) {
+      for (const f of frames) if (!p0.inject(f)) throw new Error('memory port RX ring full');
+      while (p0.pending() > 0) s.napi.kick();
+      await settle();
+    },
+    async tx() {
+      await settle();
+      return p0
+        .takeTx()
+        .map(parseTcp)
+        .filter((x): x is Sent => x !== null);
+    },
+    async advance(ms) {
+      clock[0] += ms;
+      wheel.advance(clock[0]);
+      await settle();
+    },
+    seg: (x) => tcpFrame(p0, x),
+    mib: (n) => s.tcp.ctx.mib.tcp.get(n),
+    ext: (n) => s.tcp.ctx.mib.ext.get(n),
+    drops: (n) => s.graph.drops.get(n),
+    async stop() {
+      const acct = await s.stop();
+      if (acct.lost !== 0 || acct.free !== acct.total) throw new Error(`frames not accounted for at stop: ${JSON.stringify(acct)}`);
+    },
+  };
+  return lab;
+}
