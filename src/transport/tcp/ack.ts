@@ -17,6 +17,8 @@ export const ACK_UNSENT = 2;
 export const ACK_TOO_OLD = 3;
 
 const SYN_FIN = 0x03;
+/** net.ipv4.tcp_max_reordering. */
+const TCP_MAX_REORDERING = 300;
 
 /**
  * tcp_ack: the ACK field of an acceptable segment. Updates the send window (tcp_ack_update_window),
@@ -117,7 +119,7 @@ export function tcpAck(ctx: TcpCtx, t: Tcb, s: Seg): number {
     }
   }
   if (t.caState <= CA_DISORDER && t.snd_una !== t.snd_nxt) {
-    const reo = ctx.sysctl.tcp_reordering;
+    const reo = t.reordering;
     if (t.dupacks >= reo || (t.sackOk && t.sack.bytes >= reo * t.mss && !t.sack.has(t.snd_una))) enterRecovery(ctx, t);
     else if (t.dupacks > 0 || t.sack.n > 0) t.caState = CA_DISORDER;
   }
@@ -148,6 +150,16 @@ function sackUpdate(ctx: TcpCtx, t: Tcb, s: Seg): void {
     }
     if (seqLeq(b, t.snd_una)) continue;
     if (seqLt(a, t.snd_una)) a = t.snd_una;
+    // tcp_check_sack_reordering: bytes below the highest SACK, never retransmitted, arriving
+    // now were reordered, not lost: tolerate that distance before calling a hole lost.
+    const high = t.sack.high(t.snd_una);
+    if (seqLt(a, high) && (t.caState < CA_RECOVERY || seqGeq(a, t.retxHigh)) && t.sack.sackedIn(a, b) < seqDiff(b, a)) {
+      const dist = Math.ceil(seqDiff(high, a) / t.mss) + 1;
+      if (dist > t.reordering) {
+        t.reordering = dist < TCP_MAX_REORDERING ? dist : TCP_MAX_REORDERING;
+        ext[TCPEXT.TCPSACKReorder]++;
+      }
+    }
     t.sack.add(a, b);
   }
 }

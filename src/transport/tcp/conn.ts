@@ -25,6 +25,7 @@ export function newTcb(ctx: TcpCtx): Tcb {
   t.cong.init(t);
   t.rcvbuf = ctx.initialRcvbuf();
   t.sndbuf = ctx.sysctl.tcp_wmem[1];
+  t.reordering = ctx.sysctl.tcp_reordering;
   t.tsOffset = (Math.random() * 0x100000000) >>> 0;
   t.startedAt = ctx.now();
   return t;

@@ -36,6 +36,8 @@ const RST = TCP_RST;
 const SYN = TCP_SYN;
 /** RFC 7323 5.5: a ts_recent idle this long (24 days) no longer rejects segments. */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+/** Timestamp ticks (ms) a segment may lag ts_recent by (TCP_PAWS_WINDOW). */
+const TCP_PAWS_WINDOW = 1;
 /** TCP_MSS_DEFAULT: what the peer takes without an MSS option. */
 export const TCP_MSS_DEFAULT = 536;
 
@@ -155,8 +157,9 @@ function rcvSynchronized(ctx: TcpCtx, t: Tcb, s: Seg): number {
   const f = s.flags;
   const o = s.opts;
   const dr = ctx.drops;
-  // PAWS (RFC 7323 5.3): a timestamp older than ts_recent is an old duplicate.
-  if (t.tsOk && o.hasTs && t.ts_recent !== 0 && ((o.tsVal - t.ts_recent) | 0) < 0 && (f & RST) === 0 && ctx.now() - t.ts_recent_stamp < PAWS_IDLE_MS) {
+  // PAWS (RFC 7323 5.3): a timestamp older than ts_recent is an old duplicate — except a
+  // reordered dup ACK (tcp_disordered_ack), whose SACK blocks loss recovery needs.
+  if (t.tsOk && o.hasTs && t.ts_recent !== 0 && ((t.ts_recent - o.tsVal) | 0) > TCP_PAWS_WINDOW && (f & RST) === 0 && ctx.now() - t.ts_recent_stamp < PAWS_IDLE_MS && !disorderedAck(t, s)) {
     ctx.mib.ext.v[TCPEXT.PAWSEstab]++;
     t.ackNow = true;
     ctx.toFlush(t);
@@ -232,6 +235,18 @@ function rcvSynchronized(ctx: TcpCtx, t: Tcb, s: Seg): number {
     return SEG_FREE;
   }
   return dataQueue(ctx, t, s);
+}
+
+/** tcp_disordered_ack: a pure duplicate ACK at rcv_nxt that changes no window, within an RTO of ts_recent. */
+function disorderedAck(t: Tcb, s: Seg): boolean {
+  return (
+    (s.flags & ACK) !== 0 &&
+    s.seq === s.end &&
+    s.seq === t.rcv_nxt &&
+    s.ack === t.snd_una &&
+    s.wnd * (1 << t.snd_wscale) === t.snd_wnd &&
+    ((t.ts_recent - s.opts.tsVal) | 0) <= t.rto
+  );
 }
 
 function synChallenge(ctx: TcpCtx, t: Tcb): number {

@@ -45,6 +45,7 @@ export const TCPEXT_NAMES = [
   'TCPAbortOnTimeout',
   'TCPAbortOnMemory',
   'TCPDSACKRecv',
+  'TCPSACKReorder',
   'TCPSACKDiscard',
   'TCPRcvCoalesce',
   'TCPOFOQueue',

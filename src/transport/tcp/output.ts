@@ -180,11 +180,11 @@ export function armProbe(ctx: TcpCtx, t: Tcb): void {
  * first segment (NewReno) and, with SACK, every hole with tcp_reordering - 1 segments SACKed
  * above it (FACK-like IsLost, RFC 6675).
  */
-export function lossLimit(ctx: TcpCtx, t: Tcb): number {
+export function lossLimit(t: Tcb): number {
   if (t.caState === CA_LOSS) return t.highSeq;
   let lim = t.lostEnd;
   if (t.sack.n > 0) {
-    const h = (t.sack.high(t.snd_una) - (ctx.sysctl.tcp_reordering - 1) * t.mss) >>> 0;
+    const h = (t.sack.high(t.snd_una) - (t.reordering - 1) * t.mss) >>> 0;
     lim = seqMax(lim, h);
   }
   return seqMin(lim, t.highSeq);
@@ -200,7 +200,7 @@ export function inflight(ctx: TcpCtx, t: Tcb): number {
   if (sacked > outstanding) sacked = outstanding;
   let pipe = outstanding - sacked;
   if (t.caState >= CA_RECOVERY) {
-    const lim = lossLimit(ctx, t);
+    const lim = lossLimit(t);
     const from = seqMax(t.retxHigh, t.snd_una);
     if (seqLt(from, lim)) pipe -= seqDiff(lim, from) - t.sack.sackedIn(from, lim);
   }
@@ -226,7 +226,7 @@ export function xmit(ctx: TcpCtx, t: Tcb): void {
   let pipe = inflight(ctx, t);
   let sent = false;
   if (t.caState >= CA_RECOVERY) {
-    const lim = lossLimit(ctx, t);
+    const lim = lossLimit(t);
     const ext = ctx.mib.ext.v;
     while (pipe < cwndBytes) {
       if (!t.sack.nextHole(seqMax(t.retxHigh, t.snd_una), lim)) break;

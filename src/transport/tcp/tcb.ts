@@ -136,6 +136,8 @@ export class Tcb {
   /** Retransmitted up to here in this recovery episode. */
   retxHigh = 0;
   dupacks = 0;
+  /** Segments of reordering tolerated before a hole counts as lost (tp->reordering, adaptive). */
+  reordering = 3;
   /** Reno (no SACK): dup ACKs as segments that left the network (tcp_add_reno_sack). */
   renoSacked = 0;
   /** The most segments in flight since the last cwnd check (tcp_is_cwnd_limited). */
