@@ -59,10 +59,10 @@ export interface ServiceConfig {
 
 export type ServiceProto = 'udp' | 'tcp';
 
-/** Service kinds per protocol: echo (RFC 862) sends every datagram back, discard (RFC 863) drops it. */
+/** Service kinds per protocol: echo (RFC 862) sends every datagram back, discard (RFC 863) drops it; TCP also a small HTTP responder. */
 export const SERVICE_KINDS: Record<ServiceProto, readonly string[]> = {
   udp: ['echo', 'discard'],
-  tcp: [],
+  tcp: ['echo', 'discard', 'http'],
 };
 
 export interface Config {

@@ -2,16 +2,18 @@
  * Built-in services from the config's `services:` (inetd's internal services), on the stack's own
  * sockets: UDP echo (RFC 862: every datagram goes back to its sender) and discard (RFC 863:
  * read and dropped — through recvBatch/release, so a discarded datagram is never copied).
- * TCP kinds join here as the TCP layer offers them (config/schema.ts SERVICE_KINDS).
+ * TCP: echo, discard and a small HTTP responder on node:http (transport/tcp/services.ts).
  */
 import type { ServiceConfig } from '../config/schema.ts';
 import { UdpViews, type Transport, type UdpSocket } from '../transport/index.ts';
+import { tcpService } from '../transport/tcp/services.ts';
 
 /** Start every service; an error (EADDRINUSE...) is reported through `fail` with the service's config path. */
 export function startServices(t: Transport, services: readonly ServiceConfig[], fail: (path: string, e: unknown) => Error): void {
   services.forEach((svc, i) => {
     try {
       if (svc.proto === 'udp') udpService(t, svc);
+      else if (svc.proto === 'tcp') tcpService(t.tcp, svc.kind, svc.port, svc.address, (e) => console.error(`services[${i}]: ${e.message}`));
       else throw new Error(`no ${svc.proto} services are built in yet`);
     } catch (e) {
       throw fail(`services[${i}]`, e);

@@ -33,7 +33,7 @@ describe('services: in the config', () => {
   it('errors name the path and the problem', () => {
     expect(problems('services: [{proto: udp, port: 7, kind: chargen}]')).toMatch(/services\[0\]\.kind: expected one of echo \| discard for udp, got the string "chargen"/);
     expect(problems('services: [{proto: sctp, port: 7, kind: echo}]')).toMatch(/services\[0\]\.proto: expected one of udp \| tcp/);
-    expect(problems('services: [{proto: tcp, port: 7, kind: echo}]')).toMatch(/services\[0\]\.kind: no tcp services are built in yet/);
+    expect(problems('services: [{proto: tcp, port: 7, kind: chargen}]')).toMatch(/services\[0\]\.kind: expected one of echo \| discard \| http for tcp/);
     expect(problems('services: [{proto: udp, port: 0, kind: echo}]')).toMatch(/services\[0\]\.port: 0 is out of range 1\.\.65535/);
     expect(problems('services: [{proto: udp, kind: echo}]')).toMatch(/services\[0\]\.port: required/);
     expect(problems('services: [{proto: udp, port: 7, kind: echo, host: x}]')).toMatch(/services\[0\]\.host: unknown key/);
