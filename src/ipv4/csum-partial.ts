@@ -1,4 +1,12 @@
-import { isPartialL4Csum, l4CsumComplete } from '../wire/checksum.ts';
+import * as checksum from '../wire/checksum.ts';
+import * as ipv4 from '../wire/ipv4.ts';
+import * as tcp from '../wire/tcp.ts';
+import * as udp from '../wire/udp.ts';
+// Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { isPartialL4Csum, l4CsumComplete } = checksum;
+const { IP_MF, IP_OFFSET, IPPROTO_TCP, IPPROTO_UDP, IPV4_DADDR, IPV4_FRAG_OFF, IPV4_PROTOCOL, IPV4_SADDR } = ipv4;
+const { TCP_CHECK, TCP_HLEN } = tcp;
+const { UDP_CHECK, UDP_HLEN, UDP_LEN } = udp;
 
 /**
  * Completing partial (CHECKSUM_PARTIAL) TCP/UDP checksums of frames received from a veth peer.
@@ -45,22 +53,22 @@ export class CsumPartialRx {
    */
   complete(dv: DataView, h: number, ihl: number, tot: number, dev: number): void {
     // Fragments (MF or an offset) never carry a partial checksum; see above.
-    if ((dv.getUint16(h + 6) & 0x3fff) !== 0) return;
-    const proto = dv.getUint8(h + 9);
+    if ((dv.getUint16(h + IPV4_FRAG_OFF) & (IP_MF | IP_OFFSET)) !== 0) return;
+    const proto = dv.getUint8(h + IPV4_PROTOCOL);
     const l4 = h + ihl;
     const len = tot - ihl;
     let off: number;
-    if (proto === 17) {
+    if (proto === IPPROTO_UDP) {
       // The UDP length must match what the sender's skb had: a mismatch is a malformed datagram
       // for the receiver to judge, not ours to "fix".
-      if (len < 8 || dv.getUint16(l4 + 4) !== len) return;
-      off = 6;
-      if (dv.getUint16(l4 + 6) === 0) return;
-    } else if (proto === 6) {
-      if (len < 20) return;
-      off = 16;
+      if (len < UDP_HLEN || dv.getUint16(l4 + UDP_LEN) !== len) return;
+      off = UDP_CHECK;
+      if (dv.getUint16(l4 + UDP_CHECK) === 0) return;
+    } else if (proto === IPPROTO_TCP) {
+      if (len < TCP_HLEN) return;
+      off = TCP_CHECK;
     } else return;
-    if (!isPartialL4Csum(dv.getUint16(l4 + off), dv.getUint32(h + 12), dv.getUint32(h + 16), proto, len)) return;
+    if (!isPartialL4Csum(dv.getUint16(l4 + off), dv.getUint32(h + IPV4_SADDR), dv.getUint32(h + IPV4_DADDR), proto, len)) return;
     l4CsumComplete(dv, l4, len, off);
     this.completed[dev]++;
   }

@@ -1,21 +1,47 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
-import { csumFinish, csumFold, csumPartial, csumReplace16 } from '../wire/checksum.ts';
+import * as checksum from '../wire/checksum.ts';
+import * as icmp from '../wire/icmp.ts';
+import * as ipv4 from '../wire/ipv4.ts';
 import { RTCF_BROADCAST, RTCF_MULTICAST, type Ipv4Ctx } from './ctx.ts';
-import { ICMP_ECHO, ICMP_ECHOREPLY, ICMP_TIMESTAMP, ICMP_TIMESTAMPREPLY, NR_ICMP_TYPES, writeIpHeader } from './icmp-send.ts';
 import { ICMP } from './mib.ts';
+// Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { csumReplace16 } = checksum;
+const {
+  ICMP_CHECKSUM,
+  ICMP_DEST_UNREACH,
+  ICMP_ECHO,
+  ICMP_ECHOREPLY,
+  ICMP_HLEN,
+  ICMP_PARAMETERPROB,
+  ICMP_REDIRECT,
+  ICMP_SOURCE_QUENCH,
+  ICMP_TIME_EXCEEDED,
+  ICMP_TIMESTAMP,
+  ICMP_TIMESTAMPREPLY,
+  ICMP_TS_LEN,
+  ICMP_TS_RECEIVE,
+  ICMP_TS_TRANSMIT,
+  ICMP_TYPE,
+  ICMP_UN,
+  icmpCode,
+  icmpCsumOk,
+  NR_ICMP_TYPES,
+  writeIcmpHeader,
+} = icmp;
+const { IPPROTO_ICMP, IPV4_DADDR, IPV4_HLEN, IPV4_SADDR, IPV4_TOS, writeIpv4Header } = ipv4;
 
 /** ICMP types -> Icmp In* counter id (-1 = counted in InMsgs only). */
 const IN_COUNTER = new Int16Array(NR_ICMP_TYPES + 1).fill(-1);
-IN_COUNTER[0] = ICMP.InEchoReps;
-IN_COUNTER[3] = ICMP.InDestUnreachs;
-IN_COUNTER[4] = ICMP.InSrcQuenchs;
-IN_COUNTER[5] = ICMP.InRedirects;
-IN_COUNTER[8] = ICMP.InEchos;
-IN_COUNTER[11] = ICMP.InTimeExcds;
-IN_COUNTER[12] = ICMP.InParmProbs;
-IN_COUNTER[13] = ICMP.InTimestamps;
-IN_COUNTER[14] = ICMP.InTimestampReps;
+IN_COUNTER[ICMP_ECHOREPLY] = ICMP.InEchoReps;
+IN_COUNTER[ICMP_DEST_UNREACH] = ICMP.InDestUnreachs;
+IN_COUNTER[ICMP_SOURCE_QUENCH] = ICMP.InSrcQuenchs;
+IN_COUNTER[ICMP_REDIRECT] = ICMP.InRedirects;
+IN_COUNTER[ICMP_ECHO] = ICMP.InEchos;
+IN_COUNTER[ICMP_TIME_EXCEEDED] = ICMP.InTimeExcds;
+IN_COUNTER[ICMP_PARAMETERPROB] = ICMP.InParmProbs;
+IN_COUNTER[ICMP_TIMESTAMP] = ICMP.InTimestamps;
+IN_COUNTER[ICMP_TIMESTAMPREPLY] = ICMP.InTimestampReps;
 
 /**
  * `icmp-rcv`: icmp_rcv. Checksum over the whole message (drop InCsumErrors), then echo request ->
@@ -55,18 +81,18 @@ export class IcmpRcv implements Stage {
       const t = a + b.l4[i];
       const len = b.len[i] - b.l4[i];
       m[ICMP.InMsgs]++;
-      if (len < 8) {
+      if (len < ICMP_HLEN) {
         m[ICMP.InErrors]++;
         g.drop(b, i, this.rErr);
         continue;
       }
-      if (csumFold(csumPartial(dv, t, len, 0)) !== 0xffff) {
+      if (!icmpCsumOk(dv, t, len)) {
         m[ICMP.InCsumErrors]++;
         m[ICMP.InErrors]++;
         g.drop(b, i, this.rCsum);
         continue;
       }
-      const type = u8[t];
+      const type = u8[t + ICMP_TYPE];
       if (type > NR_ICMP_TYPES) {
         m[ICMP.InErrors]++;
         g.drop(b, i, this.rErr);
@@ -102,7 +128,7 @@ export class IcmpRcv implements Stage {
    * Not for broadcasts (icmp_echo_ignore_broadcasts covers timestamps too in Linux).
    */
   private timestamp(b: Batch, i: number, t: number, len: number): boolean {
-    if (len < 20) {
+    if (len < ICMP_TS_LEN) {
       this.ctx.mib.icmp.v[ICMP.InErrors]++;
       return false;
     }
@@ -110,13 +136,11 @@ export class IcmpRcv implements Stage {
     const dv = this.ctx.dv;
     const now = Date.now() % 86_400_000;
     // Linux replies with just the 20-byte timestamp message.
-    this.echoReply(b, i, t, 20);
+    this.echoReply(b, i, t, ICMP_TS_LEN);
     t = b.addr[i] + b.l4[i];
-    dv.setUint8(t, ICMP_TIMESTAMPREPLY);
-    dv.setUint32(t + 12, now);
-    dv.setUint32(t + 16, now);
-    dv.setUint16(t + 2, 0);
-    dv.setUint16(t + 2, csumFinish(csumPartial(dv, t, 20, 0)));
+    dv.setUint32(t + ICMP_TS_RECEIVE, now);
+    dv.setUint32(t + ICMP_TS_TRANSMIT, now);
+    writeIcmpHeader(dv, t, ICMP_TIMESTAMPREPLY, icmpCode(this.ctx.u8, t), dv.getUint32(t + ICMP_UN), ICMP_TS_LEN);
     const m = this.ctx.mib.icmp.v;
     m[ICMP.OutEchoReps]--;
     m[ICMP.OutTimestampReps]++;
@@ -130,22 +154,23 @@ export class IcmpRcv implements Stage {
     const dv = ctx.dv;
     const l3 = b.l3[i];
     const h = b.addr[i] + l3;
-    const saddr = dv.getUint32(h + 12);
-    let daddr = dv.getUint32(h + 16);
+    const saddr = dv.getUint32(h + IPV4_SADDR);
+    let daddr = dv.getUint32(h + IPV4_DADDR);
     // A reply to a broadcast ping comes from the address of the receiving device.
     if ((b.aux[i] & (RTCF_BROADCAST | RTCF_MULTICAST)) !== 0) daddr = ctx.devAddr(b.iif[i]);
-    const tos = u8[h + 1];
-    if (t !== h + 20) {
-      u8.copyWithin(h + 20, t, t + len);
-      t = h + 20;
+    const tos = u8[h + IPV4_TOS];
+    if (t !== h + IPV4_HLEN) {
+      u8.copyWithin(h + IPV4_HLEN, t, t + len);
+      t = h + IPV4_HLEN;
     }
-    writeIpHeader(dv, h, tos, 20 + len, ctx.nextIdent(), 0, ctx.sysctl.ip_default_ttl, 1, daddr, saddr);
-    const old = dv.getUint16(t);
+    writeIpv4Header(dv, h, tos, IPV4_HLEN + len, ctx.nextIdent(), 0, ctx.sysctl.ip_default_ttl, IPPROTO_ICMP, daddr, saddr);
+    // Type and code are one 16-bit word of the checksum: patch it for the new type.
+    const old = dv.getUint16(t + ICMP_TYPE);
     const nw = (ICMP_ECHOREPLY << 8) | (old & 0xff);
-    dv.setUint16(t, nw);
-    dv.setUint16(t + 2, csumReplace16(dv.getUint16(t + 2), old, nw));
-    b.len[i] = l3 + 20 + len;
-    b.l4[i] = l3 + 20;
+    dv.setUint16(t + ICMP_TYPE, nw);
+    dv.setUint16(t + ICMP_CHECKSUM, csumReplace16(dv.getUint16(t + ICMP_CHECKSUM), old, nw));
+    b.len[i] = l3 + IPV4_HLEN + len;
+    b.l4[i] = l3 + IPV4_HLEN;
     b.aux[i] = 0;
     const m = ctx.mib.icmp.v;
     m[ICMP.OutMsgs]++;

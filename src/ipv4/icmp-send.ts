@@ -1,40 +1,26 @@
 import { PACKET_HOST, type Batch } from '../core/batch.ts';
-import { RTN_BROADCAST } from './fib/types.ts';
-import { csumFinish, csumPartial } from '../wire/checksum.ts';
-import { ipSendCheck } from '../wire/ipv4.ts';
+import { VLAN_HLEN } from '../wire/ethernet.ts';
+import {
+  ICMP_DEST_UNREACH,
+  ICMP_FRAG_NEEDED,
+  ICMP_HLEN,
+  ICMP_PARAMETERPROB,
+  ICMP_SOURCE_QUENCH,
+  ICMP_TIME_EXCEEDED,
+  icmpIsError,
+  icmpType,
+  NR_ICMP_TYPES,
+  writeIcmpHeader,
+} from '../wire/icmp.ts';
+import { IP_OFFSET, IPPROTO_ICMP, IPV4_HLEN, IPV4_TOS, ipDaddr, ipFragOff, ipIhl, ipProto, ipSaddr, writeIpv4Header } from '../wire/ipv4.ts';
 import { RTCF_BROADCAST, RTCF_LOCAL, RTCF_MULTICAST, type Ipv4Ctx } from './ctx.ts';
+import { RTN_BROADCAST } from './fib/types.ts';
 import { ICMP } from './mib.ts';
-
-export const ICMP_ECHOREPLY = 0;
-export const ICMP_DEST_UNREACH = 3;
-export const ICMP_SOURCE_QUENCH = 4;
-export const ICMP_REDIRECT = 5;
-export const ICMP_ECHO = 8;
-export const ICMP_TIME_EXCEEDED = 11;
-export const ICMP_PARAMETERPROB = 12;
-export const ICMP_TIMESTAMP = 13;
-export const ICMP_TIMESTAMPREPLY = 14;
-export const NR_ICMP_TYPES = 18;
-// Codes for ICMP_DEST_UNREACH.
-export const ICMP_NET_UNREACH = 0;
-export const ICMP_HOST_UNREACH = 1;
-export const ICMP_PROT_UNREACH = 2;
-export const ICMP_PORT_UNREACH = 3;
-export const ICMP_FRAG_NEEDED = 4;
-export const ICMP_NET_ANO = 9;
-export const ICMP_HOST_ANO = 10;
-export const ICMP_PKT_FILTERED = 13;
-// Codes for ICMP_TIME_EXCEEDED.
-export const ICMP_EXC_TTL = 0;
-export const ICMP_EXC_FRAGTIME = 1;
-
-/** icmp_pointers[type].error: types that are errors (never answered with an error). */
-function isErrorType(t: number): boolean {
-  return t === 3 || t === 4 || t === 5 || t === 11 || t === 12;
-}
 
 /** Linux quotes as much of the offending datagram as fits in 576 bytes (RFC 1812 4.3.2.3). */
 const ICMP_ERR_MAX = 576;
+/** The new headers in front of the quote. */
+const ERR_HLEN = IPV4_HLEN + ICMP_HLEN;
 /** inet_peer_xrlim_allow: a destination may burst this many errors, then one per icmp_ratelimit. */
 const XRLIM_BURST_FACTOR = 6;
 const PEER_SLOTS = 1024;
@@ -73,20 +59,20 @@ export class IcmpSender {
     const l3 = b.l3[i];
     const h = a + l3;
     const len = b.len[i] - l3;
-    if (len < 20 || b.pkttype[i] !== PACKET_HOST) return false;
+    if (len < IPV4_HLEN || b.pkttype[i] !== PACKET_HOST) return false;
     if ((b.aux[i] & (RTCF_BROADCAST | RTCF_MULTICAST)) !== 0) return false;
-    const ihl = (u8[h] & 0x0f) << 2;
-    if (ihl < 20 || ihl > len) return false;
+    const ihl = ipIhl(u8, h);
+    if (ihl < IPV4_HLEN || ihl > len) return false;
     // Only the first fragment may be answered.
-    if ((dv.getUint16(h + 6) & 0x1fff) !== 0) return false;
-    const saddr = dv.getUint32(h + 12);
-    const daddr = dv.getUint32(h + 16);
+    if ((ipFragOff(dv, h) & IP_OFFSET) !== 0) return false;
+    const saddr = ipSaddr(dv, h);
+    const daddr = ipDaddr(dv, h);
     if (!unicastSource(saddr) || isBcastOrMcast(ctx, daddr)) return false;
-    if (u8[h + 9] === 1) {
+    if (ipProto(u8, h) === IPPROTO_ICMP) {
       // Never an error about an error (or about an ICMP type we do not know).
       if (len < ihl + 1) return false;
-      const t = u8[h + ihl];
-      if (t > NR_ICMP_TYPES || isErrorType(t)) return false;
+      const t = icmpType(u8, h + ihl);
+      if (t > NR_ICMP_TYPES || icmpIsError(t)) return false;
     }
     if (!this.allow(saddr, type, code)) return false;
 
@@ -95,32 +81,28 @@ export class IcmpSender {
     const src = (b.aux[i] & RTCF_LOCAL) !== 0 ? daddr : ctx.devAddr(b.iif[i]);
     if (src === 0) return false;
     let quote = len;
-    if (quote > ICMP_ERR_MAX - 28) quote = ICMP_ERR_MAX - 28;
-    const tos = u8[h + 1];
+    if (quote > ICMP_ERR_MAX - ERR_HLEN) quote = ICMP_ERR_MAX - ERR_HLEN;
+    const tos = u8[h + IPV4_TOS];
     const base = ctx.pool.base(a);
-    // The new IP + ICMP headers (28 bytes) go in front of the quoted datagram. Into the headroom
-    // when there is room for them and a VLAN tag: the quote stays where it is (no copy). Else the
-    // quote moves 28 bytes up, bounded by the room left in this frame's UMEM slot from where
-    // the frame really starts, so nothing is ever written into the next frame.
+    // The new IP + ICMP headers (ERR_HLEN bytes) go in front of the quoted datagram. Into the
+    // headroom when there is room for them and a VLAN tag: the quote stays where it is (no copy).
+    // Else the quote moves ERR_HLEN bytes up, bounded by the room left in this frame's UMEM slot
+    // from where the frame really starts, so nothing is ever written into the next frame.
     let nh = h;
-    if (a - base >= 28 + 4) {
-      nh = h - 28;
-      b.addr[i] = a - 28;
+    if (a - base >= ERR_HLEN + VLAN_HLEN) {
+      nh = h - ERR_HLEN;
+      b.addr[i] = a - ERR_HLEN;
     } else {
       const tail = base + ctx.pool.umem.frameSize - a;
-      if (l3 + 28 + quote > tail) quote = tail - l3 - 28;
+      if (l3 + ERR_HLEN + quote > tail) quote = tail - l3 - ERR_HLEN;
       // Linux quotes at least the IP header and 8 bytes of its payload; without room for them, none.
       if (quote < len && quote < ihl + 8) return false;
-      u8.copyWithin(h + 28, h, h + quote);
+      u8.copyWithin(h + ERR_HLEN, h, h + quote);
     }
-    writeIpHeader(dv, nh, (tos & 0x1e) | 0xc0, 28 + quote, ctx.nextIdent(), 0, ctx.sysctl.ip_default_ttl, 1, src, saddr);
-    u8[nh + 20] = type;
-    u8[nh + 21] = code;
-    dv.setUint16(nh + 22, 0);
-    dv.setUint32(nh + 24, info >>> 0);
-    dv.setUint16(nh + 22, csumFinish(csumPartial(dv, nh + 20, 8 + quote, 0)));
-    b.len[i] = l3 + 28 + quote;
-    b.l4[i] = l3 + 20;
+    writeIpv4Header(dv, nh, (tos & 0x1e) | 0xc0, ERR_HLEN + quote, ctx.nextIdent(), 0, ctx.sysctl.ip_default_ttl, IPPROTO_ICMP, src, saddr);
+    writeIcmpHeader(dv, nh + IPV4_HLEN, type, code, info, ICMP_HLEN + quote);
+    b.len[i] = l3 + ERR_HLEN + quote;
+    b.l4[i] = l3 + IPV4_HLEN;
     b.aux[i] = 0;
     b.mark[i] = 0;
     const m = ctx.mib.icmp.v;
@@ -137,7 +119,7 @@ export class IcmpSender {
    * are limited, and never FRAG_NEEDED: path MTU discovery must not be starved.
    */
   allow(daddr: number, type: number, code: number): boolean {
-    if (!(type === 3 || type === 4 || type === 11 || type === 12)) return true;
+    if (!(type === ICMP_DEST_UNREACH || type === ICMP_SOURCE_QUENCH || type === ICMP_TIME_EXCEEDED || type === ICMP_PARAMETERPROB)) return true;
     if (type === ICMP_DEST_UNREACH && code === ICMP_FRAG_NEEDED) return true;
     const s = this.ctx.sysctl;
     const now = this.ctx.now();
@@ -190,27 +172,4 @@ function isBcastOrMcast(ctx: Ipv4Ctx, daddr: number): boolean {
   if (daddr >>> 28 === 0xe || daddr === 0xffffffff) return true;
   const nh = ctx.fib.lookup(daddr);
   return nh >= 0 && ctx.fib.nhType[nh] === RTN_BROADCAST;
-}
-
-/** Write a 20-byte IPv4 header (no options) at h and its checksum. */
-export function writeIpHeader(
-  dv: DataView,
-  h: number,
-  tos: number,
-  totLen: number,
-  id: number,
-  fragOff: number,
-  ttl: number,
-  proto: number,
-  saddr: number,
-  daddr: number,
-): void {
-  dv.setUint16(h, 0x4500 | (tos & 0xff));
-  dv.setUint16(h + 2, totLen);
-  dv.setUint16(h + 4, id);
-  dv.setUint16(h + 6, fragOff);
-  dv.setUint16(h + 8, ((ttl & 0xff) << 8) | (proto & 0xff));
-  dv.setUint32(h + 12, saddr >>> 0);
-  dv.setUint32(h + 16, daddr >>> 0);
-  ipSendCheck(dv, h);
 }

@@ -1,7 +1,7 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph } from '../core/graph.ts';
 import type { NetDevices } from '../core/netdev.ts';
-import { maskOf } from './addr.ts';
+import { maskOf } from '../wire/addr.ts';
 import { DEFAULT_SYSCTL, Ipv4Ctx, type Ipv4Sysctl } from './ctx.ts';
 import { Fib, RTN_BROADCAST, RTN_LOCAL, RTN_UNICAST } from './fib/fib.ts';
 import { IcmpRcv } from './icmp-rcv.ts';
@@ -15,9 +15,9 @@ import { NfHooks, type NetfilterLike } from './nf-hooks.ts';
 
 export { DEFAULT_SYSCTL, Ipv4Ctx, RTCF_BROADCAST, RTCF_LOCAL, RTCF_MULTICAST, type Ipv4Sysctl } from './ctx.ts';
 export { NF_ACCEPT, NF_DROP, NF_REJECT, REJECT_TCP_RESET, type NetfilterLike } from './nf-hooks.ts';
-export { writeIpHeader, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB } from './icmp-send.ts';
+export { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB } from '../wire/icmp.ts';
 export { csumPartial, csumFinish, csumFold, pseudoHdrSum } from '../wire/checksum.ts';
-export { ipSendCheck } from '../wire/ipv4.ts';
+export { ipSendCheck, writeIpv4Header } from '../wire/ipv4.ts';
 
 /** What registerIpv4 needs from the ptype table (core/ptype.ts PtypeTable). */
 export interface PtypeLike {

@@ -1,14 +1,13 @@
 import { Batch } from '../core/batch.ts';
 import type { Graph } from '../core/graph.ts';
-import { ipSendCheck } from '../wire/ipv4.ts';
+import { ICMP_EXC_FRAGTIME, ICMP_TIME_EXCEEDED } from '../wire/icmp.ts';
+import { IP_DF, IP_MF, IP_OFFSET, IPV4_FRAG_OFF, IPV4_HLEN, IPV4_ID, IPV4_TOT_LEN, ipDaddr, ipFragOff, ipIhl, ipProto, ipSaddr, ipSendCheck } from '../wire/ipv4.ts';
 import { RTCF_LOCAL, type Ipv4Ctx } from './ctx.ts';
-import { ICMP_EXC_FRAGTIME, ICMP_TIME_EXCEEDED, type IcmpSender } from './icmp-send.ts';
+import type { IcmpSender } from './icmp-send.ts';
 import { IP } from './mib.ts';
 
 const FIRST_IN = 1;
 const LAST_IN = 2;
-const IP_MF = 0x2000;
-const IP_DF = 0x4000;
 
 /**
  * ip_defrag for local delivery (net/ipv4/ip_fragment.c + inet_fragment.c), on typed arrays.
@@ -130,15 +129,15 @@ export class IpDefrag {
     const l3 = b.l3[i];
     const a = b.addr[i];
     const h = a + l3;
-    const ihl = (ctx.u8[h] & 0x0f) << 2;
-    const fo = dv.getUint16(h + 6);
-    const offset = (fo & 0x1fff) << 3;
+    const ihl = ipIhl(ctx.u8, h);
+    const fo = ipFragOff(dv, h);
+    const offset = (fo & IP_OFFSET) << 3;
     let end = offset + (b.len[i] - l3) - ihl;
     const frameSize = ctx.pool.umem.frameSize;
-    const saddr = dv.getUint32(h + 12);
-    const daddr = dv.getUint32(h + 16);
-    const id = dv.getUint16(h + 4);
-    const proto = ctx.u8[h + 9];
+    const saddr = ipSaddr(dv, h);
+    const daddr = ipDaddr(dv, h);
+    const id = dv.getUint16(h + IPV4_ID);
+    const proto = ipProto(ctx.u8, h);
     let q = this.find(saddr, daddr, id, proto);
     // Room for one more frame, and a queue: the oldest other queues make way.
     while (this.mem + frameSize > ctx.sysctl.ipfrag_high_thresh || this.fTop === 0) {
@@ -163,7 +162,7 @@ export class IpDefrag {
     }
     if (end <= offset) return this.discard(q, b, i);
     // Oversize: the datagram could never fit one frame (Linux's limit is 65535).
-    if (l3 + ihl + this.qLen[q] > ctx.frameRoom || 20 + this.qLen[q] > 65535) return this.discard(q, b, i);
+    if (l3 + ihl + this.qLen[q] > ctx.frameRoom || IPV4_HLEN + this.qLen[q] > 65535) return this.discard(q, b, i);
     // inet_frag_queue_insert: find the runs of adjacent fragments; contained = dup, else overlap.
     let prev = -1;
     let runStart = -1;
@@ -364,8 +363,8 @@ export class IpDefrag {
       u8.copyWithin(base + this.fOff[f], src, src + (this.fEnd[f] - this.fOff[f]));
     }
     const h = na + l3;
-    dv.setUint16(h + 2, total);
-    dv.setUint16(h + 6, this.qDf[q] !== 0 ? IP_DF : 0);
+    dv.setUint16(h + IPV4_TOT_LEN, total);
+    dv.setUint16(h + IPV4_FRAG_OFF, this.qDf[q] !== 0 ? IP_DF : 0);
     ipSendCheck(dv, h);
     this.kill(q);
     b.addr[i] = na;

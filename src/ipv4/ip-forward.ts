@@ -1,13 +1,14 @@
 import { PACKET_HOST, type Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
-import { ipDecreaseTtl } from '../wire/ipv4.ts';
+import { ICMP_DEST_UNREACH, ICMP_EXC_TTL, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED } from '../wire/icmp.ts';
+import * as ipv4 from '../wire/ipv4.ts';
 import type { Ipv4Ctx } from './ctx.ts';
-import { ICMP_DEST_UNREACH, ICMP_EXC_TTL, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, type IcmpSender } from './icmp-send.ts';
+import type { IcmpSender } from './icmp-send.ts';
 import { ipFragment } from './ip-fragment.ts';
 import { IP } from './mib.ts';
 import { NF_ACCEPT, NF_INET_FORWARD, NF_INET_POST_ROUTING, NF_REPLY, type NfHooks } from './nf-hooks.ts';
-
-const IP_DF = 0x4000;
+// Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { IP_DF, IPV4_FRAG_OFF, IPV4_TTL, ipDecreaseTtl } = ipv4;
 
 /**
  * `ip-forward`: ip_forward + ip_forward_finish + ip_output for a packet routed by ip-rcv
@@ -61,7 +62,7 @@ export class IpForward implements Stage {
         g.drop(b, i, this.rNotHost);
         continue;
       }
-      if (u8[h + 8] <= 1) {
+      if (u8[h + IPV4_TTL] <= 1) {
         this.tooManyHops(b, i);
         continue;
       }
@@ -73,7 +74,7 @@ export class IpForward implements Stage {
       }
       const mtu = dev.mtu;
       const tot = b.len[i] - b.l3[i];
-      if (tot > mtu && (dv.getUint16(h + 6) & IP_DF) !== 0) {
+      if (tot > mtu && (dv.getUint16(h + IPV4_FRAG_OFF) & IP_DF) !== 0) {
         this.fragNeeded(b, i, mtu);
         continue;
       }

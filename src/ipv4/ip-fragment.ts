@@ -1,12 +1,9 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph } from '../core/graph.ts';
-import { ipSendCheck } from '../wire/ipv4.ts';
-import type { Ipv4Ctx } from './ctx.ts';
+import { IP_DF, IP_MF, IP_OFFSET, IPV4_FRAG_OFF, IPV4_HLEN, IPV4_TOT_LEN, ipFragOff, ipIhl, ipSendCheck } from '../wire/ipv4.ts';
 import { ipOptionsFragment } from '../wire/ipv4-options.ts';
+import type { Ipv4Ctx } from './ctx.ts';
 import { IP } from './mib.ts';
-
-const IP_MF = 0x2000;
-const IP_OFFSET = 0x1fff;
 
 /**
  * ip_fragment for a datagram larger than `mtu` (DF clear; the caller checked). Runs after
@@ -28,7 +25,7 @@ export function ipFragment(ctx: Ipv4Ctx, g: Graph, b: Batch, i: number, mtu: num
   const l3 = b.l3[i];
   const h = b.addr[i] + l3;
   const tot = b.len[i] - l3;
-  const ihl = (u8[h] & 0x0f) << 2;
+  const ihl = ipIhl(u8, h);
   const per = (mtu - ihl) & ~7;
   const data = tot - ihl;
   if (per < 8 || data <= per) {
@@ -41,10 +38,10 @@ export function ipFragment(ctx: Ipv4Ctx, g: Graph, b: Batch, i: number, mtu: num
     m[IP.FragFails]++;
     return false;
   }
-  const fo = dv.getUint16(h + 6);
+  const fo = ipFragOff(dv, h);
   const baseOff = fo & IP_OFFSET;
   const lastMf = fo & IP_MF;
-  const keep = fo & 0x4000; // DF/reserved bits stay as they were (DF is clear here)
+  const keep = fo & IP_DF; // DF stays as it was (clear here: the caller checked)
   // The first fragment leaves first, as in Linux (it carries the transport header).
   g.enqueue(next, i);
   for (let k = 1; k < nfrags; k++) {
@@ -53,10 +50,10 @@ export function ipFragment(ctx: Ipv4Ctx, g: Graph, b: Batch, i: number, mtu: num
     const off = k * per;
     const chunk = k === nfrags - 1 ? data - off : per;
     u8.copyWithin(nh, h, h + ihl);
-    if (ihl > 20) ipOptionsFragment(u8, nh, ihl);
+    if (ihl > IPV4_HLEN) ipOptionsFragment(u8, nh, ihl);
     u8.copyWithin(nh + ihl, h + ihl + off, h + ihl + off + chunk);
-    dv.setUint16(nh + 2, ihl + chunk);
-    dv.setUint16(nh + 6, keep | (k === nfrags - 1 ? lastMf : IP_MF) | (baseOff + (off >>> 3)));
+    dv.setUint16(nh + IPV4_TOT_LEN, ihl + chunk);
+    dv.setUint16(nh + IPV4_FRAG_OFF, keep | (k === nfrags - 1 ? lastMf : IP_MF) | (baseOff + (off >>> 3)));
     ipSendCheck(dv, nh);
     const x = b.push(na, l3 + ihl + chunk, b.iif[i]);
     b.l3[x] = l3;
@@ -69,8 +66,8 @@ export function ipFragment(ctx: Ipv4Ctx, g: Graph, b: Batch, i: number, mtu: num
     b.aux[x] = b.aux[i];
     g.enqueue(next, x);
   }
-  dv.setUint16(h + 2, ihl + per);
-  dv.setUint16(h + 6, keep | IP_MF | baseOff);
+  dv.setUint16(h + IPV4_TOT_LEN, ihl + per);
+  dv.setUint16(h + IPV4_FRAG_OFF, keep | IP_MF | baseOff);
   ipSendCheck(dv, h);
   b.len[i] = l3 + ihl + per;
   m[IP.FragCreates] += nfrags;

@@ -1,16 +1,20 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
+import { ICMP_DEST_UNREACH, ICMP_PROT_UNREACH } from '../wire/icmp.ts';
+import * as ipv4 from '../wire/ipv4.ts';
 import type { Ipv4Ctx } from './ctx.ts';
-import { ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, type IcmpSender } from './icmp-send.ts';
+import type { IcmpSender } from './icmp-send.ts';
 import type { IpDefrag } from './ip-defrag.ts';
 import { IP } from './mib.ts';
 import { NF_ACCEPT, NF_INET_LOCAL_IN, NF_REPLY, type NfHooks } from './nf-hooks.ts';
+// Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { IP_MF, IP_OFFSET, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_FRAG_OFF, IPV4_PROTOCOL } = ipv4;
 
 /** Protocol handlers wired automatically when their stage exists (inet_init's inet_add_protocol). */
 const DEFAULT_PROTOCOLS: ReadonlyArray<[number, string]> = [
-  [1, 'icmp-rcv'],
-  [6, 'tcp-rcv'],
-  [17, 'udp-rcv'],
+  [IPPROTO_ICMP, 'icmp-rcv'],
+  [IPPROTO_TCP, 'tcp-rcv'],
+  [IPPROTO_UDP, 'udp-rcv'],
 ];
 
 /**
@@ -79,8 +83,8 @@ export class IpLocalDeliver implements Stage {
     for (let j = 0; j < n; j++) {
       const i = v[j];
       const h = b.addr[i] + b.l3[i];
-      // ip_is_fragment: MF set or a nonzero offset.
-      if ((dv.getUint16(h + 6) & 0x3fff) !== 0 && !this.defrag.defrag(b, i)) continue;
+      // ip_is_fragment: more follow, or not the first.
+      if ((dv.getUint16(h + IPV4_FRAG_OFF) & (IP_MF | IP_OFFSET)) !== 0 && !this.defrag.defrag(b, i)) continue;
       if (nfOn !== 0) {
         const verdict = this.nf.run(NF_INET_LOCAL_IN, b, i);
         if (verdict !== NF_ACCEPT) {
@@ -89,7 +93,8 @@ export class IpLocalDeliver implements Stage {
           continue;
         }
       }
-      const s = ids[u8[b.addr[i] + b.l3[i] + 9]];
+      // Reassembly may have moved the datagram to a new frame: h is stale.
+      const s = ids[u8[b.addr[i] + b.l3[i] + IPV4_PROTOCOL]];
       if (s >= 0) {
         m[IP.InDelivers]++;
         g.enqueue(s, i);

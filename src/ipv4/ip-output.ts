@@ -1,12 +1,14 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
+import * as ipv4 from '../wire/ipv4.ts';
 import type { Ipv4Ctx } from './ctx.ts';
-import { RTN_BROADCAST, RTN_UNICAST } from './fib/types.ts';
+import * as fibTypes from './fib/types.ts';
 import { ipFragment } from './ip-fragment.ts';
 import { IP } from './mib.ts';
 import { NF_ACCEPT, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, type NfHooks } from './nf-hooks.ts';
-
-const IP_DF = 0x4000;
+// Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { IP_DF, IPV4_DADDR, IPV4_FRAG_OFF } = ipv4;
+const { RTN_BROADCAST, RTN_UNICAST } = fibTypes;
 
 /**
  * `ip-output`: ip_route_output + ip_local_out + ip_output for packets this stack builds or
@@ -47,7 +49,7 @@ export class IpOutput implements Stage {
     for (let j = 0; j < n; j++) {
       const i = v[j];
       const h = b.addr[i] + b.l3[i];
-      const daddr = dv.getUint32(h + 16);
+      const daddr = dv.getUint32(h + IPV4_DADDR);
       m[IP.OutRequests]++;
       const nh = fib.lookup(daddr);
       const type = nh < 0 ? 0 : fib.nhType[nh];
@@ -73,7 +75,7 @@ export class IpOutput implements Stage {
       const mtu = devs[oif].mtu;
       if (b.len[i] - b.l3[i] > mtu) {
         // A local sender with DF would get EMSGSIZE; here nobody is listening: count and drop.
-        if ((dv.getUint16(h + 6) & IP_DF) !== 0) {
+        if ((dv.getUint16(h + IPV4_FRAG_OFF) & IP_DF) !== 0) {
           m[IP.FragFails]++;
           g.drop(b, i, this.rFragFails);
           continue;

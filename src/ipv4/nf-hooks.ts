@@ -1,11 +1,19 @@
 import type { Batch } from '../core/batch.ts';
-import { csumFinish, csumPartial, pseudoHdrSum } from '../wire/checksum.ts';
+import * as icmp from '../wire/icmp.ts';
+import * as ipv4 from '../wire/ipv4.ts';
+import * as tcp from '../wire/tcp.ts';
+import * as udp from '../wire/udp.ts';
 import type { Ipv4Ctx } from './ctx.ts';
-import { ICMP_DEST_UNREACH, writeIpHeader, type IcmpSender } from './icmp-send.ts';
-
+import type { IcmpSender } from './icmp-send.ts';
 import { NF_ACCEPT, NF_DROP, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, NfPacket, REJECT_TCP_RESET } from './netfilter/packet.ts';
 
 export { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, REJECT_TCP_RESET } from './netfilter/packet.ts';
+
+// Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { ICMP_CODE, ICMP_DEST_UNREACH, ICMP_TYPE } = icmp;
+const { IP_DF, IP_MF, IP_OFFSET, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_DADDR, IPV4_FRAG_OFF, IPV4_HLEN, IPV4_PROTOCOL, IPV4_SADDR, IPV4_VIHL, writeIpv4Header } = ipv4;
+const { TCP_ACK, TCP_ACK_SEQ, TCP_DEST, TCP_DOFF, TCP_FIN, TCP_FLAGS, TCP_HLEN, TCP_RST, TCP_SEQ, TCP_SOURCE, TCP_SYN, writeTcpHeader } = tcp;
+const { UDP_DEST, UDP_SOURCE } = udp;
 
 /** Returned by NfHooks.run: packet i was turned into a reject reply in place; send it to ip-output. */
 export const NF_REPLY = 3;
@@ -61,14 +69,14 @@ export class NfHooks {
     const h = b.addr[i] + b.l3[i];
     const len = b.len[i] - b.l3[i];
     const p = this.p;
-    const ihl = (u8[h] & 0x0f) << 2;
-    const proto = u8[h + 9];
-    const frag = dv.getUint16(h + 6) & 0x1fff;
+    const ihl = (u8[h + IPV4_VIHL] & 0x0f) << 2;
+    const proto = u8[h + IPV4_PROTOCOL];
+    const frag = dv.getUint16(h + IPV4_FRAG_OFF) & IP_OFFSET;
     // iptables refuses -i in OUTPUT/POSTROUTING and -o in PREROUTING/INPUT: -1 there.
     p.iif = hook === NF_INET_LOCAL_OUT || hook === NF_INET_POST_ROUTING ? -1 : b.iif[i];
     p.oif = hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_IN ? -1 : b.oif[i];
-    p.saddr = dv.getUint32(h + 12);
-    p.daddr = dv.getUint32(h + 16);
+    p.saddr = dv.getUint32(h + IPV4_SADDR);
+    p.daddr = dv.getUint32(h + IPV4_DADDR);
     p.proto = proto;
     p.len = len;
     p.mark = b.mark[i];
@@ -82,13 +90,14 @@ export class NfHooks {
     // Ports and types only from the first fragment, and only if they are within the datagram.
     const l4 = h + ihl;
     if (frag === 0) {
-      if ((proto === 6 || proto === 17) && len >= ihl + 4) {
-        p.sport = dv.getUint16(l4);
-        p.dport = dv.getUint16(l4 + 2);
-        if (proto === 6 && len >= ihl + 14) p.tcpFlags = u8[l4 + 13];
-      } else if (proto === 1 && len >= ihl + 2) {
-        p.icmpType = u8[l4];
-        p.icmpCode = u8[l4 + 1];
+      // TCP's ports sit where UDP's do.
+      if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP) && len >= ihl + UDP_DEST + 2) {
+        p.sport = dv.getUint16(l4 + UDP_SOURCE);
+        p.dport = dv.getUint16(l4 + UDP_DEST);
+        if (proto === IPPROTO_TCP && len >= ihl + TCP_FLAGS + 1) p.tcpFlags = u8[l4 + TCP_FLAGS];
+      } else if (proto === IPPROTO_ICMP && len >= ihl + ICMP_CODE + 1) {
+        p.icmpType = u8[l4 + ICMP_TYPE];
+        p.icmpCode = u8[l4 + ICMP_CODE];
       }
     }
     const verdict = nf.hook(hook, p);
@@ -117,38 +126,27 @@ export function sendReset(ctx: Ipv4Ctx, b: Batch, i: number): boolean {
   const l3 = b.l3[i];
   const h = b.addr[i] + l3;
   const len = b.len[i] - l3;
-  const ihl = (u8[h] & 0x0f) << 2;
-  if (u8[h + 9] !== 6 || (dv.getUint16(h + 6) & 0x3fff) !== 0 || len < ihl + 20) return false;
+  const ihl = (u8[h + IPV4_VIHL] & 0x0f) << 2;
+  const fragment = (dv.getUint16(h + IPV4_FRAG_OFF) & (IP_MF | IP_OFFSET)) !== 0;
+  if (u8[h + IPV4_PROTOCOL] !== IPPROTO_TCP || fragment || len < ihl + TCP_HLEN) return false;
   const t = h + ihl;
-  const doff = (u8[t + 12] >>> 4) << 2;
-  const flags = u8[t + 13];
-  if ((flags & 0x04) !== 0 || doff < 20 || ihl + doff > len) return false;
-  const saddr = dv.getUint32(h + 12);
-  const daddr = dv.getUint32(h + 16);
+  const doff = (u8[t + TCP_DOFF] >>> 4) << 2;
+  const flags = u8[t + TCP_FLAGS];
+  if ((flags & TCP_RST) !== 0 || doff < TCP_HLEN || ihl + doff > len) return false;
+  const saddr = dv.getUint32(h + IPV4_SADDR);
+  const daddr = dv.getUint32(h + IPV4_DADDR);
   if (saddr >>> 24 === 0 || saddr >>> 28 >= 0xe || saddr >>> 24 === 127) return false;
-  const sport = dv.getUint16(t);
-  const dport = dv.getUint16(t + 2);
-  const seq = dv.getUint32(t + 4);
-  const ackSeq = dv.getUint32(t + 8);
-  const o = h + 20;
-  dv.setUint16(o, dport);
-  dv.setUint16(o + 2, sport);
-  if ((flags & 0x10) !== 0) {
-    dv.setUint32(o + 4, ackSeq);
-    dv.setUint32(o + 8, 0);
-    dv.setUint16(o + 12, 0x5004); // doff 5, RST
+  const sport = dv.getUint16(t + TCP_SOURCE);
+  const dport = dv.getUint16(t + TCP_DEST);
+  if ((flags & TCP_ACK) !== 0) {
+    writeTcpHeader(dv, h + IPV4_HLEN, dport, sport, dv.getUint32(t + TCP_ACK_SEQ), 0, TCP_RST, 0, TCP_HLEN, daddr, saddr);
   } else {
-    const plen = len - ihl - doff + (flags & 0x02 ? 1 : 0) + (flags & 0x01 ? 1 : 0);
-    dv.setUint32(o + 4, 0);
-    dv.setUint32(o + 8, (seq + plen) >>> 0);
-    dv.setUint16(o + 12, 0x5014); // doff 5, RST|ACK
+    const plen = len - ihl - doff + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0);
+    writeTcpHeader(dv, h + IPV4_HLEN, dport, sport, 0, dv.getUint32(t + TCP_SEQ) + plen, TCP_RST | TCP_ACK, 0, TCP_HLEN, daddr, saddr);
   }
-  dv.setUint32(o + 14, 0); // window 0, checksum 0
-  dv.setUint16(o + 18, 0); // urgent
-  writeIpHeader(dv, h, 0, 40, ctx.nextIdent(), 0x4000, ctx.sysctl.ip_default_ttl, 6, daddr, saddr);
-  dv.setUint16(o + 16, csumFinish(csumPartial(dv, o, 20, pseudoHdrSum(daddr, saddr, 6, 20))));
-  b.len[i] = l3 + 40;
-  b.l4[i] = l3 + 20;
+  writeIpv4Header(dv, h, 0, IPV4_HLEN + TCP_HLEN, ctx.nextIdent(), IP_DF, ctx.sysctl.ip_default_ttl, IPPROTO_TCP, daddr, saddr);
+  b.len[i] = l3 + IPV4_HLEN + TCP_HLEN;
+  b.l4[i] = l3 + IPV4_HLEN;
   b.aux[i] = 0;
   return true;
 }

@@ -2,7 +2,7 @@ import { RTN_BLACKHOLE, RTN_BROADCAST, RTN_LOCAL, RTN_PROHIBIT, RTN_UNICAST, RTN
 import type { Batch } from '../core/batch.ts';
 import { RTCF_BROADCAST, RTCF_LOCAL, type Ipv4Ctx } from './ctx.ts';
 import { IP, RT } from './mib.ts';
-import { ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_PKT_FILTERED } from './icmp-send.ts';
+import { ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_PKT_FILTERED } from '../wire/icmp.ts';
 
 /** Outcomes of ip_route_input (what ip-rcv does next). */
 export const ROUTE_LOCAL = 0;
@@ -22,41 +22,15 @@ export const ROUTE_DROP_REASONS = ['ip.invalid_source', 'ip.invalid_dest', 'ip.I
 export const ROUTE_ICMP = 3;
 
 /**
- * ip_route_input_slow, the decision after PREROUTING: local (our address, limited broadcast,
- * directed broadcast to our subnets) / forward / drop / unreachable. Sets b.aux = RTCF flags for
- * local packets, and b.oif/b.nh for forwarded ones. Returns ROUTE_* in the low byte and, for
- * ROUTE_ICMP, the ICMP code in bits 8..15. Counters follow the kernel: martians go to rt_cache
- * (in_martian_src/dst), no route to InNoRoutes, forwarding disabled to InAddrErrors.
+ * ip_route_input_slow, the decision after PREROUTING, every case in the kernel's order: local
+ * (our address, limited broadcast, directed broadcast to our subnets) / forward / drop /
+ * unreachable. ip-rcv decides the common local and forward cases inline and calls this for
+ * the rest. Sets b.aux = RTCF flags for local packets, and b.oif/b.nh for forwarded ones.
+ * Returns ROUTE_* in the low byte and, for ROUTE_ICMP, the ICMP code in bits 8..15. Counters
+ * follow the kernel: martians go to rt_cache (in_martian_src/dst), no route to InNoRoutes,
+ * forwarding disabled to InAddrErrors.
  */
 export function routeInput(ctx: Ipv4Ctx, b: Batch, i: number, saddr: number, daddr: number): number {
-  // Fast path, small enough to be inlined into ip-rcv: an ordinary source, and a destination that
-  // is ours or forwarded through a device. Everything else is decided by routeInputSlow.
-  const stop = saddr >>> 24;
-  const dtop = daddr >>> 24;
-  if (stop !== 0 && stop !== 127 && stop < 224 && dtop !== 0 && dtop !== 127 && dtop < 224 && !ctx.isLocal(saddr)) {
-    const fib = ctx.fib;
-    const nh = fib.lookup(daddr);
-    if (nh >= 0) {
-      const type = fib.nhType[nh];
-      if (type === RTN_LOCAL) {
-        b.aux[i] = RTCF_LOCAL;
-        return ROUTE_LOCAL;
-      }
-      const oif = fib.nhOif[nh];
-      if (type === RTN_UNICAST && oif >= 0 && ctx.sysctl.ip_forward !== 0) {
-        const gw = fib.nhGateway[nh];
-        b.oif[i] = oif;
-        b.nh[i] = gw === 0 ? daddr : gw;
-        b.aux[i] = 0;
-        return ROUTE_FORWARD;
-      }
-    }
-  }
-  return routeInputSlow(ctx, b, i, saddr, daddr);
-}
-
-/** Every case, in ip_route_input_slow's order (also the rare ones the fast path leaves). */
-function routeInputSlow(ctx: Ipv4Ctx, b: Batch, i: number, saddr: number, daddr: number): number {
   // Limited broadcast first: DHCP clients send from 0.0.0.0.
   if (daddr === 0xffffffff) {
     if (martianSource(saddr) && saddr !== 0) return martianSrc(ctx);

@@ -10,6 +10,11 @@ export const ICMP_UN = 4;
 export const ICMP_ECHO_ID = 4;
 export const ICMP_ECHO_SEQ = 6;
 export const ICMP_HLEN = 8;
+/** Timestamp and timestamp reply (RFC 792): three times in ms since midnight UT after id/seq. */
+export const ICMP_TS_ORIGINATE = 8;
+export const ICMP_TS_RECEIVE = 12;
+export const ICMP_TS_TRANSMIT = 16;
+export const ICMP_TS_LEN = 20;
 
 export const ICMP_ECHOREPLY = 0;
 export const ICMP_DEST_UNREACH = 3;

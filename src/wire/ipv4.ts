@@ -38,55 +38,75 @@ export const IPV4_BAD_CSUM = 2;
 /** tot_len runs past the bytes received: InTruncatedPkts. */
 export const IPV4_TRUNCATED = 3;
 
+// This file's functions read module-local copies: V8 loads an exported binding from its module
+// cell, with a TDZ check, at every use, and folds a local const (README, "On the hot path").
+const VIHL = IPV4_VIHL;
+const TOS = IPV4_TOS;
+const TOT_LEN = IPV4_TOT_LEN;
+const ID = IPV4_ID;
+const FRAG_OFF = IPV4_FRAG_OFF;
+const TTL = IPV4_TTL;
+const PROTOCOL = IPV4_PROTOCOL;
+const CHECK = IPV4_CHECK;
+const SADDR = IPV4_SADDR;
+const DADDR = IPV4_DADDR;
+const HLEN = IPV4_HLEN;
+const MF = IP_MF;
+const OFFSET = IP_OFFSET;
+const OK = IPV4_OK;
+const BAD_HDR = IPV4_BAD_HDR;
+const BAD_CSUM = IPV4_BAD_CSUM;
+const TRUNCATED = IPV4_TRUNCATED;
+
 /**
  * Validate the header at h with `avail` bytes from h on, in ip_rcv_core's order: length,
  * version/ihl, checksum, tot_len. Reads nothing outside [h, h + avail).
  */
 export function ipv4Check(dv: DataView, h: number, avail: number): number {
-  if (avail < IPV4_HLEN) return IPV4_BAD_HDR;
+  if (avail < HLEN) return BAD_HDR;
   const vihl = dv.getUint8(h);
   const ihl = (vihl & 0x0f) << 2;
-  if ((vihl & 0xf0) !== 0x40 || ihl < IPV4_HLEN || ihl > avail) return IPV4_BAD_HDR;
-  if (ihl === IPV4_HLEN ? !ipHdrCsumOk5(dv, h) : !ipHdrCsumOk(dv, h, ihl >>> 2)) return IPV4_BAD_CSUM;
-  const tot = dv.getUint16(h + IPV4_TOT_LEN);
-  if (tot > avail) return IPV4_TRUNCATED;
-  if (tot < ihl) return IPV4_BAD_HDR;
-  return IPV4_OK;
+  if ((vihl & 0xf0) !== 0x40 || ihl < HLEN || ihl > avail) return BAD_HDR;
+  if (ihl === HLEN ? !ipHdrCsumOk5(dv, h) : !ipHdrCsumOk(dv, h, ihl >>> 2)) return BAD_CSUM;
+  const tot = dv.getUint16(h + TOT_LEN);
+  if (tot > avail) return TRUNCATED;
+  if (tot < ihl) return BAD_HDR;
+  return OK;
 }
 
 /** Header length in bytes. */
 export function ipIhl(u8: Uint8Array, h: number): number {
-  return (u8[h + IPV4_VIHL] & 0x0f) << 2;
+  return (u8[h + VIHL] & 0x0f) << 2;
 }
 
 export function ipTotLen(dv: DataView, h: number): number {
-  return dv.getUint16(h + IPV4_TOT_LEN);
+  return dv.getUint16(h + TOT_LEN);
 }
 
 /** Flags and fragment offset as one word (test with IP_DF, IP_MF, IP_OFFSET). */
 export function ipFragOff(dv: DataView, h: number): number {
-  return dv.getUint16(h + IPV4_FRAG_OFF);
+  return dv.getUint16(h + FRAG_OFF);
 }
 
 /** A fragment: more follow, or not the first (ip_is_fragment). */
 export function ipIsFragment(dv: DataView, h: number): boolean {
-  return (dv.getUint16(h + IPV4_FRAG_OFF) & (IP_MF | IP_OFFSET)) !== 0;
+  return (dv.getUint16(h + FRAG_OFF) & (MF | OFFSET)) !== 0;
 }
 
 export function ipTtl(u8: Uint8Array, h: number): number {
-  return u8[h + IPV4_TTL];
+  return u8[h + TTL];
 }
 
 export function ipProto(u8: Uint8Array, h: number): number {
-  return u8[h + IPV4_PROTOCOL];
+  return u8[h + PROTOCOL];
 }
 
 export function ipSaddr(dv: DataView, h: number): number {
-  return dv.getUint32(h + IPV4_SADDR);
+  return dv.getUint32(h + SADDR);
 }
 
 export function ipDaddr(dv: DataView, h: number): number {
-  return dv.getUint32(h + IPV4_DADDR);
+  return dv.getUint32(h + DADDR);
 }
 
 /**
@@ -105,15 +125,15 @@ export function writeIpv4Header(
   saddr: number,
   daddr: number,
 ): void {
-  dv.setUint8(h + IPV4_VIHL, 0x45);
-  dv.setUint8(h + IPV4_TOS, tos);
-  dv.setUint16(h + IPV4_TOT_LEN, totLen);
-  dv.setUint16(h + IPV4_ID, id);
-  dv.setUint16(h + IPV4_FRAG_OFF, fragOff);
-  dv.setUint8(h + IPV4_TTL, ttl);
-  dv.setUint8(h + IPV4_PROTOCOL, proto);
-  dv.setUint32(h + IPV4_SADDR, saddr >>> 0);
-  dv.setUint32(h + IPV4_DADDR, daddr >>> 0);
+  dv.setUint8(h + VIHL, 0x45);
+  dv.setUint8(h + TOS, tos);
+  dv.setUint16(h + TOT_LEN, totLen);
+  dv.setUint16(h + ID, id);
+  dv.setUint16(h + FRAG_OFF, fragOff);
+  dv.setUint8(h + TTL, ttl);
+  dv.setUint8(h + PROTOCOL, proto);
+  dv.setUint32(h + SADDR, saddr >>> 0);
+  dv.setUint32(h + DADDR, daddr >>> 0);
   ipSendCheck(dv, h);
 }
 
@@ -142,8 +162,8 @@ export function ipHdrCsumOk(dv: DataView, h: number, ihl: number): boolean {
 
 /** Recompute and store the header checksum of the header at h (ip_send_check). */
 export function ipSendCheck(dv: DataView, h: number): void {
-  dv.setUint16(h + IPV4_CHECK, 0);
-  dv.setUint16(h + IPV4_CHECK, csumFinish(csumPartial(dv, h, (dv.getUint8(h) & 0x0f) << 2, 0)));
+  dv.setUint16(h + CHECK, 0);
+  dv.setUint16(h + CHECK, csumFinish(csumPartial(dv, h, (dv.getUint8(h) & 0x0f) << 2, 0)));
 }
 
 /**
@@ -151,9 +171,9 @@ export function ipSendCheck(dv: DataView, h: number): void {
  * (RFC 1624; the TTL is the high byte of the word at IPV4_TTL). Returns the new TTL.
  */
 export function ipDecreaseTtl(dv: DataView, h: number): number {
-  const old = dv.getUint16(h + IPV4_TTL);
+  const old = dv.getUint16(h + TTL);
   const nw = old - 0x100;
-  dv.setUint16(h + IPV4_TTL, nw);
-  dv.setUint16(h + IPV4_CHECK, csumReplace16(dv.getUint16(h + IPV4_CHECK), old, nw));
+  dv.setUint16(h + TTL, nw);
+  dv.setUint16(h + CHECK, csumReplace16(dv.getUint16(h + CHECK), old, nw));
   return nw >>> 8;
 }

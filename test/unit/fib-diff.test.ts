@@ -1,7 +1,7 @@
 // Differential test (as Click runs one script against its LPM elements): random tables with
 // adds, deletes, replaces and metrics; DIR-24-8 lookups vs a linear scan over the route list.
 import { describe, expect, it } from 'vitest';
-import { maskOf } from '../../src/ipv4/addr.ts';
+import { maskOf } from '../../src/wire/addr.ts';
 import { Fib, RTN_BLACKHOLE, RTN_UNICAST, type Route } from '../../src/ipv4/fib/fib.ts';
 import { rng } from '../support/rng.ts';
 

@@ -2,7 +2,7 @@
 // with ignore_routes_with_linkdown: differential against a linear scan over the live routes,
 // with links going down and up between adds and deletes.
 import { describe, expect, it } from 'vitest';
-import { maskOf } from '../../src/ipv4/addr.ts';
+import { maskOf } from '../../src/wire/addr.ts';
 import { Fib, formatRoute, RTN_BLACKHOLE, RTN_LOCAL, RTN_UNICAST, type Route } from '../../src/ipv4/fib/fib.ts';
 import { rng } from '../support/rng.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCidr, formatIPv4, maskLen, maskOf, parseCidr, parseIPv4 } from '../../src/ipv4/addr.ts';
+import { formatCidr, formatIPv4, maskLen, maskOf, parseCidr, parseIPv4 } from '../../src/wire/addr.ts';
 import {
   Fib,
   formatRoute,

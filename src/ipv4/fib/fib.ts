@@ -5,7 +5,7 @@
  * typed arrays (nhType/nhGateway/nhOif/nhMetric/nhSrc): lookup() returns an index into them.
  */
 
-import { formatIPv4, maskOf } from '../addr.ts';
+import { formatIPv4, maskOf } from '../../wire/addr.ts';
 import { Dir24, NARROW_WIDE } from './dir24.ts';
 import { RouteTable } from './reference.ts';
 

@@ -5,7 +5,7 @@
  * Lookup walks lengths 32..0: slow (a few M/s) but obviously right.
  */
 
-import { maskOf } from '../addr.ts';
+import { maskOf } from '../../wire/addr.ts';
 
 /** The fields of a route this module needs (fib.ts's Route satisfies it). */
 export interface RefRoute {

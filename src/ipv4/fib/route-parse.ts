@@ -3,7 +3,7 @@
  * PREFIX = `default` | a.b.c.d[/len]. Errors name the offending word, as `ip route` does.
  */
 
-import { formatIPv4, parseCidr, tryParseIPv4 } from '../addr.ts';
+import { formatIPv4, parseCidr, tryParseIPv4 } from '../../wire/addr.ts';
 import { RTN_BROADCAST, RTN_LOCAL, RTN_NAMES, RTN_UNICAST, type Route } from './types.ts';
 
 const TYPES: Record<string, number> = Object.fromEntries(Object.entries(RTN_NAMES).map(([k, v]) => [v, Number(k)]));
