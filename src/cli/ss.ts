@@ -63,14 +63,15 @@ export interface SsFilter {
   all: boolean;
 }
 
-/** ss's selection: protocols (-t/-u, none = all), states (-l listening only, -a all, default the others). */
+/** ss's selection: protocols (-t/-u, none = all), states (-l listening only, -a all, default the connected ones but TIME-WAIT and SYN-RECV). */
 export function filterSockets(rows: readonly SockInfo[], f: SsFilter): SockInfo[] {
   const any = !f.tcp && !f.udp;
   return rows.filter((s) => {
     if (!any && !((f.tcp && s.netid === 'tcp') || (f.udp && s.netid === 'udp'))) return false;
     if (f.all) return true;
     const listening = s.state === 'LISTEN' || s.state === 'UNCONN';
-    return f.listening ? listening : !listening;
+    // ss's default state filter also leaves out TIME-WAIT and SYN-RECV (shown with -a).
+    return f.listening ? listening : !listening && s.state !== 'TIME-WAIT' && s.state !== 'SYN-RECV';
   });
 }
 

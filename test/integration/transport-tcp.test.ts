@@ -1,0 +1,197 @@
+// TCP on softnet with the Linux kernel as the peer: a softnet stack on a veth (xdp-drv), host A
+// (a namespace) talks to it with curl and nc. node:http serves over softnet connections, a 100 MB
+// download is checked by SHA-256, softnet connects out to a kernel `nc -l`, a closed port is
+// refused, and a download survives loss, reordering and delay (netem on the kernel side).
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.ts';
+import { Stack } from '../../src/stack/stack.ts';
+import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import type { TcpServer, TcpSocket } from '../../src/transport/index.ts';
+import { softnet } from '../support/cli.ts';
+import { listening, peerProcess } from '../support/kernel-peer.ts';
+import { netem } from '../support/netem.ts';
+import { hasXdp, namespaces } from '../support/netns.ts';
+import { waitFor } from '../support/wait.ts';
+
+const LAB = 'tcp';
+const control = `/run/softnet/${LAB}.sock`;
+let lab: Lab;
+let stack: Stack;
+let A: string;
+let web: TcpServer;
+/** 1 MiB of random bytes; downloads repeat it. */
+const CHUNK = randomBytes(1 << 20);
+
+function sha(mib: number): string {
+  const h = createHash('sha256');
+  for (let k = 0; k < mib; k++) h.update(CHUNK);
+  return h.digest('hex');
+}
+
+beforeAll(async () => {
+  await labDown(LAB);
+  lab = await labUp({ name: LAB });
+  A = lab.a.host.ns;
+  stack = await Stack.fromConfig(
+    parseConfig(`
+name: ${LAB}
+control: ${control}
+ports:
+  - {name: p0, dev: ${lab.a.dev}, mode: xdp-drv, addresses: [10.1.0.1/24]}
+services:
+  - {proto: tcp, port: 7, kind: echo}
+  - {proto: tcp, port: 8080, kind: http}
+`),
+  );
+  await stack.start();
+  // node:http fed with softnet connections: GET /N sends N MiB of CHUNK.
+  const hs = http.createServer(async (req, res) => {
+    const mib = Number((req.url ?? '/').slice(1)) || 0;
+    res.writeHead(200, { 'content-length': String(mib === 0 ? 6 : mib << 20) });
+    if (mib === 0) return void res.end('hello\n');
+    for (let k = 0; k < mib; k++) if (!res.write(CHUNK)) await new Promise((r) => res.once('drain', r));
+    res.end();
+  });
+  web = stack.tcp.createServer((c) => hs.emit('connection', c));
+  web.listen(80);
+});
+
+afterAll(async () => {
+  try {
+    if (stack) {
+      web?.close();
+      const acct = await stack.stop();
+      expect(acct.lost).toBe(0);
+      expect(acct.free).toBe(acct.total);
+      expect(hasXdp(lab.a.dev)).toBe(false);
+    }
+  } finally {
+    await labDown(LAB);
+  }
+  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
+});
+
+const mib = () => stack.stats().mib;
+
+describe('softnet TCP with a kernel peer', () => {
+  it('curl gets a page from node:http on softnet TCP, and from the http service', async () => {
+    const r = await nsExec(A, ['curl', '-sS', '-m', '20', 'http://10.1.0.1/'], { check: true });
+    expect(r.stdout).toBe('hello\n');
+    const s = await nsExec(A, ['curl', '-sS', '-m', '20', 'http://10.1.0.1:8080/'], { check: true });
+    expect(s.stdout).toBe('hello from softnet\n');
+    expect(mib().Tcp.PassiveOpens).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a 100 MB download with curl arrives intact (SHA-256)', { timeout: 90_000 }, async () => {
+    const retrans0 = mib().Tcp.RetransSegs;
+    const t0 = performance.now();
+    const r = await nsExec(A, ['sh', '-c', 'curl -sS -m 60 http://10.1.0.1/100 | sha256sum'], { timeoutMs: 70_000, check: true });
+    const s = (performance.now() - t0) / 1000;
+    expect(r.stdout.slice(0, 64)).toBe(sha(100));
+    console.log(`100 MiB softnet -> curl in ${s.toFixed(2)} s (${((100 * 8 * 1.048576) / s).toFixed(0)} Mbit/s), RetransSegs +${mib().Tcp.RetransSegs - retrans0}`);
+  });
+
+  it('an upload from the kernel arrives intact, and the echo service echoes', { timeout: 60_000 }, async () => {
+    const got = new Promise<{ sum: string; n: number }>((res) => {
+      const srv = stack.tcp.createServer((c) => {
+        const h = createHash('sha256');
+        let n = 0;
+        c.on('data', (d: Buffer) => {
+          h.update(d);
+          n += d.length;
+        });
+        c.on('end', () => {
+          res({ sum: h.digest('hex'), n });
+          c.end();
+          srv.close();
+        });
+      });
+      srv.listen(9000);
+    });
+    await nsExec(A, ['sh', '-c', `head -c ${20 << 20} /dev/urandom > /tmp/sn-tcp-up && sha256sum /tmp/sn-tcp-up`], { check: true });
+    const want = (await nsExec(A, ['sha256sum', '/tmp/sn-tcp-up'], { check: true })).stdout.slice(0, 64);
+    await nsExec(A, ['sh', '-c', 'nc -N -w 20 10.1.0.1 9000 < /tmp/sn-tcp-up; rm -f /tmp/sn-tcp-up'], { timeoutMs: 40_000, check: true });
+    const r = await got;
+    expect(r.n).toBe(20 << 20);
+    expect(r.sum).toBe(want);
+    const e = await nsExec(A, ['sh', '-c', 'printf "ping over tcp" | nc -N -w 10 10.1.0.1 7'], { check: true });
+    expect(e.stdout).toBe('ping over tcp');
+  });
+
+  it('softnet connects out to a kernel nc -l: both directions, FIN on both sides', async () => {
+    const nc = peerProcess(A, ['sh', '-c', 'printf "from the kernel" | nc -l -N 5000']);
+    try {
+      await listening(A, 'tcp', 5000);
+      const c: TcpSocket = stack.tcp.connect({ host: '10.1.0.2', port: 5000 });
+      const chunks: Buffer[] = [];
+      c.on('data', (d: Buffer) => chunks.push(d));
+      await new Promise<void>((res, rej) => {
+        c.once('connect', () => c.end('from softnet'));
+        c.once('error', rej);
+        c.once('close', () => res());
+      });
+      expect(Buffer.concat(chunks).toString()).toBe('from the kernel');
+      await nc.exit;
+      expect(nc.out()).toBe('from softnet');
+      expect(mib().Tcp.ActiveOpens).toBeGreaterThanOrEqual(1);
+    } finally {
+      nc.stop();
+    }
+  });
+
+  it('a closed port answers RST: nc says refused; softnet connecting to a closed kernel port gets ECONNREFUSED', async () => {
+    const rsts0 = mib().Tcp.OutRsts;
+    const r = await nsExec(A, ['nc', '-z', '-v', '-w', '5', '10.1.0.1', '81']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/refused/);
+    expect(mib().Tcp.OutRsts).toBe(rsts0 + 1);
+    const err = await new Promise<NodeJS.ErrnoException>((res) => stack.tcp.connect({ host: '10.1.0.2', port: 5999 }).once('error', res));
+    expect(err.code).toBe('ECONNREFUSED');
+    expect(err.message).toBe('connect ECONNREFUSED 10.1.0.2:5999');
+  });
+
+  it('softnet ss -ti and stat show the connection, tcp_info and the Tcp MIB', async () => {
+    const nc = peerProcess(A, ['nc', '-l', '5001']);
+    try {
+      await listening(A, 'tcp', 5001);
+      const c = stack.tcp.connect({ host: '10.1.0.2', port: 5001 });
+      await new Promise((r) => c.once('connect', r));
+      c.write('x');
+      await waitFor('the byte to be acknowledged', () => stack.tcp.info(c)!.unacked === 0);
+      const ss = await softnet(['ss', '-tni', '--name', LAB]);
+      expect(ss.code).toBe(0);
+      expect(ss.stdout).toMatch(/ESTAB\s+0\s+0\s+10\.1\.0\.1:\d+\s+10\.1\.0\.2:5001/);
+      expect(ss.stdout).not.toMatch(/TIME-WAIT/);
+      expect(ss.stdout).toMatch(/cong:cubic wscale:\d+,7 rto:\d+.* rtt:[\d.]+\/[\d.]+ mss:1448 .*cwnd:10/);
+      const ls = await softnet(['ss', '-tln', '--name', LAB]);
+      expect(ls.stdout).toMatch(/LISTEN\s+0\s+511\s+0\.0\.0\.0:80\b/);
+      const st = await softnet(['stat', '--name', LAB]);
+      expect(st.stdout).toMatch(/Tcp:\n(\s+\w+: \S+\n)*\s+CurrEstab: [1-9]/);
+      expect(st.stdout).toMatch(/TcpExt:/);
+      c.destroy();
+    } finally {
+      nc.stop();
+    }
+  });
+
+  it('a download through 2% loss, 5% reordering and 5 ms delay (netem on the kernel side) arrives intact; softnet retransmits', { timeout: 120_000 }, async () => {
+    const retrans0 = mib().Tcp.RetransSegs;
+    const ne = await netem(A, '10.1.0.1', { loss: 0.02, reorder: 0.05, delayMs: 5 });
+    try {
+      const t0 = performance.now();
+      const r = await nsExec(A, ['sh', '-c', 'curl -sS -m 90 http://10.1.0.1/10 | sha256sum'], { timeoutMs: 100_000, check: true });
+      const s = (performance.now() - t0) / 1000;
+      expect(r.stdout.slice(0, 64)).toBe(sha(10));
+      const st = ne.stats();
+      expect(st.dropped).toBeGreaterThan(0);
+      expect(st.reordered).toBeGreaterThan(0);
+      const m = mib();
+      expect(m.Tcp.RetransSegs).toBeGreaterThan(retrans0);
+      console.log(`10 MiB through netem in ${s.toFixed(2)} s (${((10 * 8 * 1.048576) / s).toFixed(1)} Mbit/s); netem ${JSON.stringify(st)}; RetransSegs +${m.Tcp.RetransSegs - retrans0}, SACK recoveries ${m.TcpExt.TCPSackRecovery}, timeouts ${m.TcpExt.TCPTimeouts}`);
+    } finally {
+      await ne.stop();
+    }
+  });
+});
