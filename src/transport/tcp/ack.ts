@@ -90,7 +90,11 @@ export function tcpAck(ctx: TcpCtx, t: Tcb, s: Seg): number {
       else if (t.caState === CA_RECOVERY) {
         // NewReno partial ACK (RFC 6582): the next segment is lost too.
         t.lostEnd = seqMax(t.lostEnd, seqAdd(ack, t.mss));
-        if (!t.sackOk) t.renoSacked = t.renoSacked > ackedSegs ? t.renoSacked - ackedSegs : 0;
+        if (!t.sackOk) {
+          // Without SACK nothing else says what left the network: retransmit the new head now.
+          t.renoSacked = t.renoSacked > ackedSegs ? t.renoSacked - ackedSegs : 0;
+          if (retransmitHead(ctx, t)) ctx.mib.ext.v[TCPEXT.TCPFastRetrans]++;
+        }
       }
     }
     if (t.caState !== CA_RECOVERY) t.cong.congAvoid(t, ackedSegs, now);

@@ -255,21 +255,22 @@ function synChallenge(ctx: TcpCtx, t: Tcb): number {
   return ctx.drops.invalidSyn;
 }
 
-/** SYN-RECEIVED -> ESTABLISHED on the handshake's ACK; the listener's accept queue gets it. */
+/** SYN-RECEIVED -> ESTABLISHED on the handshake's ACK; the listener's accept queue gets it (or connect() completes). */
 function establishPassive(ctx: TcpCtx, t: Tcb, s: Seg): void {
   handshakeRtt(ctx, t, s);
   const l = t.parent as Listener | null;
   if (l !== null) l.synQueue--;
   setState(ctx, t, TCP_ESTABLISHED);
-  ctx.mib.tcp.v[TCP.PassiveOpens]++;
   t.retransmits = 0;
   t.backoff = 0;
   t.quick = TCP_MAX_QUICKACKS;
   armKeepalive(ctx, t);
   if (l !== null) {
+    ctx.mib.tcp.v[TCP.PassiveOpens]++;
     l.acceptQueue++;
     ctx.wake(t, WAKE_ACCEPT);
-  }
+  } else ctx.wake(t, WAKE_CONNECT); // a simultaneous open: our connect() completes
+
 }
 
 /**

@@ -155,13 +155,13 @@ export class TcpSocket extends Duplex implements TcbUser {
       const syscall = this.connecting ? 'connect' : code === 'EPIPE' ? 'write' : 'read';
       this.destroy(sysError(code, syscall, this.connecting ? this.remoteAddress : undefined, this.connecting ? this.remotePort : undefined));
     } else if ((ev & WAKE_CLOSED) !== 0) {
-      if (this.writeCb !== null && (t.state === TCP_CLOSE || t.state === TCP_TIME_WAIT)) {
+      // Gone without the peer's FIN (the stack shut down): nothing more will come.
+      if (t.state === TCP_CLOSE && !t.finRcvd) this.destroy();
+      else if (this.writeCb !== null && (t.state === TCP_CLOSE || t.state === TCP_TIME_WAIT)) {
         const cb = this.writeCb;
         this.writeCb = null;
         cb(sysError('EPIPE', 'write'));
       }
-      // Gone without the peer's FIN (the stack shut down): nothing more will come.
-      if (t.state === TCP_CLOSE && !t.finRcvd) this.destroy();
     }
   }
 
@@ -169,7 +169,19 @@ export class TcpSocket extends Duplex implements TcbUser {
 
   override _read(): void {
     this.flow();
+    // The reader is taking what the stream buffered (read() calls _read before it takes the
+    // bytes): once it has, the window may have opened (tcp_cleanup_rbuf).
+    if (!this.afterReadQueued) {
+      this.afterReadQueued = true;
+      queueMicrotask(this.afterReadFn);
+    }
   }
+
+  private afterReadQueued = false;
+  private readonly afterReadFn = (): void => {
+    this.afterReadQueued = false;
+    if (this.tcb !== null && !this.destroyed) tcpAfterRead(this.ctx, this.tcb);
+  };
 
   /** Hand received bytes to the stream until it refuses more; EOF after the last of them. */
   private flow(): void {
@@ -187,10 +199,7 @@ export class TcpSocket extends Duplex implements TcbUser {
       this.eofPushed = true;
       this.push(null);
     }
-    if (pushed) {
-      this.touch();
-      tcpAfterRead(this.ctx, t);
-    }
+    if (pushed) this.touch();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: WriteCb): void {
@@ -237,9 +246,10 @@ export class TcpSocket extends Duplex implements TcbUser {
     const t = this.tcb;
     if (t !== null && t.user === this) tcpClose(this.ctx, t, this.resetOnClose);
     this.connecting = false;
+    // The write in flight fails as node's do on a destroyed stream (silently: it is destroyed).
     const w = this.writeCb;
     this.writeCb = null;
-    if (w !== null) w(err ?? sysError('EPIPE', 'write'));
+    if (w !== null) w(Object.assign(new Error('Cannot call write after a stream was destroyed'), { code: 'ERR_STREAM_DESTROYED' }));
     cb(err);
   }
 
