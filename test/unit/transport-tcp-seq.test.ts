@@ -168,6 +168,11 @@ describe('send queue', () => {
     expect(q.bytes).toBe(10);
     q.copyOut(q.base, 10, out, 0);
     expect(Buffer.from(out.subarray(0, 10)).toString()).toBe('ghijklmnop');
+    // All acknowledged, then more written: the cursor must not point into the emptied list.
+    q.consume(10);
+    q.push(Buffer.from('qr'));
+    q.copyOut(q.base, 2, out, 0);
+    expect(Buffer.from(out.subarray(0, 2)).toString()).toBe('qr');
   });
 });
 

@@ -52,6 +52,7 @@ export class SendQueue {
     if (this.head === this.bufs.length) {
       this.bufs.length = 0;
       this.head = 0;
+      this.curIdx = -1;
     } else if (this.head >= 64 && this.head * 2 >= this.bufs.length) {
       // Compact now and then: amortised O(1) per buffer.
       this.bufs.splice(0, this.head);
