@@ -94,7 +94,7 @@ export class SendQueue {
       const b = this.bufs[idx];
       let k = b.length - off;
       if (k > n) k = n;
-      dst.set(k === b.length ? b : b.subarray(off, off + k), at);
+      dst.set(k === b.length ? b : new Uint8Array(b.buffer, b.byteOffset + off, k), at);
       at += k;
       n -= k;
       off += k;
