@@ -12,6 +12,7 @@ import type { TcpServer, TcpSocket } from '../../src/transport/index.ts';
 import { softnet } from '../support/cli.ts';
 import { listening, peerProcess } from '../support/kernel-peer.ts';
 import { netem } from '../support/netem.ts';
+import { synFlood } from '../support/syn-flood.ts';
 import { hasXdp, namespaces } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -193,5 +194,19 @@ describe('softnet TCP with a kernel peer', () => {
     } finally {
       await ne.stop();
     }
+  });
+
+  it('a SYN flood from a raw socket fills the SYN queue; SYN cookies let curl through all the same', { timeout: 60_000 }, async () => {
+    const m0 = mib().TcpExt;
+    const flood = synFlood(A, '10.1.0.1', 8080, 4);
+    await waitFor('the SYN queue to overflow (cookies sent)', () => mib().TcpExt.SyncookiesSent > m0.SyncookiesSent + 1000);
+    const r = await nsExec(A, ['curl', '-sS', '-m', '10', 'http://10.1.0.1:8080/'], { check: true });
+    expect(r.stdout).toBe('hello from softnet\n');
+    const sent = await flood;
+    const m = mib().TcpExt;
+    expect(m.SyncookiesRecv - m0.SyncookiesRecv).toBeGreaterThanOrEqual(1);
+    console.log(`SYN flood: ${sent} SYNs in 4 s, SyncookiesSent +${m.SyncookiesSent - m0.SyncookiesSent}, SyncookiesRecv +${m.SyncookiesRecv - m0.SyncookiesRecv}; curl answered`);
+    // Half-open connections are bounded by the backlog (they time out after tcp_synack_retries).
+    expect(stack.tcp.sockets().filter((x) => x.state === 'SYN-RECV').length).toBeLessThanOrEqual(512);
   });
 });

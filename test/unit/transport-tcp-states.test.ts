@@ -499,4 +499,40 @@ describe('active open and closing', () => {
     d.close();
     c.close();
   });
+
+  it('SYN cookies: a full SYN queue answers with a cookie (no state); its ACK makes the connection; a forged ACK gets RST', async () => {
+    lab = await tcpLab();
+    const got: TcpSocket[] = [];
+    lab.s.tcp.createServer((c) => got.push(c)).listen({ port: 82, backlog: 1 });
+    await lab.settle();
+    await lab.rx(lab.seg({ dport: 82, sport: 1, seq: 10, flags: SYN, mss: 1460 }));
+    await lab.tx();
+    const rows = () => lab.s.tcp.sockets().length;
+    const before = rows();
+    await lab.rx(lab.seg({ dport: 82, sport: 2, seq: 5000, flags: SYN, mss: 1400, wscale: 7, sackOk: true, ts: [9, 0] }));
+    const [c] = await lab.tx();
+    expect(c.flags).toBe(SYN | ACK);
+    expect(c.ack).toBe(5001);
+    expect(c.opts.mss).toBe(1460);
+    expect([c.opts.wscale, c.opts.sackOk, c.opts.hasTs]).toEqual([-1, false, false]);
+    expect(c.csumOk).toBe(true);
+    expect(rows()).toBe(before); // nothing was kept
+    expect(lab.ext('SyncookiesSent')).toBe(1);
+    // A forged ACK (wrong cookie): RST, counted.
+    await lab.rx(lab.seg({ dport: 82, sport: 3, seq: 7001, ack: 12345 }));
+    const [r] = await lab.tx();
+    expect(r.flags).toBe(RST);
+    expect(lab.ext('SyncookiesFailed')).toBe(1);
+    // The real ACK, with data: the connection exists now and the data is delivered.
+    await lab.rx(lab.seg({ dport: 82, sport: 2, seq: 5001, ack: c.seq + 1, flags: ACK | PSH, payload: 'through a cookie' }));
+    expect(lab.ext('SyncookiesRecv')).toBe(1);
+    expect(got.length).toBe(1);
+    const data: Buffer[] = [];
+    got[0].on('data', (d) => data.push(d));
+    await lab.settle();
+    expect(Buffer.concat(data).toString()).toBe('through a cookie');
+    const [a] = await lab.tx();
+    expect(a.ack).toBe(5001 + 16);
+    expect(lab.s.tcp.info(got[0])!.mss).toBe(1300); // the cookie's MSS table entry at or below 1400
+  });
 });

@@ -9,6 +9,7 @@ import type { TransportSysctl } from '../sysctl.ts';
 import { reno, type CongOps } from './cong.ts';
 import { cubic } from './cubic.ts';
 import { TcpMib } from './mib.ts';
+import { SynCookies } from './syncookies.ts';
 import { DEFAULT_TCP_SYSCTL, type TcpSysctl } from './sysctl.ts';
 import { TcpTable, type Listener } from './table.ts';
 import { WAKE_ACCEPT, type Tcb } from './tcb.ts';
@@ -61,6 +62,10 @@ export class TcpCtx {
   readonly clock: Float64Array;
   private readonly ownClock: boolean;
   drops!: TcpDrops;
+  readonly cookies: SynCookies = new SynCookies(this);
+  /** A cookie SYN-ACK to build over the SYN (listen.ts -> tcp-rcv): its ISN and our MSS. */
+  cookieIsn = 0;
+  cookieMss = 0;
   // Timer kinds in the wheel.
   kRtx = -1;
   kDack = -1;

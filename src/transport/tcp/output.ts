@@ -68,7 +68,7 @@ export function selectWindow(ctx: TcpCtx, t: Tcb): number {
 }
 
 /** The window a SYN or SYN-ACK offers (never scaled, RFC 7323 2.2): whole segments up to 64 KiB. */
-function synWindow(t: Tcb): number {
+export function synWindow(t: Tcb): number {
   let w = t.rcvbuf < 65535 ? t.rcvbuf : 65535;
   const mss = advMss(t);
   if (w > mss) w -= w % mss;

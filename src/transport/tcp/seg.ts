@@ -38,4 +38,6 @@ export const SEG_HELD = -2;
 export const SEG_RESET = -3;
 /** Look the segment up again (a TIME-WAIT connection gave way to a new SYN). */
 export const SEG_RELOOKUP = -4;
+/** Answer with a SYN-ACK carrying a SYN cookie (ctx.cookieIsn), built over the SYN. */
+export const SEG_SYNCOOKIE = -5;
 // Anything >= 0 is a drop reason id (the graph counts it and frees the frame).

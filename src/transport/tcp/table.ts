@@ -9,6 +9,8 @@ export class Listener {
   /** Connections in SYN-RECEIVED (the SYN queue) and established, not yet accepted. */
   synQueue = 0;
   acceptQueue = 0;
+  /** When the SYN queue last overflowed (ms): cookies are checked on ACKs for two minutes after. */
+  lastOverflow = -Infinity;
   /** The application end (TcpServer): takes established connections. */
   user: ListenUser | null = null;
   constructor(

@@ -2,14 +2,33 @@ import { PACKET_HOST, type Batch } from '../../core/batch.ts';
 import type { Graph, Stage } from '../../core/graph.ts';
 import { RTCF_BROADCAST, RTCF_MULTICAST } from '../../ipv4/ctx.ts';
 import { sendReset } from '../../ipv4/nf-hooks.ts';
-import { ipDaddr, ipIhl, ipSaddr } from '../../wire/ipv4.ts';
-import { TCP_FIN, TCP_HLEN, TCP_RST, TCP_SYN, tcpAckSeq, tcpCsumOk, tcpDport, tcpFlags, tcpHdrLen, tcpHdrOk, tcpParseOptions, tcpSeq, tcpSport, tcpWindow } from '../../wire/tcp.ts';
+import { IP_DF, IPPROTO_TCP, IPV4_HLEN, ipDaddr, ipIhl, ipSaddr, writeIpv4Header } from '../../wire/ipv4.ts';
+import {
+  TCP_ACK,
+  TCP_FIN,
+  TCP_HLEN,
+  TCP_RST,
+  TCP_SYN,
+  tcpAckSeq,
+  tcpCsumOk,
+  tcpDport,
+  tcpFlags,
+  tcpHdrLen,
+  tcpHdrOk,
+  tcpParseOptions,
+  tcpSeq,
+  tcpSetCsum,
+  tcpSport,
+  tcpWindow,
+  tcpWriteSynOptions,
+  writeTcpHdr,
+} from '../../wire/tcp.ts';
 import type { TcpCtx } from './ctx.ts';
 import { tcpRcvState } from './input.ts';
 import { listenRcv } from './listen.ts';
 import { TCP } from './mib.ts';
 import { sendAck, xmit } from './output.ts';
-import { SEG_FREE, SEG_HELD, SEG_RELOOKUP, SEG_RESET, Seg } from './seg.ts';
+import { SEG_FREE, SEG_HELD, SEG_RELOOKUP, SEG_RESET, SEG_SYNCOOKIE, Seg } from './seg.ts';
 import { seqAdd } from './seq.ts';
 import { TCP_DELACK_MS } from './tcb.ts';
 
@@ -129,8 +148,31 @@ export class TcpRcv implements Stage {
           m[TCP.OutSegs]++;
           g.enqueue(this.sOutput, i);
         } else g.drop(b, i, dr.noSocket);
+      } else if (r === SEG_SYNCOOKIE) {
+        this.cookieSynAck(b, i, s);
+        m[TCP.OutSegs]++;
+        g.enqueue(this.sOutput, i);
       } else g.drop(b, i, r);
     }
+  }
+
+  /** The SYN-ACK of a SYN cookie, written over the SYN (no state, no new frame): MSS option only. */
+  private cookieSynAck(b: Batch, i: number, s: Seg): void {
+    const ctx = this.ctx;
+    const dv = ctx.dv;
+    const h = b.addr[i] + b.l3[i];
+    const p = h + IPV4_HLEN;
+    const mss = ctx.cookieMss;
+    const hlen = TH + tcpWriteSynOptions(dv, p + TH, mss, -1, false, false, 0, 0);
+    let win = ctx.initialRcvbuf() < 65535 ? ctx.initialRcvbuf() : 65535;
+    if (win > mss) win -= win % mss;
+    writeTcpHdr(dv, p, s.dport, s.sport, ctx.cookieIsn, seqAdd(s.seq, 1), hlen, SYN | TCP_ACK, win);
+    tcpSetCsum(dv, p, hlen, hlen, s.daddr, s.saddr, 0);
+    const ip = ctx.ipv4.ctx;
+    writeIpv4Header(dv, h, 0, IPV4_HLEN + hlen, ip.nextIdent(), IP_DF, ip.sysctl.ip_default_ttl, IPPROTO_TCP, s.daddr, s.saddr);
+    b.len[i] = b.l3[i] + IPV4_HLEN + hlen;
+    b.l4[i] = b.l3[i] + IPV4_HLEN;
+    b.aux[i] = 0;
   }
 
   /** __inet_lookup_skb: the connection, else a listener, else no socket (a RST answers). */
