@@ -11,6 +11,7 @@ import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import type { TcpServer, TcpSocket } from '../../src/transport/index.ts';
 import { softnet } from '../support/cli.ts';
 import { listening, peerProcess } from '../support/kernel-peer.ts';
+import { spawnInNs } from '../../src/tools/lab.ts';
 import { netem } from '../support/netem.ts';
 import { synFlood } from '../support/syn-flood.ts';
 import { hasXdp, namespaces } from '../support/netns.ts';
@@ -75,6 +76,34 @@ afterAll(async () => {
 });
 
 const mib = () => stack.stats().mib;
+
+// A kernel client holding N connections: connects in rounds of 500, prints 'connected N', closes
+// them all on a line from stdin, prints 'closed'.
+const MANY = `
+import resource, select, socket, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+dst, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+socks = []
+p = select.poll()
+for base in range(0, n, 500):
+    batch = []
+    for i in range(base, min(n, base + 500)):
+        s = socket.socket(); s.setblocking(False); s.connect_ex((dst, port)); batch.append(s); p.register(s, select.POLLOUT)
+    left = {s.fileno() for s in batch}
+    while left:
+        for fd, ev in p.poll(20000):
+            if fd in left:
+                left.discard(fd); p.unregister(fd)
+    for s in batch:
+        e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if e: print('error', e, flush=True); sys.exit(1)
+    socks += batch
+print('connected', len(socks), flush=True)
+sys.stdin.readline()
+for s in socks: s.close()
+print('closed', flush=True)
+`;
 
 describe('softnet TCP with a kernel peer', () => {
   it('curl gets a page from node:http on softnet TCP, and from the http service', async () => {
@@ -208,5 +237,41 @@ describe('softnet TCP with a kernel peer', () => {
     console.log(`SYN flood: ${sent} SYNs in 4 s, SyncookiesSent +${m.SyncookiesSent - m0.SyncookiesSent}, SyncookiesRecv +${m.SyncookiesRecv - m0.SyncookiesRecv}; curl answered`);
     // Half-open connections are bounded by the backlog (they time out after tcp_synack_retries).
     expect(stack.tcp.sockets().filter((x) => x.state === 'SYN-RECV').length).toBeLessThanOrEqual(512);
+  });
+
+  it('10k concurrent connections from the kernel are held and closed cleanly: every frame back in the pool', { timeout: 180_000 }, async () => {
+    const N = 10_000;
+    let accepted = 0;
+    let closed = 0;
+    const srv = stack.tcp.createServer((c) => {
+      accepted++;
+      c.on('error', () => undefined);
+      c.on('close', () => closed++);
+      c.resume();
+    });
+    srv.listen({ port: 7000, backlog: 4096 });
+    const p = spawnInNs(A, ['python3', '-c', MANY, '10.1.0.1', '7000', String(N)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (out += d));
+    try {
+      await waitFor(`${N} connections`, () => /connected|error|Error/.test(out) && accepted >= N, { timeoutMs: 120_000, detail: () => `${out} accepted ${accepted}` });
+      expect(out).toMatch(`connected ${N}`);
+      expect(mib().Tcp.CurrEstab).toBeGreaterThanOrEqual(N);
+      expect(stack.tcp.sockets().filter((x) => x.state === 'ESTAB' && x.localPort === 7000).length).toBe(N);
+      const held = stack.frames();
+      console.log(`${N} connections held: heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB, frames ${JSON.stringify(held)}`);
+      p.stdin!.write('close\n');
+      await waitFor(`${N} connections closed`, () => closed >= N, { timeoutMs: 60_000, detail: () => `closed ${closed}` });
+      const left = () => stack.tcp.sockets().filter((x) => x.localPort === 7000 && x.state !== 'LISTEN');
+      await waitFor('the table to empty', () => left().length === 0, { detail: () => JSON.stringify(left().slice(0, 3)) + ` and ${left().length} in all` });
+      const f = stack.frames();
+      expect(f.sockets).toBe(0);
+      expect(f.lost).toBe(0);
+      expect(f.free + f.ports).toBe(f.total);
+    } finally {
+      p.kill();
+      srv.close();
+    }
   });
 });

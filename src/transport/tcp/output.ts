@@ -8,6 +8,7 @@ import { seqAdd, seqDiff, seqGt, seqLt, seqMax, seqMin } from './seq.ts';
 import {
   CA_LOSS,
   CA_RECOVERY,
+  RTX_NONE,
   RTX_PROBE,
   RTX_RTO,
   TCP_CLOSE_WAIT,
@@ -274,7 +275,11 @@ export function xmit(ctx: TcpCtx, t: Tcb): void {
     if (last && len > 0) fl |= PSH;
     if (fin && (last || avail <= 0)) fl |= FIN;
     if (len === 0 && (fl & FIN) === 0) break;
-    if (!transmit(ctx, t, t.snd_nxt, len, fl, false)) break;
+    if (!transmit(ctx, t, t.snd_nxt, len, fl, false)) {
+      // No frame or ring room: try again from the retransmit timer if nothing else will wake us.
+      if (t.rtxMode === RTX_NONE) armRto(ctx, t);
+      break;
+    }
     if (len > 0) {
       ctx.mib.ext.v[TCPEXT.TCPOrigDataSent]++;
       if (!t.tsOk && t.rttSeq === 0) {

@@ -65,7 +65,11 @@ export function retransmitTimer(ctx: TcpCtx, t: Tcb): void {
     armRto(ctx, t);
     return;
   }
-  if (t.snd_una === t.snd_nxt) return;
+  if (t.snd_una === t.snd_nxt) {
+    // Armed because a send found no room (output.ts): send what waits now.
+    xmit(ctx, t);
+    return;
+  }
   if (t.retransmits >= sys.tcp_retries2) {
     ext[TCPEXT.TCPAbortOnTimeout]++;
     tcpDone(ctx, t, 'ETIMEDOUT');
