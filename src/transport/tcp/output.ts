@@ -49,7 +49,9 @@ export function rcvHeld(t: Tcb): number {
  */
 export function selectWindow(ctx: TcpCtx, t: Tcb): number {
   const full = t.rcvbuf;
-  let free = full - rcvHeld(t);
+  const held = rcvHeld(t);
+  t.heldAtAdv = held;
+  let free = full - held;
   if (free < 0) free = 0;
   if (free < full >>> 1 && (free < full >>> 4 || free < t.rcv_mss)) free = 0;
   const shift = t.rcv_wscale;

@@ -98,6 +98,8 @@ export class Tcb {
   /** Largest segment seen from the peer (delayed-ACK pacing). */
   rcv_mss = 536;
   rcvbuf = 131072;
+  /** Bytes held unread when the last window was advertised (a read since frees the window). */
+  heldAtAdv = 0;
   sndbuf = 16384;
 
   // Options agreed on the handshake.

@@ -160,9 +160,11 @@ export function tcpClose(ctx: TcpCtx, t: Tcb, reset: boolean): void {
 export function tcpAfterRead(ctx: TcpCtx, t: Tcb): void {
   const st = t.state;
   if (st !== TCP_ESTABLISHED && st !== TCP_FIN_WAIT1 && st !== TCP_FIN_WAIT2) return;
+  const held = rcvHeld(t);
+  if (held >= t.heldAtAdv) return; // nothing was read since the peer was last told
   const cur = seqDiff(seqAdd(t.rcv_wup, t.rcv_wnd), t.rcv_nxt);
   if (2 * cur > t.rcvbuf) return;
-  const free = t.rcvbuf - rcvHeld(t);
+  const free = t.rcvbuf - held;
   if (free >= 2 * cur && free >= 2 * t.rcv_mss) {
     ctx.refresh();
     sendAck(ctx, t);
