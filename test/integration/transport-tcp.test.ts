@@ -268,7 +268,8 @@ describe('softnet TCP with a kernel peer', () => {
       const f = stack.frames();
       expect(f.sockets).toBe(0);
       expect(f.lost).toBe(0);
-      expect(f.free + f.ports).toBe(f.total);
+      // (The neighbour queue may still hold SYN-ACKs of the flood, to hosts that never answer ARP.)
+      expect(f.free + f.ports + f.neigh).toBe(f.total);
     } finally {
       p.kill();
       srv.close();
