@@ -1,14 +1,14 @@
 // Whole frames from src/wire/frame.ts: the captured frames rebuilt byte for byte, the generator's
-// UDP frame, and the spec's knobs (VLAN tag, IP options, crafted bad headers).
+// UDP frame, and the spec's knobs (VLAN and QinQ tags, IP options, TCP options, crafted bad headers).
 import { describe, expect, it } from 'vitest';
 import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
 import { ARPOP_REPLY, ARPOP_REQUEST } from '../../src/wire/arp.ts';
 import { csumFinish, csumPartial } from '../../src/wire/checksum.ts';
-import { ETH_HLEN, ETH_P_8021Q, ETH_P_IP, VLAN_HLEN, ethType, vlanEncapType, vlanId } from '../../src/wire/ethernet.ts';
+import { ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, VLAN_HLEN, ethType, vlanEncapType, vlanId } from '../../src/wire/ethernet.ts';
 import { buildFrame, buildUdpFrame } from '../../src/wire/frame.ts';
 import { ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_PORT_UNREACH } from '../../src/wire/icmp.ts';
 import { IPV4_BAD_CSUM, IPV4_OK, IPV4_TRUNCATED, IPPROTO_UDP, ipIhl, ipProto, ipSaddr, ipDaddr, ipTotLen, ipTtl, ipv4Check } from '../../src/wire/ipv4.ts';
-import { TCP_ACK, TCP_RST } from '../../src/wire/tcp.ts';
+import { TCP_ACK, TCP_HLEN, TCP_RST, TCP_SYN, TcpOptions, tcpCsumOk, tcpFlags, tcpHdrLen, tcpParseOptions } from '../../src/wire/tcp.ts';
 import { udpDport, udpLen, udpSport } from '../../src/wire/udp.ts';
 import { A_IP, A_MAC, B_IP, B_MAC, CAPTURES as C } from '../support/captures.ts';
 
@@ -99,6 +99,52 @@ describe('buildFrame knobs', () => {
     expect([...f.subarray(34, 38)]).toEqual([1, 1, 1, 0]);
     expect(ipTotLen(dv, ETH_HLEN)).toBe(24 + 8);
     expect(ipv4Check(dv, ETH_HLEN, f.length - ETH_HLEN)).toBe(IPV4_OK);
+  });
+
+  it('QinQ: an 802.1ad tag outside the 802.1Q one', () => {
+    const f = buildFrame({ qinq: 100, vlan: 7, udp: {} });
+    const dv = new DataView(f.buffer);
+    expect(ethType(dv, 0)).toBe(ETH_P_8021AD);
+    expect(vlanId(dv, 0)).toBe(100);
+    expect(vlanEncapType(dv, 0)).toBe(ETH_P_8021Q);
+    expect(vlanId(dv, VLAN_HLEN)).toBe(7);
+    expect(vlanEncapType(dv, VLAN_HLEN)).toBe(ETH_P_IP);
+    expect(ipv4Check(dv, ETH_HLEN + 2 * VLAN_HLEN, f.length - ETH_HLEN - 2 * VLAN_HLEN)).toBe(IPV4_OK);
+    expect(() => buildFrame({ qinq: 100, udp: {} })).toThrow(/give vlan too/);
+  });
+
+  it('TCP options: a SYN in Linux layout, TS and SACK on data, raw bytes; all under the checksum', () => {
+    const l4 = ETH_HLEN + 20;
+    const parsed = (f: Uint8Array) => {
+      const dv = new DataView(f.buffer);
+      expect(tcpCsumOk(dv, l4, f.length - l4, ipSaddr(dv, ETH_HLEN), ipDaddr(dv, ETH_HLEN))).toBe(true);
+      const o = new TcpOptions();
+      tcpParseOptions(f, dv, l4, tcpHdrLen(f, l4), o);
+      return o;
+    };
+    const syn = buildFrame({ tcp: { flags: TCP_SYN, mss: 1460, wscale: 7, sackOk: true, ts: [5000, 0] }, payload: 3 });
+    expect(tcpHdrLen(syn, l4)).toBe(TCP_HLEN + 20);
+    expect([...syn.subarray(l4 + TCP_HLEN, l4 + TCP_HLEN + 20)]).toEqual([2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0x13, 0x88, 0, 0, 0, 0, 1, 3, 3, 7]);
+    expect(ipTotLen(new DataView(syn.buffer), ETH_HLEN)).toBe(20 + 40 + 3);
+    const o = parsed(syn);
+    expect([o.mss, o.wscale, o.sackOk, o.hasTs, o.tsVal]).toEqual([1460, 7, true, true, 5000]);
+    const data = parsed(buildFrame({ tcp: { flags: TCP_ACK, ts: [9, 8], sack: [[100, 200], [300, 400]] }, payload: 10 }));
+    expect([data.hasTs, data.tsVal, data.tsEcr, data.sackN, ...data.sack.subarray(0, 4)]).toEqual([true, 9, 8, 2, 100, 200, 300, 400]);
+    const raw = buildFrame({ tcp: { options: [2, 4, 2, 0, 1] } });
+    expect(tcpHdrLen(raw, l4)).toBe(TCP_HLEN + 8);
+    expect([...raw.subarray(l4 + TCP_HLEN)]).toEqual([2, 4, 2, 0, 1, 0, 0, 0]);
+    expect(parsed(raw).mss).toBe(512);
+    expect(() => buildFrame({ tcp: { wscale: 7 } })).toThrow(/give mss too/);
+  });
+
+  it('TCP data offset override: the header lies, the checksum still holds', () => {
+    const f = buildFrame({ tcp: { flags: TCP_ACK, doff: 15 }, payload: 4 });
+    const dv = new DataView(f.buffer);
+    const l4 = ETH_HLEN + 20;
+    expect(tcpHdrLen(f, l4)).toBe(60);
+    expect(tcpFlags(f, l4)).toBe(TCP_ACK);
+    expect(f.length).toBe(l4 + TCP_HLEN + 4);
+    expect(tcpCsumOk(dv, l4, f.length - l4, ipSaddr(dv, ETH_HLEN), ipDaddr(dv, ETH_HLEN))).toBe(true);
   });
 
   it('crafted headers: tot_len past the end, no checksum; size and pad', () => {
