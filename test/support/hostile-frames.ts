@@ -11,6 +11,26 @@
 // believe such a request (that is what ARP is), so it measures nothing about softnet.
 import { writeFileSync } from 'node:fs';
 import { nsExec } from '../../src/tools/lab.ts';
+import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
+import { ARP_SPA, ARPOP_REPLY, ARPOP_REQUEST } from '../../src/wire/arp.ts';
+import { ETH_DATA_LEN, ETH_DST, ETH_HLEN, ETH_P_ARP, ETH_P_IPV6, ETH_TYPE, ETH_ZLEN, VLAN_HLEN, isVlanType } from '../../src/wire/ethernet.ts';
+import { buildFrame, type FrameSpec } from '../../src/wire/frame.ts';
+import {
+  ICMP_CODE,
+  ICMP_DEST_UNREACH,
+  ICMP_ECHO,
+  ICMP_ECHOREPLY,
+  ICMP_HLEN,
+  ICMP_PARAMETERPROB,
+  ICMP_REDIRECT,
+  ICMP_TIME_EXCEEDED,
+  ICMP_TIMESTAMP,
+  ICMP_UN,
+  writeIcmpHeader,
+} from '../../src/wire/icmp.ts';
+import { IP_DF, IP_MF, IP_OFFSET, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_DADDR, IPV4_HLEN, ipSendCheck } from '../../src/wire/ipv4.ts';
+import { TCP_DOFF, TCP_HLEN } from '../../src/wire/tcp.ts';
+import { UDP_HLEN, udpDport, udpSport, writeUdpHeader } from '../../src/wire/udp.ts';
 
 export interface HostileAddrs {
   /** The router's MAC and address on A's side, A's MAC and address, B's address. */
@@ -35,14 +55,12 @@ export function prng(seed: number): () => number {
   };
 }
 
-const ip2n = (s: string) => s.split('.').reduce((x, o) => x * 256 + Number(o), 0) >>> 0;
-const mac2b = (s: string) => s.split(':').map((x) => parseInt(x, 16));
+const mac2b = (s: string) => [...parseMac(s)];
+/** What a veth with MTU 1500 carries. */
+const MAX_FRAME = ETH_HLEN + ETH_DATA_LEN;
 
-function csum(b: Uint8Array, off: number, len: number, init = 0): number {
-  let s = init;
-  for (let i = 0; i < len; i += 2) s += (b[off + i] << 8) | (i + 1 < len ? b[off + i + 1] : 0);
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
+function view(f: Uint8Array): DataView {
+  return new DataView(f.buffer, f.byteOffset, f.byteLength);
 }
 
 /**
@@ -53,9 +71,9 @@ export function hostileFrames(seed: number, count: number, a: HostileAddrs): Uin
   const pick = (n: number) => r() % n;
   const RM = mac2b(a.routerMac);
   const AM = mac2b(a.aMac);
-  const RIP = ip2n(a.routerIp);
-  const AIP = ip2n(a.aIp);
-  const BIP = ip2n(a.bIp);
+  const RIP = parseIPv4(a.routerIp);
+  const AIP = parseIPv4(a.aIp);
+  const BIP = parseIPv4(a.bIp);
   const aNet = (AIP & 0xffffff00) >>> 0;
   const bMask = (0xffffffff << (32 - a.bPrefix)) >>> 0;
   const bNet = (BIP & bMask) >>> 0;
@@ -66,57 +84,39 @@ export function hostileFrames(seed: number, count: number, a: HostileAddrs): Uin
     if (m[0] + m[1] + m[2] + m[3] + m[4] + m[5] === 0) m[5] = 1;
     return m;
   };
-  const ipb = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
   // A host on A's subnet that is neither A nor the router nor the broadcast/network address.
   const onLink = () => (aNet | (3 + pick(251))) >>> 0;
 
-  function ether(dst: number[], src: number[], type: number, payload: Uint8Array): Uint8Array {
-    const f = new Uint8Array(14 + payload.length);
-    f.set(dst, 0);
-    f.set(src, 6);
-    f[12] = type >> 8;
-    f[13] = type & 255;
-    f.set(payload, 14);
-    return f;
+  // The PRNG draws happen in argument order: every call below keeps the order the burst was
+  // measured with (the same seed gives the same bytes).
+  function frame(dst: number[], src: number[], s: FrameSpec): Uint8Array {
+    return buildFrame({ dstMac: dst, srcMac: src, ...s });
   }
 
-  function arp(op: number, sha: number[], spa: number, tha: number[], tpa: number): Uint8Array {
-    const p = new Uint8Array(28);
-    p.set([0, 1, 8, 0, 6, 4, 0, op, ...sha, ...ipb(spa), ...tha, ...ipb(tpa)]);
-    return p;
+  function arp(op: number, sha: number[], spa: number, tha: number[], tpa: number): FrameSpec {
+    return { arp: { op, sha, spa, tha, tpa } };
   }
 
-  function ipv4(src: number, dst: number, proto: number, l4: Uint8Array, o: { ff?: number; id?: number; ttl?: number; opts?: number[] } = {}): Uint8Array {
-    const opts = o.opts ?? [];
-    const hl = 20 + opts.length;
-    const p = new Uint8Array(hl + l4.length);
-    const tot = p.length;
+  /** IPv4 around `l4` (DF unless `ff`, a flags|offset word, says otherwise); a random id is drawn last. */
+  function ipv4(src: number, dst: number, proto: number, l4: Uint8Array, o: { ff?: number; id?: number; ttl?: number; opts?: number[] } = {}): FrameSpec {
     const id = o.id ?? r() & 0xffff;
-    const ff = o.ff ?? 0x4000;
-    p.set([0x40 | (hl >> 2), 0, tot >> 8, tot & 255, id >> 8, id & 255, ff >> 8, ff & 255, o.ttl ?? 64, proto, 0, 0, ...ipb(src), ...ipb(dst), ...opts]);
-    const c = csum(p, 0, hl);
-    p[10] = c >> 8;
-    p[11] = c & 255;
-    p.set(l4, hl);
-    return p;
+    const ff = o.ff ?? IP_DF;
+    return { ip: { src, dst, proto, id, ttl: o.ttl, options: o.opts, df: (ff & IP_DF) !== 0, mf: (ff & IP_MF) !== 0, fragOff: (ff & IP_OFFSET) * 8 }, payload: l4 };
   }
 
+  /** Random L4 bytes with a header that holds together: ICMP type and checksum, UDP length, TCP data offset. */
   function l4(proto: number, n: number): Uint8Array {
-    const hl = proto === 6 ? 20 : 8;
+    const hl = proto === IPPROTO_TCP ? TCP_HLEN : proto === IPPROTO_UDP ? UDP_HLEN : ICMP_HLEN;
     const p = new Uint8Array(hl + n);
+    const dv = view(p);
     for (let i = 0; i < p.length; i++) p[i] = r() & 255;
-    if (proto === 1) {
-      p[0] = [0, 3, 5, 8, 11, 12, 13, 255][pick(8)];
-      p[2] = p[3] = 0;
-      const c = csum(p, 0, p.length);
-      p[2] = c >> 8;
-      p[3] = c & 255;
-    } else if (proto === 17) {
-      p[4] = p.length >> 8;
-      p[5] = p.length & 255;
-      p[6] = p[7] = 0;
-    } else if (proto === 6) {
-      p[12] = 0x50;
+    if (proto === IPPROTO_ICMP) {
+      const type = [ICMP_ECHOREPLY, ICMP_DEST_UNREACH, ICMP_REDIRECT, ICMP_ECHO, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB, ICMP_TIMESTAMP, 255][pick(8)];
+      writeIcmpHeader(dv, 0, type, p[ICMP_CODE], dv.getUint32(ICMP_UN), p.length);
+    } else if (proto === IPPROTO_UDP) {
+      writeUdpHeader(dv, 0, udpSport(dv, 0), udpDport(dv, 0), p.length, 0, 0, false);
+    } else if (proto === IPPROTO_TCP) {
+      p[TCP_DOFF] = (TCP_HLEN >>> 2) << 4;
     }
     return p;
   }
@@ -141,85 +141,80 @@ export function hostileFrames(seed: number, count: number, a: HostileAddrs): Uin
     const k = pick(16);
     switch (k) {
       case 0: // request for the router from many on-link senders
-        return ether(bcast, randMac(), 0x0806, arp(1, randMac(), onLink(), zero6, RIP));
+        return frame(bcast, randMac(), arp(ARPOP_REQUEST, randMac(), onLink(), zero6, RIP));
       case 1: {
         // request for the router from off-link senders (anywhere, B's subnet included)
         const sip = pick(2) === 0 ? behind() : r() >>> 0;
-        return ether(bcast, randMac(), 0x0806, arp(1, randMac(), sip, zero6, RIP));
+        return frame(bcast, randMac(), arp(ARPOP_REQUEST, randMac(), sip, zero6, RIP));
       }
       case 2: {
         // unsolicited replies to the router (not gratuitous)
         const sha = randMac();
-        return ether(RM, sha, 0x0806, arp(2, sha, onLink(), RM, RIP));
+        return frame(RM, sha, arp(ARPOP_REPLY, sha, onLink(), RM, RIP));
       }
       case 3: {
         // gratuitous request / reply (sender = target), on-link and off-link
         const sha = randMac();
         const ip = pick(2) === 0 ? onLink() : r() >>> 0;
-        return ether(bcast, sha, 0x0806, arp(1 + pick(2), sha, ip, pick(2) === 0 ? sha : bcast, ip));
+        return frame(bcast, sha, arp(1 + pick(2), sha, ip, pick(2) === 0 ? sha : bcast, ip));
       }
       case 4: {
         // someone claims the router's address or B's address
         const sha = randMac();
         const ip = pick(2) === 0 ? RIP : BIP;
-        return ether(pick(2) === 0 ? bcast : RM, sha, 0x0806, arp(1 + pick(2), sha, ip, zero6, pick(2) === 0 ? RIP : ip));
+        return frame(pick(2) === 0 ? bcast : RM, sha, arp(1 + pick(2), sha, ip, zero6, pick(2) === 0 ? RIP : ip));
       }
       case 5: {
         // special sender IPs (zero, broadcast, multicast, loopback, subnet broadcast) or MACs
         const sip = pick(2) === 0 ? specialIps[pick(specialIps.length)] : onLink();
         const sha = pick(2) === 0 ? specialMacs[pick(specialMacs.length)] : randMac();
-        return ether(dstMac(), randMac(), 0x0806, arp(1 + pick(2), sha, sip, zero6, pick(4) === 0 ? specialIps[pick(specialIps.length)] : RIP));
+        return frame(dstMac(), randMac(), arp(1 + pick(2), sha, sip, zero6, pick(4) === 0 ? specialIps[pick(specialIps.length)] : RIP));
       }
       case 6:
       case 7: {
         // IPv4 to every host behind the router and next to A (forwarded: the router must resolve)
-        const proto = [1, 6, 17][pick(3)];
+        const proto = [IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP][pick(3)];
         const dst = pick(3) === 0 ? onLink() : behind();
-        return ether(RM, AM, 0x0800, ipv4(pick(2) === 0 ? AIP : r() >>> 0, dst, proto, l4(proto, pick(64))));
+        return frame(RM, AM, ipv4(pick(2) === 0 ? AIP : r() >>> 0, dst, proto, l4(proto, pick(64))));
       }
       case 8: {
-        // IPv4 to the router itself (local delivery, ICMP errors back)
-        const proto = [1, 6, 17, 47, 99][pick(5)];
-        return ether(RM, AM, 0x0800, ipv4(pick(2) === 0 ? AIP : r() >>> 0, RIP, proto, l4(proto === 47 || proto === 99 ? 17 : proto, pick(64))));
+        // IPv4 to the router itself (local delivery, ICMP errors back); GRE and 99 carry UDP-shaped bytes
+        const proto = [IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, 47, 99][pick(5)];
+        return frame(RM, AM, ipv4(pick(2) === 0 ? AIP : r() >>> 0, RIP, proto, l4(proto === 47 || proto === 99 ? IPPROTO_UDP : proto, pick(64))));
       }
       case 9:
       case 10: {
         // never-completed fragments: to the router (reassembly) and through it, many ids/sources
         const dst = pick(2) === 0 ? RIP : behind();
         const off = pick(4) === 0 ? 0 : 1 + pick(180);
-        const mf = pick(4) === 0 ? 0 : 0x2000;
-        const data = l4(17, 8 * (1 + pick(100)));
-        return ether(RM, AM, 0x0800, ipv4(pick(2) === 0 ? AIP : onLink(), dst, 17, data, { ff: mf | off }));
+        const mf = pick(4) === 0 ? 0 : IP_MF;
+        const data = l4(IPPROTO_UDP, 8 * (1 + pick(100)));
+        return frame(RM, AM, ipv4(pick(2) === 0 ? AIP : onLink(), dst, IPPROTO_UDP, data, { ff: mf | off }));
       }
       case 11: {
         // TTL 0/1 and IP options (time exceeded, parameter problem)
         const opts = [[1, 1, 1, 0], [7, 7, 4, 0, 0, 0, 0, 0], [0x44, 8, 5, 0, 0, 0, 0, 0], [0x83, 3, 4, 0], [0x82, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]][pick(5)];
-        return ether(RM, AM, 0x0800, ipv4(AIP, behind(), 17, l4(17, 16), { ttl: pick(3), opts }));
+        return frame(RM, AM, ipv4(AIP, behind(), IPPROTO_UDP, l4(IPPROTO_UDP, 16), { ttl: pick(3), opts }));
       }
       case 12: {
         // VLAN / QinQ around ARP or IPv4
-        const inner = pick(2) === 0 ? arp(1, randMac(), onLink(), zero6, RIP) : ipv4(AIP, BIP, 1, l4(1, 16));
-        const type = inner.length === 28 ? 0x0806 : 0x0800;
-        const tags = pick(2) === 0 ? [0x81, 0x00, pick(16), pick(256), type >> 8, type & 255] : [0x88, 0xa8, 0, pick(256), 0x81, 0, 0, pick(256), type >> 8, type & 255];
-        const f = new Uint8Array(12 + tags.length + inner.length);
-        f.set(dstMac(), 0);
-        f.set(AM, 6);
-        f.set(tags, 12);
-        f.set(inner, 12 + tags.length);
-        return f;
+        const inner = pick(2) === 0 ? arp(ARPOP_REQUEST, randMac(), onLink(), zero6, RIP) : ipv4(AIP, BIP, IPPROTO_ICMP, l4(IPPROTO_ICMP, 16));
+        // One 802.1Q tag (priority bits and VID), or an 802.1ad tag around an 802.1Q one.
+        const tags = pick(2) === 0 ? { vlan: (pick(16) << 8) | pick(256) } : { qinq: pick(256), vlan: pick(256) };
+        return frame(dstMac(), AM, { ...inner, ...tags });
       }
       case 13: {
         // other EtherTypes and an 802.3 length field
-        const t = [0x86dd, 0x88cc, 0x0805, 0x0000, 0x05dc, 0x8035, 0xffff][pick(7)];
+        const t = [ETH_P_IPV6, 0x88cc, 0x0805, 0x0000, 0x05dc, 0x8035, 0xffff][pick(7)];
         const p = new Uint8Array(pick(200));
         for (let i = 0; i < p.length; i++) p[i] = r() & 255;
-        return ether(dstMac(), AM, t, p);
+        return frame(dstMac(), AM, { type: t, payload: p });
       }
       default: {
         // garbage of any length
-        const f = new Uint8Array(14 + pick(1501));
+        const f = new Uint8Array(ETH_HLEN + pick(ETH_DATA_LEN + 1));
         for (let i = 0; i < f.length; i++) f[i] = r() & 255;
-        if (pick(2) === 0) f.set(RM, 0);
+        if (pick(2) === 0) f.set(RM, ETH_DST);
         return f;
       }
     }
@@ -228,20 +223,20 @@ export function hostileFrames(seed: number, count: number, a: HostileAddrs): Uin
   function mutate(f: Uint8Array): Uint8Array {
     const k = pick(8);
     if (k <= 2) {
-      // bit flips, biased to the headers
+      // bit flips, biased to the headers (from the EtherType on)
       const g = f.slice();
       const flips = 1 + pick(4);
       for (let i = 0; i < flips; i++) {
-        const at = pick(4) === 0 ? pick(g.length) : Math.min(g.length - 1, 12 + pick(48));
+        const at = pick(4) === 0 ? pick(g.length) : Math.min(g.length - 1, ETH_TYPE + pick(48));
         g[at] ^= 1 << pick(8);
       }
       return g;
     }
-    if (k === 3) return f.slice(0, 14 + pick(Math.max(1, f.length - 13))); // truncated
+    if (k === 3) return f.slice(0, ETH_HLEN + pick(Math.max(1, f.length - ETH_HLEN + 1))); // truncated
     if (k === 4) {
       // extended with garbage
-      const extra = pick(Math.max(1, 1514 - f.length + 1));
-      const g = new Uint8Array(Math.min(1514, f.length + extra));
+      const extra = pick(Math.max(1, MAX_FRAME - f.length + 1));
+      const g = new Uint8Array(Math.min(MAX_FRAME, f.length + extra));
       g.set(f);
       for (let i = f.length; i < g.length; i++) g[i] = r() & 255;
       return g;
@@ -249,7 +244,7 @@ export function hostileFrames(seed: number, count: number, a: HostileAddrs): Uin
     if (k === 5) {
       // a random 16-bit field overwritten (lengths, checksums, types)
       const g = f.slice();
-      const at = 12 + pick(Math.max(1, g.length - 13));
+      const at = ETH_TYPE + pick(Math.max(1, g.length - ETH_TYPE - 1));
       g[at] = r() & 255;
       if (at + 1 < g.length) g[at + 1] = r() & 255;
       return g;
@@ -259,20 +254,20 @@ export function hostileFrames(seed: number, count: number, a: HostileAddrs): Uin
 
   const claimsA = (f: Uint8Array): boolean => {
     // ARP (plain or behind one/two tags) whose sender address is A's own address.
-    let t = 12;
-    for (let d = 0; d < 2 && t + 2 <= f.length && (f[t] << 8 | f[t + 1]) !== 0x0806; d++) {
-      const ty = f[t] << 8 | f[t + 1];
-      if (ty !== 0x8100 && ty !== 0x88a8) return false;
-      t += 4;
+    const dv = view(f);
+    let t = ETH_TYPE;
+    for (let d = 0; d < 2 && t + 2 <= f.length && dv.getUint16(t) !== ETH_P_ARP; d++) {
+      if (!isVlanType(dv.getUint16(t))) return false;
+      t += VLAN_HLEN;
     }
-    const s = t + 2 + 14;
-    return s + 4 <= f.length && ((f[s] << 24 | f[s + 1] << 16 | f[s + 2] << 8 | f[s + 3]) >>> 0) === AIP;
+    const s = t + 2 + ARP_SPA;
+    return s + 4 <= f.length && dv.getUint32(s) === AIP;
   };
 
   const out: Uint8Array[] = [];
   while (out.length < count) {
     const f = mutate(base());
-    if (f.length < 14 || f.length > 1514 || (claimsA(f) && process.env.SN_HOSTILE_SPOOF_A !== "1")) continue;
+    if (f.length < ETH_HLEN || f.length > MAX_FRAME || (claimsA(f) && process.env.SN_HOSTILE_SPOOF_A !== "1")) continue;
     out.push(f);
   }
   return out;
@@ -328,25 +323,12 @@ export function benignFrames(seed: number, count: number, a: HostileAddrs, sizes
   const r = prng(seed ^ 0x5bd1e995);
   const RM = mac2b(a.routerMac);
   const AM = mac2b(a.aMac);
-  const AIP = ip2n(a.aIp);
-  const BIP = ip2n(a.bIp);
   const out: Uint8Array[] = [];
   for (let k = 0; k < count; k++) {
-    const len = Math.max(14 + 28, Math.min(1514, sizes[k % sizes.length]));
-    const f = new Uint8Array(len);
-    f.set(RM, 0);
-    f.set(AM, 6);
-    f[12] = 8;
-    const tot = len - 14;
-    f.set([0x45, 0, tot >> 8, tot & 255, (k >> 8) & 255, k & 255, 0x40, 0, 64, 17, 0, 0], 14);
-    f.set([AIP >>> 24, (AIP >>> 16) & 255, (AIP >>> 8) & 255, AIP & 255, BIP >>> 24, (BIP >>> 16) & 255, (BIP >>> 8) & 255, BIP & 255], 26);
-    const c = csum(f, 14, 20);
-    f[24] = c >> 8;
-    f[25] = c & 255;
+    const size = Math.max(ETH_HLEN + IPV4_HLEN + UDP_HLEN, Math.min(MAX_FRAME, sizes[k % sizes.length]));
     const sport = 1024 + (r() % 60000);
-    const ulen = tot - 20;
-    f.set([sport >> 8, sport & 255, 0x27, 0x0f, ulen >> 8, ulen & 255, 0, 0], 34); // to port 9999, no checksum
-    out.push(f);
+    // To port 9999, no UDP checksum.
+    out.push(buildFrame({ dstMac: RM, srcMac: AM, ip: { src: a.aIp, dst: a.bIp, id: k & 0xffff, df: true }, udp: { sport, dport: 9999 }, size }));
   }
   return out;
 }
@@ -358,19 +340,16 @@ export function benignFrames(seed: number, count: number, a: HostileAddrs, sizes
  */
 export function scanFrames(seed: number, count: number, a: HostileAddrs): Uint8Array[] {
   const r = prng(seed ^ 0x2545f491);
-  const BIP = ip2n(a.bIp);
+  const BIP = parseIPv4(a.bIp);
   const hostBits = (0xffffffff >>> a.bPrefix) >>> 0;
   const bNet = (BIP & ~hostBits) >>> 0;
-  const base = benignFrames(seed, 1, a, [60])[0];
+  const base = benignFrames(seed, 1, a, [ETH_ZLEN])[0];
   const out: Uint8Array[] = [];
   for (let k = 0; k < count; k++) {
     const f = base.slice();
-    const dst = (bNet | (1 + (r() % (hostBits - 1)))) >>> 0;
-    f.set([dst >>> 24, (dst >>> 16) & 255, (dst >>> 8) & 255, dst & 255], 30);
-    f[24] = f[25] = 0;
-    const c = csum(f, 14, 20);
-    f[24] = c >> 8;
-    f[25] = c & 255;
+    const dv = view(f);
+    dv.setUint32(ETH_HLEN + IPV4_DADDR, (bNet | (1 + (r() % (hostBits - 1)))) >>> 0);
+    ipSendCheck(dv, ETH_HLEN);
     out.push(f);
   }
   return out;
