@@ -4,7 +4,12 @@ import type { Batch } from '../../src/core/batch.ts';
 import type { Graph, Stage } from '../../src/core/graph.ts';
 import type { NetDevices } from '../../src/core/netdev.ts';
 import { XDP_DROP, XDP_PASS, type XdpContext } from '../../src/core/xdp.ts';
+import * as ethernet from '../../src/wire/ethernet.ts';
+import { IPPROTO_UDP } from '../../src/wire/ipv4.ts';
 import { MAC_A, stack, udpFrame } from './core-graph.ts';
+
+// Module-local, as the per-packet stages do (src/wire/README.md).
+const { ETH_DST, ETH_P_IP, macHi, macLo } = ethernet;
 
 /** Sends each packet back out of its port with the destination MAC of the port at the far end. */
 export class Bounce implements Stage {
@@ -20,8 +25,8 @@ export class Bounce implements Stage {
     for (const d of this.devs.list) {
       // The far end of port d is the other port of the pair (index d ^ 1).
       const m = this.devs.list[d.index ^ 1].mac;
-      this.hi[d.index] = ((m[0] << 24) | (m[1] << 16) | (m[2] << 8) | m[3]) >>> 0;
-      this.lo[d.index] = (m[4] << 8) | m[5];
+      this.hi[d.index] = macHi(m);
+      this.lo[d.index] = macLo(m);
     }
   }
   run(b: Batch, v: Uint16Array, n: number): void {
@@ -30,8 +35,8 @@ export class Bounce implements Stage {
       const i = v[j];
       const d = b.iif[i];
       const a = b.addr[i];
-      dv.setUint32(a, this.hi[d]);
-      dv.setUint16(a + 4, this.lo[d]);
+      dv.setUint32(a + ETH_DST, this.hi[d]);
+      dv.setUint16(a + ETH_DST + 4, this.lo[d]);
       b.oif[i] = d;
       this.g.enqueue(this.xmit, i);
     }
@@ -40,14 +45,14 @@ export class Bounce implements Stage {
 
 export function passFilter(ctx: XdpContext): number {
   // Reads like a real filter would; never drops these frames.
-  return ctx.ipProto() === 17 && ctx.l4Dport() === 0 ? XDP_DROP : XDP_PASS;
+  return ctx.ipProto() === IPPROTO_UDP && ctx.l4Dport() === 0 ? XDP_DROP : XDP_PASS;
 }
 
 /** The core stack with the bounce load; `inFlight` frames injected on mem0 (for mem0's MAC). */
 export function bounceStack(inFlight: number, opts: Parameters<typeof stack>[0] = {}) {
   const s = stack(opts);
   s.graph.add(new Bounce(s.devs));
-  s.ptype.add(0x0800, 'bounce');
+  s.ptype.add(ETH_P_IP, 'bounce');
   s.xdp.attach(0, passFilter);
   s.xdp.attach(1, passFilter);
   const f = udpFrame(9, '10.0.0.2', MAC_A);

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST, type Batch } from '../../src/core/batch.ts';
 import type { Graph, Stage } from '../../src/core/graph.ts';
-import { BCAST, MAC_A, MAC_B, MAC_PEER, Sink, drops, eth, stack, udpFrame } from '../support/core-graph.ts';
+import { ETH_HLEN, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ETH_TYPE, ethType } from '../../src/wire/ethernet.ts';
+import { buildFrame } from '../../src/wire/frame.ts';
+import { BCAST, MAC_A, MAC_B, MAC_PEER, Sink, drops, stack, udpFrame } from '../support/core-graph.ts';
+
+/** An Ethernet frame from the peer: `type` and `payload` (bytes or a length) as given. */
+const eth = (dst: number[], type: number, payload: number[] | number = []) => buildFrame({ dstMac: dst, srcMac: MAC_PEER, type, payload });
 
 /**
  * Sends every packet back out of the device it arrived on (b.oif = b.iif), writing the Ethernet
@@ -19,7 +24,7 @@ class Reflect implements Stage {
     for (let j = 0; j < n; j++) {
       const i = v[j];
       const a = b.addr[i];
-      this.g.pool.umem.u8.copyWithin(a + b.l3[i] - 14, a, a + 12);
+      this.g.pool.umem.u8.copyWithin(a + b.l3[i] - ETH_HLEN, a, a + ETH_TYPE); // both MACs
       b.oif[i] = b.iif[i];
       this.g.enqueue(this.xmit, i);
     }
@@ -43,9 +48,9 @@ function setup() {
 describe('eth-input and ptype dispatch', () => {
   it('dispatches by EtherType to the registered stages with l3 and pkttype set', () => {
     const s = setup();
-    s.a.inject(eth(MAC_A, MAC_PEER, 0x0800, new Array(46).fill(0)));
-    s.a.inject(eth(BCAST, MAC_PEER, 0x0806, new Array(28).fill(0)));
-    s.a.inject(eth([0x01, 0, 0x5e, 0, 0, 1], MAC_PEER, 0x0800, new Array(46).fill(0)));
+    s.a.inject(eth(MAC_A, ETH_P_IP, 46));
+    s.a.inject(eth(BCAST, ETH_P_ARP, 28));
+    s.a.inject(eth([0x01, 0, 0x5e, 0, 0, 1], ETH_P_IP, 46));
     expect(s.napi.kick()).toBe(3);
     expect(s.ipSink.seen.map((p) => [p.l3, p.pkttype, p.iif, p.type])).toEqual([
       [14, PACKET_HOST, 0, 0x0800],
@@ -60,11 +65,11 @@ describe('eth-input and ptype dispatch', () => {
     const s = setup();
     s.a.inject(new Uint8Array(13));
     s.a.inject(new Uint8Array(0));
-    s.a.inject(eth(MAC_A, MAC_PEER, 0x86dd, new Array(40).fill(0)));
-    s.a.inject(eth(MAC_A, MAC_PEER, 0x88cc, []));
-    s.a.inject(eth(MAC_A, MAC_PEER, 0x0020, [])); // an 802.3 length field, not an EtherType
-    s.a.inject(eth(MAC_B, MAC_PEER, 0x0800, new Array(46).fill(0))); // for another host
-    s.a.inject(eth(MAC_A, MAC_PEER, 0x8100, [0, 5])); // truncated VLAN tag
+    s.a.inject(eth(MAC_A, ETH_P_IPV6, 40));
+    s.a.inject(eth(MAC_A, 0x88cc));
+    s.a.inject(eth(MAC_A, 0x0020)); // an 802.3 length field, not an EtherType
+    s.a.inject(eth(MAC_B, ETH_P_IP, 46)); // for another host
+    s.a.inject(eth(MAC_A, ETH_P_8021Q, [0, 5])); // truncated VLAN tag
     s.napi.kick();
     expect(drops(s.graph)).toEqual({
       'eth.rx_length_errors': 3,
@@ -76,7 +81,7 @@ describe('eth-input and ptype dispatch', () => {
     expect(s.pool.available).toBe(s.pool.total);
     // Promiscuous: the other host's frame is delivered as PACKET_OTHERHOST.
     s.ethIn.promisc[0] = 1;
-    s.a.inject(eth(MAC_B, MAC_PEER, 0x0800, new Array(46).fill(0)));
+    s.a.inject(eth(MAC_B, ETH_P_IP, 46));
     s.napi.kick();
     expect(s.ipSink.seen[0].pkttype).toBe(PACKET_OTHERHOST);
     s.napi.stop();
@@ -87,11 +92,11 @@ describe('eth-input and ptype dispatch', () => {
     expect(() => s.ptype.add(0x0800, 'arp-rcv')).toThrow(/ip-rcv already/);
     expect(() => s.ptype.add(0x8100, 'arp-rcv')).toThrow(/802.1Q/);
     s.ptype.remove(0x0806);
-    s.a.inject(eth(BCAST, MAC_PEER, 0x0806, new Array(28).fill(0)));
+    s.a.inject(eth(BCAST, ETH_P_ARP, 28));
     s.napi.kick();
     expect(s.arpSink.count).toBe(0);
     s.ptype.add(0x0806, 'arp-rcv');
-    s.a.inject(eth(BCAST, MAC_PEER, 0x0806, new Array(28).fill(0)));
+    s.a.inject(eth(BCAST, ETH_P_ARP, 28));
     s.napi.kick();
     expect(s.arpSink.count).toBe(1);
     expect(drops(s.graph)).toEqual({ 'eth.unknown_ethertype': 1 });
@@ -120,7 +125,7 @@ describe('eth-input and ptype dispatch', () => {
     s.a.inject(udpFrame(53));
     s.napi.kick();
     const plain = s.a.takeTx();
-    expect(new DataView(plain[0].buffer).getUint16(12)).toBe(0x0800);
+    expect(ethType(new DataView(plain[0].buffer), 0)).toBe(ETH_P_IP);
     expect(s.pool.available).toBe(s.pool.total);
     s.napi.stop();
   });

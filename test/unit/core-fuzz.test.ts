@@ -4,6 +4,8 @@ import type { Graph, Stage } from '../../src/core/graph.ts';
 import { XDP_PASS, XDP_TX, type XdpContext } from '../../src/core/xdp.ts';
 import { createBlocklist } from '../../filters/blocklist.ts';
 import { createSynGuard } from '../../filters/syn-guard.ts';
+import { ETH_HLEN, ETH_P_8021Q, ETH_TYPE, VLAN_HLEN, VLAN_TCI } from '../../src/wire/ethernet.ts';
+import { IPV4_VIHL } from '../../src/wire/ipv4.ts';
 import { MAC_A, Sink, stack, synFrame, udpFrame } from '../support/core-graph.ts';
 import { replayFrames, runFuzz } from '../support/fuzz.ts';
 import { rng } from '../support/rng.ts';
@@ -62,10 +64,13 @@ describe('untrusted frames', () => {
         const f = new Uint8Array(len);
         for (let j = 0; j < len; j++) f[j] = (r() * 256) | 0;
         if (r() < 0.7 && len >= 6) f.set(r() < 0.8 ? MAC_A : [0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0);
-        if (r() < 0.7 && len >= 14) new DataView(f.buffer).setUint16(12, types[(r() * types.length) | 0]);
-        if (r() < 0.3 && len >= 18 && f[12] === 0x81) new DataView(f.buffer).setUint16(14, r() < 0.5 ? 10 : (r() * 4096) | 0);
-        const l3 = f[12] === 0x81 ? 18 : 14;
-        if (r() < 0.6 && len > l3) f[l3] = 0x45;
+        const dv = new DataView(f.buffer);
+        if (r() < 0.7 && len >= ETH_HLEN) dv.setUint16(ETH_TYPE, types[(r() * types.length) | 0]);
+        // (Only the TPID's high byte is looked at: 0x81xx counts as tagged.)
+        const tagged = f[ETH_TYPE] === ETH_P_8021Q >> 8;
+        if (r() < 0.3 && len >= ETH_HLEN + VLAN_HLEN && tagged) dv.setUint16(VLAN_TCI, r() < 0.5 ? 10 : (r() * 4096) | 0);
+        const l3 = tagged ? ETH_HLEN + VLAN_HLEN : ETH_HLEN;
+        if (r() < 0.6 && len > l3) f[l3 + IPV4_VIHL] = 0x45;
         if (s.a.inject(f)) sent++;
       }
       while (s.a.pending() > 0) s.napi.kick();

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XdpContext, loadXdpFilter } from '../../src/core/xdp.ts';
-import { MAC_A, MAC_PEER, Sink, drops, eth, ipv4, stack, tcp, udp, udpFrame } from '../support/core-graph.ts';
+import { ETH_HLEN, ETH_P_IPV6 } from '../../src/wire/ethernet.ts';
+import { buildFrame, type FrameSpec } from '../../src/wire/frame.ts';
+import { IPV4_VIHL } from '../../src/wire/ipv4.ts';
+import { TCP_SYN } from '../../src/wire/tcp.ts';
+import { MAC_A, MAC_PEER, Sink, drops, stack, udpFrame } from '../support/core-graph.ts';
+
+/** A frame from the peer to MAC_A; IPv4 ones go to 10.0.0.1. */
+const frame = (s: FrameSpec) => buildFrame({ dstMac: MAC_A, srcMac: MAC_PEER, ...s });
+const ipFrom = (src: string, o: FrameSpec['ip'] = {}) => ({ src, dst: '10.0.0.1', ...o });
 
 const dir = mkdtempSync(join(tmpdir(), 'sn-xdp-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,16 +36,16 @@ describe('XdpContext helpers', () => {
   };
 
   it('reads Ethernet, VLAN, IPv4, UDP and TCP fields', () => {
-    at(eth(MAC_A, MAC_PEER, 0x0800, ipv4(17, '192.168.1.2', '10.0.0.1', udp(5353, 53)), 42));
+    at(frame({ vlan: 42, ip: ipFrom('192.168.1.2'), udp: { sport: 5353, dport: 53 }, payload: 18 }));
     expect([ctx.ethType(), ctx.vlanId(), ctx.l3Offset(), ctx.ipProto(), ctx.ipTtl()]).toEqual([0x0800, 42, 18, 17, 64]);
     expect([ctx.ipSrc(), ctx.ipDst()]).toEqual([0xc0a80102, 0x0a000001]);
     expect([ctx.l4Sport(), ctx.l4Dport(), ctx.tcpFlags(), ctx.ifindex]).toEqual([5353, 53, -1, 3]);
-    at(eth(MAC_A, MAC_PEER, 0x0800, ipv4(6, '1.2.3.4', '10.0.0.1', tcp(1234, 80, 0x12))));
+    at(frame({ ip: ipFrom('1.2.3.4'), tcp: { sport: 1234, dport: 80, flags: 0x12 } }));
     expect([ctx.vlanId(), ctx.l4Sport(), ctx.l4Dport(), ctx.tcpFlags()]).toEqual([-1, 1234, 80, 0x12]);
   });
 
   it('returns -1 for absent or truncated fields', () => {
-    const f = eth(MAC_A, MAC_PEER, 0x0800, ipv4(6, '1.2.3.4', '10.0.0.1', tcp(1234, 80, 0x02)));
+    const f = frame({ ip: ipFrom('1.2.3.4'), tcp: { sport: 1234, dport: 80, flags: TCP_SYN } });
     at(f, 10);
     expect([ctx.ethType(), ctx.ipProto(), ctx.ipSrc(), ctx.l4Dport(), ctx.tcpFlags()]).toEqual([-1, -1, -1, -1, -1]);
     at(f, 14 + 19); // IPv4 header cut short
@@ -46,12 +54,12 @@ describe('XdpContext helpers', () => {
     expect([ctx.ipProto(), ctx.l4Sport(), ctx.tcpFlags()]).toEqual([6, -1, -1]);
     at(f, 14 + 20 + 13); // flags byte cut
     expect([ctx.l4Dport(), ctx.tcpFlags()]).toEqual([80, -1]);
-    at(eth(MAC_A, MAC_PEER, 0x0800, ipv4(17, '1.2.3.4', '10.0.0.1', udp(1, 2), 0x0010))); // non-first fragment
+    at(frame({ ip: ipFrom('1.2.3.4', { fragOff: 128 }), udp: { sport: 1, dport: 2 }, payload: 18 })); // non-first fragment
     expect([ctx.ipProto(), ctx.l4Offset(), ctx.l4Dport()]).toEqual([17, -1, -1]);
-    at(eth(MAC_A, MAC_PEER, 0x86dd, new Array(40).fill(0)));
+    at(frame({ type: ETH_P_IPV6, payload: 40 }));
     expect([ctx.ethType(), ctx.ipProto(), ctx.l4Dport()]).toEqual([0x86dd, -1, -1]);
-    const bad = eth(MAC_A, MAC_PEER, 0x0800, ipv4(17, '1.2.3.4', '10.0.0.1', udp(1, 2)));
-    bad[14] = 0x44; // IHL 4
+    const bad = frame({ ip: ipFrom('1.2.3.4'), udp: { sport: 1, dport: 2 }, payload: 18 });
+    bad[ETH_HLEN + IPV4_VIHL] = 0x44; // IHL 4
     at(bad);
     expect(ctx.ipProto()).toBe(-1);
   });
