@@ -1,5 +1,5 @@
 // Fixtures for the L2 unit tests: a graph with a recording `dev-xmit`, memory ports,
-// crafted ARP and IPv4 frames, a fake clock.
+// crafted ARP and IPv4 frames (buildFrame with the L2 tests' addresses), a fake clock.
 import { Batch } from '../../src/core/batch.ts';
 import { Graph, type Stage } from '../../src/core/graph.ts';
 import { NetDevices } from '../../src/core/netdev.ts';
@@ -9,6 +9,10 @@ import { memoryUmem } from '../../src/driver/umem.ts';
 import { registerL2, type L2 } from '../../src/l2/index.ts';
 import type { NeighOptions } from '../../src/l2/neighbour.ts';
 import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
+import { ARP_HLN, ARP_HRD, ARP_PLN, ARP_PRO, ARPOP_REPLY, ARPOP_REQUEST } from '../../src/wire/arp.ts';
+import { ETH_HLEN, VLAN_HLEN } from '../../src/wire/ethernet.ts';
+import { buildFrame } from '../../src/wire/frame.ts';
+import { IPPROTO_UDP } from '../../src/wire/ipv4.ts';
 
 export interface Sent {
   bytes: Uint8Array;
@@ -73,7 +77,7 @@ export function rig(opts: NeighOptions = {}, frames = 512): Rig {
       if (a < 0) throw new Error('test pool empty');
       umem.u8.set(f, a);
       const i = b.push(a, f.length, o.iif ?? 0);
-      b.l3[i] = o.l3 ?? 14;
+      b.l3[i] = o.l3 ?? ETH_HLEN;
       b.pkttype[i] = o.pkttype ?? 0;
       b.oif[i] = o.oif ?? 0;
       b.nh[i] = o.nh ?? 0;
@@ -87,11 +91,10 @@ export function mac(s: string): number[] {
   return [...parseMac(s)];
 }
 
-function ip4(x: number): number[] {
-  return [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255];
-}
-
-/** An Ethernet + ARP frame; fields can be overridden to make it malformed. */
+/**
+ * An Ethernet + ARP frame from the peer (a broadcast request for our address unless told).
+ * hrd/pro/hln/pln overwrite those fields of the well-formed header, to make it malformed.
+ */
 export function arpFrame(f: {
   op?: number;
   ethDst?: string;
@@ -103,48 +106,37 @@ export function arpFrame(f: {
   pro?: number;
   hln?: number;
   pln?: number;
+  /** Zero bytes after the ARP header (Ethernet padding). */
   pad?: number;
+  /** An 802.1Q tag with this VID. */
+  vlan?: number;
 }): Uint8Array {
   const sha = f.sha ?? PEER_MAC;
-  const bytes = [
-    ...mac(f.ethDst ?? 'ff:ff:ff:ff:ff:ff'),
-    ...mac(sha),
-    0x08,
-    0x06,
-    (f.hrd ?? 1) >> 8,
-    (f.hrd ?? 1) & 255,
-    (f.pro ?? 0x0800) >> 8,
-    (f.pro ?? 0x0800) & 255,
-    f.hln ?? 6,
-    f.pln ?? 4,
-    0,
-    f.op ?? 1,
-    ...mac(sha),
-    ...ip4(f.sip ?? PEER_IP),
-    ...mac(f.tha ?? '00:00:00:00:00:00'),
-    ...ip4(f.tip ?? OUR_IP),
-  ];
-  for (let k = 0; k < (f.pad ?? 0); k++) bytes.push(0);
-  return Uint8Array.from(bytes);
+  const arp = { op: f.op ?? ARPOP_REQUEST, sha, spa: f.sip ?? PEER_IP, tha: f.tha ?? '00:00:00:00:00:00', tpa: f.tip ?? OUR_IP };
+  const frame = buildFrame({ dstMac: f.ethDst ?? 'ff:ff:ff:ff:ff:ff', srcMac: sha, vlan: f.vlan, arp, payload: f.pad ?? 0 });
+  const a = ETH_HLEN + (f.vlan === undefined ? 0 : VLAN_HLEN);
+  const dv = new DataView(frame.buffer);
+  if (f.hrd !== undefined) dv.setUint16(a + ARP_HRD, f.hrd);
+  if (f.pro !== undefined) dv.setUint16(a + ARP_PRO, f.pro);
+  if (f.hln !== undefined) dv.setUint8(a + ARP_HLN, f.hln);
+  if (f.pln !== undefined) dv.setUint8(a + ARP_PLN, f.pln);
+  return frame;
 }
 
-/** A minimal IPv4/UDP packet behind `l3` bytes of room (the Ethernet header is garbage). */
-export function ipFrame(dst: number, l3 = 14, payload = 8, tag = 0): Uint8Array {
-  const f = new Uint8Array(l3 + 20 + payload);
-  f.fill(0xee, 0, l3);
-  const h = l3;
-  f[h] = 0x45;
-  f[h + 2] = (20 + payload) >> 8;
-  f[h + 3] = (20 + payload) & 255;
-  f[h + 8] = 64;
-  f[h + 9] = 17;
-  f.set(ip4(OUR_IP), h + 12);
-  f.set(ip4(dst), h + 16);
-  f[h + 20] = tag;
+/**
+ * An IPv4 packet from us to `dst` (UDP, `payload` bytes after the IP header, the first one
+ * `tag`), behind `l3` bytes of room filled with 0xee: neigh-output must write the link header.
+ */
+export function ipFrame(dst: number, l3 = ETH_HLEN, payload = 8, tag = 0): Uint8Array {
+  const data = new Uint8Array(payload);
+  data[0] = tag;
+  const dgram = buildFrame({ ip: { src: OUR_IP, dst, proto: IPPROTO_UDP }, payload: data }).subarray(ETH_HLEN);
+  const f = new Uint8Array(l3 + dgram.length).fill(0xee, 0, l3);
+  f.set(dgram, l3);
   return f;
 }
 
 /** A unicast ARP reply from a peer to us. */
 export function replyFrom(sip: number, sha: string): Uint8Array {
-  return arpFrame({ op: 2, ethDst: OUR_MAC, sha, sip, tha: OUR_MAC, tip: OUR_IP });
+  return arpFrame({ op: ARPOP_REPLY, ethDst: OUR_MAC, sha, sip, tha: OUR_MAC, tip: OUR_IP });
 }

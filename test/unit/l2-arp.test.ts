@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { PACKET_BROADCAST, PACKET_OTHERHOST } from '../../src/core/batch.ts';
 import { parseIPv4 } from '../../src/wire/addr.ts';
-import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, mac, replyFrom, rig } from '../support/l2-graph.ts';
+import { ARPOP_REPLY } from '../../src/wire/arp.ts';
+import { ETH_HLEN } from '../../src/wire/ethernet.ts';
+import { buildFrame } from '../../src/wire/frame.ts';
+import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, replyFrom, rig } from '../support/l2-graph.ts';
 
 describe('arp-rcv', () => {
   it('answers a request for our address with the exact reply bytes', () => {
@@ -13,12 +16,7 @@ describe('arp-rcv', () => {
     expect(out[0].oif).toBe(0);
     expect(out[0].l3).toBe(14);
     // Ethernet: dst = requester, src = us, type ARP; ARP reply: sha/spa = us, tha/tpa = requester.
-    const expected = Uint8Array.from([
-      ...mac(PEER_MAC), ...mac(OUR_MAC), 0x08, 0x06,
-      0, 1, 0x08, 0, 6, 4, 0, 2,
-      ...mac(OUR_MAC), 10, 0, 0, 1,
-      ...mac(PEER_MAC), 10, 0, 0, 2,
-    ]);
+    const expected = buildFrame({ dstMac: PEER_MAC, srcMac: OUR_MAC, arp: { op: ARPOP_REPLY, sha: OUR_MAC, spa: OUR_IP, tha: PEER_MAC, tpa: PEER_IP } });
     expect([...out[0].bytes]).toEqual([...expected]);
     expect(r.arp.mib.get('InRequests')).toBe(1);
     expect(r.arp.mib.get('OutReplies')).toBe(1);
@@ -32,12 +30,8 @@ describe('arp-rcv', () => {
     const sub = r.devs.addVlan('p0', 5);
     sub.addrs.push({ addr: parseIPv4('10.5.0.1'), prefixLen: 24 });
     r.neigh.refreshDevs();
-    const f = arpFrame({ op: 1, tip: parseIPv4('10.5.0.1'), sip: parseIPv4('10.5.0.2') });
-    // Insert an 802.1Q tag: the ARP header is at 18.
-    const tagged = new Uint8Array(f.length + 4);
-    tagged.set(f.subarray(0, 12));
-    tagged.set([0x81, 0x00, 0x00, 0x05], 12);
-    tagged.set(f.subarray(12), 16);
+    // Behind an 802.1Q tag: the ARP header is at 18.
+    const tagged = arpFrame({ op: 1, tip: parseIPv4('10.5.0.1'), sip: parseIPv4('10.5.0.2'), vlan: 5 });
     r.rx([tagged], { iif: sub.index, l3: 18 });
     const out = r.xmit.take();
     expect(out).toHaveLength(1);
@@ -143,9 +137,9 @@ describe('arp-rcv', () => {
     const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
     for (let k = 0; k < 500; k++) {
       const f = arpFrame({ op: 1 + (k % 3), pad: k % 7 });
-      const len = 14 + (rnd() % 40);
+      const len = ETH_HLEN + (rnd() % 40);
       const g = f.slice(0, Math.min(len, f.length));
-      for (let m = 0; m < 3; m++) g[14 + (rnd() % Math.max(1, g.length - 14))] = rnd();
+      for (let m = 0; m < 3; m++) g[ETH_HLEN + (rnd() % Math.max(1, g.length - ETH_HLEN))] = rnd();
       r.rx([g]);
     }
     r.xmit.take();

@@ -53,14 +53,6 @@ function wire() {
   return { g, pool, port, devs, l2, clock, poll, output, v5 };
 }
 
-function tag(f: Uint8Array, vid: number): Uint8Array {
-  const t = new Uint8Array(f.length + 4);
-  t.set(f.subarray(0, 12));
-  t.set([0x81, 0x00, vid >> 8, vid & 255], 12);
-  t.set(f.subarray(12), 16);
-  return t;
-}
-
 describe('L2 with eth-input and dev-xmit', () => {
   it('ARP 0x0806 is registered with ptype and a broadcast request is answered on the wire', () => {
     const w = wire();
@@ -75,7 +67,7 @@ describe('L2 with eth-input and dev-xmit', () => {
 
   it('a tagged request for the VLAN address is answered tagged', () => {
     const w = wire();
-    w.poll([tag(arpFrame({ op: 1, sip: parseIPv4('10.5.0.2'), tip: parseIPv4('10.5.0.1') }), 5)]);
+    w.poll([arpFrame({ op: 1, sip: parseIPv4('10.5.0.2'), tip: parseIPv4('10.5.0.1'), vlan: 5 })]);
     const tx = w.port.takeTx();
     expect(tx).toHaveLength(1);
     expect([...tx[0].subarray(12, 18)]).toEqual([0x81, 0x00, 0x00, 0x05, 0x08, 0x06]);
@@ -101,7 +93,7 @@ describe('L2 with eth-input and dev-xmit', () => {
     w.output(far, w.v5.index);
     tx = w.port.takeTx();
     expect([...tx[0].subarray(12, 18)]).toEqual([0x81, 0x00, 0x00, 0x05, 0x08, 0x06]);
-    w.poll([tag(arpFrame({ op: 2, ethDst: OUR_MAC, sip: far, tip: parseIPv4('10.5.0.1'), tha: OUR_MAC }), 5)]);
+    w.poll([arpFrame({ op: 2, ethDst: OUR_MAC, sip: far, tip: parseIPv4('10.5.0.1'), tha: OUR_MAC, vlan: 5 })]);
     tx = w.port.takeTx();
     expect(tx).toHaveLength(1);
     expect([...tx[0].subarray(12, 18)]).toEqual([0x81, 0x00, 0x00, 0x05, 0x08, 0x00]);

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
 import { Originate } from '../../src/l2/originate.ts';
-import { OUR_MAC, PEER_IP, PEER_MAC, ipFrame, mac, replyFrom, rig, type Rig } from '../support/l2-graph.ts';
+import { ARPOP_REQUEST } from '../../src/wire/arp.ts';
+import { buildFrame } from '../../src/wire/frame.ts';
+import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, arpFrame, ipFrame, mac, replyFrom, rig, type Rig } from '../support/l2-graph.ts';
 
 const out = { stage: 'neigh-output' };
 const BCAST = [255, 255, 255, 255, 255, 255];
+/** A unicast ARP request to us (it teaches the sender as STALE). */
+const requestFrom = (sip: number, sha: string) => arpFrame({ op: ARPOP_REQUEST, ethDst: OUR_MAC, sha, sip, tha: OUR_MAC, tip: OUR_IP });
 
 function send(r: Rig, dst: number, n = 1, o: { nh?: number; l3?: number; tagFrom?: number } = {}): void {
   const frames = [];
@@ -28,13 +32,8 @@ describe('neighbour table and neigh-output', () => {
     const s = split(r);
     expect(s.ip).toHaveLength(0);
     expect(s.arp).toHaveLength(1);
-    const expected = [
-      ...BCAST, ...mac(OUR_MAC), 0x08, 0x06,
-      0, 1, 0x08, 0, 6, 4, 0, 1,
-      ...mac(OUR_MAC), 10, 0, 0, 1,
-      0, 0, 0, 0, 0, 0, 10, 0, 0, 2,
-    ];
-    expect([...s.arp[0].bytes]).toEqual(expected);
+    const expected = buildFrame({ dstMac: BCAST, srcMac: OUR_MAC, arp: { op: ARPOP_REQUEST, sha: OUR_MAC, spa: OUR_IP, tpa: PEER_IP } });
+    expect([...s.arp[0].bytes]).toEqual([...expected]);
     expect(r.neigh.stateOf(0, PEER_IP)).toBe('INCOMPLETE');
     expect(r.neigh.queued(0, PEER_IP)).toBe(1);
   });
@@ -177,7 +176,7 @@ describe('neighbour table and neigh-output', () => {
     r.neigh.tick();
     expect(r.neigh.stateOf(0, PEER_IP)).toBe('NONE');
     // STALE learned from a request, never used: removed after gc_stale_time.
-    r.rx([replyFrom(PEER_IP, PEER_MAC).fill(1, 21, 22)]); // op 1: request for us
+    r.rx([requestFrom(PEER_IP, PEER_MAC)]);
     expect(r.neigh.stateOf(0, PEER_IP)).toBe('STALE');
     r.clock.now += 59_000;
     r.neigh.tick();
@@ -191,7 +190,7 @@ describe('neighbour table and neigh-output', () => {
     const r = rig({ capacity: 8 }); // gc_thresh2 = 4
     const before = r.pool.available;
     // 8 STALE entries learned from requests.
-    for (let k = 0; k < 8; k++) r.rx([replyFrom(parseIPv4(`10.0.0.${10 + k}`), PEER_MAC).fill(1, 21, 22)]);
+    for (let k = 0; k < 8; k++) r.rx([requestFrom(parseIPv4(`10.0.0.${10 + k}`), PEER_MAC)]);
     split(r);
     expect(r.neigh.size).toBe(8);
     // Updated less than 5 s ago: not collectable (the kernel's rule), the new entry is refused.
@@ -293,7 +292,7 @@ describe('neighbour table and neigh-output', () => {
       const op = rnd(10);
       if (op < 5) send(r, ipOf(rnd(40)), 1 + rnd(3));
       else if (op < 7) r.rx([replyFrom(ipOf(rnd(40)), `02:00:00:00:01:${(10 + rnd(80)).toString(16)}`)], { pkttype: rnd(2) });
-      else if (op < 8) r.rx([replyFrom(ipOf(rnd(40)), PEER_MAC).fill(1, 21, 22)]);
+      else if (op < 8) r.rx([requestFrom(ipOf(rnd(40)), PEER_MAC)]);
       else if (op < 9) {
         r.clock.now += rnd(3000);
         r.neigh.tick();

@@ -3,6 +3,8 @@
 import { Batch } from '../../src/core/batch.ts';
 import { parseMac } from '../../src/wire/addr.ts';
 import { ARPOP_REQUEST, buildArp } from '../../src/wire/arp.ts';
+import { ETH_HLEN } from '../../src/wire/ethernet.ts';
+import { IPV4_VIHL } from '../../src/wire/ipv4.ts';
 import { measureNoGc } from '../support/nogc-child.ts';
 import { OUR_IP, rig } from '../support/l2-graph.ts';
 
@@ -25,9 +27,9 @@ const round = (arp: boolean) => {
   for (let k = 0; k < 64; k++) {
     const a = frames[k];
     if (arp) buildArp(dv, a, ARPOP_REQUEST, 0xffffffff, 0xffff, 0x02000000, 0x0200 + (k & 31), 0x0a000020 + (k & 31), 0, 0, OUR_IP);
-    else dv.setUint8(a + 14, 0x45);
+    else dv.setUint8(a + ETH_HLEN + IPV4_VIHL, 0x45);
     const i = b.push(a, 60, 0);
-    b.l3[i] = 14;
+    b.l3[i] = ETH_HLEN;
     x[0] = Math.imul(x[0], 1103515245) + 12345;
     b.nh[i] = 0x0a000100 + (x[0] % 100);
   }
