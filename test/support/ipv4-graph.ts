@@ -1,14 +1,21 @@
 // Fixtures for the IPv4 unit tests: a graph with the IPv4 stages, two memory-port
-// devices with addresses, a capture stage standing in for L2's `neigh-output`, and packet builders.
+// devices with addresses, a capture stage standing in for L2's `neigh-output`, frames (buildFrame
+// with the lab's addresses) and a datagram parser over src/wire's accessors.
 import { Batch, PACKET_HOST } from '../../src/core/batch.ts';
 import { Graph, type Stage } from '../../src/core/graph.ts';
 import { NetDevices } from '../../src/core/netdev.ts';
 import { MemoryPort } from '../../src/driver/memory.ts';
 import { parseIPv4 } from '../../src/wire/addr.ts';
-import { csumFinish, csumFold, csumPartial } from '../../src/wire/checksum.ts';
+import { csumFold, csumPartial } from '../../src/wire/checksum.ts';
+import { ETH_HLEN } from '../../src/wire/ethernet.ts';
+import { buildFrame, type FrameSpec, type Ipv4Spec } from '../../src/wire/frame.ts';
+import { ICMP_HLEN, writeIcmpHeader } from '../../src/wire/icmp.ts';
+import { IP_DF, IP_MF, IP_OFFSET, IPV4_ID, IPV4_TOS, IPV4_VIHL, ipDaddr, ipFragOff, ipIhl, ipProto, ipSaddr, ipTotLen, ipTtl } from '../../src/wire/ipv4.ts';
 import { registerIpv4, type Ipv4, type Ipv4Options } from '../../src/ipv4/index.ts';
 
 export const ip = parseIPv4;
+/** p0's MAC as the lab's frames name it (the lab enters at ip-rcv: no one checks it). */
+const LAB_MAC = '02:00:00:00:00:a0';
 
 export interface Sent {
   bytes: Uint8Array; // from the IP header to the end of the datagram
@@ -77,7 +84,7 @@ export function lab(opts: Ipv4Options & { mtu1?: number; frames?: number } = {})
       if (a < 0) throw new Error('test pool empty');
       pool.umem.u8.set(f, a);
       const i = b.push(a, f.length, iif);
-      b.l3[i] = 14;
+      b.l3[i] = ETH_HLEN;
       b.pkttype[i] = pkttype;
     }
     g.dispatch(b, entry);
@@ -100,68 +107,27 @@ export function lab(opts: Ipv4Options & { mtu1?: number; frames?: number } = {})
   };
 }
 
-export interface IpSpec {
-  src?: string | number;
-  dst?: string | number;
-  proto?: number;
-  ttl?: number;
-  id?: number;
-  tos?: number;
-  df?: boolean;
-  mf?: boolean;
-  /** Fragment offset in bytes (multiple of 8). */
-  fragOff?: number;
-  options?: number[];
+/**
+ * A datagram into the lab: an IPv4 spec (10.1.0.2 -> 10.2.0.2 unless told), an L4 header to
+ * build if any, its payload and padding.
+ */
+export type IpSpec = Ipv4Spec & Pick<FrameSpec, 'udp' | 'tcp' | 'icmp'> & {
   payload?: Uint8Array;
   /** Ethernet padding bytes after the datagram. */
   pad?: number;
-}
+};
 
-const addrOf = (x: string | number | undefined, d: string) => (typeof x === 'number' ? x >>> 0 : ip(x ?? d));
-
-/** An Ethernet frame carrying an IPv4 datagram with a correct header checksum. */
+/** An Ethernet frame carrying an IPv4 datagram with a correct header checksum (protocol UDP unless told). */
 export function ipFrame(s: IpSpec = {}): Uint8Array {
-  const opts = s.options ?? [];
-  const olen = (opts.length + 3) & ~3;
-  const ihl = 20 + olen;
-  const payload = s.payload ?? new Uint8Array(0);
-  const tot = ihl + payload.length;
-  const f = new Uint8Array(14 + tot + (s.pad ?? 0));
-  const dv = new DataView(f.buffer);
-  f.set([0x02, 0, 0, 0, 0, 0xa0, 0x02, 0, 0, 0, 0, 0x01], 0);
-  dv.setUint16(12, 0x0800);
-  const h = 14;
-  f[h] = 0x40 | (ihl >> 2);
-  f[h + 1] = s.tos ?? 0;
-  dv.setUint16(h + 2, tot);
-  dv.setUint16(h + 4, s.id ?? 0x1234);
-  dv.setUint16(h + 6, (s.df ? 0x4000 : 0) | (s.mf ? 0x2000 : 0) | ((s.fragOff ?? 0) >> 3));
-  f[h + 8] = s.ttl ?? 64;
-  f[h + 9] = s.proto ?? 17;
-  dv.setUint32(h + 12, addrOf(s.src, '10.1.0.2'));
-  dv.setUint32(h + 16, addrOf(s.dst, '10.2.0.2'));
-  f.set(opts, h + 20);
-  f.set(payload, h + ihl);
-  fixIpCsum(f);
-  return f;
-}
-
-export function fixIpCsum(f: Uint8Array, h = 14): void {
-  const dv = new DataView(f.buffer, f.byteOffset);
-  const ihl = (f[h] & 15) * 4;
-  dv.setUint16(h + 10, 0);
-  dv.setUint16(h + 10, csumFinish(csumPartial(dv, h, ihl, 0)));
+  const { payload, pad, udp, tcp, icmp, ...ip } = s;
+  return buildFrame({ dstMac: LAB_MAC, ip: { ...ip, src: s.src ?? '10.1.0.2', dst: s.dst ?? '10.2.0.2' }, udp, tcp, icmp, payload, pad });
 }
 
 /** ICMP message bytes (type, code, id/seq or rest, data) with a correct checksum. */
 export function icmpMsg(type: number, code: number, rest: number, data: Uint8Array): Uint8Array {
-  const m = new Uint8Array(8 + data.length);
-  const dv = new DataView(m.buffer);
-  m[0] = type;
-  m[1] = code;
-  dv.setUint32(4, rest >>> 0);
-  m.set(data, 8);
-  dv.setUint16(2, csumFinish(csumPartial(dv, 0, m.length, 0)));
+  const m = new Uint8Array(ICMP_HLEN + data.length);
+  m.set(data, ICMP_HLEN);
+  writeIcmpHeader(new DataView(m.buffer), 0, type, code, rest, m.length);
   return m;
 }
 
@@ -183,21 +149,22 @@ export function csumOk(bytes: Uint8Array): boolean {
 /** Parse an IPv4 datagram (bytes from the IP header). */
 export function parseIp(d: Uint8Array) {
   const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-  const ihl = (d[0] & 15) * 4;
+  const ihl = ipIhl(d, 0);
+  const frag = ipFragOff(dv, 0);
   return {
-    version: d[0] >> 4,
+    version: d[IPV4_VIHL] >> 4,
     ihl,
-    tos: d[1],
-    totLen: dv.getUint16(2),
-    id: dv.getUint16(4),
-    df: (dv.getUint16(6) & 0x4000) !== 0,
-    mf: (dv.getUint16(6) & 0x2000) !== 0,
-    fragOff: (dv.getUint16(6) & 0x1fff) * 8,
-    ttl: d[8],
-    proto: d[9],
-    src: dv.getUint32(12),
-    dst: dv.getUint32(16),
+    tos: d[IPV4_TOS],
+    totLen: ipTotLen(dv, 0),
+    id: dv.getUint16(IPV4_ID),
+    df: (frag & IP_DF) !== 0,
+    mf: (frag & IP_MF) !== 0,
+    fragOff: (frag & IP_OFFSET) * 8,
+    ttl: ipTtl(d, 0),
+    proto: ipProto(d, 0),
+    src: ipSaddr(dv, 0),
+    dst: ipDaddr(dv, 0),
     hdrOk: csumOk(d.subarray(0, ihl)),
-    payload: d.subarray(ihl, dv.getUint16(2)),
+    payload: d.subarray(ihl, ipTotLen(dv, 0)),
   };
 }

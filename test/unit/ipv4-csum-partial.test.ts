@@ -6,37 +6,29 @@ import type { MemoryPort } from '../../src/driver/memory.ts';
 import { CsumPartialRx } from '../../src/ipv4/csum-partial.ts';
 import { csumFinish, csumFold, csumPartial, isPartialL4Csum, l4CsumComplete, pseudoHdrSum } from '../../src/wire/checksum.ts';
 import { Stack } from '../../src/stack/stack.ts';
+import { ETH_DST, ETH_HLEN } from '../../src/wire/ethernet.ts';
+import { buildFrame } from '../../src/wire/frame.ts';
+import { IPPROTO_UDP, IPV4_HLEN, ipIhl } from '../../src/wire/ipv4.ts';
+import { TCP_ACK, TCP_CHECK, TCP_PSH } from '../../src/wire/tcp.ts';
+import { UDP_CHECK, UDP_HLEN, UDP_LEN } from '../../src/wire/udp.ts';
 import { ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
 
 const SRC = '10.1.0.2';
 const DST = '10.2.0.7';
 
-/** L4 segment bytes with a full checksum (UDP: header with length; TCP: 20-byte header). */
+/** Where the checksum sits in a UDP or TCP header. */
+const checkOff = (proto: 6 | 17) => (proto === IPPROTO_UDP ? UDP_CHECK : TCP_CHECK);
+
+/** L4 segment bytes with a full checksum (UDP: header with length; TCP: 20-byte header, PSH ACK). */
 function segment(proto: 6 | 17, payload: Uint8Array, src = SRC, dst = DST): Uint8Array {
-  const hl = proto === 17 ? 8 : 20;
-  const s = new Uint8Array(hl + payload.length);
-  const dv = new DataView(s.buffer);
-  dv.setUint16(0, 40000);
-  dv.setUint16(2, 5001);
-  if (proto === 17) dv.setUint16(4, s.length);
-  else {
-    dv.setUint32(4, 0x01020304);
-    s[12] = 5 << 4;
-    s[13] = 0x18; // PSH ACK
-    dv.setUint16(14, 64240);
-  }
-  s.set(payload, hl);
-  const off = proto === 17 ? 6 : 16;
-  const sum = csumPartial(dv, 0, s.length, pseudoHdrSum(ip(src), ip(dst), proto, s.length));
-  const c = csumFinish(sum);
-  dv.setUint16(off, proto === 17 && c === 0 ? 0xffff : c);
-  return s;
+  const l4 = proto === IPPROTO_UDP ? { udp: { sport: 40000, dport: 5001, csum: true } } : { tcp: { sport: 40000, dport: 5001, seq: 0x01020304, ack: 0, flags: TCP_PSH | TCP_ACK, window: 64240 } };
+  return buildFrame({ ip: { src, dst }, ...l4, payload }).slice(ETH_HLEN + IPV4_HLEN);
 }
 
 /** The same segment as a sender with tx checksum offload leaves it: field = folded pseudo sum. */
 function partial(full: Uint8Array, proto: 6 | 17, src = SRC, dst = DST): Uint8Array {
   const s = full.slice();
-  new DataView(s.buffer).setUint16(proto === 17 ? 6 : 16, csumFold(pseudoHdrSum(ip(src), ip(dst), proto, s.length)));
+  new DataView(s.buffer).setUint16(checkOff(proto), csumFold(pseudoHdrSum(ip(src), ip(dst), proto, s.length)));
   return s;
 }
 
@@ -52,7 +44,7 @@ function l4Ok(d: Uint8Array): boolean {
 function completeAlone(dgram: Uint8Array, cp = new CsumPartialRx()): { out: Uint8Array; cp: CsumPartialRx } {
   const out = dgram.slice();
   const dv = new DataView(out.buffer);
-  cp.complete(dv, 0, (out[0] & 15) * 4, out.length, 3);
+  cp.complete(dv, 0, ipIhl(out, 0), out.length, 3);
   return { out, cp };
 }
 
@@ -85,7 +77,7 @@ describe('partial checksum helpers', () => {
       for (const proto of [6, 17] as const) {
         const full = segment(proto, pattern(n, n + 1));
         const p = partial(full, proto);
-        l4CsumComplete(new DataView(p.buffer), 0, p.length, proto === 17 ? 6 : 16);
+        l4CsumComplete(new DataView(p.buffer), 0, p.length, checkOff(proto));
         expect(Array.from(p)).toEqual(Array.from(full));
       }
     }
@@ -97,16 +89,16 @@ describe('CsumPartialRx.complete (ip-rcv on a csum_partial port)', () => {
     const name = proto === 17 ? 'UDP' : 'TCP';
     it(`completes a partial ${name} checksum and counts it`, () => {
       const full = segment(proto, pattern(333, proto));
-      const d = ipFrame({ src: SRC, dst: DST, proto, payload: partial(full, proto) }).subarray(14);
+      const d = ipFrame({ src: SRC, dst: DST, proto, payload: partial(full, proto) }).subarray(ETH_HLEN);
       expect(l4Ok(d)).toBe(false);
       const { out, cp } = completeAlone(d);
       expect(l4Ok(out)).toBe(true);
-      expect(Array.from(out.subarray(20))).toEqual(Array.from(full));
+      expect(Array.from(out.subarray(IPV4_HLEN))).toEqual(Array.from(full));
       expect(cp.completed[3]).toBe(1);
     });
 
     it(`leaves a full ${name} checksum untouched and uncounted`, () => {
-      const d = ipFrame({ src: SRC, dst: DST, proto, payload: segment(proto, pattern(200, 9)) }).subarray(14);
+      const d = ipFrame({ src: SRC, dst: DST, proto, payload: segment(proto, pattern(200, 9)) }).subarray(ETH_HLEN);
       const { out, cp } = completeAlone(d);
       expect(Array.from(out)).toEqual(Array.from(d));
       expect(cp.completed[3]).toBe(0);
@@ -119,15 +111,15 @@ describe('CsumPartialRx.complete (ip-rcv on a csum_partial port)', () => {
     const s = segment(17, pattern(n, 5));
     const dv = new DataView(s.buffer);
     const target = csumFold(pseudoHdrSum(ip(SRC), ip(DST), 17, s.length));
-    const cur = dv.getUint16(6);
+    const cur = dv.getUint16(UDP_CHECK);
     // Changing payload word w by delta lowers the checksum by delta (one's complement).
     const delta = (cur - target + 0xffff) % 0xffff;
-    const w = dv.getUint16(8);
-    dv.setUint16(8, (w + delta) % 0xffff);
-    dv.setUint16(6, 0);
-    dv.setUint16(6, csumFinish(csumPartial(dv, 0, s.length, pseudoHdrSum(ip(SRC), ip(DST), 17, s.length))));
-    expect(dv.getUint16(6)).toBe(target);
-    const d = ipFrame({ src: SRC, dst: DST, proto: 17, payload: s }).subarray(14);
+    const w = dv.getUint16(UDP_HLEN);
+    dv.setUint16(UDP_HLEN, (w + delta) % 0xffff);
+    dv.setUint16(UDP_CHECK, 0);
+    dv.setUint16(UDP_CHECK, csumFinish(csumPartial(dv, 0, s.length, pseudoHdrSum(ip(SRC), ip(DST), 17, s.length))));
+    expect(dv.getUint16(UDP_CHECK)).toBe(target);
+    const d = ipFrame({ src: SRC, dst: DST, proto: 17, payload: s }).subarray(ETH_HLEN);
     expect(l4Ok(d)).toBe(true);
     const { out, cp } = completeAlone(d);
     expect(Array.from(out)).toEqual(Array.from(d)); // same bytes: harmless
@@ -139,22 +131,22 @@ describe('CsumPartialRx.complete (ip-rcv on a csum_partial port)', () => {
     const dv = new DataView(s.buffer);
     // Make the full checksum 0xffff (complement of a 0x0000 fold is impossible; 0xffff is the
     // value skb_checksum_help stores for a sum whose complement is 0).
-    const cur = dv.getUint16(6);
+    const cur = dv.getUint16(UDP_CHECK);
     const delta = (cur - 0xffff + 0xffff) % 0xffff;
-    dv.setUint16(8, (dv.getUint16(8) + delta) % 0xffff);
-    dv.setUint16(6, 0);
+    dv.setUint16(UDP_HLEN, (dv.getUint16(UDP_HLEN) + delta) % 0xffff);
+    dv.setUint16(UDP_CHECK, 0);
     const c = csumFinish(csumPartial(dv, 0, s.length, pseudoHdrSum(ip(SRC), ip(DST), 17, s.length)));
     expect(c).toBe(0);
-    const d = ipFrame({ src: SRC, dst: DST, proto: 17, payload: partial(s, 17) }).subarray(14);
+    const d = ipFrame({ src: SRC, dst: DST, proto: 17, payload: partial(s, 17) }).subarray(ETH_HLEN);
     const { out } = completeAlone(d);
-    expect(new DataView(out.buffer).getUint16(26)).toBe(0xffff);
+    expect(new DataView(out.buffer).getUint16(IPV4_HLEN + UDP_CHECK)).toBe(0xffff);
     expect(l4Ok(out)).toBe(true);
   });
 
   it('UDP checksum 0 (none) stays 0', () => {
     const s = segment(17, pattern(50));
-    new DataView(s.buffer).setUint16(6, 0);
-    const d = ipFrame({ src: SRC, dst: DST, proto: 17, payload: s }).subarray(14);
+    new DataView(s.buffer).setUint16(UDP_CHECK, 0);
+    const d = ipFrame({ src: SRC, dst: DST, proto: 17, payload: s }).subarray(ETH_HLEN);
     const { out, cp } = completeAlone(d);
     expect(Array.from(out)).toEqual(Array.from(d));
     expect(cp.completed[3]).toBe(0);
@@ -163,19 +155,19 @@ describe('CsumPartialRx.complete (ip-rcv on a csum_partial port)', () => {
   it('leaves fragments, other protocols, short segments and a UDP length mismatch alone, reading nothing past the datagram', () => {
     const full = segment(17, pattern(100));
     const cases: Uint8Array[] = [
-      ipFrame({ proto: 17, mf: true, payload: partial(full, 17) }).subarray(14),
-      ipFrame({ proto: 17, fragOff: 8, payload: partial(full, 17) }).subarray(14),
-      ipFrame({ proto: 1, payload: partial(full, 17) }).subarray(14),
+      ipFrame({ proto: 17, mf: true, payload: partial(full, 17) }).subarray(ETH_HLEN),
+      ipFrame({ proto: 17, fragOff: 8, payload: partial(full, 17) }).subarray(ETH_HLEN),
+      ipFrame({ proto: 1, payload: partial(full, 17) }).subarray(ETH_HLEN),
       // Truncated L4: fewer bytes than a UDP (8) or TCP (20) header, down to none.
-      ipFrame({ proto: 17, payload: partial(full, 17).subarray(0, 7) }).subarray(14),
-      ipFrame({ proto: 17, payload: new Uint8Array(0) }).subarray(14),
-      ipFrame({ proto: 6, payload: segment(6, new Uint8Array(0)).subarray(0, 19) }).subarray(14),
-      ipFrame({ proto: 6, payload: new Uint8Array(0) }).subarray(14),
+      ipFrame({ proto: 17, payload: partial(full, 17).subarray(0, 7) }).subarray(ETH_HLEN),
+      ipFrame({ proto: 17, payload: new Uint8Array(0) }).subarray(ETH_HLEN),
+      ipFrame({ proto: 6, payload: segment(6, new Uint8Array(0)).subarray(0, 19) }).subarray(ETH_HLEN),
+      ipFrame({ proto: 6, payload: new Uint8Array(0) }).subarray(ETH_HLEN),
     ];
     // UDP length field larger than the datagram: never trusted to size the sum.
     const lie = partial(full, 17);
-    new DataView(lie.buffer).setUint16(4, 9000);
-    cases.push(ipFrame({ proto: 17, payload: lie }).subarray(14));
+    new DataView(lie.buffer).setUint16(UDP_LEN, 9000);
+    cases.push(ipFrame({ proto: 17, payload: lie }).subarray(ETH_HLEN));
     const cp = new CsumPartialRx();
     for (const d of cases) {
       const { out } = completeAlone(d, cp); // a read past the end would throw RangeError
@@ -204,7 +196,7 @@ describe('ip-rcv with csum_partial', () => {
     L.rx(back, 1);
     const [b] = L.take();
     expect(l4Ok(b.bytes)).toBe(false);
-    expect(Array.from(b.bytes.subarray(20))).toEqual(Array.from(back.subarray(34)));
+    expect(Array.from(b.bytes.subarray(IPV4_HLEN))).toEqual(Array.from(back.subarray(ETH_HLEN + IPV4_HLEN)));
     expect(L.ipv4.ipRcv.csumPartial.completed[1]).toBe(0);
     expect(L.leaked()).toBe(0);
   });
@@ -237,7 +229,7 @@ ports:
       await s.start();
       const p0 = s.port('p0') as MemoryPort;
       const frame = ipFrame({ src: SRC, dst: '10.1.0.1', proto: 17, payload: partial(segment(17, pattern(20), SRC, '10.1.0.1'), 17, SRC, '10.1.0.1') });
-      frame.set(s.devs.get('p0').mac, 0);
+      frame.set(s.devs.get('p0').mac, ETH_DST);
       p0.inject(frame);
       const deadline = Date.now() + 20_000;
       while (s.stats().ports.p0.csum_partial_completed !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ETH_P_IP } from '../../src/wire/ethernet.ts';
+import { buildFrame } from '../../src/wire/frame.ts';
 import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern, type IpSpec } from '../support/ipv4-graph.ts';
 
 /**
@@ -196,11 +198,7 @@ describe('ip-defrag (local delivery)', () => {
     // Deliver them to a second stack that owns 10.2.0.7's address.
     const B = lab();
     B.ipv4.addAddress(1, ip('10.2.0.7'), 24);
-    const eth = (d: Uint8Array) => {
-      const f = new Uint8Array(14 + d.length);
-      f.set(d, 14);
-      return f;
-    };
+    const eth = (d: Uint8Array) => buildFrame({ type: ETH_P_IP, payload: d });
     B.rxMany(frags.reverse().map((s) => eth(s.bytes)), 1);
     const out = B.take();
     expect(out).toHaveLength(1);

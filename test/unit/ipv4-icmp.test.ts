@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ICMP_HLEN, ICMP_TS_ORIGINATE } from '../../src/wire/icmp.ts';
 import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
 
 describe('icmp-rcv: echo', () => {
@@ -49,7 +50,7 @@ describe('icmp-rcv: echo', () => {
   it('timestamp request -> timestamp reply (20 bytes, originate kept, checksums valid)', () => {
     const L = lab();
     const data = new Uint8Array(12);
-    new DataView(data.buffer).setUint32(0, 12345678);
+    new DataView(data.buffer).setUint32(ICMP_TS_ORIGINATE - ICMP_HLEN, 12345678);
     L.rx(ipFrame({ src: '10.1.0.2', dst: '10.1.0.1', proto: 1, payload: icmpMsg(13, 0, 0x00070001, data) }));
     const [out] = L.take();
     const p = parseIp(out.bytes);
@@ -69,7 +70,7 @@ describe('icmp-rcv: echo', () => {
   it('a bad ICMP checksum is InCsumErrors + InErrors and not answered', () => {
     const L = lab();
     const m = icmpMsg(8, 0, 1, pattern(56));
-    m[10] ^= 1;
+    m[ICMP_HLEN + 2] ^= 1; // a data bit: the checksum no longer matches
     L.rx(ipFrame({ dst: '10.1.0.1', proto: 1, payload: m }));
     expect(L.take()).toHaveLength(0);
     expect(L.icmpMib('InCsumErrors')).toBe(1);

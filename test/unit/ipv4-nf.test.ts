@@ -3,29 +3,9 @@ import { Netfilter } from '../../src/ipv4/netfilter/netfilter.ts';
 import { csumFinish, csumPartial, pseudoHdrSum } from '../../src/wire/checksum.ts';
 import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
 
-function udp(sport: number, dport: number, data: Uint8Array = pattern(12)): Uint8Array {
-  const u = new Uint8Array(8 + data.length);
-  const dv = new DataView(u.buffer);
-  dv.setUint16(0, sport);
-  dv.setUint16(2, dport);
-  dv.setUint16(4, u.length);
-  u.set(data, 8);
-  return u;
-}
-
-function tcp(sport: number, dport: number, seq: number, ack: number, flags: number, data: Uint8Array = new Uint8Array(0)): Uint8Array {
-  const t = new Uint8Array(20 + data.length);
-  const dv = new DataView(t.buffer);
-  dv.setUint16(0, sport);
-  dv.setUint16(2, dport);
-  dv.setUint32(4, seq);
-  dv.setUint32(8, ack);
-  t[12] = 0x50;
-  t[13] = flags;
-  dv.setUint16(14, 1000);
-  t.set(data, 20);
-  return t;
-}
+/** ipFrame's L4 part: a UDP datagram (12 bytes of data unless told) or a TCP segment. */
+const udp = (sport: number, dport: number, payload: Uint8Array = pattern(12)) => ({ udp: { sport, dport }, payload });
+const tcp = (sport: number, dport: number, seq: number, ack: number, flags: number, payload: Uint8Array = new Uint8Array(0)) => ({ tcp: { sport, dport, seq, ack, flags, window: 1000 }, payload });
 
 function withNf(rules: string[]) {
   const L = lab();
@@ -41,8 +21,8 @@ function withNf(rules: string[]) {
 describe('netfilter hooks in the IPv4 stages', () => {
   it('FORWARD DROP on one UDP port blocks only that port', () => {
     const { L } = withNf(['-A FORWARD -p udp --dport 9 -j DROP']);
-    L.rx(ipFrame({ dst: '10.2.0.7', payload: udp(1000, 9) }));
-    L.rx(ipFrame({ dst: '10.2.0.7', payload: udp(1000, 10) }));
+    L.rx(ipFrame({ dst: '10.2.0.7', ...udp(1000, 9) }));
+    L.rx(ipFrame({ dst: '10.2.0.7', ...udp(1000, 10) }));
     const out = L.take();
     expect(out).toHaveLength(1);
     expect(new DataView(out[0].bytes.buffer).getUint16(22)).toBe(10);
@@ -52,7 +32,7 @@ describe('netfilter hooks in the IPv4 stages', () => {
 
   it('REJECT answers port unreachable to the sender, quoting the packet', () => {
     const { L } = withNf(['-A FORWARD -p udp --dport 53 -j REJECT']);
-    L.rx(ipFrame({ src: '10.1.0.2', dst: '10.2.0.7', payload: udp(4000, 53) }));
+    L.rx(ipFrame({ src: '10.1.0.2', dst: '10.2.0.7', ...udp(4000, 53) }));
     const [out] = L.take();
     const p = parseIp(out.bytes);
     expect(p.dst).toBe(ip('10.1.0.2'));
@@ -63,7 +43,7 @@ describe('netfilter hooks in the IPv4 stages', () => {
 
   it('REJECT --reject-with tcp-reset answers a SYN with RST|ACK, ack = seq + 1, valid checksums', () => {
     const { L } = withNf(['-A INPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset']);
-    L.rx(ipFrame({ src: '10.1.0.2', dst: '10.1.0.1', proto: 6, payload: tcp(5555, 22, 1000, 0, 0x02) }));
+    L.rx(ipFrame({ src: '10.1.0.2', dst: '10.1.0.1', ...tcp(5555, 22, 1000, 0, 0x02) }));
     const [out] = L.take();
     const p = parseIp(out.bytes);
     expect(p.hdrOk).toBe(true);
@@ -82,7 +62,7 @@ describe('netfilter hooks in the IPv4 stages', () => {
 
   it('a RST answering an ACK segment takes seq from its ack', () => {
     const { L } = withNf(['-A INPUT -p tcp -j REJECT --reject-with tcp-reset']);
-    L.rx(ipFrame({ src: '10.1.0.2', dst: '10.1.0.1', proto: 6, payload: tcp(5555, 80, 1000, 0xdeadbeef, 0x10, pattern(10)) }));
+    L.rx(ipFrame({ src: '10.1.0.2', dst: '10.1.0.1', ...tcp(5555, 80, 1000, 0xdeadbeef, 0x10, pattern(10)) }));
     const [out] = L.take();
     const t = new DataView(out.bytes.buffer, out.bytes.byteOffset + 20);
     expect(t.getUint32(4)).toBe(0xdeadbeef);
@@ -92,7 +72,7 @@ describe('netfilter hooks in the IPv4 stages', () => {
   it('-P FORWARD DROP with one ACCEPT lets only what it names through; rule counters count', () => {
     const { L, nf } = withNf(['-P FORWARD DROP', '-A FORWARD -p icmp -j ACCEPT']);
     L.rx(ipFrame({ dst: '10.2.0.7', proto: 1, payload: icmpMsg(8, 0, 1, pattern(8)) }));
-    L.rx(ipFrame({ dst: '10.2.0.7', payload: udp(1, 2) }));
+    L.rx(ipFrame({ dst: '10.2.0.7', ...udp(1, 2) }));
     expect(L.take()).toHaveLength(1);
     expect(nf.exec('-L FORWARD -v -n')).toMatch(/1\s+\d+\s+ACCEPT/);
   });
@@ -102,7 +82,7 @@ describe('netfilter hooks in the IPv4 stages', () => {
     L.rx(ipFrame({ dst: '10.1.0.1', proto: 1, payload: icmpMsg(8, 0, 1, pattern(8)) }));
     expect(L.take()).toHaveLength(0);
     expect(L.drops('netfilter.drop')).toBe(1);
-    L.rx(ipFrame({ dst: '10.2.0.7', payload: udp(1, 2) }));
+    L.rx(ipFrame({ dst: '10.2.0.7', ...udp(1, 2) }));
     expect(L.take()).toHaveLength(1);
     expect(L.leaked()).toBe(0);
   });

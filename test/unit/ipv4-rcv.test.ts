@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PACKET_OTHERHOST } from '../../src/core/batch.ts';
-import { fixIpCsum, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
+import { ETH_HLEN } from '../../src/wire/ethernet.ts';
+import { IPV4_CHECK, IPV4_HLEN, IPV4_VIHL, ipIhl, ipSendCheck } from '../../src/wire/ipv4.ts';
+import { icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
+
+const H = ETH_HLEN; // where the lab's frames carry the IPv4 header
+/** Recompute the header checksum after a test broke another field (so that field is what fails). */
+const fixIpCsum = (f: Uint8Array) => ipSendCheck(new DataView(f.buffer), H);
 
 const echo = (data = pattern(56)) => icmpMsg(8, 0, 0x00010001, data);
 
@@ -12,7 +18,7 @@ describe('ip-rcv (ip_rcv_core)', () => {
 
   it('a frame shorter than l3 + 20 is InHdrErrors', () => {
     const L = lab();
-    L.rx(ipFrame().subarray(0, 14 + 19));
+    L.rx(ipFrame().subarray(0, H + IPV4_HLEN - 1));
     expect(L.drops('ip.InHdrErrors')).toBe(1);
     expect(L.ipMib('InHdrErrors')).toBe(1);
     expect(L.ipMib('InReceives')).toBe(1);
@@ -22,10 +28,10 @@ describe('ip-rcv (ip_rcv_core)', () => {
   it('version != 4 and IHL < 5 are InHdrErrors', () => {
     const L = lab();
     const v6 = ipFrame();
-    v6[14] = 0x65;
+    v6[H + IPV4_VIHL] = 0x65;
     fixIpCsum(v6);
     const ihl4 = ipFrame();
-    ihl4[14] = 0x44;
+    ihl4[H + IPV4_VIHL] = 0x44;
     L.rxMany([v6, ihl4]);
     expect(L.drops('ip.InHdrErrors')).toBe(2);
     expect(L.leaked()).toBe(0);
@@ -34,15 +40,15 @@ describe('ip-rcv (ip_rcv_core)', () => {
   it('a header longer than the frame (IHL 15, 24-byte frame) is InHdrErrors, read nothing past it', () => {
     const L = lab();
     const f = ipFrame();
-    f[14] = 0x4f;
-    L.rx(f.subarray(0, 14 + 24));
+    f[H + IPV4_VIHL] = 0x4f;
+    L.rx(f.subarray(0, H + 24));
     expect(L.drops('ip.InHdrErrors')).toBe(1);
   });
 
   it('a bad header checksum is InCsumErrors and InHdrErrors', () => {
     const L = lab();
     const f = ipFrame({ dst: '10.1.0.1', proto: 1, payload: echo() });
-    f[14 + 10] ^= 0x55;
+    f[H + IPV4_CHECK] ^= 0x55;
     L.rx(f);
     expect(L.drops('ip.InCsumErrors')).toBe(1);
     expect(L.ipMib('InCsumErrors')).toBe(1);
@@ -52,12 +58,8 @@ describe('ip-rcv (ip_rcv_core)', () => {
 
   it('tot_len larger than the frame is InTruncatedPkts; smaller than IHL*4 is InHdrErrors', () => {
     const L = lab();
-    const big = ipFrame({ payload: pattern(10) });
-    new DataView(big.buffer).setUint16(16, 31);
-    fixIpCsum(big);
-    const small = ipFrame({ payload: pattern(10) });
-    new DataView(small.buffer).setUint16(16, 19);
-    fixIpCsum(small);
+    const big = ipFrame({ payload: pattern(10), totLen: 31 });
+    const small = ipFrame({ payload: pattern(10), totLen: 19 });
     L.rxMany([big, small]);
     expect(L.drops('ip.InTruncatedPkts')).toBe(1);
     expect(L.ipMib('InTruncatedPkts')).toBe(1);
@@ -146,10 +148,10 @@ describe('ip-rcv (ip_rcv_core)', () => {
       const frames: Uint8Array[] = [];
       for (let k = 0; k < 64; k++) {
         const base = ipFrame({ dst: ['10.1.0.1', '10.2.0.2', '10.9.9.9', '10.1.0.255'][k & 3], proto: [1, 6, 17, 99][(k >> 2) & 3], ttl: 1 + (k & 3), payload: pattern(rnd() * 4, k), options: k % 5 === 0 ? [rnd(), rnd(), rnd(), rnd()] : [] });
-        const f = base.slice(0, 14 + Math.max(0, base.length - 14 - (rnd() & 31)));
+        const f = base.slice(0, H + Math.max(0, base.length - H - (rnd() & 31)));
         // Corrupt a few bytes, sometimes fixing the checksum so deeper code sees the garbage.
-        for (let c = 0; c < (rnd() & 7); c++) f[14 + (rnd() % Math.max(1, f.length - 14))] = rnd();
-        if (rnd() & 1 && f.length >= 14 + Math.max(20, (f[14] & 15) * 4)) fixIpCsum(f);
+        for (let c = 0; c < (rnd() & 7); c++) f[H + (rnd() % Math.max(1, f.length - H))] = rnd();
+        if (rnd() & 1 && f.length >= H + Math.max(IPV4_HLEN, ipIhl(f, H))) fixIpCsum(f);
         frames.push(f);
       }
       L.rxMany(frames, round & 1);
