@@ -79,7 +79,7 @@ export function drain(s: Stack): StackStats {
 }
 `,
   'tsconfig.json': JSON.stringify({
-    compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, noEmit: true, allowImportingTsExtensions: true, types: [] },
+    compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, noEmit: true, allowImportingTsExtensions: true, types: ['node'] },
     files: ['app.ts', 'filters/drop-arp.ts'],
   }),
   'run.mjs': `
