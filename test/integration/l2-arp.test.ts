@@ -5,9 +5,14 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batch } from '../../src/core/batch.ts';
 import { parseIPv4 } from '../../src/wire/addr.ts';
+import { ARP_HLN, ARP_OP, ARP_PLN, ARP_PRO, ARPOP_REQUEST } from '../../src/wire/arp.ts';
+import { ETH_HLEN, ETH_P_IPV6 } from '../../src/wire/ethernet.ts';
+import { buildFrame } from '../../src/wire/frame.ts';
 import { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
-import { ifStat, Lab, run } from '../support/netns.ts';
+import { patched } from '../support/frames.ts';
+import { inject } from '../support/kernel-peer.ts';
+import { ifStat, Lab, macOf, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
 const lab = new Lab();
@@ -83,18 +88,13 @@ describe('ARP with a kernel peer', () => {
     s.l2.neigh.flush();
     const rx0 = ifStat(NS, PEER, 'rx_packets');
     // A UDP datagram from softnet to the peer, handed to neigh-output between poll rounds.
-    const u8 = s.pool.umem.u8;
+    // (neigh-output writes the Ethernet header over the builder's.)
+    const f = buildFrame({ ip: { src: OURS, dst: THEIRS, id: 0, df: true }, udp: { sport: 12345, dport: 9 } });
     const a = s.pool.alloc();
-    const ip = [0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 44, 0, 1, 10, 44, 0, 2, 0x30, 0x39, 0, 9, 0, 8, 0, 0];
-    let sum = 0;
-    for (let k = 0; k < 20; k += 2) sum += (ip[k] << 8) | ip[k + 1];
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-    ip[10] = (~sum >> 8) & 255;
-    ip[11] = ~sum & 255;
-    u8.set(ip, a + 14);
+    s.pool.umem.u8.set(f, a);
     const b = new Batch(1);
-    const i = b.push(a, 14 + 28, 0);
-    b.l3[i] = 14;
+    const i = b.push(a, f.length, 0);
+    b.l3[i] = ETH_HLEN;
     b.oif[i] = 0;
     s.graph.dispatch(b, s.graph.id('neigh-output'));
     expect(s.l2.neigh.stateOf(0, parseIPv4(THEIRS))).toBe('INCOMPLETE');
@@ -110,23 +110,21 @@ describe('ARP with a kernel peer', () => {
   it('malformed ARP from the peer (raw socket) is dropped under its counter; ARP keeps working', async () => {
     const s = stack!;
     const mac = s.portInfo()[0].mac;
-    // Frames built in Python inside the namespace and sent on an AF_PACKET socket.
-    const py = `
-import socket, struct, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("${PEER}", 0))
-src = bytes.fromhex(open("/sys/class/net/${PEER}/address").read().strip().replace(":", ""))
-def arp(hrd=1, pro=0x0800, hln=6, pln=4, op=1, sha=src, spa="${THEIRS}", tpa="${OURS}"):
-    return (b"\\xff" * 6 + src + b"\\x08\\x06" + struct.pack("!HHBBH", hrd, pro, hln, pln, op)
-            + sha + socket.inet_aton(spa) + b"\\x00" * 6 + socket.inet_aton(tpa))
-frames = [arp()[:34], arp(hln=8), arp(pln=16), arp(op=9), arp(pro=0x86dd), arp(sha=b"\\x01\\x00\\x5e\\x00\\x00\\x01")]
-for f in frames:
-    s.send(f)
-`;
+    // Sent from the peer's end on an AF_PACKET socket.
+    const src = macOf(NS, PEER);
+    const req = buildFrame({ dstMac: 'ff:ff:ff:ff:ff:ff', srcMac: src, arp: { op: ARPOP_REQUEST, spa: THEIRS, tpa: OURS } });
+    const H = ETH_HLEN;
+    const frames = [
+      req.slice(0, H + 20),
+      patched(req, H + ARP_HLN, 8),
+      patched(req, H + ARP_PLN, 16),
+      patched(req, H + ARP_OP, 9, 2),
+      patched(req, H + ARP_PRO, ETH_P_IPV6, 2),
+      buildFrame({ dstMac: 'ff:ff:ff:ff:ff:ff', srcMac: src, arp: { op: ARPOP_REQUEST, sha: '01:00:5e:00:00:01', spa: THEIRS, tpa: OURS } }),
+    ];
     const drops = () => ['arp.truncated', 'arp.bad_hln', 'arp.bad_pln', 'arp.bad_op', 'arp.bad_pro', 'arp.bad_sha'].map((k) => s.graph.drops.get(k));
     const d0 = drops();
-    const r = await inNs('python3', '-c', py);
-    expect(r.code, r.stderr).toBe(0);
+    expect(await inject(NS, PEER, frames)).toBe(frames.length);
     await waitFor('each malformed ARP to be counted', () => drops().every((x, j) => x - d0[j] >= 1), { detail: () => JSON.stringify(drops().map((x, j) => x - d0[j])) });
     expect(drops().map((x, j) => x - d0[j])).toEqual([1, 1, 1, 1, 1, 1]);
     const again = await inNs('arping', '-c', '1', '-w', '20', '-I', PEER, OURS);

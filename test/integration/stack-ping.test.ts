@@ -7,7 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack/stack.ts';
 import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import { spawnSoftnet } from '../support/cli.ts';
-import { arp, eth, icmpEcho, ipv4 } from '../support/frames.ts';
+import { ARP_HLN, ARP_HRD, ARP_OP, ARP_PLN, ARPOP_REQUEST } from '../../src/wire/arp.ts';
+import { ETH_HLEN } from '../../src/wire/ethernet.ts';
+import { buildFrame, type FrameSpec } from '../../src/wire/frame.ts';
+import { ICMP_CHECKSUM, ICMP_ECHO } from '../../src/wire/icmp.ts';
+import { IPPROTO_ICMP, IPV4_HLEN } from '../../src/wire/ipv4.ts';
+import { patched } from '../support/frames.ts';
 import { inject, expectReplies, pingSummary, tcpdump } from '../support/kernel-peer.ts';
 import { hasXdp, namespaces } from '../support/netns.ts';
 import { dropsSince } from '../support/stats.ts';
@@ -134,11 +139,11 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
     // through a packet socket: tagged ARP + echo requests out, tcpdump -e sees tagged replies.
     const me = lab.a.mac;
     const peer = lab.a.host.mac;
-    const tag = (type: number, payload: Uint8Array) => eth(me, peer, 0x8100, [0, 100, type >> 8, type & 255, ...payload]);
+    const tagged = (s: FrameSpec) => buildFrame({ dstMac: me, srcMac: peer, vlan: 100, ...s });
     const dump = await tcpdump(A, ['-i', A1, '-Q', 'in', '-e', '-nn', '-c', '6', 'vlan 100']);
     try {
-      const frames = [tag(0x0806, arp({ sha: peer, spa: '10.100.0.2', tpa: '10.100.0.1' }))];
-      for (let k = 0; k < 5; k++) frames.push(tag(0x0800, ipv4({ src: '10.100.0.2', dst: '10.100.0.1', proto: 1, id: 100 + k }, icmpEcho(56))));
+      const frames = [tagged({ arp: { op: ARPOP_REQUEST, spa: '10.100.0.2', tpa: '10.100.0.1' } })];
+      for (let k = 0; k < 5; k++) frames.push(tagged({ ip: { src: '10.100.0.2', dst: '10.100.0.1', id: 100 + k, df: true }, icmp: { type: ICMP_ECHO, rest: 0x77770001 }, payload: 56 }));
       await inject(A, A1, frames.slice(0, 1));
       // The ARP first, so softnet knows the sender before the echo requests need an answer.
       await waitFor('softnet to learn 10.100.0.2 on p0.100', () => /10\.100\.0\.2 dev p0\.100/.test(stack.neigh()));
@@ -158,16 +163,20 @@ describe('softnet answers a kernel peer (xdp-drv)', () => {
   it('malformed ARP and ICMP frames are dropped with counters; ping keeps working', async () => {
     const me = lab.a.mac;
     const peer = lab.a.host.mac;
-    const good = { sha: peer, spa: '10.1.0.2', tpa: '10.1.0.1' };
+    const frame = (s: FrameSpec) => buildFrame({ dstMac: me, srcMac: peer, ...s });
+    const req = frame({ arp: { op: ARPOP_REQUEST, spa: '10.1.0.2', tpa: '10.1.0.1' } });
+    const ip = { src: '10.1.0.2', dst: '10.1.0.1', df: true };
+    const echo = frame({ ip, icmp: { type: ICMP_ECHO, rest: 0x77770001 }, payload: 32 });
+    const icmpCheck = ETH_HLEN + IPV4_HLEN + ICMP_CHECKSUM;
     const before = stack.stats().drops;
     const frames = [
-      eth(me, peer, 0x0806, arp(good).subarray(0, 10)), // truncated ARP
-      eth(me, peer, 0x0806, arp({ ...good, hln: 8 })), // wrong hardware length
-      eth(me, peer, 0x0806, arp({ ...good, pln: 6 })), // wrong protocol length
-      eth(me, peer, 0x0806, arp({ ...good, hrd: 99 })), // unknown hardware type
-      eth(me, peer, 0x0806, arp({ ...good, op: 9 })), // unknown opcode
-      eth(me, peer, 0x0800, ipv4({ src: '10.1.0.2', dst: '10.1.0.1', proto: 1 }, icmpEcho(32, { badCsum: true }))), // bad ICMP checksum
-      eth(me, peer, 0x0800, ipv4({ src: '10.1.0.2', dst: '10.1.0.1', proto: 1 }, [8, 0, 0])), // ICMP header truncated
+      req.slice(0, ETH_HLEN + 10), // truncated ARP
+      patched(req, ETH_HLEN + ARP_HLN, 8), // wrong hardware length
+      patched(req, ETH_HLEN + ARP_PLN, 6), // wrong protocol length
+      patched(req, ETH_HLEN + ARP_HRD, 99, 2), // unknown hardware type
+      patched(req, ETH_HLEN + ARP_OP, 9, 2), // unknown opcode
+      patched(echo, icmpCheck, echo[icmpCheck] ^ 0x11), // bad ICMP checksum
+      frame({ ip: { ...ip, proto: IPPROTO_ICMP }, payload: [ICMP_ECHO, 0, 0] }), // ICMP header truncated
     ];
     const reps = 3;
     const list: Uint8Array[] = [];

@@ -4,7 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack/stack.ts';
 import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
-import { eth, icmpEcho, ipv4, udp } from '../support/frames.ts';
+import { ETH_HLEN } from '../../src/wire/ethernet.ts';
+import { buildFrame, type FrameSpec, type Ipv4Spec } from '../../src/wire/frame.ts';
+import { ICMP_ECHO } from '../../src/wire/icmp.ts';
+import { IPV4_CHECK, IPV4_VIHL } from '../../src/wire/ipv4.ts';
+import { patched } from '../support/frames.ts';
 import { inject, listening, peerProcess, expectReplies, pingSummary, tcpdump, type PeerProcess } from '../support/kernel-peer.ts';
 import { hasXdp, namespaces } from '../support/netns.ts';
 import { dropsSince } from '../support/stats.ts';
@@ -292,15 +296,18 @@ describe('softnet forwards between two kernel hosts (xdp-drv)', () => {
     const peer = lab.a.host.mac;
     const src = '10.1.0.2';
     const dst = '10.2.0.2';
-    const good = (o = {}) => ipv4({ src, dst, proto: 1, ...o }, icmpEcho(32));
+    const echo: FrameSpec = { icmp: { type: ICMP_ECHO, rest: 0x77770001 }, payload: 32 };
+    const frame = (ip: Ipv4Spec = {}, l4 = echo) => buildFrame({ dstMac: me, srcMac: peer, ip: { src, dst, df: true, ...ip }, ...l4 });
+    const good = frame();
+    const H = ETH_HLEN;
     const cases = {
-      version6: eth(me, peer, 0x0800, ipv4({ src, dst, proto: 1, version: 6 }, icmpEcho(32))),
-      ihl4: eth(me, peer, 0x0800, good({ ihl: 4 })),
-      badCsum: eth(me, peer, 0x0800, good({ badCsum: true })),
-      totalTooLong: eth(me, peer, 0x0800, good({ totalLen: 400 })),
-      totalBelowHeader: eth(me, peer, 0x0800, good({ totalLen: 16 })),
-      headerCut: eth(me, peer, 0x0800, good().subarray(0, 12)),
-      unknownProto: eth(me, peer, 0x0800, ipv4({ src, dst: '10.1.0.1', proto: 99 }, udp(1, 2, [1, 2, 3]))),
+      version6: patched(good, H + IPV4_VIHL, 0x65),
+      ihl4: patched(good, H + IPV4_VIHL, 0x44),
+      badCsum: patched(good, H + IPV4_CHECK, good[H + IPV4_CHECK] ^ 0x55),
+      totalTooLong: frame({ totLen: 400 }),
+      totalBelowHeader: frame({ totLen: 16 }),
+      headerCut: good.slice(0, H + 12),
+      unknownProto: frame({ dst: '10.1.0.1', proto: 99 }, { udp: { sport: 1, dport: 2 }, payload: [1, 2, 3] }),
     };
     // Where Linux's ip_rcv_core / ip_local_deliver count each case.
     const expected: Record<keyof typeof cases, string[]> = {

@@ -10,46 +10,22 @@ import type { MemoryPort } from '../../src/driver/memory.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { controlRequest } from '../../src/stack/control-socket.ts';
 import { formatRuntime, formatStats } from '../../src/cli/stat.ts';
+import { ARP_OP, ARPOP_REPLY, ARPOP_REQUEST } from '../../src/wire/arp.ts';
+import { ETH_HLEN } from '../../src/wire/ethernet.ts';
+import { buildFrame } from '../../src/wire/frame.ts';
+import { ICMP_ECHO, ICMP_ECHOREPLY, icmpCsumOk, icmpType } from '../../src/wire/icmp.ts';
+import { IPPROTO_ICMP, IPV4_HLEN, IPV4_OK, ipProto, ipv4Check } from '../../src/wire/ipv4.ts';
 import { waitFor } from '../support/wait.ts';
 
 const PEER = [0x02, 0, 0, 0, 0, 0x99];
 const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
 
-function arpRequest(spa: number[], tpa: number[]): Uint8Array {
-  return new Uint8Array([
-    ...BCAST, ...PEER, 0x08, 0x06,
-    0, 1, 0x08, 0, 6, 4, 0, 1, ...PEER, ...spa, 0, 0, 0, 0, 0, 0, ...tpa,
-    ...new Array(18).fill(0),
-  ]);
-}
-
-function csum(b: Uint8Array, off: number, len: number): number {
-  let s = 0;
-  for (let i = 0; i < len; i += 2) s += (b[off + i] << 8) | (i + 1 < len ? b[off + i + 1] : 0);
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
-}
+/** A broadcast ARP request from the peer (padded to 60 bytes). */
+const arpRequest = (spa: string, tpa: string) => buildFrame({ dstMac: BCAST, srcMac: PEER, arp: { op: ARPOP_REQUEST, spa, tpa }, payload: 18 });
 
 /** Ethernet + IPv4 + ICMP echo request from 10.1.0.2 to dst. */
-function echoRequest(dst: number[], payload = 56, ttl = 64): Uint8Array {
-  const f = new Uint8Array(14 + 20 + 8 + payload);
-  f.set([0x02, 0, 0, 0, 1, 0, ...PEER, 0x08, 0x00]);
-  const ip = 14;
-  f.set([0x45, 0, 0, 0, 0, 1, 0x40, 0, ttl, 1, 0, 0, 10, 1, 0, 2, ...dst], ip);
-  const tot = 20 + 8 + payload;
-  f[ip + 2] = tot >> 8;
-  f[ip + 3] = tot & 255;
-  const c = csum(f, ip, 20);
-  f[ip + 10] = c >> 8;
-  f[ip + 11] = c & 255;
-  const ic = ip + 20;
-  f.set([8, 0, 0, 0, 0x12, 0x34, 0, 1], ic);
-  for (let i = 0; i < payload; i++) f[ic + 8 + i] = i & 255;
-  const k = csum(f, ic, 8 + payload);
-  f[ic + 2] = k >> 8;
-  f[ic + 3] = k & 255;
-  return f;
-}
+const echoRequest = (dst: string, payload = 56, ttl = 64) =>
+  buildFrame({ dstMac: '02:00:00:00:01:00', srcMac: PEER, ip: { src: '10.1.0.2', dst, ttl, id: 1, df: true }, icmp: { type: ICMP_ECHO, rest: 0x12340001 }, payload });
 
 /** Frames p transmits, collected until there are at least n (the stack polls on its own loop). */
 async function txUntil(p: MemoryPort, n: number): Promise<Uint8Array[]> {
@@ -85,10 +61,10 @@ describe('Stack over memory ports', () => {
     expect(names.at(-1)).toBe('dev-xmit');
     expect(names).toContain('arp-rcv');
     const p0 = s.port('p0') as MemoryPort;
-    p0.inject(arpRequest([10, 1, 0, 2], [10, 1, 0, 1]));
+    p0.inject(arpRequest('10.1.0.2', '10.1.0.1'));
     const out = await txUntil(p0, 1);
     expect(out.length).toBe(1);
-    expect(out[0][21]).toBe(2); // ARP reply
+    expect(new DataView(out[0].buffer).getUint16(ETH_HLEN + ARP_OP)).toBe(ARPOP_REPLY);
     expect(s.neigh()).toMatch(/10\.1\.0\.2 dev p0 lladdr 02:00:00:00:00:99/);
     const st = s.stats();
     expect(st.softnet[0]).toMatchObject({ queue: 'p0/0', processed: 1 });
@@ -109,16 +85,18 @@ describe('Stack over memory ports', () => {
     const s = await memStack();
     await s.start();
     const p0 = s.port('p0') as MemoryPort;
-    p0.inject(arpRequest([10, 1, 0, 2], [10, 1, 0, 1]));
+    p0.inject(arpRequest('10.1.0.2', '10.1.0.1'));
     await txUntil(p0, 1);
-    for (const size of [0, 56, 1000, 1472]) p0.inject(echoRequest([10, 1, 0, 1], size));
+    for (const size of [0, 56, 1000, 1472]) p0.inject(echoRequest('10.1.0.1', size));
     const out = await txUntil(p0, 4);
     expect(out.map((f) => f.length)).toEqual([42, 98, 1042, 1514]);
     for (const f of out) {
-      expect(f[23]).toBe(1); // ICMP
-      expect(f[34]).toBe(0); // echo reply
-      expect(csum(f, 14, 20)).toBe(0);
-      expect(csum(f, 34, f.length - 34)).toBe(0);
+      const dv = new DataView(f.buffer, f.byteOffset, f.byteLength);
+      const l4 = ETH_HLEN + IPV4_HLEN;
+      expect(ipv4Check(dv, ETH_HLEN, f.length - ETH_HLEN)).toBe(IPV4_OK);
+      expect(ipProto(f, ETH_HLEN)).toBe(IPPROTO_ICMP);
+      expect(icmpType(f, l4)).toBe(ICMP_ECHOREPLY);
+      expect(icmpCsumOk(dv, l4, f.length - l4)).toBe(true);
     }
     expect(s.stats().mib.Icmp.OutEchoReps).toBe(4);
     expect(s.frames().lost).toBe(0);
@@ -141,8 +119,7 @@ describe('Stack over memory ports', () => {
     expect(() => s.addPtype(0x88b6, 'nope')).toThrow(/no stage named nope/);
     await s.start();
     const p0 = s.port('p0') as MemoryPort;
-    const frame = new Uint8Array(60);
-    frame.set([0x02, 0, 0, 0, 1, 0, ...PEER, 0x88, 0xb5]);
+    const frame = buildFrame({ dstMac: '02:00:00:00:01:00', srcMac: PEER, type: 0x88b5, size: 60 });
     p0.inject(frame);
     await waitFor('the frame to reach the stage', () => seen >= 1);
     expect(seen).toBe(1);
@@ -196,7 +173,7 @@ describe('Stack over memory ports', () => {
     const frames: unknown[] = [];
     const cap = controlRequest(path, 'capture', { count: 3 }, { onEvent: (e) => frames.push(...(e as { frames: unknown[] }).frames) });
     await waitFor('the capture to be tapped in', () => s.taps.count > 0);
-    for (let i = 0; i < 5; i++) p0.inject(arpRequest([10, 1, 0, 2 + i], [10, 1, 0, 1]));
+    for (let i = 0; i < 5; i++) p0.inject(arpRequest(`10.1.0.${2 + i}`, '10.1.0.1'));
     expect(await cap).toEqual({ packets: 3, dropped: 0 });
     expect(frames.length).toBe(3);
     await expect(controlRequest(path, 'route', { cmd: 'add 10.9.0.0/16 via bad' })).rejects.toThrow(/bad/);
@@ -223,7 +200,7 @@ describe('Stack over memory ports', () => {
     const cap = controlRequest(path, 'capture', {}, { timeoutMs: 0, signal: ac.signal, onEvent: (e) => frames.push(...(e as { frames: unknown[] }).frames) });
     await waitFor('the capture to be tapped in', () => s.taps.count > 0);
     const processed = () => s.stats().softnet[0].processed;
-    for (let i = 0; i < 5; i++) p0.inject(arpRequest([10, 1, 0, 2 + i], [10, 1, 0, 1]));
+    for (let i = 0; i < 5; i++) p0.inject(arpRequest(`10.1.0.${2 + i}`, '10.1.0.1'));
     await waitFor('the stack to process (and tap) the 5 frames', () => processed() >= 5);
     // Stopped inside the capture's flush interval: the frames are still queued in the stack.
     ac.abort();
