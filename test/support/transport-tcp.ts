@@ -7,8 +7,10 @@ import { Stack } from '../../src/stack/stack.ts';
 import type { TcpSysctl } from '../../src/transport/tcp/sysctl.ts';
 import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
 import { csumFinish, csumPartial, pseudoHdrSum } from '../../src/wire/checksum.ts';
+import { ETH_HLEN } from '../../src/wire/ethernet.ts';
 import { buildFrame } from '../../src/wire/frame.ts';
-import { TcpOptions, tcpParseOptions } from '../../src/wire/tcp.ts';
+import { IPV4_HLEN } from '../../src/wire/ipv4.ts';
+import { TCP_CHECK, TcpOptions, tcpParseOptions } from '../../src/wire/tcp.ts';
 
 export const PEER_IP = '10.1.0.2';
 export const PEER_MAC = '02:00:00:00:00:99';
@@ -43,49 +45,32 @@ export interface SegSpec {
   dst?: string;
 }
 
-/** A TCP segment from the peer to us, in an Ethernet frame, with a correct checksum. */
+/** A TCP segment from the peer to us, in an Ethernet frame, with a correct checksum (options in Linux's layout). */
 export function tcpFrame(p: MemoryPort, s: SegSpec): Uint8Array {
-  const opts: number[] = [];
-  if (s.rawOpts) opts.push(...s.rawOpts);
-  else {
-    if (s.mss !== undefined) opts.push(2, 4, s.mss >> 8, s.mss & 255);
-    if (s.sackOk) opts.push(1, 1, 4, 2);
-    if (s.ts) {
-      const b = new Uint8Array(8);
-      new DataView(b.buffer).setUint32(0, s.ts[0] >>> 0);
-      new DataView(b.buffer).setUint32(4, s.ts[1] >>> 0);
-      opts.push(1, 1, 8, 10, ...b);
-    }
-    if (s.wscale !== undefined) opts.push(1, 3, 3, s.wscale);
-    if (s.sack && s.sack.length) {
-      opts.push(1, 1, 5, 2 + 8 * s.sack.length);
-      for (const [a, b] of s.sack) {
-        const x = new Uint8Array(8);
-        new DataView(x.buffer).setUint32(0, a >>> 0);
-        new DataView(x.buffer).setUint32(4, b >>> 0);
-        opts.push(...x);
-      }
-    }
-  }
-  while (opts.length % 4) opts.push(0);
   const payload = typeof s.payload === 'string' ? Buffer.from(s.payload) : typeof s.payload === 'number' ? pattern(s.payload) : (s.payload ?? new Uint8Array(0));
-  const hlen = 20 + opts.length;
-  const seg = new Uint8Array(hlen + payload.length);
-  const dv = new DataView(seg.buffer);
-  dv.setUint16(0, s.sport ?? 40000);
-  dv.setUint16(2, s.dport ?? 80);
-  dv.setUint32(4, (s.seq ?? 1000) >>> 0);
-  dv.setUint32(8, (s.ack ?? 0) >>> 0);
-  seg[12] = (s.doff ?? hlen / 4) << 4;
-  seg[13] = s.flags ?? ACK;
-  dv.setUint16(14, s.win ?? 65535);
-  seg.set(opts, 20);
-  seg.set(payload, hlen);
-  const src = parseIPv4(s.src ?? PEER_IP);
-  const dst = parseIPv4(s.dst ?? ME);
-  const c = csumFinish(csumPartial(dv, 0, seg.length, pseudoHdrSum(src, dst, 6, seg.length)));
-  dv.setUint16(16, s.badCsum ? c ^ 0x5555 : c);
-  return buildFrame({ dstMac: p.mac, srcMac: parseMac(PEER_MAC), ip: { src: s.src ?? PEER_IP, dst: s.dst ?? ME, proto: 6, df: true }, payload: seg });
+  const f = buildFrame({
+    dstMac: p.mac,
+    srcMac: PEER_MAC,
+    ip: { src: s.src ?? PEER_IP, dst: s.dst ?? ME, df: true },
+    tcp: {
+      sport: s.sport ?? 40000,
+      dport: s.dport ?? 80,
+      seq: s.seq ?? 1000,
+      ack: s.ack ?? 0,
+      flags: s.flags ?? ACK,
+      window: s.win ?? 65535,
+      mss: s.mss,
+      wscale: s.wscale,
+      sackOk: s.sackOk,
+      ts: s.ts,
+      sack: s.sack,
+      options: s.rawOpts,
+      doff: s.doff,
+    },
+    payload,
+  });
+  if (s.badCsum) f[ETH_HLEN + IPV4_HLEN + TCP_CHECK] ^= 0x55;
+  return f;
 }
 
 export function pattern(n: number, seed = 7): Uint8Array {
