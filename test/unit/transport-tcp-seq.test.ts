@@ -7,7 +7,7 @@ import { TcpTable } from '../../src/transport/tcp/table.ts';
 import { Tcb } from '../../src/transport/tcp/tcb.ts';
 import { reno } from '../../src/transport/tcp/cong.ts';
 import { cubic } from '../../src/transport/tcp/cubic.ts';
-import { TcpOptions, tcpParseOptions, tcpWriteSackOption, tcpWriteSynOptions, tcpWriteTsOption } from '../../src/wire/tcp.ts';
+import { TCP_DOFF, TcpOptions, tcpParseOptions, tcpWriteSackOption, tcpWriteSynOptions, tcpWriteTsOption } from '../../src/wire/tcp.ts';
 
 const MAX = 0xffffffff;
 
@@ -49,7 +49,7 @@ describe('TCP options (wire/tcp.ts)', () => {
     expect(n).toBe(20);
     // MSS, SACK-perm + TS, NOP + WS: as a Linux SYN carries them.
     expect([...buf.subarray(20, 40)]).toEqual([2, 4, 5, 180, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7]);
-    buf[12] = (40 / 4) << 4;
+    buf[TCP_DOFF] = (40 / 4) << 4;
     const o = new TcpOptions();
     tcpParseOptions(buf, dv, 0, 40, o);
     expect([o.mss, o.wscale, o.sackOk, o.hasTs, o.tsVal, o.tsEcr]).toEqual([1460, 7, true, true, 0x01020304, 0]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { csumFinish, csumFold, csumPartial, csumReplace16 } from '../../src/wire/checksum.ts';
-import { ipDecreaseTtl, ipHdrCsumOk, ipHdrCsumOk5, ipSendCheck } from '../../src/wire/ipv4.ts';
+import { IPV4_CHECK, IPV4_TOT_LEN, IPV4_TTL, IPV4_VIHL, ipDecreaseTtl, ipHdrCsumOk, ipHdrCsumOk5, ipSendCheck } from '../../src/wire/ipv4.ts';
 import { rng } from '../support/rng.ts';
 
 
@@ -36,15 +36,15 @@ describe('internet checksum', () => {
       for (let n = 0; n < 100; n++) {
         const ihl = 5 + (r() % 11);
         for (let k = 0; k < ihl * 4; k++) buf[k] = r() & 255;
-        buf[0] = 0x40 | ihl;
-        buf[8] = 2 + (r() % 254); // TTL >= 2 (ip-forward only decrements those)
+        buf[IPV4_VIHL] = 0x40 | ihl;
+        buf[IPV4_TTL] = 2 + (r() % 254); // TTL >= 2 (ip-forward only decrements those)
         ipSendCheck(dv, 0);
         expect(ihl === 5 ? ipHdrCsumOk5(dv, 0) : ipHdrCsumOk(dv, 0, ihl)).toBe(true);
-        const ttl = buf[8];
+        const ttl = buf[IPV4_TTL];
         expect(ipDecreaseTtl(dv, 0)).toBe(ttl - 1);
-        const incremental = dv.getUint16(10);
+        const incremental = dv.getUint16(IPV4_CHECK);
         ipSendCheck(dv, 0);
-        expect(incremental).toBe(dv.getUint16(10));
+        expect(incremental).toBe(dv.getUint16(IPV4_CHECK));
       }
     }
   });
@@ -53,15 +53,15 @@ describe('internet checksum', () => {
     for (const w of [0x0000, 0x0001, 0xfffe, 0xffff, 0x8000]) {
       const buf = new Uint8Array(20);
       const dv = new DataView(buf.buffer);
-      buf[0] = 0x45;
-      buf[8] = 64;
-      dv.setUint16(2, w);
+      buf[IPV4_VIHL] = 0x45;
+      buf[IPV4_TTL] = 64;
+      dv.setUint16(IPV4_TOT_LEN, w);
       ipSendCheck(dv, 0);
-      const before = dv.getUint16(10);
-      dv.setUint16(2, (w + 1) & 0xffff);
+      const before = dv.getUint16(IPV4_CHECK);
+      dv.setUint16(IPV4_TOT_LEN, (w + 1) & 0xffff);
       const inc = csumReplace16(before, w, (w + 1) & 0xffff);
       ipSendCheck(dv, 0);
-      expect(inc).toBe(dv.getUint16(10));
+      expect(inc).toBe(dv.getUint16(IPV4_CHECK));
       expect(ipHdrCsumOk5(dv, 0)).toBe(true);
     }
     expect(csumFinish(0)).toBe(0xffff);

@@ -124,17 +124,17 @@ describe('ipv4Check: one result per MIB counter, in ip_rcv_core order', () => {
   it('shorter than a header: InHdrErrors', () => expect(ipv4Check(dvOf(good()), 0, 19)).toBe(IPV4_BAD_HDR));
   it('version 6: InHdrErrors', () => {
     const f = good();
-    f[0] = 0x65;
+    f[IPV4_VIHL] = 0x65;
     expect(ipv4Check(dvOf(fix(f)), 0, 33)).toBe(IPV4_BAD_HDR);
   });
   it('ihl < 5: InHdrErrors', () => {
     const f = good();
-    f[0] = 0x44;
+    f[IPV4_VIHL] = 0x44;
     expect(ipv4Check(dvOf(f), 0, 33)).toBe(IPV4_BAD_HDR);
   });
   it('ihl past the bytes received: InHdrErrors', () => {
     const f = good();
-    f[0] = 0x49; // 36-byte header in 33 bytes
+    f[IPV4_VIHL] = 0x49; // 36-byte header in 33 bytes
     expect(ipv4Check(dvOf(f), 0, 33)).toBe(IPV4_BAD_HDR);
   });
   it('bad checksum: InCsumErrors (before any tot_len check)', () => {
@@ -160,7 +160,7 @@ describe('ipv4Check: one result per MIB counter, in ip_rcv_core order', () => {
     expect(csumFinish(csumPartial(dv, 0, 28, 0))).toBe(0);
     expect(ipHdrCsumOk(dv, 0, 7)).toBe(true);
     expect(ipv4Check(dv, 0, f.length)).toBe(IPV4_OK);
-    f[22] = 8;
+    f[IPV4_HLEN + 2] = 8; // the record route pointer, under the checksum
     expect(ipv4Check(dv, 0, f.length)).toBe(IPV4_BAD_CSUM);
   });
 });
