@@ -19,7 +19,7 @@ export interface UdpLab {
   /** Frames p0 transmitted since the last call (after the ip-local-out ring drained). */
   tx(): Promise<Uint8Array[]>;
   /** A UDP datagram from the peer (or src) to us. */
-  udp(o: { sport?: number; dport: number; payload?: Uint8Array | number | string; src?: string; dst?: string; csum?: boolean; ip?: FrameSpec['ip'] }): Uint8Array;
+  udp(o: { sport?: number; dport: number; payload?: Uint8Array | number | string; src?: string; dst?: string; csum?: boolean; ip?: FrameSpec['ip']; dstMac?: string }): Uint8Array;
   stop(): Promise<void>;
 }
 
@@ -54,7 +54,7 @@ ${extra}`);
     udp(o) {
       const payload = typeof o.payload === 'string' ? Buffer.from(o.payload) : o.payload;
       return buildFrame({
-        dstMac: p0.mac,
+        dstMac: o.dstMac ?? p0.mac,
         srcMac: peer,
         ip: { src: o.src ?? PEER_IP, dst: o.dst ?? ME, ...o.ip },
         udp: { sport: o.sport ?? 40000, dport: o.dport, csum: o.csum ?? true },

@@ -216,12 +216,10 @@ describe('receive queues', () => {
     const b = L.s.udp.createSocket({ reuseAddr: true }).bind(67).on('message', (m) => got.push(`b ${m}`));
     // Bound to a unicast address: not a broadcast receiver (__udp_is_mcast_sock).
     const c = L.s.udp.createSocket({ reuseAddr: true }).bind(67, '10.1.0.1').on('message', (m) => got.push(`c ${m}`));
-    const bc = L.udp({ dport: 67, dst: '10.1.0.255', payload: 'dhcp' });
-    bc.fill(0xff, 0, 6);
-    const lim = L.udp({ dport: 67, dst: '255.255.255.255', payload: 'all' });
-    lim.fill(0xff, 0, 6);
-    const none = L.udp({ dport: 68, dst: '10.1.0.255' });
-    none.fill(0xff, 0, 6);
+    const dstMac = 'ff:ff:ff:ff:ff:ff';
+    const bc = L.udp({ dport: 67, dst: '10.1.0.255', payload: 'dhcp', dstMac });
+    const lim = L.udp({ dport: 67, dst: '255.255.255.255', payload: 'all', dstMac });
+    const none = L.udp({ dport: 68, dst: '10.1.0.255', dstMac });
     await L.rx(bc, lim, none);
     expect(got.sort()).toEqual(['a all', 'a dhcp', 'b all', 'b dhcp']);
     expect(mib(L)).toMatchObject({ IgnoredMulti: 1, NoPorts: 0, InDatagrams: 4 });
