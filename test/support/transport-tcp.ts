@@ -6,11 +6,10 @@ import type { MemoryPort } from '../../src/driver/memory.ts';
 import { Stack } from '../../src/stack/stack.ts';
 import type { TcpSysctl } from '../../src/transport/tcp/sysctl.ts';
 import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
-import { csumFinish, csumPartial, pseudoHdrSum } from '../../src/wire/checksum.ts';
-import { ETH_HLEN } from '../../src/wire/ethernet.ts';
+import { ETH_HLEN, ETH_P_IP, ethType } from '../../src/wire/ethernet.ts';
 import { buildFrame } from '../../src/wire/frame.ts';
-import { IPV4_HLEN } from '../../src/wire/ipv4.ts';
-import { TCP_CHECK, TcpOptions, tcpParseOptions } from '../../src/wire/tcp.ts';
+import { IP_DF, IPPROTO_TCP, IPV4_HLEN, IPV4_ID, ipDaddr, ipFragOff, ipIhl, ipProto, ipSaddr, ipTotLen } from '../../src/wire/ipv4.ts';
+import { TCP_CHECK, TcpOptions, tcpAckSeq, tcpCsumOk, tcpDport, tcpFlags, tcpHdrLen, tcpParseOptions, tcpSeq, tcpSport, tcpWindow } from '../../src/wire/tcp.ts';
 
 export const PEER_IP = '10.1.0.2';
 export const PEER_MAC = '02:00:00:00:00:99';
@@ -103,31 +102,32 @@ export interface Sent {
 
 export function parseTcp(f: Uint8Array): Sent | null {
   const dv = new DataView(f.buffer, f.byteOffset, f.byteLength);
-  if (dv.getUint16(12) !== 0x0800 || f[23] !== 6) return null;
-  const ihl = (f[14] & 15) * 4;
-  const tot = dv.getUint16(16);
-  const l4 = 14 + ihl;
+  const h = ETH_HLEN;
+  if (ethType(dv, 0) !== ETH_P_IP || ipProto(f, h) !== IPPROTO_TCP) return null;
+  const ihl = ipIhl(f, h);
+  const tot = ipTotLen(dv, h);
+  const l4 = h + ihl;
   const segLen = tot - ihl;
-  const hlen = (f[l4 + 12] >> 4) * 4;
+  const hlen = tcpHdrLen(f, l4);
   const opts = new TcpOptions();
   tcpParseOptions(f, dv, l4, hlen, opts);
-  const src = dv.getUint32(26);
-  const dst = dv.getUint32(30);
+  const src = ipSaddr(dv, h);
+  const dst = ipDaddr(dv, h);
   return {
     src,
     dst,
-    ipId: dv.getUint16(18),
-    df: (dv.getUint16(20) & 0x4000) !== 0,
-    sport: dv.getUint16(l4),
-    dport: dv.getUint16(l4 + 2),
-    seq: dv.getUint32(l4 + 4),
-    ack: dv.getUint32(l4 + 8),
-    flags: f[l4 + 13],
-    win: dv.getUint16(l4 + 14),
+    ipId: dv.getUint16(h + IPV4_ID),
+    df: (ipFragOff(dv, h) & IP_DF) !== 0,
+    sport: tcpSport(dv, l4),
+    dport: tcpDport(dv, l4),
+    seq: tcpSeq(dv, l4),
+    ack: tcpAckSeq(dv, l4),
+    flags: tcpFlags(f, l4),
+    win: tcpWindow(dv, l4),
     hlen,
     opts,
-    payload: f.slice(l4 + hlen, 14 + tot),
-    csumOk: csumFinish(csumPartial(dv, l4, segLen, pseudoHdrSum(src, dst, 6, segLen))) === 0,
+    payload: f.slice(l4 + hlen, h + tot),
+    csumOk: tcpCsumOk(dv, l4, segLen, src, dst),
   };
 }
 

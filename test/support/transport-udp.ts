@@ -4,7 +4,11 @@ import { parseConfig } from '../../src/config/load.ts';
 import type { MemoryPort } from '../../src/driver/memory.ts';
 import { Stack } from '../../src/stack/stack.ts';
 import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
+import { ETH_ALEN, ETH_DST, ETH_HLEN, ethType } from '../../src/wire/ethernet.ts';
 import { buildFrame, type FrameSpec } from '../../src/wire/frame.ts';
+import { icmpCode, icmpType } from '../../src/wire/icmp.ts';
+import { IPV4_ID, ipDaddr, ipFragOff, ipIhl, ipProto, ipSaddr, ipTotLen, ipTtl } from '../../src/wire/ipv4.ts';
+import { UDP_HLEN, udpCheck, udpDport, udpLen, udpSport } from '../../src/wire/udp.ts';
 
 /** The kernel-host peer on p0's link. */
 export const PEER_IP = '10.1.0.2';
@@ -71,26 +75,26 @@ ${extra}`);
 /** What a sent frame is: IP addresses, protocol, UDP ports and payload, ICMP type/code. */
 export function parseSent(f: Uint8Array) {
   const dv = new DataView(f.buffer, f.byteOffset, f.byteLength);
-  const ihl = (f[14] & 15) * 4;
-  const l4 = 14 + ihl;
-  const totLen = dv.getUint16(16);
+  const h = ETH_HLEN;
+  const l4 = h + ipIhl(f, h);
+  const totLen = ipTotLen(dv, h);
   return {
-    ethType: dv.getUint16(12),
-    dstMac: [...f.subarray(0, 6)],
-    src: dv.getUint32(26),
-    dst: dv.getUint32(30),
-    proto: f[23],
-    ttl: f[22],
-    id: dv.getUint16(18),
-    fragOff: dv.getUint16(20),
+    ethType: ethType(dv, 0),
+    dstMac: [...f.subarray(ETH_DST, ETH_DST + ETH_ALEN)],
+    src: ipSaddr(dv, h),
+    dst: ipDaddr(dv, h),
+    proto: ipProto(f, h),
+    ttl: ipTtl(f, h),
+    id: dv.getUint16(h + IPV4_ID),
+    fragOff: ipFragOff(dv, h),
     totLen,
-    sport: dv.getUint16(l4),
-    dport: dv.getUint16(l4 + 2),
-    ulen: dv.getUint16(l4 + 4),
-    ucheck: dv.getUint16(l4 + 6),
-    icmpType: f[l4],
-    icmpCode: f[l4 + 1],
+    sport: udpSport(dv, l4),
+    dport: udpDport(dv, l4),
+    ulen: udpLen(dv, l4),
+    ucheck: udpCheck(dv, l4),
+    icmpType: icmpType(f, l4),
+    icmpCode: icmpCode(f, l4),
     l4,
-    payload: f.subarray(l4 + 8, 14 + totLen),
+    payload: f.subarray(l4 + UDP_HLEN, h + totLen),
   };
 }
