@@ -3,7 +3,7 @@ import { writeArp, ARP_LEN } from './arp.ts';
 import { ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_TYPE, VLAN_HLEN, VLAN_TCI, macHi, macLo, writeEthHeader } from './ethernet.ts';
 import { ICMP_HLEN, writeIcmpHeader } from './icmp.ts';
 import { IP_DF, IP_MF, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_CHECK, IPV4_HLEN, IPV4_TOT_LEN, IPV4_VIHL, ipSendCheck, writeIpv4Header } from './ipv4.ts';
-import { TCP_HLEN, TCP_MAX_HLEN, tcpSetCsum, tcpWriteSackOption, tcpWriteSynOptions, tcpWriteTsOption, writeTcpHdr } from './tcp.ts';
+import { TCP_HLEN, TCP_MAX_HLEN, TCP_SYN, tcpSetCsum, tcpWriteSackOption, tcpWriteSynOptions, tcpWriteTsOption, writeTcpHdr } from './tcp.ts';
 import { UDP_HLEN, writeUdpHeader } from './udp.ts';
 
 /**
@@ -177,7 +177,7 @@ export function buildFrame(s: FrameSpec): Uint8Array {
     const tc = s.tcp;
     f.set(tcpOpts, l4 + TCP_HLEN);
     const hlen = tc.doff === undefined ? TCP_HLEN + tcpOpts.length : tc.doff << 2;
-    writeTcpHdr(dv, l4, tc.sport ?? 40000, tc.dport ?? 80, tc.seq ?? 1, tc.ack ?? 0, hlen, tc.flags ?? 0x02, tc.window ?? 65535);
+    writeTcpHdr(dv, l4, tc.sport ?? 40000, tc.dport ?? 80, tc.seq ?? 1, tc.ack ?? 0, hlen, tc.flags ?? TCP_SYN, tc.window ?? 65535);
     tcpSetCsum(dv, l4, seg, seg, saddr, daddr, 0);
   }
   if (s.icmp) writeIcmpHeader(dv, l4, s.icmp.type, s.icmp.code ?? 0, s.icmp.rest ?? 0, seg);
