@@ -34,45 +34,89 @@ export const TCPOPT_SACK_PERM = 4;
 export const TCPOPT_SACK = 5;
 export const TCPOPT_TIMESTAMP = 8;
 
+export const TCPOLEN_MSS = 4;
+export const TCPOLEN_WINDOW = 3;
+export const TCPOLEN_SACK_PERM = 2;
+export const TCPOLEN_TIMESTAMP = 10;
+/** NOP NOP TIMESTAMP: the 12 bytes every segment of a timestamped connection carries. */
+export const TCPOLEN_TSTAMP_ALIGNED = 12;
+/** SACK option header with its two leading NOPs; each block adds TCPOLEN_SACK_PERBLOCK. */
+export const TCPOLEN_SACK_BASE_ALIGNED = 4;
+export const TCPOLEN_SACK_PERBLOCK = 8;
+/** Largest window scale shift (RFC 7323 2.3). */
+export const TCP_MAX_WSCALE = 14;
+/** SACK blocks an option can carry (4 fit in 40 bytes; 3 beside a timestamp). */
+export const TCP_NUM_SACKS = 4;
+
+// This file's functions read module-local copies: V8 loads an exported binding from its module
+// cell, with a TDZ check, at every use, and folds a local const (README, "On the hot path").
+const SOURCE = TCP_SOURCE;
+const DEST = TCP_DEST;
+const SEQ = TCP_SEQ;
+const ACK_SEQ = TCP_ACK_SEQ;
+const DOFF = TCP_DOFF;
+const FLAGS = TCP_FLAGS;
+const WINDOW = TCP_WINDOW;
+const CHECK = TCP_CHECK;
+const URG_PTR = TCP_URG_PTR;
+const HLEN = TCP_HLEN;
+const PROTO_TCP = IPPROTO_TCP;
+const OPT_EOL = TCPOPT_EOL;
+const OPT_NOP = TCPOPT_NOP;
+const OPT_MSS = TCPOPT_MSS;
+const OPT_WINDOW = TCPOPT_WINDOW;
+const OPT_SACK_PERM = TCPOPT_SACK_PERM;
+const OPT_SACK = TCPOPT_SACK;
+const OPT_TIMESTAMP = TCPOPT_TIMESTAMP;
+const OLEN_MSS = TCPOLEN_MSS;
+const OLEN_WINDOW = TCPOLEN_WINDOW;
+const OLEN_SACK_PERM = TCPOLEN_SACK_PERM;
+const OLEN_TIMESTAMP = TCPOLEN_TIMESTAMP;
+const OLEN_TSTAMP_ALIGNED = TCPOLEN_TSTAMP_ALIGNED;
+const OLEN_SACK_BASE_ALIGNED = TCPOLEN_SACK_BASE_ALIGNED;
+const OLEN_SACK_PERBLOCK = TCPOLEN_SACK_PERBLOCK;
+const MAX_WSCALE = TCP_MAX_WSCALE;
+const NUM_SACKS = TCP_NUM_SACKS;
+
 export function tcpSport(dv: DataView, p: number): number {
-  return dv.getUint16(p + TCP_SOURCE);
+  return dv.getUint16(p + SOURCE);
 }
 
 export function tcpDport(dv: DataView, p: number): number {
-  return dv.getUint16(p + TCP_DEST);
+  return dv.getUint16(p + DEST);
 }
 
 export function tcpSeq(dv: DataView, p: number): number {
-  return dv.getUint32(p + TCP_SEQ);
+  return dv.getUint32(p + SEQ);
 }
 
 export function tcpAckSeq(dv: DataView, p: number): number {
-  return dv.getUint32(p + TCP_ACK_SEQ);
+  return dv.getUint32(p + ACK_SEQ);
 }
 
 /** Header length in bytes (data offset * 4). */
 export function tcpHdrLen(u8: Uint8Array, p: number): number {
-  return (u8[p + TCP_DOFF] >>> 4) << 2;
+  return (u8[p + DOFF] >>> 4) << 2;
 }
 
 export function tcpFlags(u8: Uint8Array, p: number): number {
-  return u8[p + TCP_FLAGS];
+  return u8[p + FLAGS];
 }
 
 export function tcpWindow(dv: DataView, p: number): number {
-  return dv.getUint16(p + TCP_WINDOW);
+  return dv.getUint16(p + WINDOW);
 }
 
 /** The header fits in `avail` bytes and its data offset is sane (tcp_v4_rcv's doff checks). */
 export function tcpHdrOk(u8: Uint8Array, p: number, avail: number): boolean {
-  if (avail < TCP_HLEN) return false;
-  const hl = (u8[p + TCP_DOFF] >>> 4) << 2;
-  return hl >= TCP_HLEN && hl <= avail;
+  if (avail < HLEN) return false;
+  const hl = (u8[p + DOFF] >>> 4) << 2;
+  return hl >= HLEN && hl <= avail;
 }
 
 /** True when the `len`-byte segment at p with its pseudo-header sums to zero. */
 export function tcpCsumOk(dv: DataView, p: number, len: number, saddr: number, daddr: number): boolean {
-  return csumFinish(csumPartial(dv, p, len, pseudoHdrSum(saddr, daddr, IPPROTO_TCP, len))) === 0;
+  return csumFinish(csumPartial(dv, p, len, pseudoHdrSum(saddr, daddr, PROTO_TCP, len))) === 0;
 }
 
 /**
@@ -92,31 +136,17 @@ export function writeTcpHeader(
   saddr: number,
   daddr: number,
 ): void {
-  dv.setUint16(p + TCP_SOURCE, sport);
-  dv.setUint16(p + TCP_DEST, dport);
-  dv.setUint32(p + TCP_SEQ, seq >>> 0);
-  dv.setUint32(p + TCP_ACK_SEQ, ack >>> 0);
-  dv.setUint8(p + TCP_DOFF, (TCP_HLEN >>> 2) << 4);
-  dv.setUint8(p + TCP_FLAGS, flags);
-  dv.setUint16(p + TCP_WINDOW, window);
-  dv.setUint16(p + TCP_CHECK, 0);
-  dv.setUint16(p + TCP_URG_PTR, 0);
-  dv.setUint16(p + TCP_CHECK, csumFinish(csumPartial(dv, p, len, pseudoHdrSum(saddr, daddr, IPPROTO_TCP, len))));
+  dv.setUint16(p + SOURCE, sport);
+  dv.setUint16(p + DEST, dport);
+  dv.setUint32(p + SEQ, seq >>> 0);
+  dv.setUint32(p + ACK_SEQ, ack >>> 0);
+  dv.setUint8(p + DOFF, (HLEN >>> 2) << 4);
+  dv.setUint8(p + FLAGS, flags);
+  dv.setUint16(p + WINDOW, window);
+  dv.setUint16(p + CHECK, 0);
+  dv.setUint16(p + URG_PTR, 0);
+  dv.setUint16(p + CHECK, csumFinish(csumPartial(dv, p, len, pseudoHdrSum(saddr, daddr, PROTO_TCP, len))));
 }
-
-export const TCPOLEN_MSS = 4;
-export const TCPOLEN_WINDOW = 3;
-export const TCPOLEN_SACK_PERM = 2;
-export const TCPOLEN_TIMESTAMP = 10;
-/** NOP NOP TIMESTAMP: the 12 bytes every segment of a timestamped connection carries. */
-export const TCPOLEN_TSTAMP_ALIGNED = 12;
-/** SACK option header with its two leading NOPs; each block adds TCPOLEN_SACK_PERBLOCK. */
-export const TCPOLEN_SACK_BASE_ALIGNED = 4;
-export const TCPOLEN_SACK_PERBLOCK = 8;
-/** Largest window scale shift (RFC 7323 2.3). */
-export const TCP_MAX_WSCALE = 14;
-/** SACK blocks an option can carry (4 fit in 40 bytes; 3 beside a timestamp). */
-export const TCP_NUM_SACKS = 4;
 
 /**
  * A segment's options as tcp_parse_options fills tcp_options_received. One object is reused for
@@ -131,7 +161,7 @@ export class TcpOptions {
   tsEcr = 0;
   /** SACK blocks present (0..4): start/end pairs in sack[0..2n). */
   sackN = 0;
-  readonly sack = new Uint32Array(TCP_NUM_SACKS * 2);
+  readonly sack = new Uint32Array(NUM_SACKS * 2);
 }
 
 /**
@@ -146,38 +176,38 @@ export function tcpParseOptions(u8: Uint8Array, dv: DataView, p: number, hlen: n
   o.sackOk = false;
   o.hasTs = false;
   o.sackN = 0;
-  let q = p + TCP_HLEN;
+  let q = p + HLEN;
   const end = p + hlen;
   while (q < end) {
     const kind = u8[q];
-    if (kind === TCPOPT_EOL) return;
-    if (kind === TCPOPT_NOP) {
+    if (kind === OPT_EOL) return;
+    if (kind === OPT_NOP) {
       q++;
       continue;
     }
     if (q + 1 >= end) return;
     const size = u8[q + 1];
     if (size < 2 || q + size > end) return; // "silly options" / partial option: stop
-    if (kind === TCPOPT_MSS) {
-      if (size === TCPOLEN_MSS) o.mss = dv.getUint16(q + 2);
-    } else if (kind === TCPOPT_WINDOW) {
-      if (size === TCPOLEN_WINDOW) o.wscale = u8[q + 2] > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : u8[q + 2];
-    } else if (kind === TCPOPT_SACK_PERM) {
-      if (size === TCPOLEN_SACK_PERM) o.sackOk = true;
-    } else if (kind === TCPOPT_TIMESTAMP) {
-      if (size === TCPOLEN_TIMESTAMP) {
+    if (kind === OPT_MSS) {
+      if (size === OLEN_MSS) o.mss = dv.getUint16(q + 2);
+    } else if (kind === OPT_WINDOW) {
+      if (size === OLEN_WINDOW) o.wscale = u8[q + 2] > MAX_WSCALE ? MAX_WSCALE : u8[q + 2];
+    } else if (kind === OPT_SACK_PERM) {
+      if (size === OLEN_SACK_PERM) o.sackOk = true;
+    } else if (kind === OPT_TIMESTAMP) {
+      if (size === OLEN_TIMESTAMP) {
         o.hasTs = true;
         o.tsVal = dv.getUint32(q + 2);
         o.tsEcr = dv.getUint32(q + 6);
       }
-    } else if (kind === TCPOPT_SACK) {
-      if (size >= 2 + TCPOLEN_SACK_PERBLOCK && ((size - 2) & 7) === 0) {
+    } else if (kind === OPT_SACK) {
+      if (size >= 2 + OLEN_SACK_PERBLOCK && ((size - 2) & 7) === 0) {
         const n = (size - 2) >>> 3;
-        for (let k = 0; k < n && k < TCP_NUM_SACKS; k++) {
+        for (let k = 0; k < n && k < NUM_SACKS; k++) {
           o.sack[2 * k] = dv.getUint32(q + 2 + 8 * k);
           o.sack[2 * k + 1] = dv.getUint32(q + 6 + 8 * k);
         }
-        o.sackN = n < TCP_NUM_SACKS ? n : TCP_NUM_SACKS;
+        o.sackN = n < NUM_SACKS ? n : NUM_SACKS;
       }
     }
     q += size;
@@ -191,20 +221,20 @@ export function tcpParseOptions(u8: Uint8Array, dv: DataView, p: number, hlen: n
  */
 export function tcpWriteSynOptions(dv: DataView, q: number, mss: number, wscale: number, sackOk: boolean, ts: boolean, tsVal: number, tsEcr: number): number {
   const q0 = q;
-  dv.setUint32(q, ((TCPOPT_MSS << 24) | (TCPOLEN_MSS << 16) | mss) >>> 0);
+  dv.setUint32(q, ((OPT_MSS << 24) | (OLEN_MSS << 16) | mss) >>> 0);
   q += 4;
   if (ts) {
-    const head = sackOk ? (TCPOPT_SACK_PERM << 24) | (TCPOLEN_SACK_PERM << 16) : (TCPOPT_NOP << 24) | (TCPOPT_NOP << 16);
-    dv.setUint32(q, (head | (TCPOPT_TIMESTAMP << 8) | TCPOLEN_TIMESTAMP) >>> 0);
+    const head = sackOk ? (OPT_SACK_PERM << 24) | (OLEN_SACK_PERM << 16) : (OPT_NOP << 24) | (OPT_NOP << 16);
+    dv.setUint32(q, (head | (OPT_TIMESTAMP << 8) | OLEN_TIMESTAMP) >>> 0);
     dv.setUint32(q + 4, tsVal >>> 0);
     dv.setUint32(q + 8, tsEcr >>> 0);
     q += 12;
   } else if (sackOk) {
-    dv.setUint32(q, (TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_SACK_PERM << 8) | TCPOLEN_SACK_PERM);
+    dv.setUint32(q, (OPT_NOP << 24) | (OPT_NOP << 16) | (OPT_SACK_PERM << 8) | OLEN_SACK_PERM);
     q += 4;
   }
   if (wscale >= 0) {
-    dv.setUint32(q, (TCPOPT_NOP << 24) | (TCPOPT_WINDOW << 16) | (TCPOLEN_WINDOW << 8) | wscale);
+    dv.setUint32(q, (OPT_NOP << 24) | (OPT_WINDOW << 16) | (OLEN_WINDOW << 8) | wscale);
     q += 4;
   }
   return q - q0;
@@ -212,20 +242,20 @@ export function tcpWriteSynOptions(dv: DataView, q: number, mss: number, wscale:
 
 /** NOP NOP TIMESTAMP (12 bytes), the layout every kernel sends. */
 export function tcpWriteTsOption(dv: DataView, q: number, tsVal: number, tsEcr: number): number {
-  dv.setUint32(q, (TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_TIMESTAMP << 8) | TCPOLEN_TIMESTAMP);
+  dv.setUint32(q, (OPT_NOP << 24) | (OPT_NOP << 16) | (OPT_TIMESTAMP << 8) | OLEN_TIMESTAMP);
   dv.setUint32(q + 4, tsVal >>> 0);
   dv.setUint32(q + 8, tsEcr >>> 0);
-  return TCPOLEN_TSTAMP_ALIGNED;
+  return OLEN_TSTAMP_ALIGNED;
 }
 
 /** NOP NOP SACK with n blocks from blocks[0..2n) (start/end pairs). Returns 4 + 8n. */
 export function tcpWriteSackOption(dv: DataView, q: number, blocks: Uint32Array, n: number): number {
-  dv.setUint32(q, (TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_SACK << 8) | (2 + n * TCPOLEN_SACK_PERBLOCK));
+  dv.setUint32(q, (OPT_NOP << 24) | (OPT_NOP << 16) | (OPT_SACK << 8) | (2 + n * OLEN_SACK_PERBLOCK));
   for (let k = 0; k < n; k++) {
     dv.setUint32(q + 4 + 8 * k, blocks[2 * k] >>> 0);
     dv.setUint32(q + 8 + 8 * k, blocks[2 * k + 1] >>> 0);
   }
-  return TCPOLEN_SACK_BASE_ALIGNED + n * TCPOLEN_SACK_PERBLOCK;
+  return OLEN_SACK_BASE_ALIGNED + n * OLEN_SACK_PERBLOCK;
 }
 
 /**
@@ -233,12 +263,12 @@ export function tcpWriteSackOption(dv: DataView, q: number, blocks: Uint32Array,
  * after p + 20); the checksum is left 0 for tcpSetCsum.
  */
 export function writeTcpHdr(dv: DataView, p: number, sport: number, dport: number, seq: number, ack: number, hlen: number, flags: number, window: number): void {
-  dv.setUint32(p + TCP_SOURCE, ((sport << 16) | dport) >>> 0);
-  dv.setUint32(p + TCP_SEQ, seq >>> 0);
-  dv.setUint32(p + TCP_ACK_SEQ, ack >>> 0);
-  dv.setUint16(p + TCP_DOFF, ((hlen << 10) & 0xf000) | flags);
-  dv.setUint16(p + TCP_WINDOW, window);
-  dv.setUint32(p + TCP_CHECK, 0); // checksum and urgent pointer
+  dv.setUint32(p + SOURCE, ((sport << 16) | dport) >>> 0);
+  dv.setUint32(p + SEQ, seq >>> 0);
+  dv.setUint32(p + ACK_SEQ, ack >>> 0);
+  dv.setUint16(p + DOFF, ((hlen << 10) & 0xf000) | flags);
+  dv.setUint16(p + WINDOW, window);
+  dv.setUint32(p + CHECK, 0); // checksum and urgent pointer
 }
 
 /**
@@ -246,5 +276,5 @@ export function writeTcpHdr(dv: DataView, p: number, sport: number, dport: numbe
  * `restSum` is the unfolded sum of the rest (the payload, 0 when none).
  */
 export function tcpSetCsum(dv: DataView, p: number, hlen: number, len: number, saddr: number, daddr: number, restSum: number): void {
-  dv.setUint16(p + TCP_CHECK, csumFinish(csumPartial(dv, p, hlen, pseudoHdrSum(saddr, daddr, IPPROTO_TCP, len) + restSum)));
+  dv.setUint16(p + CHECK, csumFinish(csumPartial(dv, p, hlen, pseudoHdrSum(saddr, daddr, PROTO_TCP, len) + restSum)));
 }
