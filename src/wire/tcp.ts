@@ -58,7 +58,6 @@ const DOFF = TCP_DOFF;
 const FLAGS = TCP_FLAGS;
 const WINDOW = TCP_WINDOW;
 const CHECK = TCP_CHECK;
-const URG_PTR = TCP_URG_PTR;
 const HLEN = TCP_HLEN;
 const PROTO_TCP = IPPROTO_TCP;
 const OPT_EOL = TCPOPT_EOL;
@@ -136,16 +135,8 @@ export function writeTcpHeader(
   saddr: number,
   daddr: number,
 ): void {
-  dv.setUint16(p + SOURCE, sport);
-  dv.setUint16(p + DEST, dport);
-  dv.setUint32(p + SEQ, seq >>> 0);
-  dv.setUint32(p + ACK_SEQ, ack >>> 0);
-  dv.setUint8(p + DOFF, (HLEN >>> 2) << 4);
-  dv.setUint8(p + FLAGS, flags);
-  dv.setUint16(p + WINDOW, window);
-  dv.setUint16(p + CHECK, 0);
-  dv.setUint16(p + URG_PTR, 0);
-  dv.setUint16(p + CHECK, csumFinish(csumPartial(dv, p, len, pseudoHdrSum(saddr, daddr, PROTO_TCP, len))));
+  writeTcpHdr(dv, p, sport, dport, seq, ack, HLEN, flags, window);
+  tcpSetCsum(dv, p, len, len, saddr, daddr, 0);
 }
 
 /**
