@@ -9,20 +9,30 @@ export const UDP_LEN = 4;
 export const UDP_CHECK = 6;
 export const UDP_HLEN = 8;
 
+// This file's functions read module-local copies: V8 loads an exported (or imported) binding
+// from its module cell, with a TDZ check, at every use, and folds a local const (README, "On the
+// hot path"). udp-rcv calls udpLenOk and udpCsumOk for every datagram.
+const SOURCE = UDP_SOURCE;
+const DEST = UDP_DEST;
+const LEN = UDP_LEN;
+const CHECK = UDP_CHECK;
+const HLEN = UDP_HLEN;
+const PROTO_UDP = IPPROTO_UDP;
+
 export function udpSport(dv: DataView, p: number): number {
-  return dv.getUint16(p + UDP_SOURCE);
+  return dv.getUint16(p + SOURCE);
 }
 
 export function udpDport(dv: DataView, p: number): number {
-  return dv.getUint16(p + UDP_DEST);
+  return dv.getUint16(p + DEST);
 }
 
 export function udpLen(dv: DataView, p: number): number {
-  return dv.getUint16(p + UDP_LEN);
+  return dv.getUint16(p + LEN);
 }
 
 export function udpCheck(dv: DataView, p: number): number {
-  return dv.getUint16(p + UDP_CHECK);
+  return dv.getUint16(p + CHECK);
 }
 
 /**
@@ -30,16 +40,15 @@ export function udpCheck(dv: DataView, p: number): number {
  * header and no more than what arrived (__udp4_lib_rcv's checks). Checksum not included.
  */
 export function udpLenOk(dv: DataView, p: number, avail: number): boolean {
-  if (avail < UDP_HLEN) return false;
-  const len = dv.getUint16(p + UDP_LEN);
-  return len >= UDP_HLEN && len <= avail;
+  if (avail < HLEN) return false;
+  const len = dv.getUint16(p + LEN);
+  return len >= HLEN && len <= avail;
 }
 
 /** True when the checksum is absent (0) or the datagram with its pseudo-header sums to zero. */
 export function udpCsumOk(dv: DataView, p: number, saddr: number, daddr: number): boolean {
-  if (dv.getUint16(p + UDP_CHECK) === 0) return true;
-  const len = dv.getUint16(p + UDP_LEN);
-  return csumFinish(csumPartial(dv, p, len, pseudoHdrSum(saddr, daddr, IPPROTO_UDP, len))) === 0;
+  if (dv.getUint16(p + CHECK) === 0) return true;
+  return udpSum(dv, p, dv.getUint16(p + LEN), saddr, daddr) === 0;
 }
 
 /**
@@ -47,11 +56,16 @@ export function udpCsumOk(dv: DataView, p: number, saddr: number, daddr: number)
  * its checksum over the pseudo-header (0 is sent as 0xffff); otherwise the checksum is 0 ("none").
  */
 export function writeUdpHeader(dv: DataView, p: number, sport: number, dport: number, len: number, saddr: number, daddr: number, csum: boolean): void {
-  dv.setUint16(p + UDP_SOURCE, sport);
-  dv.setUint16(p + UDP_DEST, dport);
-  dv.setUint16(p + UDP_LEN, len);
-  dv.setUint16(p + UDP_CHECK, 0);
+  dv.setUint16(p + SOURCE, sport);
+  dv.setUint16(p + DEST, dport);
+  dv.setUint16(p + LEN, len);
+  dv.setUint16(p + CHECK, 0);
   if (!csum) return;
-  const c = csumFinish(csumPartial(dv, p, len, pseudoHdrSum(saddr, daddr, IPPROTO_UDP, len)));
-  dv.setUint16(p + UDP_CHECK, c === 0 ? 0xffff : c);
+  const c = udpSum(dv, p, len, saddr, daddr);
+  dv.setUint16(p + CHECK, c === 0 ? 0xffff : c);
+}
+
+/** The folded checksum of the `len` bytes at p with the pseudo-header (0 when they verify). */
+function udpSum(dv: DataView, p: number, len: number, saddr: number, daddr: number): number {
+  return csumFinish(csumPartial(dv, p, len, pseudoHdrSum(saddr, daddr, PROTO_UDP, len)));
 }
