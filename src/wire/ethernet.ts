@@ -26,20 +26,32 @@ export const VLAN_TCI = ETH_TYPE + 2;
 export const VLAN_ENCAP_TYPE = ETH_TYPE + 4;
 export const VLAN_VID_MASK = 0x0fff;
 
+// This file's functions read module-local copies: V8 loads an exported binding from its module
+// cell, with a TDZ check, at every use, and folds a local const (README, "On the hot path").
+const ALEN = ETH_ALEN;
+const DST = ETH_DST;
+const SRC = ETH_SRC;
+const TYPE = ETH_TYPE;
+const P_8021Q = ETH_P_8021Q;
+const P_8021AD = ETH_P_8021AD;
+const TCI = VLAN_TCI;
+const ENCAP_TYPE = VLAN_ENCAP_TYPE;
+const VID_MASK = VLAN_VID_MASK;
+
 export function ethType(dv: DataView, f: number): number {
-  return dv.getUint16(f + ETH_TYPE);
+  return dv.getUint16(f + TYPE);
 }
 
 export function isVlanType(t: number): boolean {
-  return t === ETH_P_8021Q || t === ETH_P_8021AD;
+  return t === P_8021Q || t === P_8021AD;
 }
 
 export function vlanId(dv: DataView, f: number): number {
-  return dv.getUint16(f + VLAN_TCI) & VLAN_VID_MASK;
+  return dv.getUint16(f + TCI) & VID_MASK;
 }
 
 export function vlanEncapType(dv: DataView, f: number): number {
-  return dv.getUint16(f + VLAN_ENCAP_TYPE);
+  return dv.getUint16(f + ENCAP_TYPE);
 }
 
 /** First four bytes of the MAC at u8[off] as a big-endian u32. */
@@ -67,15 +79,15 @@ export function isValidMac(u8: Uint8Array, off: number): boolean {
 }
 
 export function macEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): boolean {
-  for (let k = 0; k < ETH_ALEN; k++) if (a[aOff + k] !== b[bOff + k]) return false;
+  for (let k = 0; k < ALEN; k++) if (a[aOff + k] !== b[bOff + k]) return false;
   return true;
 }
 
 /** Write dst, src and EtherType at f (14 bytes). */
 export function writeEthHeader(dv: DataView, f: number, dstHi: number, dstLo: number, srcHi: number, srcLo: number, type: number): void {
-  dv.setUint32(f + ETH_DST, dstHi);
-  dv.setUint16(f + ETH_DST + 4, dstLo);
-  dv.setUint32(f + ETH_SRC, srcHi);
-  dv.setUint16(f + ETH_SRC + 4, srcLo);
-  dv.setUint16(f + ETH_TYPE, type);
+  dv.setUint32(f + DST, dstHi);
+  dv.setUint16(f + DST + 4, dstLo);
+  dv.setUint32(f + SRC, srcHi);
+  dv.setUint16(f + SRC + 4, srcLo);
+  dv.setUint16(f + TYPE, type);
 }
