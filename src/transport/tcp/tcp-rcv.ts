@@ -130,14 +130,7 @@ export class TcpRcv implements Stage {
       s.data = p + hlen;
       s.len = segLen - hlen;
       s.end = seqAdd(s.seq, s.len + ((flags & SYN) !== 0 ? 1 : 0) + ((flags & FIN) !== 0 ? 1 : 0));
-      if (hlen > TH) tcpParseOptions(u8, dv, p, hlen, o);
-      else {
-        o.mss = 0;
-        o.wscale = -1;
-        o.sackOk = false;
-        o.hasTs = false;
-        o.sackN = 0;
-      }
+      tcpParseOptions(u8, dv, p, hlen, o); // resets o, also when there are no options
       let r = this.demux(s);
       if (r === SEG_RELOOKUP) r = this.demux(s);
       if (r === SEG_FREE) ctx.pool.free(a);
