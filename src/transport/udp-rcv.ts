@@ -1,11 +1,16 @@
 import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
-import { RTCF_BROADCAST, RTCF_MULTICAST } from '../ipv4/ctx.ts';
+import * as ctxMod from '../ipv4/ctx.ts';
 import { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH } from '../wire/icmp.ts';
-import { ipDaddr, ipSaddr } from '../wire/ipv4.ts';
-import { UDP_HLEN, udpCsumOk, udpDport, udpLen, udpLenOk, udpSport } from '../wire/udp.ts';
-import { UDP } from './udp-mib.ts';
+import * as ipv4 from '../wire/ipv4.ts';
+import * as udp from '../wire/udp.ts';
+import * as mib from './udp-mib.ts';
 import type { UdpState } from './udp-state.ts';
+// Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { RTCF_BROADCAST, RTCF_MULTICAST } = ctxMod;
+const { ipDaddr, ipSaddr } = ipv4;
+const { UDP_HLEN, udpCsumOk, udpDport, udpLen, udpLenOk, udpSport } = udp;
+const { UDP } = mib;
 
 /**
  * `udp-rcv` (__udp4_lib_rcv, udp_queue_rcv_skb, __udp_enqueue_schedule_skb): the UDP length

@@ -1,10 +1,17 @@
 import { csumFinish, csumPartial, pseudoHdrSum } from '../wire/checksum.ts';
-import { IP_DF, IP_MF, IPPROTO_UDP, IPV4_HLEN, writeIpv4Header } from '../wire/ipv4.ts';
-import { UDP_CHECK, UDP_HLEN, writeUdpHeader } from '../wire/udp.ts';
+import * as ipv4 from '../wire/ipv4.ts';
+import * as udp from '../wire/udp.ts';
 import { IP } from '../ipv4/mib.ts';
-import { LL_RESERVE, type OutRoute } from './local-out.ts';
-import { UDP } from './udp-mib.ts';
+import * as localOut from './local-out.ts';
+import type { OutRoute } from './local-out.ts';
+import * as mib from './udp-mib.ts';
 import type { UdpState } from './udp-state.ts';
+// Per datagram (sendBatch calls udpSendmsg for each): imported bindings as module-local consts
+// (src/wire/README.md, "On the hot path").
+const { IP_DF, IP_MF, IPPROTO_UDP, IPV4_HLEN, writeIpv4Header } = ipv4;
+const { UDP_CHECK, UDP_HLEN, writeUdpHeader } = udp;
+const { LL_RESERVE } = localOut;
+const { UDP } = mib;
 
 /** Largest UDP payload over IPv4: 65535 - 20 - 8. */
 export const UDP_MAX_PAYLOAD = 65507;
