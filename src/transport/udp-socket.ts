@@ -425,13 +425,7 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
     msg.set(this.st.u8.subarray(d, d + len));
     const rinfo: RemoteInfo = { address: formatIPv4(q.saddr[x]), family: 'IPv4', port: q.sport[x], size: len };
     q.read++;
-    if (q.head === q.read - 1) {
-      this.st.pool.free(q.frame[x]);
-      q.head++;
-      q.bytes -= this.st.truesize;
-      this.st.mem.uncharge(1);
-      q.rebase();
-    }
+    if (q.head === q.read - 1) this.release();
     this.st.delivered(1);
     return { msg, rinfo };
   }
