@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
 import { expectReplies, pingSummary } from '../support/kernel-peer.ts';
-import { hasXdp, Lab, run } from '../support/netns.ts';
+import { expectStopped } from '../support/lab-stack.ts';
+import { Lab, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
 const lab = new Lab();
@@ -28,11 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    if (stack) {
-      const acct = await stack.stop();
-      expect(acct.lost).toBe(0);
-      expect(hasXdp('snfrag-a0')).toBe(false);
-    }
+    if (stack) await expectStopped(stack);
   } finally {
     expect(lab.cleanup()).toEqual([]);
   }

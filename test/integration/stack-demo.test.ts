@@ -1,17 +1,14 @@
 // `softnet demo` end to end, in xdp-drv mode and in tap mode (the TAP variant of the suite):
 // traffic flows both ways through the router, the rule drops what it names, and nothing is left.
 import { afterAll, describe, expect, it } from 'vitest';
-import { labDown } from '../../src/tools/lab.ts';
 import { softnetSync } from '../support/cli.ts';
+import { labTeardown } from '../support/lab-stack.ts';
 import { namespaces } from '../support/netns.ts';
 
 // Not 'demo', the command's default: a demo of one's own may be running beside the tests.
 const LAB = 'tdemo';
 
-afterAll(async () => {
-  await labDown(LAB);
-  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
-});
+afterAll(() => labTeardown(LAB));
 
 function demo(...args: string[]) {
   const r = softnetSync('demo', '--name', LAB, '--seconds', '2', ...args);

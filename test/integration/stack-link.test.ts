@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatStats } from '../../src/cli/stat.ts';
 import { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
+import { expectStopped } from '../support/lab-stack.ts';
 import { hasXdp, ip, Lab, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -51,12 +52,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    if (stack !== null) {
-      const acct = await stack.stop();
-      expect(acct.lost).toBe(0);
-      expect(acct.free).toBe(acct.total);
-      for (const d of ['snlink-a0', 'snlink-b0', 'snlink-c0']) expect(hasXdp(d)).toBe(false);
-    }
+    if (stack !== null) await expectStopped(stack);
   } finally {
     expect(lab.cleanup()).toEqual([]);
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack/stack.ts';
-import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import { nsExec, type Lab } from '../../src/tools/lab.ts';
 import { spawnSoftnet } from '../support/cli.ts';
 import { ARP_HLN, ARP_HRD, ARP_OP, ARP_PLN, ARPOP_REQUEST } from '../../src/wire/arp.ts';
 import { ETH_HLEN } from '../../src/wire/ethernet.ts';
@@ -14,7 +14,8 @@ import { ICMP_CHECKSUM, ICMP_ECHO } from '../../src/wire/icmp.ts';
 import { IPPROTO_ICMP, IPV4_HLEN } from '../../src/wire/ipv4.ts';
 import { patched } from '../support/frames.ts';
 import { inject, expectReplies, pingSummary, tcpdump } from '../support/kernel-peer.ts';
-import { hasXdp, namespaces } from '../support/netns.ts';
+import { freshLab, labTeardown } from '../support/lab-stack.ts';
+import { hasXdp } from '../support/netns.ts';
 import { dropsSince } from '../support/stats.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -30,8 +31,7 @@ let A: string; // host A namespace
 let A1: string; // host A's veth
 
 beforeAll(async () => {
-  await labDown(LAB);
-  lab = await labUp({ name: LAB });
+  lab = await freshLab(LAB);
   A = lab.a.host.ns;
   A1 = lab.a.host.dev;
   stack = new Stack({ name: STACK, control });
@@ -41,17 +41,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    if (stack) {
-      const acct = await stack.stop();
-      expect(acct.lost).toBe(0);
-      expect(acct.free).toBe(acct.total);
-      expect(hasXdp(lab.a.dev)).toBe(false);
-    }
+    await labTeardown(LAB, stack);
   } finally {
-    await labDown(LAB);
     rmSync(dir, { recursive: true, force: true });
   }
-  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
 });
 
 describe('softnet answers a kernel peer (xdp-drv)', () => {

@@ -3,14 +3,14 @@
 // DROP/REJECT/policy with counters, ICMP errors, malformed IPv4 counted while traffic flows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack/stack.ts';
-import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import { nsExec, type Lab } from '../../src/tools/lab.ts';
 import { ETH_HLEN } from '../../src/wire/ethernet.ts';
 import { buildFrame, type FrameSpec, type Ipv4Spec } from '../../src/wire/frame.ts';
 import { ICMP_ECHO } from '../../src/wire/icmp.ts';
 import { IPV4_CHECK, IPV4_VIHL } from '../../src/wire/ipv4.ts';
 import { patched } from '../support/frames.ts';
 import { inject, listening, peerProcess, expectReplies, pingSummary, tcpdump, type PeerProcess } from '../support/kernel-peer.ts';
-import { hasXdp, namespaces } from '../support/netns.ts';
+import { freshLab, labTeardown } from '../support/lab-stack.ts';
 import { dropsSince } from '../support/stats.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -21,8 +21,7 @@ let A: string;
 let B: string;
 
 beforeAll(async () => {
-  await labDown(LAB);
-  lab = await labUp({ name: LAB });
+  lab = await freshLab(LAB);
   A = lab.a.host.ns;
   B = lab.b.host.ns;
   stack = new Stack({ name: LAB, sysctl: { icmp_ratelimit: 0 } });
@@ -32,20 +31,7 @@ beforeAll(async () => {
   await stack.start();
 });
 
-afterAll(async () => {
-  try {
-    if (stack) {
-      const acct = await stack.stop();
-      expect(acct.lost).toBe(0);
-      expect(acct.free).toBe(acct.total);
-      expect(hasXdp(lab.a.dev)).toBe(false);
-      expect(hasXdp(lab.b.dev)).toBe(false);
-    }
-  } finally {
-    await labDown(LAB);
-  }
-  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
-});
+afterAll(() => labTeardown(LAB, stack));
 
 /** A one-datagram UDP (or one-connection TCP) listener in ns; `out()` is what it received so far. */
 async function listen(ns: string, port: number, proto: 'udp' | 'tcp'): Promise<PeerProcess> {

@@ -6,10 +6,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import { nsExec, type Lab } from '../../src/tools/lab.ts';
 import { softnetSync, spawnSoftnet } from '../support/cli.ts';
 import { expectReplies } from '../support/kernel-peer.ts';
-import { hasXdp, namespaces } from '../support/netns.ts';
+import { freshLab, labTeardown } from '../support/lab-stack.ts';
+import { hasXdp } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
 const LAB = 'up';
@@ -21,8 +22,7 @@ let upOut = '';
 let upExit: Promise<number>;
 
 beforeAll(async () => {
-  await labDown(LAB);
-  lab = await labUp({ name: LAB });
+  lab = await freshLab(LAB);
   const cfg = join(dir, 'r1.yaml');
   writeFileSync(
     cfg,
@@ -50,10 +50,9 @@ afterAll(async () => {
       await upExit;
     }
   } finally {
-    await labDown(LAB);
     rmSync(dir, { recursive: true, force: true });
+    await labTeardown(LAB);
   }
-  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
 });
 
 describe('softnet up', () => {

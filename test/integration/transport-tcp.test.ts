@@ -5,21 +5,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.ts';
-import { Stack } from '../../src/stack/stack.ts';
-import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import type { Stack } from '../../src/stack/stack.ts';
+import { nsExec, spawnInNs } from '../../src/tools/lab.ts';
 import type { TcpServer, TcpSocket } from '../../src/transport/index.ts';
 import { softnet } from '../support/cli.ts';
 import { listening, peerProcess } from '../support/kernel-peer.ts';
-import { spawnInNs } from '../../src/tools/lab.ts';
 import { netem } from '../support/netem.ts';
 import { synFlood } from '../support/syn-flood.ts';
-import { hasXdp, namespaces } from '../support/netns.ts';
+import { labTeardown, labWithStack } from '../support/lab-stack.ts';
 import { waitFor } from '../support/wait.ts';
 
 const LAB = 'tcp';
-const control = `/run/softnet/${LAB}.sock`;
-let lab: Lab;
 let stack: Stack;
 let A: string;
 let web: TcpServer;
@@ -33,21 +29,12 @@ function sha(mib: number): string {
 }
 
 beforeAll(async () => {
-  await labDown(LAB);
-  lab = await labUp({ name: LAB });
-  A = lab.a.host.ns;
-  stack = await Stack.fromConfig(
-    parseConfig(`
-name: ${LAB}
-control: ${control}
-ports:
-  - {name: p0, dev: ${lab.a.dev}, mode: xdp-drv, addresses: [10.1.0.1/24]}
-services:
+  const services = `services:
   - {proto: tcp, port: 7, kind: echo}
-  - {proto: tcp, port: 8080, kind: http}
-`),
-  );
-  await stack.start();
+  - {proto: tcp, port: 8080, kind: http}`;
+  const made = await labWithStack(LAB, services);
+  stack = made.stack;
+  A = made.lab.a.host.ns;
   // node:http fed with softnet connections: GET /N sends N MiB of CHUNK.
   const hs = http.createServer(async (req, res) => {
     const mib = Number((req.url ?? '/').slice(1)) || 0;
@@ -61,18 +48,8 @@ services:
 });
 
 afterAll(async () => {
-  try {
-    if (stack) {
-      web?.close();
-      const acct = await stack.stop();
-      expect(acct.lost).toBe(0);
-      expect(acct.free).toBe(acct.total);
-      expect(hasXdp(lab.a.dev)).toBe(false);
-    }
-  } finally {
-    await labDown(LAB);
-  }
-  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
+  web?.close();
+  await labTeardown(LAB, stack);
 });
 
 const mib = () => stack.stats().mib;

@@ -3,18 +3,15 @@
 // python sockets. Port unreachable reaches the kernel, a slow reader is counted and does not
 // starve the NIC, and `softnet ss` / `softnet stat` show the sockets and the Udp MIB.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.ts';
-import { Stack } from '../../src/stack/stack.ts';
-import { labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
+import type { Stack } from '../../src/stack/stack.ts';
+import { nsExec } from '../../src/tools/lab.ts';
 import { UdpViews } from '../../src/transport/index.ts';
 import { softnet } from '../support/cli.ts';
 import { listening, peerProcess, udpBlast } from '../support/kernel-peer.ts';
-import { hasXdp, namespaces } from '../support/netns.ts';
+import { labTeardown, labWithStack } from '../support/lab-stack.ts';
 import { waitFor } from '../support/wait.ts';
 
 const LAB = 'udp';
-const control = `/run/softnet/${LAB}.sock`;
-let lab: Lab;
 let stack: Stack;
 let A: string;
 
@@ -50,36 +47,15 @@ except socket.timeout: print('timeout')
 `;
 
 beforeAll(async () => {
-  await labDown(LAB);
-  lab = await labUp({ name: LAB });
-  A = lab.a.host.ns;
-  stack = await Stack.fromConfig(
-    parseConfig(`
-name: ${LAB}
-control: ${control}
-ports:
-  - {name: p0, dev: ${lab.a.dev}, mode: xdp-drv, addresses: [10.1.0.1/24]}
-services:
+  const services = `services:
   - {proto: udp, port: 7, kind: echo}
-  - {proto: udp, port: 9, kind: discard}
-`),
-  );
-  await stack.start();
+  - {proto: udp, port: 9, kind: discard}`;
+  const made = await labWithStack(LAB, services);
+  stack = made.stack;
+  A = made.lab.a.host.ns;
 });
 
-afterAll(async () => {
-  try {
-    if (stack) {
-      const acct = await stack.stop();
-      expect(acct.lost).toBe(0);
-      expect(acct.free).toBe(acct.total);
-      expect(hasXdp(lab.a.dev)).toBe(false);
-    }
-  } finally {
-    await labDown(LAB);
-  }
-  expect(namespaces(`sn-${LAB}-`)).toEqual([]);
-});
+afterAll(() => labTeardown(LAB, stack));
 
 describe('UDP with a kernel peer', () => {
   it('nc -u to the softnet echo service gets its line back', async () => {
