@@ -19,10 +19,21 @@ import {
  * the MIB gauges, making and freeing a connection's table slot and timers, the frames it holds.
  */
 
-/** A new connection object with the default congestion control (not hashed yet). */
-export function newTcb(ctx: TcpCtx): Tcb {
+/**
+ * A new connection laddr:lport <-> raddr:rport in `state` (not hashed yet), over the route the
+ * caller's routeOutput left in ctx.out.route, with the default congestion control and buffers.
+ */
+export function newTcb(ctx: TcpCtx, laddr: number, lport: number, raddr: number, rport: number, state: number): Tcb {
   const t = new Tcb(ctx.congOps());
   t.cong.init(t);
+  const r = ctx.out.route;
+  t.oif = r.oif;
+  t.mtu = r.mtu;
+  t.laddr = laddr;
+  t.lport = lport;
+  t.raddr = raddr;
+  t.rport = rport;
+  t.state = state;
   t.rcvbuf = ctx.initialRcvbuf();
   t.sndbuf = ctx.sysctl.tcp_wmem[1];
   t.reordering = ctx.sysctl.tcp_reordering;

@@ -81,8 +81,28 @@ export function negotiate(ctx: TcpCtx, t: Tcb, o: TcpOptions): void {
   syncMss(t);
 }
 
+/** What our SYN or SYN-ACK offers (the sysctls); negotiate() keeps what the peer's SYN asks for too. */
+export function offerOptions(ctx: TcpCtx, t: Tcb): void {
+  const sys = ctx.sysctl;
+  t.wscaleOk = sys.tcp_window_scaling !== 0;
+  t.rcv_wscale = t.wscaleOk ? ourWscale(ctx) : 0;
+  t.sackOk = sys.tcp_sack !== 0;
+  t.tsOk = sys.tcp_timestamps !== 0;
+}
+
+/** The peer's SYN: its ISN, its options against our offer, its window (never scaled on a SYN). */
+export function synReceived(ctx: TcpCtx, t: Tcb, s: Seg): void {
+  t.irs = s.seq;
+  t.rcv_nxt = seqAdd(s.seq, 1);
+  t.rcv_wup = t.rcv_nxt;
+  negotiate(ctx, t, s.opts);
+  t.snd_wnd = s.wnd;
+  t.max_window = s.wnd;
+  t.snd_wl1 = s.seq;
+}
+
 /** Window scale we offer: enough for the largest receive buffer (tcp_select_initial_window). */
-export function ourWscale(ctx: TcpCtx): number {
+function ourWscale(ctx: TcpCtx): number {
   let space = Math.max(ctx.sysctl.tcp_rmem[2], ctx.tsys.rmem_max);
   let ws = 0;
   while (space > 65535 && ws < 14) {
@@ -102,13 +122,7 @@ function rcvSynSent(ctx: TcpCtx, t: Tcb, s: Seg): number {
     return SEG_FREE;
   }
   if ((f & SYN) === 0) return ctx.drops.flags;
-  t.irs = s.seq;
-  t.rcv_nxt = seqAdd(s.seq, 1);
-  t.rcv_wup = t.rcv_nxt;
-  negotiate(ctx, t, s.opts);
-  t.snd_wnd = s.wnd;
-  t.max_window = s.wnd;
-  t.snd_wl1 = s.seq;
+  synReceived(ctx, t, s);
   if ((f & ACK) === 0) {
     // Simultaneous open (RFC 9293 3.5): answer with SYN-ACK from the same ISS.
     setState(ctx, t, TCP_SYN_RECV);

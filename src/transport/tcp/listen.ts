@@ -1,7 +1,7 @@
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.ts';
 import { hashTcb, newTcb, setState } from './conn.ts';
 import type { TcpCtx } from './ctx.ts';
-import { armKeepalive, negotiate, ourWscale, syncMss, tcpRcvState } from './input.ts';
+import { armKeepalive, offerOptions, synReceived, syncMss, tcpRcvState } from './input.ts';
 import { TCP, TCPEXT } from './mib.ts';
 import { armRto, sendSyn, synWindow } from './output.ts';
 import { SEG_FREE, SEG_RESET, SEG_SYNCOOKIE, type Seg } from './seg.ts';
@@ -52,26 +52,9 @@ export function listenRcv(ctx: TcpCtx, l: Listener, s: Seg): number {
     ext[TCPEXT.ListenDrops]++;
     return dr.listenOverflow;
   }
-  const t = newTcb(ctx);
-  const r = ctx.out.route;
-  t.oif = r.oif;
-  t.mtu = r.mtu;
-  t.laddr = s.daddr;
-  t.lport = s.dport;
-  t.raddr = s.saddr;
-  t.rport = s.sport;
-  t.state = TCP_SYN_RECV;
-  t.wscaleOk = sys.tcp_window_scaling !== 0;
-  t.rcv_wscale = t.wscaleOk ? ourWscale(ctx) : 0;
-  t.sackOk = sys.tcp_sack !== 0;
-  t.tsOk = sys.tcp_timestamps !== 0;
-  t.irs = s.seq;
-  t.rcv_nxt = seqAdd(s.seq, 1);
-  t.rcv_wup = t.rcv_nxt;
-  negotiate(ctx, t, s.opts);
-  t.snd_wnd = s.wnd;
-  t.max_window = s.wnd;
-  t.snd_wl1 = s.seq;
+  const t = newTcb(ctx, s.daddr, s.dport, s.saddr, s.sport, TCP_SYN_RECV);
+  offerOptions(ctx, t);
+  synReceived(ctx, t, s);
   t.iss = ctx.isn(t.laddr, t.lport, t.raddr, t.rport);
   t.snd_una = t.iss;
   t.snd_nxt = seqAdd(t.iss, 1);
@@ -109,15 +92,7 @@ function cookieAck(ctx: TcpCtx, l: Listener, s: Seg): number {
     ext[TCPEXT.ListenDrops]++;
     return ctx.drops.listenOverflow;
   }
-  const t = newTcb(ctx);
-  const r = ctx.out.route;
-  t.oif = r.oif;
-  t.mtu = r.mtu;
-  t.laddr = s.daddr;
-  t.lport = s.dport;
-  t.raddr = s.saddr;
-  t.rport = s.sport;
-  t.state = TCP_SYN_RECV;
+  const t = newTcb(ctx, s.daddr, s.dport, s.saddr, s.sport, TCP_SYN_RECV);
   t.irs = irs;
   t.rcv_nxt = s.seq;
   t.rcv_wup = s.seq;
