@@ -70,11 +70,8 @@ export class UdpState {
   add(s: UdpSock): void {
     while (this.socks.length <= s.id) this.socks.push(null);
     this.socks[s.id] = s;
-    if (this.ready.length < this.socks.length) {
-      const r = new Int32Array(this.socks.length * 2);
-      r.set(this.ready);
-      this.ready = r;
-    }
+    // Room for every socket on the ready list, so markReady does not grow it in a dispatch.
+    while (this.ready.length < this.socks.length) this.growReady();
   }
 
   remove(s: UdpSock): void {
