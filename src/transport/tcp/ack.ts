@@ -2,7 +2,7 @@ import { TCP_ACK, TCP_FIN } from '../../wire/tcp.ts';
 import type { TcpCtx } from './ctx.ts';
 import { TCPEXT } from './mib.ts';
 import { armRto, challengeAck, transmit } from './output.ts';
-import { rtoOf, rttSample } from './rtt.ts';
+import { ackRtt, rtoOf } from './rtt.ts';
 import type { Seg } from './seg.ts';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin } from './seq.ts';
 import { CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, RTX_NONE, RTX_PROBE, RTX_RTO, WAKE_WRITABLE, type Tcb } from './tcb.ts';
@@ -77,10 +77,7 @@ export function tcpAck(ctx: TcpCtx, t: Tcb, s: Seg): number {
       rtt = now - t.rttStamp;
       t.rttSeq = 0;
     }
-    if (rtt >= 0 && rtt < 3_600_000) {
-      rttSample(t, rtt);
-      if (t.cong.onRtt !== undefined) t.cong.onRtt(t, rtt > 0 ? rtt : 1);
-    }
+    ackRtt(t, rtt);
     t.backoff = 0;
     t.retransmits = 0;
     if (t.srtt > 0) t.rto = rtoOf(t);

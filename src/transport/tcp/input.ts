@@ -5,7 +5,7 @@ import type { TcpCtx } from './ctx.ts';
 import { TCP, TCPEXT } from './mib.ts';
 import { OFO_DUP, OFO_FULL } from './ofo.ts';
 import { advMss, challengeAck, rcvHeld, sendActiveReset, sendAck, sendSyn } from './output.ts';
-import { rttSample } from './rtt.ts';
+import { ackRtt } from './rtt.ts';
 import { SEG_FREE, SEG_HELD, SEG_RELOOKUP, SEG_RESET, type Seg } from './seg.ts';
 import { seqAdd, seqDiff, seqGt, seqLeq, seqLt } from './seq.ts';
 import type { Listener } from './table.ts';
@@ -150,10 +150,7 @@ function handshakeRtt(ctx: TcpCtx, t: Tcb, s: Seg): void {
   let rtt = -1;
   if (t.tsOk && s.opts.hasTs && s.opts.tsEcr !== 0) rtt = seqDiff(ctx.tsNow(t), s.opts.tsEcr);
   else if (t.retransmits === 0 && t.rttStamp > 0) rtt = ctx.now() - t.rttStamp;
-  if (rtt >= 0 && rtt < 3_600_000) {
-    rttSample(t, rtt);
-    if (t.cong.onRtt !== undefined) t.cong.onRtt(t, rtt > 0 ? rtt : 1);
-  }
+  ackRtt(t, rtt);
 }
 
 /** Arm the keepalive check if SO_KEEPALIVE is on (it re-arms itself from the last activity). */

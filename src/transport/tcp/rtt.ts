@@ -20,6 +20,16 @@ export function rttSample(tcb: Tcb, m: number): void {
   tcb.rto = rtoOf(tcb);
 }
 
+/**
+ * tcp_ack_update_rtt + pkts_acked: an ACK's RTT measurement (ms, -1 = none) goes to the estimator
+ * and the congestion control's hook; one over an hour is not believed.
+ */
+export function ackRtt(tcb: Tcb, rtt: number): void {
+  if (!(rtt >= 0 && rtt < 3_600_000)) return;
+  rttSample(tcb, rtt);
+  if (tcb.cong.onRtt !== undefined) tcb.cong.onRtt(tcb, rtt > 0 ? rtt : 1);
+}
+
 /** The RTO from the current estimate, without backoff. */
 export function rtoOf(tcb: Tcb): number {
   const v = 4 * tcb.rttvar;
