@@ -15,9 +15,6 @@ import { NfHooks, type NetfilterLike } from './nf-hooks.ts';
 
 export { DEFAULT_SYSCTL, Ipv4Ctx, RTCF_BROADCAST, RTCF_LOCAL, RTCF_MULTICAST, type Ipv4Sysctl } from './ctx.ts';
 export { NF_ACCEPT, NF_DROP, NF_REJECT, REJECT_TCP_RESET, type NetfilterLike } from './nf-hooks.ts';
-export { ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB } from '../wire/icmp.ts';
-export { csumPartial, csumFinish, csumFold, pseudoHdrSum } from '../wire/checksum.ts';
-export { ipSendCheck, writeIpv4Header } from '../wire/ipv4.ts';
 
 /** What registerIpv4 needs from the ptype table (core/ptype.ts PtypeTable). */
 export interface PtypeLike {

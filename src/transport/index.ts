@@ -8,14 +8,11 @@ import type { SockInfo, TransportProto } from './types.ts';
 import { registerUdp, type Udp } from './udp.ts';
 import { registerTcp, type Tcp, type TcpOptions } from './tcp/index.ts';
 
-export { LL_RESERVE, LocalOut, type OutRoute } from './local-out.ts';
-export { SockMem } from './sock-mem.ts';
-export { defaultTransportSysctl, transportSysctlKey, type TransportSysctl } from './sysctl.ts';
-export type { SockInfo, TransportProto } from './types.ts';
-export { Udp } from './udp.ts';
+// What the stack and the public API (src/index.ts) take from this layer; its parts import each other directly.
+export type { SockInfo } from './types.ts';
+export type { Udp } from './udp.ts';
 export { UdpSocket, UdpViews, type Datagram, type RemoteInfo, type UdpSocketOptions } from './udp-socket.ts';
-export { UDP, UDP_NAMES } from './udp-mib.ts';
-export { Tcp, TcpServer, TcpSocket, type TcpConnectOptions, type TcpInfo, type TcpOptions, type TcpServerOptions, type TcpSocketOptions } from './tcp/index.ts';
+export { TcpServer, TcpSocket, type Tcp, type TcpConnectOptions, type TcpInfo, type TcpServerOptions, type TcpSocketOptions } from './tcp/index.ts';
 
 export interface TransportOptions {
   /** net.core/net.ipv4 transport sysctls at creation (sysctl.ts). */
