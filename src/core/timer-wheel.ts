@@ -163,11 +163,6 @@ export class TimerWheel {
     return this.where[id] !== NONE;
   }
 
-  /** Expiry of an armed timer (ms), or NaN. */
-  expires(id: number): number {
-    return this.where[id] === NONE ? NaN : this.exp[id];
-  }
-
   /** Arm (or re-arm) timer id to fire when the clock reaches `at` ms. O(1). */
   arm(id: number, at: number): void {
     if (this.where[id] !== NONE) this.unlink(id);
@@ -178,11 +173,6 @@ export class TimerWheel {
       if (this.inAdvance) this.dirty = true;
       else this.schedule();
     }
-  }
-
-  /** Arm to fire `ms` from the coarse clock's last reading (the hot path's "now"). */
-  armIn(id: number, ms: number): void {
-    this.arm(id, coarseClock[0] + ms);
   }
 
   /** Disarm; a no-op when not armed. O(1). */
