@@ -8,6 +8,7 @@ import type { SockMem } from '../sock-mem.ts';
 import type { TransportSysctl } from '../sysctl.ts';
 import { reno, type CongOps } from './cong.ts';
 import { cubic } from './cubic.ts';
+import { tupleMix } from './hash.ts';
 import { TcpMib } from './mib.ts';
 import { SynCookies } from './syncookies.ts';
 import { DEFAULT_TCP_SYSCTL, type TcpSysctl } from './sysctl.ts';
@@ -119,9 +120,7 @@ export class TcpCtx {
 
   /** ISN (RFC 6528): a keyed hash of the 4-tuple plus a 4 µs clock. */
   isn(laddr: number, lport: number, raddr: number, rport: number): number {
-    let h = Math.imul(laddr ^ this.isnSecret, 0x9e3779b1) ^ raddr;
-    h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ ((lport << 16) | rport);
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    const h = tupleMix(this.isnSecret, laddr, raddr, (lport << 16) | rport);
     return ((h ^ (h >>> 16)) + Math.floor(this.clock[0] * 250)) >>> 0;
   }
 

@@ -1,4 +1,5 @@
 import type { TcpCtx } from './ctx.ts';
+import { tupleMix } from './hash.ts';
 
 /**
  * SYN cookies (net/ipv4/syncookies.c): when a listener's SYN queue is full, the SYN-ACK's ISN
@@ -31,9 +32,7 @@ export class SynCookies {
   }
 
   private hash(saddr: number, daddr: number, ports: number, count: number, key: number): number {
-    let h = Math.imul(saddr ^ key, 0x9e3779b1) ^ daddr;
-    h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ ports;
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) ^ count;
+    let h = tupleMix(key, saddr, daddr, ports) ^ count;
     h = Math.imul(h ^ (h >>> 16), 0x27d4eb2f);
     return (h ^ (h >>> 15)) >>> 0;
   }

@@ -1,3 +1,4 @@
+import { tupleMix } from './hash.ts';
 import type { Tcb } from './tcb.ts';
 
 /** A listening socket (inet_csk listen state + its request/accept queues' counts). */
@@ -79,9 +80,7 @@ export class TcpTable {
   }
 
   private hash(laddr: number, lport: number, raddr: number, rport: number): number {
-    let h = Math.imul(laddr ^ this.seed, 0x9e3779b1) ^ raddr;
-    h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ ((lport << 16) | rport);
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    const h = tupleMix(this.seed, laddr, raddr, (lport << 16) | rport);
     return (h ^ (h >>> 16)) & this.mask;
   }
 
