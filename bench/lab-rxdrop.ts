@@ -15,9 +15,6 @@
 // while the softirq path paces the generator to what the kernel side can take. --threaded puts
 // the NAPI work in its kthread on --napi-cpu (default CPU1 with the receiver; with --busy-poll
 // the generator's CPU, since a spinning receiver must never share the NAPI core).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from '../src/cli/args.ts';
 import { labDown, labUp } from '../src/tools/lab.ts';
 import { pinNapi, setThreadedNapi } from '../src/bench/cpu.ts';
@@ -25,11 +22,8 @@ import { buildCRef } from '../src/bench/cref.ts';
 import { xdpDrops } from '../src/bench/labrun.ts';
 import { machineInfo } from '../src/bench/machine.ts';
 import { softnetArgv } from '../src/bench/package.ts';
-import { Proc, sleep } from '../src/bench/proc.ts';
-import { errText } from '../src/bench/runner.ts';
 import { fmtSummary, lineRatePct, LINKS, ratioOfMedians, round, roundSummary, summarizeSome, type Link, type Summary } from '../src/bench/stats.ts';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { receiveRun, runReps, writeResult } from './lab-reps.ts';
 
 const a = parseArgs(process.argv.slice(2), {
   seconds: { type: 'number', min: 0.5, max: 600, default: 3 },
@@ -118,25 +112,18 @@ function generator(): string[] {
 async function once(system: System, rep: number): Promise<Sample> {
   const fail = (why: string): Sample => ({ system, rep, received: 0, sent: 0, genSeconds: 0, pps: 0, genPps: 0, loss: 1, kernelDrops: 0, cpuNsPerPacket: NaN, failed: why });
   const r = receiver(system);
-  const rx = new Proc(system, null, a.rxCpu, r.argv);
-  try {
-    await rx.waitFor(r.ready, 30_000);
-  } catch (e) {
-    await rx.stop();
-    return fail(errText(e));
-  }
-  await sleep(300); // XDP program attached, socket bound: let the device settle
-  if (!rx.running()) return fail(`receiver exited${rx.tail()}`);
-  if (a.threaded) await pinNapi(lab.a.dev, napiCpu);
-  const drops0 = system === 'kernel-xdp-drop' ? await xdpDrops(null, lab.a.dev) : 0;
-  const gen = new Proc('generator', lab.a.host.ns, a.genCpu, generator());
-  await gen.wait((a.seconds + 30) * 1000);
-  await sleep(300); // let the receiver drain its rings
-  await rx.stop(5000);
-  const gj = gen.lastJson();
-  const rj = rx.lastJson();
-  if (!gj) return fail(`generator failed${gen.tail()}`);
-  if (!rj) return fail(`receiver failed${rx.tail()}`);
+  let drops0 = 0;
+  const run = await receiveRun({
+    label: system,
+    rx: { ns: null, cpu: a.rxCpu, argv: r.argv, ready: r.ready, readyMs: 30_000, stopMs: 5000 },
+    gen: { ns: lab.a.host.ns, cpu: a.genCpu, argv: generator(), timeoutMs: (a.seconds + 30) * 1000 },
+    async beforeGen() {
+      if (a.threaded) await pinNapi(lab.a.dev, napiCpu);
+      if (system === 'kernel-xdp-drop') drops0 = await xdpDrops(null, lab.a.dev);
+    },
+  });
+  if ('failed' in run) return fail(run.failed);
+  const { gen: gj, rx: rj } = run;
   const sent = Number(gj.packets);
   const genSeconds = Number(gj.seconds);
   // The kernel baseline has no socket to count in: its program's drops are the veth's counter.
@@ -157,21 +144,11 @@ async function once(system: System, rep: number): Promise<Sample> {
   };
 }
 
-const samples: Sample[] = [];
+let samples: Sample[];
 try {
-  for (let rep = 0; rep < a.reps; rep++) {
-    // Rotate who goes first so no system always runs on a warmer (or busier) machine.
-    const order = SYSTEMS.map((_, i) => SYSTEMS[(i + rep) % SYSTEMS.length]);
-    for (const sys of order) {
-      const s = await once(sys, rep);
-      samples.push(s);
-      console.log(
-        s.failed
-          ? `  rep ${rep + 1} ${sys.padEnd(15)} FAILED: ${s.failed}`
-          : `  rep ${rep + 1} ${sys.padEnd(15)} ${(s.pps / 1e6).toFixed(3)} Mpps received  (offered ${(s.genPps / 1e6).toFixed(3)} Mpps, loss ${(s.loss * 100).toFixed(1)}%, kernel drops ${s.kernelDrops}, receiver CPU ${s.cpuNsPerPacket.toFixed(0)} ns/frame)`,
-      );
-    }
-  }
+  samples = await runReps(SYSTEMS, a.reps, once, (s) =>
+    `${(s.pps / 1e6).toFixed(3)} Mpps received  (offered ${(s.genPps / 1e6).toFixed(3)} Mpps, loss ${(s.loss * 100).toFixed(1)}%, kernel drops ${s.kernelDrops}, receiver CPU ${s.cpuNsPerPacket.toFixed(0)} ns/frame)`,
+  );
 } finally {
   await cleanup();
 }
@@ -235,7 +212,4 @@ const result = {
   ],
   samples,
 };
-mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-const file = path.join(root, 'bench/results', `lab-rxdrop-${result.date.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
-console.log(`\nwrote ${path.relative(root, file)}`);
+writeResult(result);

@@ -13,19 +13,15 @@
 // receiver's core as softnet's whole path does; for softnet (AF_XDP) the veth's NAPI work (XDP
 // program, copy into the UMEM) runs in the generator's softirq on CPU0.
 // Rate = datagrams the application read / generator seconds (the generator is the clock).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from '../src/cli/args.ts';
 import { pinNapi, setThreadedNapi } from '../src/bench/cpu.ts';
 import { buildC } from '../src/bench/cref.ts';
 import { machineInfo } from '../src/bench/machine.ts';
-import { Proc, sleep } from '../src/bench/proc.ts';
-import { errText } from '../src/bench/runner.ts';
+import { sibling } from '../src/bench/package.ts';
 import { fmtSummary, ratioOfMedians, round, roundSummary, summarizeSome, type Summary } from '../src/bench/stats.ts';
 import { labDown, labUp } from '../src/tools/lab.ts';
+import { receiveRun, runReps, writeResult } from './lab-reps.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const a = parseArgs(process.argv.slice(2), {
   seconds: { type: 'number', min: 0.5, max: 60, default: 2 },
   reps: { type: 'int', min: 1, max: 20, default: 3 },
@@ -64,7 +60,7 @@ console.log(`lab-udp: ${a.size} B frames, ${a.seconds} s x ${a.reps} reps, batch
 function receiver(system: System): { argv: string[]; ready: RegExp } {
   if (system === 'softnet') {
     return {
-      argv: [process.execPath, '--import', 'tsx', path.join(root, 'bench/udp-rx.ts'), '--dev', dev, '--addr', '10.1.0.1/24', '--port', '9',
+      argv: [process.execPath, '--import', 'tsx', sibling(import.meta.url, 'udp-rx'), '--dev', dev, '--addr', '10.1.0.1/24', '--port', '9',
         '--batch', String(a.batch), '--budget', String(a.budget), '--time-limit-ms', String(a.timeLimitMs)],
       ready: /^udp-rx on/,
     };
@@ -79,24 +75,18 @@ async function once(system: System, rep: number): Promise<Sample> {
   await setThreadedNapi(R, dev, system === 'kernel-recvmmsg');
   if (system === 'kernel-recvmmsg') await pinNapi(dev, a.rxCpu);
   const r = receiver(system);
-  const rx = new Proc(system, R, a.rxCpu, r.argv);
-  try {
-    await rx.waitFor(r.ready, 60_000);
-  } catch (e) {
-    await rx.stop();
-    return fail(errText(e));
-  }
-  await sleep(300); // XDP attached / socket bound: let the device settle
-  if (!rx.running()) return fail(`receiver exited${rx.tail()}`);
-  const gen = new Proc('generator', lab.a.host.ns, a.genCpu, [xskFwd, 'gen', '-i', lab.a.host.dev, '-d', String(a.seconds), '-s', String(frame),
-    '-D', lab.a.mac, '-M', lab.a.host.mac, '-S', '10.1.0.2', '-T', '10.1.0.1']);
-  await gen.wait((a.seconds + 30) * 1000);
-  await sleep(300); // the receiver drains what is queued
-  await rx.stop(10_000);
-  const gj = gen.lastJson();
-  const rj = rx.lastJson();
-  if (!gj) return fail(`generator failed${gen.tail()}`);
-  if (!rj) return fail(`receiver failed${rx.tail()}`);
+  const run = await receiveRun({
+    label: system,
+    rx: { ns: R, cpu: a.rxCpu, argv: r.argv, ready: r.ready, readyMs: 60_000, stopMs: 10_000 },
+    gen: {
+      ns: lab.a.host.ns,
+      cpu: a.genCpu,
+      argv: [xskFwd, 'gen', '-i', lab.a.host.dev, '-d', String(a.seconds), '-s', String(frame), '-D', lab.a.mac, '-M', lab.a.host.mac, '-S', '10.1.0.2', '-T', '10.1.0.1'],
+      timeoutMs: (a.seconds + 30) * 1000,
+    },
+  });
+  if ('failed' in run) return fail(run.failed);
+  const { gen: gj, rx: rj } = run;
   const sent = Number(gj.packets);
   const genSeconds = Number(gj.seconds);
   const received = Number(rj.packets);
@@ -113,21 +103,12 @@ async function once(system: System, rep: number): Promise<Sample> {
   };
 }
 
-const samples: Sample[] = [];
+let samples: Sample[];
 try {
-  for (let rep = 0; rep < a.reps; rep++) {
-    const order = SYSTEMS.map((_, i) => SYSTEMS[(i + rep) % SYSTEMS.length]);
-    for (const sys of order) {
-      const s = await once(sys, rep);
-      samples.push(s);
-      console.log(
-        s.failed
-          ? `  rep ${rep + 1} ${sys.padEnd(16)} FAILED: ${s.failed}`
-          : `  rep ${rep + 1} ${sys.padEnd(16)} ${(s.pps / 1e6).toFixed(3)} Mpps read by the app (offered ${(s.genPps / 1e6).toFixed(3)} Mpps, receiver CPU ${s.cpuNsPerPacket.toFixed(0)} ns/datagram)`,
-      );
-      if (s.detail) console.log(`      ${JSON.stringify(s.detail)}`);
-    }
-  }
+  samples = await runReps(SYSTEMS, a.reps, once, (s) => {
+    const line = `${(s.pps / 1e6).toFixed(3)} Mpps read by the app (offered ${(s.genPps / 1e6).toFixed(3)} Mpps, receiver CPU ${s.cpuNsPerPacket.toFixed(0)} ns/datagram)`;
+    return s.detail ? `${line}\n      ${JSON.stringify(s.detail)}` : line;
+  });
 } finally {
   await setThreadedNapi(R, dev, false).catch(() => undefined);
   await labDown(a.lab);
@@ -156,7 +137,4 @@ const result = {
   ratio: ratio === null ? null : round(ratio),
   samples,
 };
-mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-const file = path.join(root, 'bench/results', `lab-udp-${result.date.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
-console.log(`\nwrote ${path.relative(root, file)}`);
+writeResult(result);
