@@ -8,7 +8,7 @@
 import type { Graph } from '../core/graph.ts';
 import type { NetDevice, NetDevices } from '../core/netdev.ts';
 import type { PtypeTable } from '../core/ptype.ts';
-import { formatIPv4, parseCidr, tryParseIPv4 } from '../wire/addr.ts';
+import { formatIPv4, parseCidr, parseIPv4, tryParseIPv4 } from '../wire/addr.ts';
 import { formatRoute, parseRoute, parseRouteMatch, RTN_BROADCAST, RTN_LOCAL } from '../ipv4/fib/fib.ts';
 import { registerIpv4, type Ipv4 } from '../ipv4/index.ts';
 import { Netfilter } from '../ipv4/netfilter/netfilter.ts';
@@ -16,10 +16,7 @@ import { Netfilter } from '../ipv4/netfilter/netfilter.ts';
 /** Add the IPv4 stages to the graph now (so they come before L2 and dev-xmit in a pass), with netfilter's tables. */
 export function wireIpv4(graph: Graph, devs: NetDevices, ptype: PtypeTable): { ipv4: Ipv4; netfilter: Netfilter } {
   const ipv4 = registerIpv4(graph, devs, ptype);
-  const netfilter = new Netfilter(
-    (n) => devs.find(n)?.index ?? -1,
-    (i) => devs.list[i]?.name ?? `#${i}`,
-  );
+  const netfilter = new Netfilter(devIndex(devs), devName(devs));
   ipv4.setNetfilter(netfilter);
   // Skip hooks without rules: an empty ruleset costs one byte test per packet.
   ipv4.refreshHooks();
@@ -29,8 +26,8 @@ export function wireIpv4(graph: Graph, devs: NetDevices, ptype: PtypeTable): { i
 /** `ip addr add CIDR dev DEV`: the address plus its local, connected and broadcast routes. */
 export function ipAddrAdd(ipv4: Ipv4, dev: NetDevice, cidr: string): void {
   const c = parseCidr(cidr);
-  const addr = tryParseIPv4(cidr.split('/')[0]);
-  if (addr === null) throw new Error(`ip addr: "${cidr}" is not an IPv4 address`);
+  // parseCidr checked the address; its prefix is masked, the address itself is wanted here.
+  const addr = parseIPv4(cidr.split('/')[0]);
   if (dev.addrs.some((a) => a.addr === addr)) throw new Error(`ip addr: ${cidr} is on ${dev.name} already (RTNETLINK answers: File exists)`);
   ipv4.addAddress(dev.index, addr, c.len);
 }
@@ -41,20 +38,20 @@ export function ipRoute(ipv4: Ipv4, devs: NetDevices, cmd: string): string {
   const w = cmd.trim().split(/\s+/).filter((x) => x !== '');
   const verb = w.shift() ?? 'show';
   const rest = w.join(' ');
-  const devIndex = (n: string) => devs.find(n)?.index ?? -1;
+  const index = devIndex(devs);
   switch (verb) {
     case 'add':
     case 'a':
-      fib.add(parseRoute(rest, devIndex));
+      fib.add(parseRoute(rest, index));
       return '';
     case 'replace':
     case 'change':
-      fib.replace(parseRoute(rest, devIndex));
+      fib.replace(parseRoute(rest, index));
       return '';
     case 'del':
     case 'delete':
     case 'd':
-      fib.del(parseRouteMatch(rest, devIndex));
+      fib.del(parseRouteMatch(rest, index));
       return '';
     case 'show':
     case 'list':
@@ -117,4 +114,8 @@ export function ipv4Sysctl(ipv4: Ipv4, name: string, value?: number | string): n
 
 function devName(devs: NetDevices): (i: number) => string {
   return (i) => devs.list[i]?.name ?? `#${i}`;
+}
+
+function devIndex(devs: NetDevices): (name: string) => number {
+  return (n) => devs.find(n)?.index ?? -1;
 }

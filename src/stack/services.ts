@@ -8,17 +8,11 @@ import type { ServiceConfig } from '../config/schema.ts';
 import { UdpViews, type Transport, type UdpSocket } from '../transport/index.ts';
 import { tcpService } from '../transport/tcp/services.ts';
 
-/** Start every service; an error (EADDRINUSE...) is reported through `fail` with the service's config path. */
-export function startServices(t: Transport, services: readonly ServiceConfig[], fail: (path: string, e: unknown) => Error): void {
-  services.forEach((svc, i) => {
-    try {
-      if (svc.proto === 'udp') udpService(t, svc);
-      else if (svc.proto === 'tcp') tcpService(t.tcp, svc.kind, svc.port, svc.address, (e) => console.error(`services[${i}]: ${e.message}`));
-      else throw new Error(`no ${svc.proto} services are built in yet`);
-    } catch (e) {
-      throw fail(`services[${i}]`, e);
-    }
-  });
+/** Start one service; `path` (its config path, `services[0]`) names it in the log of a TCP listen error. */
+export function startService(t: Transport, svc: ServiceConfig, path: string): void {
+  if (svc.proto === 'udp') udpService(t, svc);
+  else if (svc.proto === 'tcp') tcpService(t.tcp, svc.kind, svc.port, svc.address, (e) => console.error(`${path}: ${e.message}`));
+  else throw new Error(`no ${svc.proto} services are built in yet`);
 }
 
 function udpService(t: Transport, svc: ServiceConfig): UdpSocket {

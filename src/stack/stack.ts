@@ -37,7 +37,7 @@ import { controlHandlers, type ControlHost } from './control.ts';
 import { ipAddrAdd, ipRoute, iptables, ipv4Sysctl, wireIpv4 } from './ipv4.ts';
 import { LinkWatch } from './link.ts';
 import { csumPartialSetup, openStackPort, setPortMac } from './port.ts';
-import { startServices } from './services.ts';
+import { startService } from './services.ts';
 import { stackStats } from './stats.ts';
 import {
   SOFTNET,
@@ -139,7 +139,7 @@ export class Stack implements ControlHost {
       for (const p of cfg.ports) await s.addPort(p);
       cfg.routes.forEach((r, i) => s.configLine(`routes[${i}]`, () => s.route(r.startsWith('add ') ? r : `add ${r}`)));
       cfg.netfilter.forEach((r, i) => s.configLine(`netfilter[${i}]`, () => s.iptables(r)));
-      startServices(s.transport, cfg.services, (path, e) => new Error(`config: ${path}: ${e instanceof Error ? e.message : String(e)}`));
+      cfg.services.forEach((svc, i) => s.configLine(`services[${i}]`, () => startService(s.transport, svc, `services[${i}]`)));
     } catch (e) {
       await s.stop();
       throw e;
