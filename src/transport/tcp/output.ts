@@ -71,10 +71,14 @@ export function selectWindow(ctx: TcpCtx, t: Tcb): number {
 }
 
 /** The window a SYN or SYN-ACK offers (never scaled, RFC 7323 2.2): whole segments up to 64 KiB. */
+export function synWnd(rcvbuf: number, mss: number): number {
+  const w = rcvbuf < 65535 ? rcvbuf : 65535;
+  return w > mss ? w - (w % mss) : w;
+}
+
+/** synWnd for t, recorded as the window offered. */
 export function synWindow(t: Tcb): number {
-  let w = t.rcvbuf < 65535 ? t.rcvbuf : 65535;
-  const mss = advMss(t);
-  if (w > mss) w -= w % mss;
+  const w = synWnd(t.rcvbuf, advMss(t));
   t.rcv_wnd = w;
   t.rcv_wup = t.rcv_nxt;
   return w;
