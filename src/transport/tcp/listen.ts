@@ -1,7 +1,7 @@
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.ts';
 import { hashTcb, newTcb, setState } from './conn.ts';
 import type { TcpCtx } from './ctx.ts';
-import { armKeepalive, offerOptions, synReceived, syncMss, tcpRcvState } from './input.ts';
+import { TCP_MSS_DEFAULT, armKeepalive, offerOptions, synReceived, syncMss, tcpRcvState } from './input.ts';
 import { TCP, TCPEXT } from './mib.ts';
 import { armRto, sendSyn, synWindow } from './output.ts';
 import { SEG_FREE, SEG_RESET, SEG_SYNCOOKIE, type Seg } from './seg.ts';
@@ -41,7 +41,7 @@ export function listenRcv(ctx: TcpCtx, l: Listener, s: Seg): number {
   if (sys.tcp_syncookies === 2 || ((l.synQueue >= synMax || ctx.table.full) && sys.tcp_syncookies === 1)) {
     // No state: the SYN-ACK's ISN remembers the connection (tcp-rcv builds it over the SYN).
     l.lastOverflow = ctx.now();
-    const peer = s.opts.mss > 0 ? s.opts.mss : 536;
+    const peer = s.opts.mss > 0 ? s.opts.mss : TCP_MSS_DEFAULT;
     const mtuMss = ctx.out.route.mtu - 40;
     ctx.cookieIsn = ctx.cookies.make(s.saddr, s.daddr, s.sport, s.dport, s.seq, SynCookies.index(peer < mtuMss ? peer : mtuMss));
     ctx.cookieMss = mtuMss;
