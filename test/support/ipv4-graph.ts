@@ -131,16 +131,6 @@ export function icmpMsg(type: number, code: number, rest: number, data: Uint8Arr
   return m;
 }
 
-export function pattern(n: number, seed = 1): Uint8Array {
-  const p = new Uint8Array(n);
-  let x = seed;
-  for (let k = 0; k < n; k++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    p[k] = x >>> 24;
-  }
-  return p;
-}
-
 /** Checksum of bytes folds to 0xffff (i.e. it is valid). */
 export function csumOk(bytes: Uint8Array): boolean {
   return csumFold(csumPartial(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length, 0)) === 0xffff;

@@ -10,6 +10,7 @@ import { ETH_HLEN, ETH_P_IP, ethType } from '../../src/wire/ethernet.ts';
 import { buildFrame } from '../../src/wire/frame.ts';
 import { IP_DF, IPPROTO_TCP, IPV4_HLEN, IPV4_ID, ipDaddr, ipFragOff, ipIhl, ipProto, ipSaddr, ipTotLen } from '../../src/wire/ipv4.ts';
 import { TCP_CHECK, TcpOptions, tcpAckSeq, tcpCsumOk, tcpDport, tcpFlags, tcpHdrLen, tcpParseOptions, tcpSeq, tcpSport, tcpWindow } from '../../src/wire/tcp.ts';
+import { pattern } from './rng.ts';
 
 export const PEER_IP = '10.1.0.2';
 export const PEER_MAC = '02:00:00:00:00:99';
@@ -70,16 +71,6 @@ export function tcpFrame(p: MemoryPort, s: SegSpec): Uint8Array {
   });
   if (s.badCsum) f[ETH_HLEN + IPV4_HLEN + TCP_CHECK] ^= 0x55;
   return f;
-}
-
-export function pattern(n: number, seed = 7): Uint8Array {
-  const p = new Uint8Array(n);
-  let x = seed;
-  for (let k = 0; k < n; k++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    p[k] = x >>> 24;
-  }
-  return p;
 }
 
 /** A sent TCP segment, parsed. */

@@ -11,7 +11,8 @@ import { buildFrame } from '../../src/wire/frame.ts';
 import { IPPROTO_UDP, IPV4_HLEN, ipIhl } from '../../src/wire/ipv4.ts';
 import { TCP_ACK, TCP_CHECK, TCP_PSH } from '../../src/wire/tcp.ts';
 import { UDP_CHECK, UDP_HLEN, UDP_LEN } from '../../src/wire/udp.ts';
-import { ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
+import { ip, ipFrame, lab, parseIp } from '../support/ipv4-graph.ts';
+import { pattern } from '../support/rng.ts';
 
 const SRC = '10.1.0.2';
 const DST = '10.2.0.7';

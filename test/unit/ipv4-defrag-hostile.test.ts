@@ -2,7 +2,8 @@
 // queues (ipfrag_max_queues 64) or the memory (ipfrag_high_thresh 256 KiB = 128 frames) full of
 // junk, a datagram whose fragments arrive together still completes: the oldest queues make way.
 import { describe, expect, it } from 'vitest';
-import { icmpMsg, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
+import { icmpMsg, ipFrame, lab, parseIp } from '../support/ipv4-graph.ts';
+import { pattern } from '../support/rng.ts';
 
 /** The two fragments of an ICMP echo request to 10.1.0.1. */
 function echo(id: number, src = '10.1.0.2') {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ETH_P_IP } from '../../src/wire/ethernet.ts';
 import { buildFrame } from '../../src/wire/frame.ts';
-import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern, type IpSpec } from '../support/ipv4-graph.ts';
+import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, type IpSpec } from '../support/ipv4-graph.ts';
+import { pattern } from '../support/rng.ts';
 
 /**
  * Fragments of one ICMP echo request to 10.1.0.1: reassembly succeeds iff exactly one echo reply

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
+import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp } from '../support/ipv4-graph.ts';
+import { pattern } from '../support/rng.ts';
 
 /** The ICMP error in a sent datagram: type, code, the 32-bit rest, and the quoted datagram. */
 function icmpErr(bytes: Uint8Array) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ICMP_HLEN, ICMP_TS_ORIGINATE } from '../../src/wire/icmp.ts';
-import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
+import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp } from '../support/ipv4-graph.ts';
+import { pattern } from '../support/rng.ts';
 
 describe('icmp-rcv: echo', () => {
   for (const size of [0, 56, 1000, 1472]) {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Netfilter } from '../../src/ipv4/netfilter/netfilter.ts';
 import { csumFinish, csumPartial, pseudoHdrSum } from '../../src/wire/checksum.ts';
-import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
+import { csumOk, icmpMsg, ip, ipFrame, lab, parseIp } from '../support/ipv4-graph.ts';
+import { pattern } from '../support/rng.ts';
 
 /** ipFrame's L4 part: a UDP datagram (12 bytes of data unless told) or a TCP segment. */
 const udp = (sport: number, dport: number, payload: Uint8Array = pattern(12)) => ({ udp: { sport, dport }, payload });

@@ -9,7 +9,8 @@ import { memoryUmem } from '../../src/driver/umem.ts';
 import { registerIpv4 } from '../../src/ipv4/index.ts';
 import { Netfilter } from '../../src/ipv4/netfilter/netfilter.ts';
 import { measureNoGc } from '../support/nogc-child.ts';
-import { icmpMsg, ipFrame, pattern } from '../support/ipv4-graph.ts';
+import { icmpMsg, ipFrame } from '../support/ipv4-graph.ts';
+import { pattern } from '../support/rng.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 32_000);
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { PACKET_OTHERHOST } from '../../src/core/batch.ts';
 import { ETH_HLEN } from '../../src/wire/ethernet.ts';
 import { IPV4_CHECK, IPV4_HLEN, IPV4_VIHL, ipIhl, ipSendCheck } from '../../src/wire/ipv4.ts';
-import { icmpMsg, ip, ipFrame, lab, parseIp, pattern } from '../support/ipv4-graph.ts';
+import { icmpMsg, ip, ipFrame, lab, parseIp } from '../support/ipv4-graph.ts';
+import { pattern } from '../support/rng.ts';
 
 const H = ETH_HLEN; // where the lab's frames carry the IPv4 header
 /** Recompute the header checksum after a test broke another field (so that field is what fails). */

@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import type { MemoryPort } from '../../src/driver/memory.ts';
 import { Stack } from '../../src/stack/stack.ts';
 import { parseIPv4 } from '../../src/wire/addr.ts';
-import { pattern } from '../support/transport-tcp.ts';
+import { pattern } from '../support/rng.ts';
 
 interface Wire {
   /** Drop one frame in `lossEvery` (0: none); hold one in `reorderEvery` back behind the next. */

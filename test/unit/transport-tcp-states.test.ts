@@ -1,7 +1,8 @@
 // The TCP state machine's edges with crafted segments (a memory stack, a manual clock).
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TcpSocket } from '../../src/transport/tcp/socket.ts';
-import { ACK, FIN, PSH, RST, SYN, pattern, tcpLab, type Sent, type TcpLab } from '../support/transport-tcp.ts';
+import { ACK, FIN, PSH, RST, SYN, tcpLab, type Sent, type TcpLab } from '../support/transport-tcp.ts';
+import { pattern } from '../support/rng.ts';
 
 let lab: TcpLab;
 afterEach(async () => {
