@@ -14,24 +14,15 @@ import type { TransportSysctl } from './sysctl.ts';
 export class SockMem {
   /** Frames held by all sockets now. */
   held = 0;
-  /** Charges refused because the share was used up. */
-  refused = 0;
 
   constructor(
     private readonly sysctl: TransportSysctl,
     readonly truesize: number,
   ) {}
 
-  get limit(): number {
-    return this.sysctl.sock_frames_max;
-  }
-
-  /** Charge one frame; false (and counted) when sockets hold their whole share already. */
+  /** Charge one frame; false when sockets hold their whole share already (the protocol counts the drop). */
   charge(): boolean {
-    if (this.held >= this.sysctl.sock_frames_max) {
-      this.refused++;
-      return false;
-    }
+    if (this.held >= this.sysctl.sock_frames_max) return false;
     this.held++;
     return true;
   }
