@@ -1,43 +1,29 @@
-import { PACKET_HOST, type Batch } from '../../core/batch.ts';
+import * as batch from '../../core/batch.ts';
+import type { Batch } from '../../core/batch.ts';
 import type { Graph, Stage } from '../../core/graph.ts';
-import { RTCF_BROADCAST, RTCF_MULTICAST } from '../../ipv4/ctx.ts';
+import * as ipCtx from '../../ipv4/ctx.ts';
 import { sendReset } from '../../ipv4/nf-hooks.ts';
-import { IP_DF, IPPROTO_TCP, IPV4_HLEN, ipDaddr, ipIhl, ipSaddr, writeIpv4Header } from '../../wire/ipv4.ts';
-import {
-  TCP_ACK,
-  TCP_FIN,
-  TCP_HLEN,
-  TCP_RST,
-  TCP_SYN,
-  tcpAckSeq,
-  tcpCsumOk,
-  tcpDport,
-  tcpFlags,
-  tcpHdrLen,
-  tcpHdrOk,
-  tcpParseOptions,
-  tcpSeq,
-  tcpSetCsum,
-  tcpSport,
-  tcpWindow,
-  tcpWriteSynOptions,
-  writeTcpHdr,
-} from '../../wire/tcp.ts';
+import * as ipv4 from '../../wire/ipv4.ts';
+import * as tcp from '../../wire/tcp.ts';
 import type { TcpCtx } from './ctx.ts';
 import { tcpRcvState } from './input.ts';
 import { listenRcv } from './listen.ts';
-import { TCP } from './mib.ts';
+import * as mib from './mib.ts';
 import { sendAck, synWnd, xmit } from './output.ts';
-import { SEG_FREE, SEG_HELD, SEG_RELOOKUP, SEG_RESET, SEG_SYNCOOKIE, Seg } from './seg.ts';
+import * as seg from './seg.ts';
+import { Seg } from './seg.ts';
 import { seqAdd } from './seq.ts';
-import { TCP_DELACK_MS } from './tcb.ts';
+import * as tcb from './tcb.ts';
 
-const HOST = PACKET_HOST;
+// Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { PACKET_HOST } = batch;
+const { RTCF_BROADCAST, RTCF_MULTICAST } = ipCtx;
+const { IP_DF, IPPROTO_TCP, IPV4_HLEN, ipDaddr, ipIhl, ipSaddr, writeIpv4Header } = ipv4;
+const { TCP_ACK, TCP_FIN, TCP_HLEN, TCP_RST, TCP_SYN, tcpAckSeq, tcpCsumOk, tcpDport, tcpFlags, tcpHdrLen, tcpHdrOk, tcpParseOptions, tcpSeq, tcpSetCsum, tcpSport, tcpWindow, tcpWriteSynOptions, writeTcpHdr } = tcp;
+const { TCP } = mib;
+const { SEG_FREE, SEG_HELD, SEG_RELOOKUP, SEG_RESET, SEG_SYNCOOKIE } = seg;
+const { TCP_DELACK_MS } = tcb;
 const NOT_UNICAST = RTCF_BROADCAST | RTCF_MULTICAST;
-const TH = TCP_HLEN;
-const SYN = TCP_SYN;
-const FIN = TCP_FIN;
-const RST = TCP_RST;
 
 /**
  * `tcp-rcv` (tcp_v4_rcv): validate (header length, checksum: InErrs, InCsumErrors), find the
@@ -91,7 +77,7 @@ export class TcpRcv implements Stage {
     const o = s.opts;
     for (let j = 0; j < n; j++) {
       const i = v[j];
-      if (b.pkttype[i] !== HOST || (b.aux[i] & NOT_UNICAST) !== 0) {
+      if (b.pkttype[i] !== PACKET_HOST || (b.aux[i] & NOT_UNICAST) !== 0) {
         g.drop(b, i, dr.notHost);
         continue;
       }
@@ -129,7 +115,7 @@ export class TcpRcv implements Stage {
       s.hlen = hlen;
       s.data = p + hlen;
       s.len = segLen - hlen;
-      s.end = seqAdd(s.seq, s.len + ((flags & SYN) !== 0 ? 1 : 0) + ((flags & FIN) !== 0 ? 1 : 0));
+      s.end = seqAdd(s.seq, s.len + ((flags & TCP_SYN) !== 0 ? 1 : 0) + ((flags & TCP_FIN) !== 0 ? 1 : 0));
       tcpParseOptions(u8, dv, p, hlen, o); // resets o, also when there are no options
       let r = this.demux(s);
       if (r === SEG_RELOOKUP) r = this.demux(s);
@@ -156,8 +142,8 @@ export class TcpRcv implements Stage {
     const h = b.addr[i] + b.l3[i];
     const p = h + IPV4_HLEN;
     const mss = ctx.cookieMss;
-    const hlen = TH + tcpWriteSynOptions(dv, p + TH, mss, -1, false, false, 0, 0);
-    writeTcpHdr(dv, p, s.dport, s.sport, ctx.cookieIsn, seqAdd(s.seq, 1), hlen, SYN | TCP_ACK, synWnd(ctx.initialRcvbuf(), mss));
+    const hlen = TCP_HLEN + tcpWriteSynOptions(dv, p + TCP_HLEN, mss, -1, false, false, 0, 0);
+    writeTcpHdr(dv, p, s.dport, s.sport, ctx.cookieIsn, seqAdd(s.seq, 1), hlen, TCP_SYN | TCP_ACK, synWnd(ctx.initialRcvbuf(), mss));
     tcpSetCsum(dv, p, hlen, hlen, s.daddr, s.saddr, 0);
     const ip = ctx.ipv4.ctx;
     writeIpv4Header(dv, h, 0, IPV4_HLEN + hlen, ip.nextIdent(), IP_DF, ip.sysctl.ip_default_ttl, IPPROTO_TCP, s.daddr, s.saddr);
@@ -178,7 +164,7 @@ export class TcpRcv implements Stage {
     }
     const l = table.listener(s.daddr, s.dport);
     if (l !== null) return listenRcv(ctx, l, s);
-    return (s.flags & RST) !== 0 ? ctx.drops.noSocket : SEG_RESET;
+    return (s.flags & TCP_RST) !== 0 ? ctx.drops.noSocket : SEG_RESET;
   }
 
   /**
