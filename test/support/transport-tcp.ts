@@ -1,26 +1,16 @@
 // A stack on memory ports for the TCP unit tests: crafted segments from a peer (10.1.0.2) in,
 // sent segments out, parsed; a manual clock drives the timer wheel and TCP (no JS timers).
-import { parseConfig } from '../../src/config/load.ts';
 import { TimerWheel } from '../../src/core/timer-wheel.ts';
 import type { MemoryPort } from '../../src/driver/memory.ts';
-import { Stack } from '../../src/stack/stack.ts';
 import type { TcpSysctl } from '../../src/transport/tcp/sysctl.ts';
-import { parseIPv4, parseMac } from '../../src/wire/addr.ts';
 import { ETH_HLEN, ETH_P_IP, ethType } from '../../src/wire/ethernet.ts';
 import { buildFrame } from '../../src/wire/frame.ts';
 import { IP_DF, IPPROTO_TCP, IPV4_HLEN, IPV4_ID, ipDaddr, ipFragOff, ipIhl, ipProto, ipSaddr, ipTotLen } from '../../src/wire/ipv4.ts';
-import { TCP_CHECK, TcpOptions, tcpAckSeq, tcpCsumOk, tcpDport, tcpFlags, tcpHdrLen, tcpParseOptions, tcpSeq, tcpSport, tcpWindow } from '../../src/wire/tcp.ts';
+import { TCP_ACK, TCP_CHECK, TcpOptions, tcpAckSeq, tcpCsumOk, tcpDport, tcpFlags, tcpHdrLen, tcpParseOptions, tcpSeq, tcpSport, tcpWindow } from '../../src/wire/tcp.ts';
+import { ME, memoryStack, PEER_IP, PEER_MAC, type MemoryStack } from './memory-stack.ts';
 import { pattern } from './rng.ts';
 
-export const PEER_IP = '10.1.0.2';
-export const PEER_MAC = '02:00:00:00:00:99';
-export const ME = '10.1.0.1';
-
-export const FIN = 0x01;
-export const SYN = 0x02;
-export const RST = 0x04;
-export const PSH = 0x08;
-export const ACK = 0x10;
+export { TCP_ACK as ACK, TCP_FIN as FIN, TCP_PSH as PSH, TCP_RST as RST, TCP_SYN as SYN } from '../../src/wire/tcp.ts';
 
 export interface SegSpec {
   sport?: number;
@@ -57,7 +47,7 @@ export function tcpFrame(p: MemoryPort, s: SegSpec): Uint8Array {
       dport: s.dport ?? 80,
       seq: s.seq ?? 1000,
       ack: s.ack ?? 0,
-      flags: s.flags ?? ACK,
+      flags: s.flags ?? TCP_ACK,
       window: s.win ?? 65535,
       mss: s.mss,
       wscale: s.wscale,
@@ -122,13 +112,9 @@ export function parseTcp(f: Uint8Array): Sent | null {
   };
 }
 
-export interface TcpLab {
-  s: Stack;
-  p0: MemoryPort;
+export interface TcpLab extends MemoryStack {
   clock: Float64Array;
   wheel: TimerWheel;
-  /** Inject segments on p0, poll, let notifications and the ring run. */
-  rx(...frames: Uint8Array[]): Promise<void>;
   /** TCP segments p0 sent since the last call. */
   tx(): Promise<Sent[]>;
   /** Move the clock on by ms and fire what is due. */
@@ -137,36 +123,24 @@ export interface TcpLab {
   mib(name: string): number;
   ext(name: string): number;
   drops(name: string): number;
-  settle(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export async function tcpLab(o: { sysctl?: Partial<TcpSysctl>; extra?: string } = {}): Promise<TcpLab> {
-  const cfg = parseConfig(`
+  const clock = new Float64Array([1_000_000]);
+  const wheel = new TimerWheel({ now: () => clock[0], wake: false });
+  const m = await memoryStack(
+    `
 name: t1
 ports:
   - {name: p0, dev: mem0, mode: memory, addresses: [10.1.0.1/24]}
-${o.extra ?? ''}`);
-  const clock = new Float64Array([1_000_000]);
-  const wheel = new TimerWheel({ now: () => clock[0], wake: false });
-  const s = await Stack.fromConfig(cfg, { control: null, timers: wheel, tcp: { clock, sysctl: o.sysctl } });
-  await s.start();
-  const p0 = s.port('p0') as MemoryPort;
-  s.l2.neigh.addPermanent(0, parseIPv4(PEER_IP), parseMac(PEER_MAC));
-  const settle = async () => {
-    for (let k = 0; k < 3; k++) await new Promise((r) => setImmediate(r));
-  };
-  const lab: TcpLab = {
-    s,
-    p0,
+${o.extra ?? ''}`,
+    { timers: wheel, tcp: { clock, sysctl: o.sysctl } },
+  );
+  const { s, p0, settle } = m;
+  return {
+    ...m,
     clock,
     wheel,
-    settle,
-    async rx(...frames) {
-      for (const f of frames) if (!p0.inject(f)) throw new Error('memory port RX ring full');
-      while (p0.pending() > 0) s.napi.kick();
-      await settle();
-    },
     async tx() {
       await settle();
       return p0
@@ -183,10 +157,5 @@ ${o.extra ?? ''}`);
     mib: (n) => s.tcp.ctx.mib.tcp.get(n),
     ext: (n) => s.tcp.ctx.mib.ext.get(n),
     drops: (n) => s.graph.drops.get(n),
-    async stop() {
-      const acct = await s.stop();
-      if (acct.lost !== 0 || acct.free !== acct.total) throw new Error(`frames not accounted for at stop: ${JSON.stringify(acct)}`);
-    },
   };
-  return lab;
 }
