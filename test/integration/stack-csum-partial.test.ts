@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
 import { listening, peerProcess } from '../support/kernel-peer.ts';
+import { expectStopped } from '../support/lab-stack.ts';
 import { Lab, ip, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -44,11 +45,6 @@ async function router(csum?: 'on' | 'off', log?: (line: string) => void): Promis
     throw e;
   }
   return s;
-}
-
-async function stop(s: Stack): Promise<void> {
-  const acct = await s.stop();
-  expect(acct.lost).toBe(0);
 }
 
 /** `Udp:` counters of a namespace's /proc/net/snmp (InDatagrams, InCsumErrors...). */
@@ -130,7 +126,7 @@ describe('veth hosts with tx checksumming on, through softnet', () => {
       expect(warn.filter((m) => m.includes('sncsum-a1'))).toHaveLength(1);
       expect(warn.some((m) => m.includes('sncsum-b1'))).toBe(true);
     } finally {
-      await stop(s);
+      await expectStopped(s);
     }
   });
 
@@ -159,7 +155,7 @@ describe('veth hosts with tx checksumming on, through softnet', () => {
     } finally {
       rx.stop();
       sink.stop();
-      await stop(s);
+      await expectStopped(s);
     }
   });
 
@@ -180,7 +176,7 @@ describe('veth hosts with tx checksumming on, through softnet', () => {
       expect(s.stats().ports.p0.csum_partial_completed).toBeUndefined();
     } finally {
       rx.stop();
-      await stop(s);
+      await expectStopped(s);
     }
   });
 });
