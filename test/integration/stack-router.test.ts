@@ -9,7 +9,7 @@ import { buildFrame, type FrameSpec, type Ipv4Spec } from '../../src/wire/frame.
 import { ICMP_ECHO } from '../../src/wire/icmp.ts';
 import { IPV4_CHECK, IPV4_VIHL } from '../../src/wire/ipv4.ts';
 import { patched } from '../support/frames.ts';
-import { inject, listening, peerProcess, expectReplies, pingSummary, tcpdump, type PeerProcess } from '../support/kernel-peer.ts';
+import { inject, listening, peerProcess, expectReplies, pingSummary, tcpdump, udpProbe, type PeerProcess } from '../support/kernel-peer.ts';
 import { freshLab, labTeardown } from '../support/lab-stack.ts';
 import { dropsSince } from '../support/stats.ts';
 import { waitFor } from '../support/wait.ts';
@@ -79,19 +79,6 @@ async function blocked(from: string, to: string, dst: string, port: number, drop
   }
 }
 
-const UDP_PROBE = `
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(20)  # a deadline only: REJECT answers at once
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.send(b'probe')
-try:
-    s.recv(100); print('data')
-except ConnectionRefusedError: print('port-unreachable')
-except socket.timeout: print('timeout')
-except OSError as e: print('error', e.errno)
-`;
-
 // A UDP flood that runs until it is stopped (SIGTERM), then prints how many datagrams it sent.
 // Paced at <= 5000/s in bursts of 10 and never catching up after a stall, so a loaded machine
 // slows it rather than bunching it into bursts the rings cannot hold.
@@ -122,10 +109,6 @@ function startFlood(ns: string, dst: string): { stop: () => Promise<number> } {
       return Number(p.out().trim());
     },
   };
-}
-
-async function udpProbe(ns: string, dst: string, port: number): Promise<string> {
-  return (await nsExec(ns, ['python3', '-c', UDP_PROBE, dst, String(port)])).stdout.trim();
 }
 
 describe('softnet forwards between two kernel hosts (xdp-drv)', () => {

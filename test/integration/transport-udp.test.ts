@@ -7,7 +7,7 @@ import type { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
 import { UdpViews } from '../../src/transport/index.ts';
 import { softnet } from '../support/cli.ts';
-import { listening, peerProcess, udpBlast } from '../support/kernel-peer.ts';
+import { listening, peerProcess, udpBlast, udpProbe } from '../support/kernel-peer.ts';
 import { labTeardown, labWithStack } from '../support/lab-stack.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -31,19 +31,6 @@ s.bind(('0.0.0.0', int(sys.argv[1])))
 while True:
     d, a = s.recvfrom(70000)
     print(len(d), sum(d) & 0xffffffff, a[0], a[1], d[:16].hex(), flush=True)
-`;
-
-// A connected kernel UDP socket: send, then recv; ICMP port unreachable makes recv fail.
-const PROBE = `
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(20)  # a deadline only: the error comes at once
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.send(b'probe')
-try:
-    s.recv(100); print('data')
-except ConnectionRefusedError: print('refused')
-except socket.timeout: print('timeout')
 `;
 
 beforeAll(async () => {
@@ -99,8 +86,7 @@ describe('UDP with a kernel peer', () => {
     // and a connected python socket (recv raises ConnectionRefusedError) say what happened.
     await nsExec(A, ['nc', '-u', '-W', '1', '-w', '20', '10.1.0.1', '4242'], { input: 'anyone?\n', timeoutMs: 30_000 });
     await waitFor('the kernel to count the port unreachable', async () => (await inDestUnreachs(A)) > before);
-    const probe = await nsExec(A, ['python3', '-c', PROBE, '10.1.0.1', '4243'], { check: true });
-    expect(probe.stdout.trim()).toBe('refused');
+    expect(await udpProbe(A, '10.1.0.1', 4243)).toBe('port-unreachable');
     expect(await inDestUnreachs(A)).toBe(before + 2);
     expect(stack.stats().mib.Udp.NoPorts - noPorts0).toBe(2);
     expect(stack.stats().mib.Icmp.OutDestUnreachs).toBeGreaterThanOrEqual(2);

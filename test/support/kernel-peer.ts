@@ -56,6 +56,28 @@ export async function inject(ns: string, dev: string, frames: Uint8Array[]): Pro
   return Number(r.stdout.trim());
 }
 
+const UDP_PROBE = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(20)  # a deadline only: an ICMP error comes at once
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b'probe')
+try:
+    s.recv(100); print('data')
+except ConnectionRefusedError: print('port-unreachable')
+except socket.timeout: print('timeout')
+except OSError as e: print('error', e.errno)
+`;
+
+/**
+ * One datagram to dst:port from a connected kernel UDP socket in ns, then a receive: 'data', or
+ * 'port-unreachable' (an ICMP port unreachable made recv fail with ECONNREFUSED), 'error ERRNO'
+ * for another ICMP error, 'timeout'.
+ */
+export async function udpProbe(ns: string, dst: string, port: number): Promise<string> {
+  return (await nsExec(ns, ['python3', '-c', UDP_PROBE, dst, String(port)], { check: true })).stdout.trim();
+}
+
 /** Parse `ping` summary: transmitted, received, loss %. */
 export function pingSummary(out: string): { tx: number; rx: number; dup: number; loss: number } {
   const m = /(\d+) packets transmitted, (\d+) received(?:, \+(\d+) duplicates)?.*?([\d.]+)% packet loss/.exec(out);
