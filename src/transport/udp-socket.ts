@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { RTN_BROADCAST } from '../ipv4/fib/types.ts';
 import { formatIPv4, tryParseIPv4 } from '../wire/addr.ts';
+import { sysError } from './errors.ts';
 import type { SockInfo } from './types.ts';
 import { UDP } from './udp-mib.ts';
 import { UdpQueue } from './udp-queue.ts';
@@ -64,14 +65,6 @@ export class UdpViews {
   payload(k: number): Uint8Array {
     return this.u8.subarray(this.addr[k], this.addr[k] + this.len[k]);
   }
-}
-
-/** An Error with a code, as node's system errors carry (err.code === 'EADDRINUSE'). */
-export function sockError(code: string, syscall: string, detail = ''): Error & { code: string; syscall: string } {
-  const e = new Error(`${syscall} ${code}${detail ? ' ' + detail : ''}`) as Error & { code: string; syscall: string };
-  e.code = code;
-  e.syscall = syscall;
-  return e;
 }
 
 /** The kernel's floor for SO_RCVBUF (SOCK_MIN_RCVBUF). */
@@ -159,10 +152,10 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
       else addr = address;
     }
     this.alive('bind');
-    if (this.bound) throw sockError('EINVAL', 'bind', '(already bound)');
+    if (this.bound) throw sysError('EINVAL', 'bind', undefined, undefined, 'already bound');
     const port16 = checkPort(p ?? 0, 'bind');
     const la = addr === undefined ? 0 : parseAddr(addr, 'bind');
-    if (la !== 0 && !this.bindable(la)) throw sockError('EADDRNOTAVAIL', 'bind', `${addr}:${port16}`);
+    if (la !== 0 && !this.bindable(la)) throw sysError('EADDRNOTAVAIL', 'bind', addr, port16);
     this.hashAt(port16, la, 'bind');
     this.addrLocked = la !== 0;
     this.portLocked = port16 !== 0;
@@ -182,15 +175,15 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
       address = undefined;
     }
     this.alive('connect');
-    if (this.connected) throw sockError('EISCONN', 'connect');
+    if (this.connected) throw sysError('EISCONN', 'connect');
     const rport = checkPort(port, 'connect');
-    if (rport === 0) throw sockError('EINVAL', 'connect', '(port 0)');
+    if (rport === 0) throw sysError('EINVAL', 'connect', undefined, undefined, 'port 0');
     const ra = parseAddr(address ?? '127.0.0.1', 'connect');
     const t = this.st.table;
     const err = this.st.out.routeOutput(ra, t.laddr[this.id]);
-    if (err !== null) throw sockError(err, 'connect', `${formatIPv4(ra)}:${rport}`);
+    if (err !== null) throw sysError(err, 'connect', formatIPv4(ra), rport);
     const r = this.st.out.route;
-    if (r.broadcast && !this.bcast) throw sockError('EACCES', 'connect', `${formatIPv4(ra)}:${rport} (broadcast without setBroadcast(true))`);
+    if (r.broadcast && !this.bcast) throw sysError('EACCES', 'connect', formatIPv4(ra), rport, 'broadcast without setBroadcast(true)');
     if (!this.bound) this.hashAt(0, 0, 'connect');
     // ip4_datagram_connect: an unbound address becomes the route's source.
     if (t.laddr[this.id] === 0) t.laddr[this.id] = r.saddr;
@@ -236,7 +229,7 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   /** SO_RCVBUF: min(size, rmem_max) doubled (as the kernel does), at least 2304; read back doubled. */
   setRecvBufferSize(size: number): void {
     this.alive('setsockopt');
-    if (!Number.isInteger(size) || size < 0) throw sockError('EINVAL', 'setsockopt', `(SO_RCVBUF ${size})`);
+    if (!Number.isInteger(size) || size < 0) throw sysError('EINVAL', 'setsockopt', undefined, undefined, `SO_RCVBUF ${size}`);
     const v = Math.min(size, this.st.sysctl.rmem_max);
     this.rcvbuf = Math.max(v * 2, SOCK_MIN_RCVBUF);
     this.q.grow(this.queueSlots());
@@ -249,7 +242,7 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   /** SO_SNDBUF (kept for getSendBufferSize; UDP's send side is bounded by the ip-local-out ring). */
   setSendBufferSize(size: number): void {
     this.alive('setsockopt');
-    if (!Number.isInteger(size) || size < 0) throw sockError('EINVAL', 'setsockopt', `(SO_SNDBUF ${size})`);
+    if (!Number.isInteger(size) || size < 0) throw sysError('EINVAL', 'setsockopt', undefined, undefined, `SO_SNDBUF ${size}`);
     this.sndbuf = Math.max(Math.min(size, this.st.sysctl.wmem_max) * 2, SOCK_MIN_SNDBUF);
   }
 
@@ -264,14 +257,14 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
 
   /** IP_TTL of sent datagrams (1..255). */
   setTTL(ttl: number): number {
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw sockError('EINVAL', 'setsockopt', `(IP_TTL ${ttl})`);
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw sysError('EINVAL', 'setsockopt', undefined, undefined, `IP_TTL ${ttl}`);
     this.ttl = ttl;
     return ttl;
   }
 
   /** IP_TOS of sent datagrams. */
   setTOS(tos: number): void {
-    if (!Number.isInteger(tos) || tos < 0 || tos > 255) throw sockError('EINVAL', 'setsockopt', `(IP_TOS ${tos})`);
+    if (!Number.isInteger(tos) || tos < 0 || tos > 255) throw sysError('EINVAL', 'setsockopt', undefined, undefined, `IP_TOS ${tos}`);
     this.tos = tos;
   }
 
@@ -320,7 +313,7 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   sendBatch(msgs: ReadonlyArray<Uint8Array>, port?: number, address?: string): number {
     this.alive('sendmmsg');
     for (let k = 0; k < msgs.length; k++) {
-      if (msgs[k].length > UDP_MAX_PAYLOAD) throw sockError('EMSGSIZE', 'sendmmsg', `(message ${k}: ${msgs[k].length} bytes)`);
+      if (msgs[k].length > UDP_MAX_PAYLOAD) throw sysError('EMSGSIZE', 'sendmmsg', undefined, undefined, `message ${k}: ${msgs[k].length} bytes`);
     }
     const err = this.prepare(port, address, 'sendmmsg');
     if (err !== null) throw err;
@@ -344,18 +337,18 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
     let da: number;
     let dp: number;
     if (this.connected) {
-      if ((port !== undefined && port !== null) || (address !== undefined && address !== null)) throw sockError('EISCONN', syscall);
+      if ((port !== undefined && port !== null) || (address !== undefined && address !== null)) throw sysError('EISCONN', syscall);
       da = t.raddr[this.id];
       dp = t.rport[this.id];
     } else {
-      if (port === undefined || port === null) throw sockError('EDESTADDRREQ', syscall, '(no port, socket not connected)');
+      if (port === undefined || port === null) throw sysError('EDESTADDRREQ', syscall, undefined, undefined, 'no port, socket not connected');
       dp = checkPort(port, syscall);
-      if (dp === 0) throw sockError('EINVAL', syscall, '(port 0)');
+      if (dp === 0) throw sysError('EINVAL', syscall, undefined, undefined, 'port 0');
       da = parseAddr(address === undefined || address === null ? '127.0.0.1' : String(address), syscall);
     }
     const e = this.st.out.routeOutput(da, t.laddr[this.id]);
-    if (e !== null) return sockError(e, syscall, `${formatIPv4(da)}:${dp}`);
-    if (this.st.out.route.broadcast && !this.bcast) return sockError('EACCES', syscall, `${formatIPv4(da)}:${dp} (broadcast without setBroadcast(true))`);
+    if (e !== null) return sysError(e, syscall, formatIPv4(da), dp);
+    if (this.st.out.route.broadcast && !this.bcast) return sysError('EACCES', syscall, formatIPv4(da), dp, 'broadcast without setBroadcast(true)');
     if (!this.bound) this.hashAt(0, 0, syscall);
     this.dport = dp;
     return null;
@@ -363,12 +356,12 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
 
   private sendOne(buf: Uint8Array, port: unknown, address: unknown): Error | null {
     this.alive('send');
-    if (buf.length > UDP_MAX_PAYLOAD) return sockError('EMSGSIZE', 'send', `(${buf.length} bytes)`);
+    if (buf.length > UDP_MAX_PAYLOAD) return sysError('EMSGSIZE', 'send', undefined, undefined, `${buf.length} bytes`);
     const err = this.prepare(port, address, 'send');
     if (err !== null) return err;
     const t = this.st.table;
     const code = udpSendmsg(this.st, this.st.out.route, t.lport[this.id], this.dport, this.ttl, this.tos, buf, 0, buf.length);
-    return code === null ? null : sockError(code, 'send', `${formatIPv4(this.st.out.route.daddr)}:${this.dport}`);
+    return code === null ? null : sysError(code, 'send', formatIPv4(this.st.out.route.daddr), this.dport);
   }
 
   // ---- receiving -----------------------------------------------------------------------------
@@ -516,7 +509,7 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   // ---- internals -----------------------------------------------------------------------------
 
   private alive(syscall: string): void {
-    if (this.closed) throw sockError('EBADF', syscall, '(socket closed)');
+    if (this.closed) throw sysError('EBADF', syscall, undefined, undefined, 'socket closed');
   }
 
   /** Entries the queue needs: what SO_RCVBUF admits (one may cross it) plus one. */
@@ -542,8 +535,8 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
     if (port === 0) {
       const [lo, hi] = st.sysctl.ip_local_port_range;
       port = t.ephemeral(id, lo, hi, la, f, t.dev[id]);
-      if (port < 0) throw sockError('EAGAIN', syscall, '(no free ephemeral port in ip_local_port_range)');
-    } else if (t.inUse(id, port, la, f, t.dev[id])) throw sockError('EADDRINUSE', syscall, `${formatIPv4(la)}:${port}`);
+      if (port < 0) throw sysError('EAGAIN', syscall, undefined, undefined, 'no free ephemeral port in ip_local_port_range');
+    } else if (t.inUse(id, port, la, f, t.dev[id])) throw sysError('EADDRINUSE', syscall, formatIPv4(la), port);
     t.lport[id] = port;
     t.laddr[id] = la;
     t.hash(id);
@@ -552,13 +545,13 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
 
 function checkPort(p: unknown, syscall: string): number {
   const n = typeof p === 'string' && /^\d+$/.test(p) ? Number(p) : p;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) throw sockError('EINVAL', syscall, `(port ${String(p)} is not 0..65535)`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) throw sysError('EINVAL', syscall, undefined, undefined, `port ${String(p)} is not 0..65535`);
   return n;
 }
 
 function parseAddr(s: string, syscall: string): number {
   const a = tryParseIPv4(s);
-  if (a === null) throw sockError('EINVAL', syscall, `(${JSON.stringify(s)} is not an IPv4 address)`);
+  if (a === null) throw sysError('EINVAL', syscall, undefined, undefined, `${JSON.stringify(s)} is not an IPv4 address`);
   return a >>> 0;
 }
 

@@ -7,7 +7,7 @@ import type { SockMem } from '../sock-mem.ts';
 import type { TransportSysctl } from '../sysctl.ts';
 import type { SockInfo, TransportProto } from '../types.ts';
 import { TcpCtx, type TcpCtxOptions } from './ctx.ts';
-import { sysError } from './errors.ts';
+import { sysError } from '../errors.ts';
 import { tcpInfo, tcpSockets, type TcpInfo } from './info.ts';
 import { sendActiveReset } from './output.ts';
 import { TcpServer, type TcpServerOptions } from './server.ts';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { formatIPv4, parseIPv4 } from '../../wire/addr.ts';
 import type { TcpCtx } from './ctx.ts';
-import { sysError } from './errors.ts';
+import { sysError } from '../errors.ts';
 import { TcpSocket } from './socket.ts';
 import type { Listener, ListenUser } from './table.ts';
 import { TCP_CLOSE, WAKE_CLOSED, WAKE_ERROR, type Tcb } from './tcb.ts';

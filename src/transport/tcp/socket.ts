@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import { formatIPv4 } from '../../wire/addr.ts';
 import type { TcpCtx } from './ctx.ts';
-import { sysError } from './errors.ts';
+import { sysError } from '../errors.ts';
 import { tcpAfterRead, tcpClose, tcpSend, tcpSetKeepalive, tcpShutdown } from './user.ts';
 import { TCP_CLOSE, TCP_TIME_WAIT, WAKE_CLOSED, WAKE_CONNECT, WAKE_DATA, WAKE_EOF, WAKE_ERROR, WAKE_WRITABLE, type Tcb, type TcbUser } from './tcb.ts';
 
