@@ -7,5 +7,6 @@ export * from './frame.ts';
 export * from './icmp.ts';
 export * from './ipv4.ts';
 export * from './ipv4-options.ts';
+export * from './nat.ts';
 export * from './tcp.ts';
 export * from './udp.ts';
