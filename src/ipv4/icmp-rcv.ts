@@ -29,7 +29,7 @@ const {
   NR_ICMP_TYPES,
   writeIcmpHeader,
 } = icmp;
-const { IPPROTO_ICMP, IPV4_DADDR, IPV4_HLEN, IPV4_SADDR, IPV4_TOS, writeIpv4Header } = ipv4;
+const { IPPROTO_ICMP, IPV4_DADDR, IPV4_HLEN, IPV4_SADDR, IPV4_TOS, ipIhl, ipProto, writeIpv4Header } = ipv4;
 
 /** ICMP types -> Icmp In* counter id (-1 = counted in InMsgs only). */
 const IN_COUNTER = new Int16Array(NR_ICMP_TYPES + 1).fill(-1);
@@ -43,12 +43,30 @@ IN_COUNTER[ICMP_PARAMETERPROB] = ICMP.InParmProbs;
 IN_COUNTER[ICMP_TIMESTAMP] = ICMP.InTimestamps;
 IN_COUNTER[ICMP_TIMESTAMPREPLY] = ICMP.InTimestampReps;
 
+/** The error types icmp_rcv hands to icmp_unreach (and so to the quoted protocol's err_handler). */
+const UNREACH = new Uint8Array(NR_ICMP_TYPES + 1);
+UNREACH[ICMP_DEST_UNREACH] = 1;
+UNREACH[ICMP_SOURCE_QUENCH] = 1;
+UNREACH[ICMP_TIME_EXCEEDED] = 1;
+UNREACH[ICMP_PARAMETERPROB] = 1;
+
+/**
+ * inet_protos[proto]->err_handler: an ICMP error quoting a packet of that protocol (one we sent).
+ * q: the quoted IP header's address; qlen: bytes from there, at least its header plus the 8 bytes
+ * of transport header RFC 792 promises; info: the ICMP header's second word (a parameter problem's
+ * pointer); dif: the receiving device. Returns false when no socket is concerned (Icmp InErrors,
+ * as __udp4_lib_err counts). Runs inside the dispatch: it must not throw or allocate per call.
+ */
+export type IcmpErrHandler = (q: number, qlen: number, type: number, code: number, info: number, dif: number) => boolean;
+
 /**
  * `icmp-rcv`: icmp_rcv. Checksum over the whole message (drop InCsumErrors), then echo request ->
  * echo reply built in place: the IP header is rewritten (addresses swapped, fresh id and TTL,
  * options dropped as Linux's reply carries none) and the ICMP checksum patched with RFC 1624 for
- * the type change, so the payload is never summed twice. Replies go to `ip-output`. Other types
- * are counted and consumed (no ICMP sockets yet).
+ * the type change, so the payload is never summed twice. Replies go to `ip-output`. Errors
+ * (unreachable, time exceeded, parameter problem, source quench) to a unicast address go to the
+ * err_handler of the quoted packet's protocol (icmp_unreach; UDP's reports ECONNREFUSED...);
+ * then they, and the other types, are counted and consumed (no ICMP sockets yet).
  */
 export class IcmpRcv implements Stage {
   readonly name = 'icmp-rcv';
@@ -57,8 +75,14 @@ export class IcmpRcv implements Stage {
   private rErr = 0;
   private rCsum = 0;
   private rIgnored = 0;
+  private readonly errHandlers: Array<IcmpErrHandler | null> = new Array<IcmpErrHandler | null>(256).fill(null);
 
   constructor(private readonly ctx: Ipv4Ctx) {}
+
+  /** inet_add_protocol's err_handler: ICMP errors quoting IP protocol `proto` go to fn (null: none). */
+  setErrHandler(proto: number, fn: IcmpErrHandler | null): void {
+    this.errHandlers[proto & 0xff] = fn;
+  }
 
   init(g: Graph): void {
     this.g = g;
@@ -105,7 +129,9 @@ export class IcmpRcv implements Stage {
           g.enqueue(this.sOutput, i);
           continue;
         }
-        // Errors and replies would go to sockets; none listen yet. Consumed, not dropped.
+        // RFC 1122 3.2.2: errors about broadcasts are not passed on (icmp_rcv accepts none).
+        if (UNREACH[type] !== 0 && (b.aux[i] & (RTCF_BROADCAST | RTCF_MULTICAST)) === 0) this.unreach(b, i, t, len, type);
+        // Replies would go to ICMP sockets; there are none. Consumed, not dropped.
         pool.free(a);
         continue;
       }
@@ -121,6 +147,24 @@ export class IcmpRcv implements Stage {
       this.echoReply(b, i, t, len);
       g.enqueue(this.sOutput, i);
     }
+  }
+
+  /**
+   * icmp_unreach + icmp_socket_deliver: the quoted IP header must be whole (ihl >= 5) with 8 bytes
+   * of transport header after it, else InErrors; then the quoted protocol's err_handler.
+   */
+  private unreach(b: Batch, i: number, t: number, len: number, type: number): void {
+    const u8 = this.ctx.u8;
+    const q = t + ICMP_HLEN;
+    const qlen = len - ICMP_HLEN;
+    const m = this.ctx.mib.icmp.v;
+    const ihl = qlen < IPV4_HLEN ? 0 : ipIhl(u8, q);
+    if (ihl < IPV4_HLEN || qlen < ihl + 8) {
+      m[ICMP.InErrors]++;
+      return;
+    }
+    const fn = this.errHandlers[ipProto(u8, q)];
+    if (fn !== null && !fn(q, qlen, type, icmpCode(u8, t), this.ctx.dv.getUint32(t + ICMP_UN), b.iif[i])) m[ICMP.InErrors]++;
   }
 
   /**

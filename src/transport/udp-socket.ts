@@ -87,6 +87,7 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   rcvbuf: number;
   sndbuf: number;
   drops = 0;
+  soErr = '';
   ready = 0;
   inline = 0;
   private closed = false;
@@ -99,7 +100,8 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   private tos = 0;
   /** Destination port of the send being prepared (prepare() sets it with the route). */
   private dport = 0;
-  private readonly waiters: Array<(r: IteratorResult<Datagram>) => void> = [];
+  /** Pending for-await next() calls: resolved with a datagram, or rejected with an ICMP error. */
+  private readonly waiters: Array<{ resolve: (r: IteratorResult<Datagram>) => void; reject: (e: Error) => void }> = [];
 
   constructor(
     private readonly st: UdpState,
@@ -437,9 +439,19 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
     if (!this.closed && this.q.queued > 0) this.emit('readable');
   }
 
-  /** sk_data_ready for the others, on a microtask after the dispatch: iterators, then 'message'. */
+  /**
+   * sk_data_ready (and sk_error_report) for the others, on a microtask after the dispatch: a
+   * pending error first, then iterators, then 'message'.
+   */
   dataReady(): void {
-    while (!this.closed && this.waiters.length > 0 && this.q.queued > 0) this.waiters.shift()!({ value: this.recv()!, done: false });
+    if (!this.closed && this.soErr !== '') {
+      const e = this.takeError();
+      // The for-await loop waiting throws it; else 'error', as node:dgram's failed recvmsg (no listener: uncaught, as there).
+      const w = this.waiters.shift();
+      if (w !== undefined) w.reject(e);
+      else this.emit('error', e);
+    }
+    while (!this.closed && this.waiters.length > 0 && this.q.queued > 0) this.waiters.shift()!.resolve({ value: this.recv()!, done: false });
     while (!this.closed && this.q.queued > 0 && this.listenerCount('message') > 0) {
       const d = this.recv()!;
       this.emit('message', d.msg, d.rinfo);
@@ -452,10 +464,11 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   [Symbol.asyncIterator](): AsyncIterator<Datagram> {
     return {
       next: () => {
+        if (!this.closed && this.soErr !== '') return Promise.reject(this.takeError());
         const d = this.closed ? null : this.recv();
         if (d !== null) return Promise.resolve({ value: d, done: false });
         if (this.closed) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => this.waiters.push(resolve));
+        return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
       },
       return: () => {
         this.close();
@@ -479,7 +492,7 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
     this.release();
     st.table.release(this.id);
     st.remove(this);
-    for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
+    for (const w of this.waiters.splice(0)) w.resolve({ value: undefined, done: true });
     if (cb) this.once('close', cb);
     process.nextTick(() => this.emit('close'));
     return this;
@@ -507,6 +520,13 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /** sock_error: the pending error as node's recvmsg failure, cleared. */
+  private takeError(): Error {
+    const e = sysError(this.soErr, 'recvmsg');
+    this.soErr = '';
+    return e;
+  }
 
   private alive(syscall: string): void {
     if (this.closed) throw sysError('EBADF', syscall, undefined, undefined, 'socket closed');

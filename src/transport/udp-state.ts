@@ -16,6 +16,8 @@ export interface UdpSock {
   rcvbuf: number;
   /** Datagrams this socket dropped (SO_RXQ_OVFL). */
   drops: number;
+  /** sk_err: a pending error's errno name ('' none), set by an ICMP error (udp-err.ts). */
+  soErr: string;
   /** 1 while on the ready list (a notification is pending). */
   ready: number;
   /** 1 when a batch reader ('readable' listener) is told at the end of the dispatch itself. */

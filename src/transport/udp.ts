@@ -4,6 +4,8 @@ import type { LocalOut } from './local-out.ts';
 import type { SockMem } from './sock-mem.ts';
 import type { TransportSysctl } from './sysctl.ts';
 import type { SockInfo, TransportProto } from './types.ts';
+import { IPPROTO_UDP } from '../wire/ipv4.ts';
+import { udpErrHandler } from './udp-err.ts';
 import { UdpRcv } from './udp-rcv.ts';
 import { UdpSocket, type RemoteInfo, type UdpSocketOptions } from './udp-socket.ts';
 import { UdpState } from './udp-state.ts';
@@ -60,9 +62,13 @@ export class Udp implements TransportProto {
   }
 }
 
-/** Add `udp-rcv` to the graph (ip-local-deliver delivers IP protocol 17 to it by name). */
+/**
+ * Add `udp-rcv` to the graph (ip-local-deliver delivers IP protocol 17 to it by name) and UDP's
+ * ICMP error handler to icmp-rcv.
+ */
 export function registerUdp(g: Graph, ipv4: Ipv4, sysctl: TransportSysctl, mem: SockMem, out: LocalOut): Udp {
   const u = new Udp(ipv4, sysctl, mem, out);
   g.add(u.rcv);
+  ipv4.icmpRcv.setErrHandler(IPPROTO_UDP, udpErrHandler(u.st));
   return u;
 }
