@@ -1,6 +1,5 @@
-// What the lab scripts (lab-rxdrop.ts, lab-udp.ts) share: one run of a receiver against the
-// generator, counted from their end-of-run JSON lines; the repetitions, systems rotated; the
-// result file. (The suite measures differently: per-second rates in a window, src/bench/labrun.ts.)
+// What lab-rxdrop.ts runs on: one run of a receiver against the generator, counted from their
+// end-of-run JSON lines; the repetitions, systems rotated; the result file. (The suite measures differently: per-second rates in a window, src/bench/labrun.ts.)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultResultsDir, packageRoot } from '../src/bench/package.ts';

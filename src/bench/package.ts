@@ -58,6 +58,16 @@ export function sibling(moduleUrl: string, name: string): string {
 }
 
 /**
+ * argv running a module next to the calling one as its own node process: plain node for the
+ * built .js, tsx's loader (resolved from here, so any working directory does) for the .ts.
+ */
+export function nodeArgv(moduleUrl: string, name: string, args: readonly string[]): string[] {
+  const file = sibling(moduleUrl, name);
+  const loader = file.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
+  return [process.execPath, ...loader, file, ...args];
+}
+
+/**
  * Where results go by default: bench/results in a checkout (kept in git), ./softnet-bench in the
  * working directory otherwise (an installed package's directory is not the user's).
  */

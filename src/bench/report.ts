@@ -30,6 +30,7 @@ export const TARGETS: { scenario: string; baseline: string; op: '>=' | '<='; val
   { scenario: 'router', baseline: 'c-fwd', op: '>=', value: 0.95, text: 'router: softnet ≥ 0.95× the C AF_XDP forwarder' },
   { scenario: 'router', baseline: 'linux-fwd', op: '>=', value: 1.0, text: 'router: softnet ≥ 1.0× Linux forwarding' },
   { scenario: 'latency', baseline: 'linux-fwd', op: '<=', value: 1.0, text: 'latency: p99 through softnet (busy-poll) ≤ Linux forwarding' },
+  { scenario: 'udp', baseline: 'kernel-recvmmsg', op: '>=', value: 1.5, text: 'udp: an app reading with recvBatch ≥ 1.5× a kernel socket with recvmmsg (issue 10)' },
 ];
 
 export function targetLines(res: BenchResult): string[] {
@@ -126,6 +127,11 @@ export function markdown(res: BenchResult, svgs: string[] = []): string {
       L.push(...stageTable(e.stages!));
     }
     if (notes.length) L.push('', ...unique(notes).map((n) => `- ${esc(n)}`));
+    for (const t of res.tables ?? []) {
+      if (t.scenario !== name) continue;
+      L.push('', `${t.title}:`, '', row(t.head.map(esc)), row(t.head.map(() => '---')), ...t.rows.map((r) => row(r.map(esc))));
+      if (t.notes?.length) L.push('', ...t.notes.map((n) => `- ${n}`));
+    }
     L.push('');
   }
   if (res.notRun.length) {

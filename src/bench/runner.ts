@@ -25,6 +25,7 @@ import type {
   Scenario,
   ScenarioEntry,
   ScenarioSkip,
+  ScenarioTable,
   SystemResult,
 } from './types.ts';
 import { machineInfo } from './machine.ts';
@@ -176,6 +177,7 @@ export async function runSuite(scenarios: Scenario[], skipped: ScenarioSkip[], o
   };
   const notRun: ScenarioSkip[] = [...skipped];
   const entries: ScenarioEntry[] = [];
+  const tables: ScenarioTable[] = [];
   const placement: Record<string, string[]> = {};
 
   // Which scenarios can run at all, and which of their systems.
@@ -257,6 +259,13 @@ export async function runSuite(scenarios: Scenario[], skipped: ScenarioSkip[], o
         }
         entries.push(entry);
       }
+      if (sc.tables && !setupFailed && !opts.shouldStop?.()) {
+        try {
+          tables.push(...(await sc.tables({ seconds: opts.seconds, link: opts.link, quick: opts.quick, rate: (pps, note) => progress.rate(pps, note), log: say })));
+        } catch (e) {
+          say(`${sc.name}: tables failed: ${errText(e)}`);
+        }
+      }
     } finally {
       try {
         await sc.teardown?.(say);
@@ -276,6 +285,7 @@ export async function runSuite(scenarios: Scenario[], skipped: ScenarioSkip[], o
     machine: machineInfo(),
     placement,
     scenarios: entries,
+    ...(tables.length ? { tables } : {}),
     notRun,
     log,
   };

@@ -2,7 +2,7 @@
 import type { FrameSize } from './stats.ts';
 import type { Scenario, ScenarioSkip } from './types.ts';
 
-export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'latency'] as const;
+export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'latency', 'udp'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** What every scenario gets: the lab name, timing and frame sizes. */
@@ -21,6 +21,7 @@ const makers: Record<ScenarioName, () => Promise<Maker>> = {
   filter: async () => (await import('./filter.ts')).filter,
   router: async () => (await import('./router.ts')).router,
   latency: async () => (await import('./latency.ts')).latency,
+  udp: async () => (await import('./udp.ts')).udp,
 };
 
 /** Builds the named scenarios; one whose module fails to load is reported, not fatal. */

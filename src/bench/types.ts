@@ -63,7 +63,20 @@ export interface Scenario {
   /** A reason the whole scenario cannot run (missing pieces), checked before setup. */
   check?(): Promise<string | null>;
   setup?(log: (m: string) => void): Promise<void>;
+  /** After its rates, before teardown: tables of its own (measured in the same run). */
+  tables?(ctx: RunContext): Promise<ScenarioTable[]>;
   teardown?(log: (m: string) => void): Promise<void>;
+}
+
+/** A scenario's own table beside its rates: in the JSON and, under the scenario, in the Markdown. */
+export interface ScenarioTable {
+  scenario: string;
+  title: string;
+  head: string[];
+  rows: string[][];
+  notes?: string[];
+  /** The measured values behind the rows. */
+  data?: Record<string, unknown>[];
 }
 
 export type Status = 'ok' | 'not-run' | 'generator-limited' | 'loss';
@@ -115,6 +128,7 @@ export interface BenchResult {
   machine: { cpuModel: string; cpus: number; kernel: string; node: string; commit: string; hostname: string };
   placement: Record<string, string[]>;
   scenarios: ScenarioEntry[];
+  tables?: ScenarioTable[];
   notRun: ScenarioSkip[];
   log: string[];
 }

@@ -140,6 +140,35 @@ describe('runSuite: the JSON shape', () => {
   });
 });
 
+describe('runSuite: a scenario\'s own tables', () => {
+  it('are run after its rates, before teardown, and printed under it', async () => {
+    const calls: string[] = [];
+    const scenario: Scenario = {
+      ...sc,
+      name: 'udp',
+      title: 'udp',
+      systems: [fixed('softnet', [1.0]), fixed('kernel-recvmmsg', [0.5])],
+      frameSizes: [64],
+      placement: [],
+      tables: async () => {
+        calls.push('tables');
+        return [{ scenario: 'udp', title: 'RcvbufErrors', head: ['system', 'Udp: RcvbufErrors'], rows: [['softnet', '12|3']], notes: ['a note'] }];
+      },
+      teardown: async () => void calls.push('teardown'),
+    };
+    const res = await runSuite([scenario], [], { quick: true, seconds: 1, reps: 1, link: '10g', command: 'softnet bench' }, new Progress(sink));
+    expect(calls).toEqual(['tables', 'teardown']);
+    expect(res.tables).toEqual([{ scenario: 'udp', title: 'RcvbufErrors', head: ['system', 'Udp: RcvbufErrors'], rows: [['softnet', '12|3']], notes: ['a note'] }]);
+    expect(markdown(res)).toMatch(/## udp\n[^#]*RcvbufErrors:\n\n\| system \| Udp: RcvbufErrors \|\n\| --- \| --- \|\n\| softnet \| 12\\\|3 \|\n\n- a note/);
+  });
+  it('a failing table is a log line, not a failed run', async () => {
+    const scenario: Scenario = { ...sc, name: 'udp', title: 'udp', systems: [fixed('softnet', [1.0])], frameSizes: [64], placement: [], tables: async () => { throw new Error('no python3'); } };
+    const res = await runSuite([scenario], [], { quick: true, seconds: 1, reps: 1, link: '10g', command: 'softnet bench' }, new Progress(sink));
+    expect(res.tables).toBeUndefined();
+    expect(res.log).toContain('udp: tables failed: no python3');
+  });
+});
+
 describe('svg', () => {
   it('nice scales', () => {
     expect(niceScale(2.96)).toEqual({ top: 3, step: 1 });
