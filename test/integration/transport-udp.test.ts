@@ -1,7 +1,8 @@
 // UDP sockets on softnet with the Linux kernel as the peer: a softnet stack on a veth (xdp-drv)
 // runs the config's UDP echo and discard services; host A (a namespace) talks to it with nc and
-// python sockets. Port unreachable reaches the kernel, a slow reader is counted and does not
-// starve the NIC, and `softnet ss` / `softnet stat` show the sockets and the Udp MIB.
+// python sockets. Port unreachable reaches the kernel (and the kernel's ICMP errors a connected
+// softnet socket), a kernel broadcast reaches every matching socket, a slow reader is counted and
+// does not starve the NIC, and `softnet ss` / `softnet stat` show the sockets and the Udp MIB.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
@@ -91,6 +92,61 @@ describe('UDP with a kernel peer', () => {
     expect(stack.stats().mib.Udp.NoPorts - noPorts0).toBe(2);
     expect(stack.stats().mib.Icmp.OutDestUnreachs).toBeGreaterThanOrEqual(2);
     expect(stack.stats().mib.Ip.InUnknownProtos).toBe(0);
+  });
+
+  it("a kernel host's subnet broadcast reaches every wildcard socket on the port (copies), not one bound to the unicast address", async () => {
+    const socks = [stack.udp.createSocket({ reuseAddr: true }).bind(6000), stack.udp.createSocket({ reuseAddr: true }).bind(6000), stack.udp.createSocket({ reuseAddr: true }).bind(6000, '10.1.0.1')];
+    const got: string[][] = socks.map(() => []);
+    socks.forEach((s, k) => s.on('message', (m) => got[k].push(String(m))));
+    const ignored0 = stack.stats().mib.Udp.IgnoredMulti;
+    // Numbered broadcasts until stopped: the test waits for arrival, not for a guessed delay.
+    const py = 'import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)\nfor i in range(200):\n    s.sendto(b"to all %d" % i, ("10.1.0.255", 6000)); time.sleep(0.05)';
+    const tx = peerProcess(A, ['python3', '-c', py]);
+    try {
+      await waitFor('both wildcard sockets to get a broadcast', () => got[0].length > 0 && got[1].length > 0, { detail: () => JSON.stringify(got) });
+    } finally {
+      tx.stop();
+      await tx.exit;
+    }
+    await waitFor('the last broadcast to reach both', () => got[0].length === got[1].length, { detail: () => JSON.stringify(got) });
+    expect(got[1]).toEqual(got[0]);
+    expect(got[0][0]).toMatch(/^to all \d+$/);
+    expect(got[2]).toEqual([]);
+    expect(stack.stats().mib.Udp.IgnoredMulti).toBe(ignored0);
+    // Unicast to the port: the socket bound to the address beats the wildcard ones.
+    await nsExec(A, ['nc', '-u', '-w', '1', '10.1.0.1', '6000'], { input: 'just you\n', timeoutMs: 30_000 });
+    await waitFor('the unicast datagram', () => got[2].length > 0);
+    expect(got[2]).toEqual(['just you\n']);
+    for (const s of socks) s.close();
+    expect(stack.frames().sockets).toBe(0);
+  });
+
+  it("a connected softnet socket hears the kernel's ICMP errors: port unreachable ECONNREFUSED, admin-prohibited EHOSTUNREACH (node:dgram's 'error' from recvmsg)", async () => {
+    // Port 6002 gets REJECT --reject-with icmp-admin-prohibited (code 13, a hard error like the port's).
+    await nsExec(A, ['iptables', '-A', 'INPUT', '-p', 'udp', '--dport', '6002', '-j', 'REJECT', '--reject-with', 'icmp-admin-prohibited'], { check: true });
+    try {
+      for (const [port, code] of [
+        [6001, 'ECONNREFUSED'],
+        [6002, 'EHOSTUNREACH'],
+      ] as const) {
+        const s = stack.udp.createSocket().connect(port, '10.1.0.2');
+        const errs: NodeJS.ErrnoException[] = [];
+        s.on('error', (e) => errs.push(e));
+        // Sent again until the error arrives (a datagram may be lost on a loaded machine).
+        const again = setInterval(() => s.send('anyone?'), 500);
+        s.send('anyone?');
+        try {
+          await waitFor(`${code} on the socket`, () => errs.length > 0);
+        } finally {
+          clearInterval(again);
+        }
+        expect(errs[0]).toMatchObject({ code, syscall: 'recvmsg', message: `recvmsg ${code}` });
+        s.close();
+      }
+    } finally {
+      await nsExec(A, ['iptables', '-D', 'INPUT', '-p', 'udp', '--dport', '6002', '-j', 'REJECT', '--reject-with', 'icmp-admin-prohibited']);
+    }
+    expect(stack.stats().mib.Icmp.InDestUnreachs).toBeGreaterThanOrEqual(2);
   });
 
   it('a slow reader: RcvbufErrors counted, its frames bounded and accounted, the NIC keeps receiving', { timeout: 120_000 }, async () => {
