@@ -1,9 +1,13 @@
 // TCP on softnet with the Linux kernel as the peer: a softnet stack on a veth (xdp-drv), host A
 // (a namespace) talks to it with curl and nc. node:http serves over softnet connections, a 100 MB
-// download is checked by SHA-256, softnet connects out to a kernel `nc -l`, a closed port is
-// refused, and a download survives loss, reordering and delay (netem on the kernel side).
+// download is checked by SHA-256, softnet connects out to a kernel `nc -l` and downloads from
+// `python3 -m http.server` with node:http, a closed port is refused, and a download survives
+// loss, reordering and delay (netem on the kernel side).
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../src/stack/stack.ts';
 import { nsExec, spawnInNs } from '../../src/tools/lab.ts';
@@ -145,6 +149,39 @@ describe('softnet TCP with a kernel peer', () => {
       expect(mib().Tcp.ActiveOpens).toBeGreaterThanOrEqual(1);
     } finally {
       nc.stop();
+    }
+  });
+
+  it('softnet as the client of python3 -m http.server: node:http over a softnet connection downloads a file intact', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sn-http-'));
+    const srv = peerProcess(A, ['python3', '-m', 'http.server', '8000', '--bind', '10.1.0.2', '--directory', dir]);
+    try {
+      writeFileSync(join(dir, 'f.bin'), Buffer.concat([CHUNK, CHUNK, CHUNK, CHUNK]));
+      await listening(A, 'tcp', 8000);
+      const opens0 = mib().Tcp.ActiveOpens;
+      const agent = new http.Agent();
+      (agent as unknown as { createConnection: unknown }).createConnection = () => stack.tcp.connect({ host: '10.1.0.2', port: 8000 });
+      const body = await new Promise<{ status: number; hash: string; len: number }>((res, rej) => {
+        http
+          .get({ host: '10.1.0.2', port: 8000, path: '/f.bin', agent }, (r) => {
+            const h = createHash('sha256');
+            let len = 0;
+            r.on('data', (d: Buffer) => {
+              h.update(d);
+              len += d.length;
+            });
+            r.on('end', () => res({ status: r.statusCode ?? 0, hash: h.digest('hex'), len }));
+            r.on('error', rej);
+          })
+          .on('error', rej);
+      });
+      agent.destroy();
+      expect(body).toEqual({ status: 200, hash: sha(4), len: 4 << 20 });
+      expect(mib().Tcp.ActiveOpens).toBe(opens0 + 1);
+    } finally {
+      srv.stop();
+      await srv.exit;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
