@@ -10,6 +10,7 @@ have tcpdump   || need+=(tcpdump)
 have ping      || need+=(iputils-ping)
 have arping    || need+=(iputils-arping)
 have nc        || need+=(netcat-openbsd)
+have curl      || need+=(curl)          # the HTTP client of the TCP tests and the demo
 have traceroute || need+=(traceroute)
 have tracepath || need+=(iputils-tracepath)
 have setpriv   || need+=(util-linux)

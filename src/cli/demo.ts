@@ -1,14 +1,16 @@
 // `softnet demo`: the README's first command. Builds a lab (host A — softnet router — host B in
 // network namespaces), runs a router stack in this process on an embedded config, sends ping and
-// UDP through it from the kernel hosts, prints live per-stage rates, then a summary, and removes
-// everything again — also on Ctrl-C or failure.
+// UDP through it from the kernel hosts, serves HTTP from softnet's own TCP to curl on host A,
+// prints live per-stage rates, then a summary (with ss and the Tcp MIB), and removes everything
+// again — also on Ctrl-C or failure.
 import type { ChildProcess } from 'node:child_process';
 import { parseConfig } from '../config/load.ts';
 import type { RuntimeRow } from '../core/graph.ts';
 import { Stack } from '../stack/stack.ts';
 import { labDown, labUp, nsExec, spawnInNs, type Lab } from '../tools/lab.ts';
 import { describeFlags, parseArgs, UsageError } from './args.ts';
-import { formatRuntime } from './stat.ts';
+import { filterSockets, formatSs } from './ss.ts';
+import { formatMib, formatRuntime } from './stat.ts';
 
 const spec = {
   name: { type: 'string', default: 'demo', metavar: 'NAME', help: 'lab and stack name (1-6 of a-z0-9)' },
@@ -26,8 +28,10 @@ Make a lab, route between two kernel hosts with softnet, and show what every sta
    host A 10.1.0.2 --veth-- p0 10.1.0.1 [softnet] 10.2.0.1 p1 --veth-- host B 10.2.0.2
 
 A pings B and sends UDP to B's ports 7000 (allowed) and 9 (dropped by a FORWARD rule); B pings
-A. Live per-stage rates print every second, then a summary; the lab is removed at the end, also
-on Ctrl-C. While it runs, try: softnet stat --name NAME [--runtime], softnet route --name NAME show.
+A; curl on A downloads from softnet's HTTP service (port 80, node:http on softnet TCP). Live
+per-stage rates print every second, then a summary with softnet's sockets (ss -tan) and its Tcp
+MIB (netstat -s); the lab is removed at the end, also on Ctrl-C. While it runs, try:
+softnet stat --name NAME [--runtime], softnet ss --name NAME -tan, softnet route --name NAME show.
 
 options:
 ${describeFlags(spec)}
@@ -47,6 +51,8 @@ netfilter:
   - -A FORWARD -p udp --dport 9 -j DROP
 sysctl:
   icmp_ratelimit: 0
+services:
+  - {proto: tcp, port: 80, kind: http}
 `;
 }
 
@@ -124,20 +130,26 @@ export async function run(argv: string[]): Promise<number> {
     const pingAB = collect(spawnInNs(lab.a.host.ns, ['ping', '-q', '-i', '0.02', '-c', pingCount, '-W', '5', '10.2.0.2']), children);
     const pingBA = collect(spawnInNs(lab.b.host.ns, ['ping', '-q', '-i', '0.02', '-c', pingCount, '-W', '5', '10.1.0.2']), children);
     const udp = collect(spawnInNs(lab.a.host.ns, ['python3', '-c', UDP_SENDER, '10.2.0.2', String(a.rate), String(secs)]), children);
+    // A download paced to last the live phase, so ss shows its connection established.
+    const bulk = collect(spawnInNs(lab.a.host.ns, ['curl', '-sS', '-o', '/dev/null', '--limit-rate', String(HTTP_RATE), '--max-time', String(secs + 60), '-w', '%{http_code} %{size_download} %{time_total}', `${HTTP_URL}bytes/${Math.round(secs * HTTP_RATE)}`]), children);
     stack.graph.clearRuntime();
 
     out.write(`\nlive, ${secs} s: each second's calls and packets per stage; ns/packet sampled, average so far\n`);
     if (!a.quiet) out.write(`${LIVE_HEAD}\n`);
     let prev = stack.graph.runtime();
+    let sockets = stack.sockets();
     const t0 = performance.now();
     for (let s = 1; s <= Math.ceil(secs) && !interrupted; s++) {
       await sleep(1000);
       const rows = stack.graph.runtime();
       if (!a.quiet) out.write(`${liveLines(`${((performance.now() - t0) / 1000).toFixed(0)}s`, rows, prev)}\n`);
       prev = rows;
+      const now = stack.sockets();
+      if (now.some((x) => x.netid === 'tcp' && x.state === 'ESTAB')) sockets = now;
     }
     if (interrupted) return 130;
-    const [ab, ba, sent] = await Promise.all([pingAB, pingBA, udp]);
+    const [ab, ba, sent, got] = await Promise.all([pingAB, pingBA, udp, bulk]);
+    const page = await nsExec(lab.a.host.ns, ['curl', '-sS', '--max-time', '20', HTTP_URL]);
 
     out.write('\nsummary\n');
     out.write(`  ping A -> B: ${pingLine(ab)}\n  ping B -> A: ${pingLine(ba)}\n`);
@@ -148,6 +160,12 @@ export async function run(argv: string[]): Promise<number> {
     if (cp.length) out.write(`  partial checksums completed (veth offload): ${cp.map(([k, r]) => `${k} ${r.csum_partial_completed}`).join(', ')}\n`);
     const drops = Object.entries(st.drops).filter(([, v]) => v > 0);
     out.write(`  drops: ${drops.map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}\n`);
+    out.write(`  HTTP from softnet (services: tcp 80 http) to curl on host A:\n`);
+    out.write(`    curl ${HTTP_URL} -> ${page.code === 0 ? JSON.stringify(page.stdout.trim()) : `failed: ${(page.stderr || page.stdout).trim()}`}\n`);
+    out.write(`    curl --limit-rate ${HTTP_RATE} ${HTTP_URL}bytes/N -> ${curlLine(got)}\n`);
+    const tcp = filterSockets(sockets, { tcp: true, udp: false, listening: false, all: true });
+    out.write(`\nsockets (softnet ss --name ${name} -tan, during the download):\n${indent(formatSs(tcp, { netid: false, numeric: true, info: false }))}\n`);
+    out.write(`\nTCP MIB (softnet stat --name ${name}, as netstat -s):\n${indent(formatMib({ Tcp: st.mib.Tcp ?? {}, TcpExt: st.mib.TcpExt ?? {} }).replace(/^\n/, ''))}\n`);
     out.write(`\nneighbours (ip neigh):\n${indent(stack.neigh())}\n`);
     out.write(`\nnetfilter (softnet iptables --name ${name} -L FORWARD -v -n):\n${indent(stack.iptables('-L FORWARD -v -n'))}\n`);
     const rt = stack.runtime();
@@ -201,6 +219,17 @@ function collect(p: ChildProcess, list: ChildProcess[]): Promise<string> {
   });
 }
 
+const HTTP_URL = 'http://10.1.0.1/';
+/** Bytes/s of the paced download. */
+const HTTP_RATE = 1_000_000;
+
+/** curl -w '%{http_code} %{size_download} %{time_total}' as a line (or what curl said). */
+function curlLine(out: string): string {
+  const m = /(\d{3}) (\d+) ([\d.]+)\s*$/.exec(out);
+  if (!m) return `failed: ${out.trim().split('\n').pop() ?? '?'}`;
+  return `HTTP ${m[1]}, ${m[2]} bytes in ${Number(m[3]).toFixed(2)} s`;
+}
+
 function pingLine(out: string): string {
   const m = /(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss/.exec(out);
   const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)/.exec(out);
@@ -246,5 +275,5 @@ function fmtRate(n: number): string {
 }
 
 function indent(s: string): string {
-  return s.replace(/\n$/, '').replace(/^/gm, '  ');
+  return s.replace(/\n$/, '').replace(/^(?=.)/gm, '  ');
 }

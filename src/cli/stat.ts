@@ -70,13 +70,20 @@ export function formatStats(s: StatsView, all = false): string {
   }
   const drops = Object.entries(s.drops).filter(([, v]) => all || v !== 0);
   out += '\ndrop reasons\n' + (drops.length ? table(['reason', 'packets'], drops) : '  (none)\n');
-  for (const [group, c] of Object.entries(s.mib)) {
+  out += formatMib(s.mib, all);
+  if (s.frames) out += '\nframes: ' + Object.entries(s.frames).map(([k, v]) => `${k} ${v}`).join(', ') + '\n';
+  return out;
+}
+
+/** MIB groups as netstat -s heads them (`Tcp:`, then one counter a line; zeros only with all). */
+export function formatMib(mib: StatsView['mib'], all = false): string {
+  let out = '';
+  for (const [group, c] of Object.entries(mib)) {
     const rows = Object.entries(c).filter(([, v]) => all || v !== 0);
     if (rows.length === 0) continue;
     out += `\n${group}:\n`;
     for (const [k, v] of rows) out += `    ${k}: ${fmtNum(v)}\n`;
   }
-  if (s.frames) out += '\nframes: ' + Object.entries(s.frames).map(([k, v]) => `${k} ${v}`).join(', ') + '\n';
   return out;
 }
 

@@ -1,5 +1,6 @@
 // `softnet demo` end to end, in xdp-drv mode and in tap mode (the TAP variant of the suite):
-// traffic flows both ways through the router, the rule drops what it names, and nothing is left.
+// traffic flows both ways through the router, the rule drops what it names, curl on host A gets
+// softnet's HTTP page and download, the summary shows ss and the Tcp MIB, and nothing is left.
 import { afterAll, describe, expect, it } from 'vitest';
 import { softnetSync } from '../support/cli.ts';
 import { labTeardown } from '../support/lab-stack.ts';
@@ -17,7 +18,7 @@ function demo(...args: string[]) {
 
 describe('softnet demo', () => {
   for (const mode of ['xdp-drv', 'tap']) {
-    it(`routes ping and UDP between the hosts and cleans up (${mode})`, { timeout: 120_000 }, async () => {
+    it(`routes ping and UDP between the hosts, serves HTTP to curl and cleans up (${mode})`, { timeout: 120_000 }, async () => {
       const r = demo('--mode', mode);
       expect(r.code, r.out).toBe(0);
       expect(r.out).toMatch(new RegExp(`port p0: sn${LAB}-a0 ${mode}`));
@@ -28,6 +29,12 @@ describe('softnet demo', () => {
       expect(sent).toBeGreaterThan(1000);
       expect(dropped).toBe(Math.ceil(sent / 10));
       expect(r.out).toMatch(/ip-forward\s+\d+\s+\d+/);
+      // driver to application: node:http on softnet TCP answered curl, and the summary says how
+      expect(r.out).toMatch(/curl http:\/\/10\.1\.0\.1\/ -> "hello from softnet"/);
+      expect(r.out).toMatch(/bytes\/N -> HTTP 200, 2000000 bytes in /);
+      expect(r.out).toMatch(/^\s+LISTEN\s+0\s+\d+\s+0\.0\.0\.0:80\s+0\.0\.0\.0:\*$/m);
+      expect(Number(/^\s+Tcp:\n(?:\s+\w+: -?\d+\n)*?\s+PassiveOpens: (\d+)$/m.exec(r.out)?.[1])).toBeGreaterThanOrEqual(2);
+      expect(r.out).toMatch(/^\s+TcpExt:$/m);
       expect(r.out).toMatch(/cleaned up: stack stopped \(all frames accounted for\)/);
       expect(namespaces(`sn-${LAB}-`)).toEqual([]);
     });
