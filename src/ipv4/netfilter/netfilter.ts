@@ -4,8 +4,12 @@
  *
  * Tables: `filter` (INPUT, FORWARD, OUTPUT) and `mangle` (PREROUTING, INPUT, FORWARD, OUTPUT,
  * POSTROUTING), run at each hook in the kernel's priority order: mangle (-150) before filter (0).
- * So PREROUTING/POSTROUTING take rules through `-t mangle`; nat/raw/security are refused.
- * REJECT is only valid in the filter table (as ipt_REJECT's .table = "filter").
+ * `nat` (PREROUTING, INPUT, OUTPUT, POSTROUTING) is not run per packet: the NAT core
+ * (src/ipv4/nat, attached with attachNat) takes its place in the order (-100 at PREROUTING and
+ * OUTPUT, 100 at INPUT and POSTROUTING), runs the chain through runNat() for a connection's first
+ * packet only and applies the connection's mapping to every packet. raw/security are refused.
+ * REJECT is only valid in the filter table (as ipt_REJECT's .table = "filter"), the NAT targets
+ * only in nat and from their hooks (xt_nat's hook masks), also through user chains.
  */
 
 import { targetByName, targetOf } from './extensions.ts';
@@ -50,8 +54,27 @@ const TABLES: Record<string, Array<[string, number]>> = {
     ['FORWARD', NF_INET_FORWARD],
     ['OUTPUT', NF_INET_LOCAL_OUT],
   ],
+  nat: [
+    ['PREROUTING', NF_INET_PRE_ROUTING],
+    ['INPUT', NF_INET_LOCAL_IN],
+    ['OUTPUT', NF_INET_LOCAL_OUT],
+    ['POSTROUTING', NF_INET_POST_ROUTING],
+  ],
 };
+/** mangle and filter: the tables hook() runs itself (nat goes through the NAT core). */
 const TABLES_PER_HOOK = 2;
+const HOOK_NAMES = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'];
+/**
+ * Where the NAT core runs in a hook, by priority: 1 = after mangle (NF_IP_PRI_NAT_DST -100 at
+ * PREROUTING and OUTPUT, so before OUTPUT's filter; POSTROUTING has nothing after mangle),
+ * 2 = after filter (NF_IP_PRI_NAT_SRC 100 at INPUT), 0 = not at all (FORWARD).
+ */
+const NAT_AT = [1, 2, 0, 1, 1];
+
+/** The NAT core's entry at the nat table's place in a hook (nf_nat_ipv4_fn): a verdict; it may rewrite the packet and p. */
+export interface NatHook {
+  natHook(hook: number, p: NfPacket): number;
+}
 
 const err = (msg: string): never => {
   throw new IptablesError(`iptables: ${msg}`);
@@ -67,6 +90,13 @@ export class Netfilter implements Host {
   private prog!: Program;
   /** hook * TABLES_PER_HOOK + k -> chain index in prog, -1 none. */
   private readonly hookChains = new Int32Array(NF_INET_NUMHOOKS * TABLES_PER_HOOK).fill(-1);
+  /** The nat table's chain per hook, -1 none (FORWARD). */
+  private readonly natChains = new Int32Array(NF_INET_NUMHOOKS).fill(-1);
+  /** Per hook: NAT_AT's position while the NAT core runs there, else 0. */
+  private readonly natAt = new Uint8Array(NF_INET_NUMHOOKS);
+  private nat: NatHook | null = null;
+  /** The nat table got a rule once (the kernel's iptable_nat loaded): from then on the NAT core runs. */
+  private natLoaded = false;
   private readonly logLimit = new LogLimit();
 
   constructor(
@@ -81,21 +111,49 @@ export class Netfilter implements Host {
     this.compile();
   }
 
-  /** Runs the hook's chains (mangle then filter) on p: NF_ACCEPT, NF_DROP or NF_REJECT. Hot path. */
+  /** Runs the hook's chains (mangle, filter, the NAT core in its place) on p: NF_ACCEPT, NF_DROP or NF_REJECT. Hot path. */
   hook(hook: number, p: NfPacket): number {
     if (!(hook >= 0 && hook < NF_INET_NUMHOOKS)) return NF_DROP; // a caller bug: fail closed, never loop or throw
     const prog = this.prog;
     // Unrolled over the (at most) two tables: every hook has a mangle chain, three a filter one.
     const base = hook * TABLES_PER_HOOK;
-    const v = prog.run(this.hookChains[base], p);
+    let v = prog.run(this.hookChains[base], p);
     if (v !== NF_ACCEPT) return v;
+    const nat = this.natAt[hook];
+    if (nat === 1) {
+      v = this.nat!.natHook(hook, p);
+      if (v !== NF_ACCEPT) return v;
+    }
     const c = this.hookChains[base + 1];
-    return c < 0 ? NF_ACCEPT : prog.run(c, p);
+    if (c >= 0) {
+      v = prog.run(c, p);
+      if (v !== NF_ACCEPT) return v;
+    }
+    return nat === 2 ? this.nat!.natHook(hook, p) : NF_ACCEPT;
+  }
+
+  /** The nat table's chain for hook on p (nf_nat_inet_fn's lookup, a connection's first packet): p.natKind = 0 when no NAT target ran. */
+  runNat(hook: number, p: NfPacket): number {
+    p.natKind = 0;
+    const c = this.natChains[hook];
+    return c < 0 ? NF_ACCEPT : this.prog.run(c, p);
+  }
+
+  /** Attach the NAT core (null detaches): it runs at its hooks once the nat table has had a rule. */
+  attachNat(nat: NatHook | null): void {
+    this.nat = nat;
+    this.placeNat();
+  }
+
+  private placeNat(): void {
+    for (let h = 0; h < NF_INET_NUMHOOKS; h++) this.natAt[h] = this.nat !== null && this.natLoaded ? NAT_AT[h] : 0;
   }
 
   /** True when the hook has no rules and only ACCEPT policies (callers may skip it; counters then don't count). */
   hookIsEmpty(hook: number): boolean {
+    if (hook >= 0 && hook < NF_INET_NUMHOOKS && this.natAt[hook] !== 0) return false;
     for (const [t, chains] of Object.entries(TABLES)) {
+      if (t === 'nat') continue;
       for (const [name, h] of chains) {
         if (h !== hook) continue;
         const c = this.tables.get(t)!.get(name)!;
@@ -110,7 +168,7 @@ export class Netfilter implements Host {
     const c = parseCommand(line);
     const table = this.tables.get(c.table);
     if (table === undefined) {
-      return err(`can't initialize iptables table "${c.table}": Table does not exist (softnet has filter and mangle; no conntrack/NAT)`);
+      return err(`can't initialize iptables table "${c.table}": Table does not exist (softnet has filter, mangle and nat)`);
     }
     this.prog.syncCounters();
     switch (c.cmd) {
@@ -282,17 +340,47 @@ export class Netfilter implements Host {
       return max;
     };
     for (const ch of all) if (walk(ch) > MAX_DEPTH) err(`chains nest deeper than ${MAX_DEPTH} jumps (from "${ch.name}")`);
+    this.checkHooks(all, index);
     const chainId = (from: number, name: string) => index.get(`${all[from].table}/${name}`)!;
     const prog = new Program(all, chainId, this);
     this.hookChains.fill(-1);
     for (const [t, chains] of Object.entries(TABLES)) {
       for (const [name, hook] of chains) {
+        if (t === 'nat') {
+          this.natChains[hook] = index.get(`${t}/${name}`)!;
+          if (this.tables.get(t)!.get(name)!.rules.length > 0) this.natLoaded = true;
+          continue;
+        }
         const k = this.hookChains[hook * TABLES_PER_HOOK] < 0 ? 0 : 1;
         this.hookChains[hook * TABLES_PER_HOOK + k] = index.get(`${t}/${name}`)!;
       }
     }
     this.prog = prog;
+    this.placeNat();
     this.logLimit.clear();
+  }
+
+  /**
+   * The targets' hook masks (xt_check_target with mark_source_chains' hook bits): each chain gets
+   * the hooks it is reachable from, through jumps and gotos; a target outside its mask fails.
+   */
+  private checkHooks(all: Chain[], index: Map<string, number>): void {
+    const reach = new Map<Chain, number>();
+    const visit = (ch: Chain, hook: number): void => {
+      const m = reach.get(ch) ?? 0;
+      if (m & (1 << hook)) return;
+      reach.set(ch, m | (1 << hook));
+      for (const r of ch.rules) if (r.target.kind === 'JUMP' || r.target.kind === 'GOTO') visit(all[index.get(`${ch.table}/${r.target.chain}`)!], hook);
+    };
+    for (const [t, chains] of Object.entries(TABLES)) for (const [name, hook] of chains) visit(all[index.get(`${t}/${name}`)!], hook);
+    const names = (m: number) => HOOK_NAMES.filter((_, h) => m & (1 << h)).join('/');
+    for (const ch of all) {
+      const m = reach.get(ch) ?? 0;
+      for (const r of ch.rules) {
+        const ok = targetOf(r.target).hooks;
+        if (ok !== undefined && (m & ~ok) !== 0) err(`${r.target.kind} target: used from hooks ${names(m & ~ok)}, but only usable from ${names(ok)}`);
+      }
+    }
   }
 
   private list(table: Map<string, Chain>, c: Command): string {

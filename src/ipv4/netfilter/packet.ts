@@ -55,4 +55,17 @@ export class NfPacket {
   fragOff = 0;
   /** Out: set when hook() returns NF_REJECT (see NF_REJECT). */
   rejectWith = 0;
+  /** The IP header's address in the UMEM and the next hop (b.nh): what the NAT core rewrites and MASQUERADE reads. */
+  h = 0;
+  nh = 0;
+  /**
+   * Out of the nat table (target/nat-range.ts): the NAT target that ran (NAT_*, 0 none) and the
+   * range it chose (struct nf_nat_range2: host-order addresses, ports, NF_NAT_RANGE_* flags).
+   */
+  natKind = 0;
+  natFlags = 0;
+  natMinIp = 0;
+  natMaxIp = 0;
+  natMinPort = 0;
+  natMaxPort = 0;
 }

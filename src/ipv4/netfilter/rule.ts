@@ -173,7 +173,7 @@ function setTarget(r: Rule, name: string, goto: boolean): void {
   }
   const t = targetByName.get(name);
   if (t !== undefined) r.target = t.init!();
-  else if (UNSUPPORTED_TARGETS.includes(name)) fail(`target "${name}" is not supported by softnet (no conntrack/NAT/queueing)`);
+  else if (UNSUPPORTED_TARGETS.includes(name)) fail(`target "${name}" is not supported by softnet`);
   else r.target = { kind: 'JUMP', chain: name };
 }
 

@@ -86,6 +86,8 @@ export interface TargetExt {
   builtin?: number;
   /** Tables it is valid in (ipt_REJECT's `.table = "filter"`). */
   table?: string;
+  /** Hooks it may be reached from, 1 << NF_INET_* bits (xt_target's `.hooks`); any when undefined. */
+  hooks?: number;
   options?: readonly Opt[];
   /** The Target `-j NAME` starts with (defaults). */
   init?(): Target;
