@@ -31,6 +31,8 @@ export class Batch {
    * route input, read by ICMP (no reply to a broadcast, which source a reply takes). 0 elsewhere.
    */
   readonly aux: Uint32Array;
+  /** skb->_nfct: the packet's conntrack entry and ctinfo (ipv4/conntrack/common.ts), -1 none. */
+  readonly nfct: Int32Array;
 
   constructor(readonly capacity = 256) {
     this.addr = new Uint32Array(capacity);
@@ -44,6 +46,7 @@ export class Batch {
     this.mark = new Uint32Array(capacity);
     this.pkttype = new Uint8Array(capacity);
     this.aux = new Uint32Array(capacity);
+    this.nfct = new Int32Array(capacity).fill(-1);
   }
 
   /** Append a packet with fresh metadata; returns its index or -1 when full. */
@@ -61,6 +64,7 @@ export class Batch {
     this.mark[i] = 0;
     this.pkttype[i] = 0;
     this.aux[i] = 0;
+    this.nfct[i] = -1;
     this.n = i + 1;
     return i;
   }
