@@ -133,7 +133,11 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
     const sig = opts.signal;
     if (sig !== undefined) {
       if (sig.aborted) queueMicrotask(() => this.close());
-      else sig.addEventListener('abort', () => this.close(), { once: true });
+      else {
+        const abort = (): void => void this.close();
+        sig.addEventListener('abort', abort, { once: true });
+        this.once('close', () => sig.removeEventListener('abort', abort));
+      }
     }
   }
 

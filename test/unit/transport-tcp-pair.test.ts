@@ -9,8 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import type { MemoryPort } from '../../src/driver/memory.ts';
 import { Stack } from '../../src/stack/stack.ts';
+import type { TcpSocket } from '../../src/transport/index.ts';
 import { parseIPv4 } from '../../src/wire/addr.ts';
 import { pattern } from '../support/rng.ts';
+import { waitFor } from '../support/wait.ts';
 
 interface Wire {
   /** Drop one frame in `lossEvery` (0: none); hold one in `reorderEvery` back behind the next. */
@@ -192,6 +194,32 @@ describe('softnet to softnet', () => {
     });
     e.end('echo me');
     expect(await echoed).toBe('echo me');
+  });
+
+  it('an AbortSignal stops a server (listen({signal})): new connections are refused; one on a connection destroys it (AbortError), the peer sees the close', async () => {
+    env = await pair();
+    const ls = new AbortController();
+    const peers: TcpSocket[] = [];
+    const srv = env.b.tcp.createServer((c) => {
+      c.on('error', () => undefined);
+      c.resume();
+      peers.push(c);
+    });
+    srv.listen({ port: 9100, signal: ls.signal });
+    const cs = new AbortController();
+    const c = env.a.tcp.connect({ host: '10.9.0.2', port: 9100, signal: cs.signal });
+    await new Promise((r) => c.once('connect', r));
+    await waitFor('the server to accept', () => peers.length === 1);
+    ls.abort();
+    const refused = await new Promise<NodeJS.ErrnoException>((r) => env!.a.tcp.connect({ host: '10.9.0.2', port: 9100 }).once('error', r));
+    expect(refused.code).toBe('ECONNREFUSED');
+    // The server stopped listening; its accepted connection lives on until aborted from the client.
+    const peerClosed = new Promise((r) => peers[0].once('close', r));
+    const err = new Promise<Error>((r) => c.once('error', r));
+    cs.abort();
+    expect((await err).name).toBe('AbortError');
+    await peerClosed;
+    expect(c.destroyed).toBe(true);
   });
 });
 

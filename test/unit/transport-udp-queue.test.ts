@@ -186,6 +186,25 @@ describe('receive queues', () => {
     t.close();
   });
 
+  it('an AbortSignal closes the socket (node:dgram signal): a for-await loop ends, the port is free; an aborted signal closes at once', async () => {
+    L = await udpLab();
+    const ac = new AbortController();
+    const s = L.s.udp.createSocket({ signal: ac.signal }).bind(6003);
+    const loop = (async () => {
+      const got: string[] = [];
+      for await (const d of s) got.push(String(d.msg));
+      return got;
+    })();
+    await L.rx(L.udp({ dport: 6003, payload: 'one' }));
+    ac.abort();
+    expect(await loop).toEqual(['one']);
+    expect(s.isClosed).toBe(true);
+    L.s.udp.createSocket().bind(6003).close();
+    const pre = L.s.udp.createSocket({ signal: AbortSignal.abort() });
+    await new Promise((r) => pre.once('close', r));
+    expect(pre.isClosed).toBe(true);
+  });
+
   it("a batch reader hears 'readable' at the end of the dispatch itself; 'message' listeners on a microtask after it", async () => {
     L = await udpLab();
     const s = L.s.udp.createSocket().bind(6003);
