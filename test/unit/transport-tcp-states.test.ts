@@ -407,6 +407,21 @@ describe('active open and closing', () => {
     expect(lab.ext('TW')).toBe(1);
   });
 
+  it('beyond tcp_max_tw_buckets the FIN of the peer is still acknowledged, then the connection is gone (TCPTimeWaitOverflow)', async () => {
+    lab = await tcpLab({ sysctl: { tcp_max_tw_buckets: 0 } });
+    const { s, iss } = await accepted(lab);
+    s.resume();
+    s.end();
+    await lab.tx();
+    await lab.rx(lab.seg({ seq: P + 1, ack: iss + 2 }));
+    await lab.rx(lab.seg({ seq: P + 1, ack: iss + 2, flags: ACK | FIN }));
+    const [a] = await lab.tx();
+    expect(a.flags).toBe(ACK);
+    expect(a.ack).toBe(P + 2);
+    expect(state(lab)).toEqual([]);
+    expect(lab.ext('TCPTimeWaitOverflow')).toBe(1);
+  });
+
   it('simultaneous close: FIN-WAIT-1 -> CLOSING -> TIME-WAIT', async () => {
     lab = await tcpLab();
     const { s, iss } = await accepted(lab);

@@ -401,9 +401,10 @@ function tcpFin(ctx: TcpCtx, t: Tcb): void {
   if (st === TCP_ESTABLISHED || st === TCP_SYN_RECV) setState(ctx, t, TCP_CLOSE_WAIT);
   else if (st === TCP_FIN_WAIT1) setState(ctx, t, TCP_CLOSING);
   else if (st === TCP_FIN_WAIT2) {
-    // The ACK of this FIN still goes out (TIME-WAIT keeps the connection for it).
+    // ACK first, as tcp_fin does: beyond tcp_max_tw_buckets the connection is gone at once, and
+    // an unacknowledged FIN would hold the peer in LAST-ACK until it retransmits into a RST.
+    sendAck(ctx, t);
     enterTimeWait(ctx, t);
-    ctx.toFlush(t);
   }
 }
 
