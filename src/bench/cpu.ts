@@ -40,3 +40,20 @@ export async function pinNapi(dev: string, cpu: number): Promise<number> {
   for (const pid of pids) await nsExec(null, ['taskset', '-pc', String(cpu), String(pid)], { check: true });
   return pids.length;
 }
+
+/** Per-CPU jiffies from /proc/stat: busy (all but idle and iowait) and total, indexed by CPU. */
+export async function cpuTimes(): Promise<{ busy: number; total: number }[]> {
+  const out: { busy: number; total: number }[] = [];
+  for (const m of (await readFile('/proc/stat', 'utf8')).matchAll(/^cpu(\d+) (.*)$/gm)) {
+    const v = m[2].trim().split(/\s+/).map(Number);
+    const total = v.slice(0, 8).reduce((a, x) => a + x, 0);
+    out[Number(m[1])] = { busy: total - v[3] - v[4], total };
+  }
+  return out;
+}
+
+/** Share (0..1) of the time CPU `cpu` was busy between two cpuTimes() readings. */
+export function busyShare(a: { busy: number; total: number }[], b: { busy: number; total: number }[], cpu: number): number {
+  const dt = b[cpu].total - a[cpu].total;
+  return dt > 0 ? (b[cpu].busy - a[cpu].busy) / dt : 0;
+}

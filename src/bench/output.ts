@@ -23,7 +23,7 @@ export function charts(res: BenchResult): Record<string, string> {
   }
   const bars = res.scenarios
     .filter((e) => e.stages?.length)
-    .map((e) => ({ label: `${e.name} ${sizeLabel(e.frameSize)}`, stages: e.stages! }));
+    .map((e) => ({ label: `${e.name} ${e.case ?? sizeLabel(e.frameSize)}`, stages: e.stages! }));
   if (bars.length) out['stages.svg'] = stackedStagesSvg('softnet per-stage cost on live traffic (ns/packet)', bars);
   return out;
 }

@@ -56,15 +56,17 @@ export function throughputTable(entries: ScenarioEntry[], link: string): string[
   const systems = unique(entries.flatMap((e) => Object.keys(e.systems)));
   const subject = systems[0];
   const baselines = unique(entries.flatMap((e) => Object.keys(e.ratios)));
-  const head = ['frame', ...systems.map((s) => `${s} Mpps`), ...baselines.map((b) => `${subject} / ${b}`), `${subject} % of ${link}`];
+  const unit = entries[0]?.metric === 'mpps' ? 'Mpps' : entries[0]?.metric;
+  const lineRate = entries.some((e) => e.lineRatePct != null);
+  const head = [entries[0]?.case ? 'case' : 'frame', ...systems.map((s) => `${s} ${unit}`), ...baselines.map((b) => `${subject} / ${b}`), ...(lineRate ? [`${subject} % of ${link}`] : [])];
   const rows = [row(head), row(head.map(() => '---'))];
   for (const e of entries) {
     rows.push(
       row([
-        sizeLabel(e.frameSize),
+        e.case ?? sizeLabel(e.frameSize),
         ...systems.map((s) => cell(e.systems[s])),
         ...baselines.map((b) => (e.ratios[b] == null ? 'n/a' : `${e.ratios[b]!.toFixed(2)}×`)),
-        e.lineRatePct == null ? 'n/a' : `${e.lineRatePct.toFixed(1)}%`,
+        ...(lineRate ? [e.lineRatePct == null ? 'n/a' : `${e.lineRatePct.toFixed(1)}%`] : []),
       ]),
     );
   }
@@ -123,7 +125,7 @@ export function markdown(res: BenchResult, svgs: string[] = []): string {
     const withStages = es.filter((e) => e.stages?.length);
     if (withStages.length) {
       const e = withStages.find((x) => x.frameSize === 64) ?? withStages[0];
-      L.push('', `Per-stage runtime (softnet, ${sizeLabel(e.frameSize)}, median repetition):`, '');
+      L.push('', `Per-stage runtime (softnet, ${e.case ?? sizeLabel(e.frameSize)}, median repetition):`, '');
       L.push(...stageTable(e.stages!));
     }
     if (notes.length) L.push('', ...unique(notes).map((n) => `- ${esc(n)}`));

@@ -48,7 +48,7 @@ export const LOSS_TOLERANCE = 0.001;
 export type Outcome = { samples: Sample[]; failed?: string; notRun?: string };
 
 /** Reduces one system's repetitions to a SystemResult (pure; tested). */
-export function reduceSystem(outcome: Outcome, scenario: Pick<Scenario, 'kind' | 'expectLoss'>, size: FrameSize, link: Link): SystemResult {
+export function reduceSystem(outcome: Outcome, scenario: Pick<Scenario, 'kind' | 'expectLoss' | 'metric'>, size: FrameSize, link: Link): SystemResult {
   if (outcome.notRun) return { status: 'not-run', reason: `not run: ${outcome.notRun}` };
   if (outcome.failed) return { status: 'not-run', reason: `not run: ${outcome.failed}` };
   const s = outcome.samples;
@@ -82,7 +82,12 @@ export function reduceSystem(outcome: Outcome, scenario: Pick<Scenario, 'kind' |
   };
   const gens = s.filter((x) => x.genMpps !== undefined).map((x) => x.genMpps!);
   if (gens.length) r.genMpps = roundSummary(summarize(gens), 4);
-  r.lineRatePct = round(lineRatePct(r.median!, size, link), 2);
+  if (!scenario.metric) r.lineRatePct = round(lineRatePct(r.median!, size, link), 2);
+  const why = s.find((x) => x.limited)?.limited;
+  if (why) {
+    const k = s.filter((x) => x.limited).length;
+    return { ...r, status: 'generator-limited', reason: `generator-limited: ${why} (${k} of ${s.length} reps); the receiver's capacity is higher than measured` };
+  }
   const limited = s.filter((x) => x.genMpps !== undefined && generatorLimited(x.mpps, x.genMpps)).length;
   if (limited > 0) {
     return {
@@ -121,7 +126,7 @@ function lossIn(s: Sample[]): string | null {
 
 /** Builds a scenario entry from its systems' outcomes (pure; tested). */
 export function buildEntry(
-  scenario: Pick<Scenario, 'name' | 'kind' | 'expectLoss' | 'subject'>,
+  scenario: Pick<Scenario, 'name' | 'kind' | 'expectLoss' | 'subject' | 'metric' | 'caseLabel'>,
   size: FrameSize,
   outcomes: Record<string, Outcome>,
   link: Link,
@@ -151,7 +156,8 @@ export function buildEntry(
   const entry: ScenarioEntry = {
     name: scenario.name,
     frameSize: size,
-    metric: latency ? 'rtt-us' : 'mpps',
+    metric: latency ? 'rtt-us' : (scenario.metric ?? 'mpps'),
+    ...(scenario.caseLabel ? { case: scenario.caseLabel } : {}),
     systems,
     ratios,
     lineRatePct: !latency && subj && subj.status === 'ok' ? (subj.lineRatePct ?? null) : null,
@@ -240,7 +246,7 @@ export async function runSuite(scenarios: Scenario[], skipped: ScenarioSkip[], o
             try {
               const sample = await sy.run(ctx, size);
               o.samples.push(sample);
-              const extra = sample.rttUs ? `${sample.rttUs.length} RTTs` : `${round(sample.mpps, 3)} Mpps`;
+              const extra = sample.rttUs ? `${sample.rttUs.length} RTTs` : `${round(sample.mpps, 3)} ${sc.metric ?? 'Mpps'}`;
               progress.end(label, extra);
             } catch (e) {
               o.failed = `rep ${rep + 1} failed: ${errText(e)}`;

@@ -2,7 +2,7 @@
 import type { FrameSize } from './stats.ts';
 import type { Scenario, ScenarioSkip } from './types.ts';
 
-export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'latency', 'udp'] as const;
+export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'latency', 'udp', 'tcp'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** What every scenario gets: the lab name, timing and frame sizes. */
@@ -13,7 +13,7 @@ export interface SuiteEnv {
   sizes: FrameSize[];
 }
 
-type Maker = (env: SuiteEnv) => Scenario | Promise<Scenario>;
+type Maker = (env: SuiteEnv) => Scenario | Scenario[] | Promise<Scenario | Scenario[]>;
 
 const makers: Record<ScenarioName, () => Promise<Maker>> = {
   rxdrop: async () => (await import('./rxdrop.ts')).rxdrop,
@@ -22,6 +22,7 @@ const makers: Record<ScenarioName, () => Promise<Maker>> = {
   router: async () => (await import('./router.ts')).router,
   latency: async () => (await import('./latency.ts')).latency,
   udp: async () => (await import('./udp.ts')).udp,
+  tcp: async () => (await import('./tcp.ts')).tcp,
 };
 
 /** Builds the named scenarios; one whose module fails to load is reported, not fatal. */
@@ -35,7 +36,7 @@ export async function makeScenarios(names: readonly string[], env: SuiteEnv): Pr
       continue;
     }
     try {
-      scenarios.push(await (await load())(env));
+      scenarios.push(...[await (await load())(env)].flat());
     } catch (e) {
       skipped.push({ name: n, reason: `failed to load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` });
     }

@@ -22,6 +22,10 @@ export interface StackOptions {
   cpu?: number;
   xdp?: string;
   mode?: string;
+  /** Entries of the config's `services:`, as YAML flow maps ({proto: tcp, port: 9, kind: discard}). */
+  services?: string[];
+  /** More `sysctl:` entries (tcp_rmem...). */
+  sysctl?: Record<string, string | number>;
 }
 
 /** 10k-style route table: /24s under 100.64.0.0/10 via host B, none of them the traffic's. */
@@ -47,17 +51,22 @@ export function stackConfig(o: StackOptions): string {
     'ports:',
     port('p0', o.lab.a.dev, `${o.lab.a.ip}/24`),
     port('p1', o.lab.b.dev, `${o.lab.b.ip}/24`),
-    'routes:',
-    ...routeLines(o.routes).map((r) => `  - ${r}`),
-    'netfilter:',
-    ...ruleLines(o.rules).map((r) => `  - ${q(r)}`),
+    ...list('routes', routeLines(o.routes)),
+    ...list('netfilter', ruleLines(o.rules).map(q)),
+    ...list('services', o.services ?? []),
     'sysctl:',
     '  ip_forward: 1',
+    ...Object.entries(o.sysctl ?? {}).map(([k, v]) => `  ${k}: ${q(String(v))}`),
     'napi:',
     `  busy_poll: ${o.busyPoll}`,
     ...(o.cpu !== undefined ? [`  cpu: ${o.cpu}`] : []),
     '',
   ].join('\n');
+}
+
+/** A YAML block list (`key: []` when empty). */
+function list(key: string, items: string[]): string[] {
+  return items.length ? [`${key}:`, ...items.map((x) => `  - ${x}`)] : [`${key}: []`];
 }
 
 /** Removes a config written by writeStackConfig (and its temporary directory). */

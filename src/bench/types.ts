@@ -14,10 +14,12 @@ export interface StageRow {
 
 /** What one repetition of one system measured. */
 export interface Sample {
-  /** Receiver's rate, million frames/s, over its measuring window. */
+  /** Receiver's rate over its measuring window: million frames/s, or the scenario's `metric`. */
   mpps: number;
   /** Generator's rate over the same run (to detect a generator-limited result). */
   genMpps?: number;
+  /** Why this repetition measured the generator rather than the receiver (TCP: the sender's CPU was saturated, the receiver's not). */
+  limited?: string;
   /** For loss checks where the scenario expects none. */
   sent?: number;
   received?: number;
@@ -52,6 +54,10 @@ export interface Scenario {
   name: string;
   title: string;
   kind: 'throughput' | 'latency';
+  /** A throughput scenario in another unit than Mpps (the samples' `mpps` then holds it); no line rate. */
+  metric?: 'gbit/s' | 'conn/s';
+  /** What the table's first column says instead of the frame size (one case per scenario). */
+  caseLabel?: string;
   /** The system whose figures are compared against all others (normally `softnet`). */
   subject: string;
   systems: BenchSystem[];
@@ -101,8 +107,10 @@ export interface SystemResult extends Partial<Summary> {
 export interface ScenarioEntry {
   name: string;
   frameSize: FrameSize;
-  /** `mpps` for throughput, `rtt-us` for latency (systems then carry p50/p99/p999). */
-  metric: 'mpps' | 'rtt-us';
+  /** `mpps` for throughput (or the scenario's metric), `rtt-us` for latency (systems then carry p50/p99/p999). */
+  metric: 'mpps' | 'rtt-us' | 'gbit/s' | 'conn/s';
+  /** The scenario's caseLabel, if it has one. */
+  case?: string;
   systems: Record<string, SystemResult>;
   /** subject's median over each baseline's median (latency: subject's p99 over baseline's p99). */
   ratios: Record<string, number | null>;

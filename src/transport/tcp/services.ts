@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { pipeline } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
 import type { Tcp } from './index.ts';
 import type { TcpServer } from './server.ts';
 
@@ -20,10 +20,7 @@ export function tcpService(tcp: Tcp, kind: string, port: number, address: string
       server = tcp.createServer((c) => pipeline(c, c, () => undefined));
       break;
     case 'discard':
-      server = tcp.createServer((c) => {
-        c.on('error', () => undefined);
-        c.resume();
-      });
+      server = tcp.createServer(discard);
       break;
     case 'http': {
       const hs = http.createServer(respond);
@@ -41,11 +38,17 @@ export function tcpService(tcp: Tcp, kind: string, port: number, address: string
   return server;
 }
 
+/** The discard service's connection handler (RFC 863): read and drop; a reset ends only this connection. */
+export function discard(c: Duplex): void {
+  c.on('error', () => undefined);
+  c.resume();
+}
+
 /**
  * The HTTP responder: `GET /` says hello, `GET /bytes/N` sends N bytes (a download to measure),
  * anything else 404. Bodies stream with backpressure (pipeline-safe for any N).
  */
-function respond(req: http.IncomingMessage, res: http.ServerResponse): void {
+export function respond(req: http.IncomingMessage, res: http.ServerResponse): void {
   const m = /^\/bytes\/(\d+)$/.exec(req.url ?? '');
   if (req.url === '/') {
     res.writeHead(200, { 'content-type': 'text/plain' });
