@@ -11,13 +11,13 @@
  */
 export class UdpQueue {
   /** Frame address to free (the packet's b.addr). */
-  frame: Uint32Array;
+  frame!: Uint32Array;
   /** UMEM offset of the payload. */
-  data: Uint32Array;
-  len: Uint16Array;
-  saddr: Uint32Array;
-  sport: Uint16Array;
-  mask: number;
+  data!: Uint32Array;
+  len!: Uint16Array;
+  saddr!: Uint32Array;
+  sport!: Uint16Array;
+  mask = 0;
   head = 0;
   read = 0;
   tail = 0;
@@ -25,7 +25,11 @@ export class UdpQueue {
   bytes = 0;
 
   constructor(capacity: number) {
-    const cap = pow2(capacity);
+    this.columns(pow2(capacity));
+  }
+
+  /** New, empty columns of cap (a power of two) entries. */
+  private columns(cap: number): void {
     this.frame = new Uint32Array(cap);
     this.data = new Uint32Array(cap);
     this.len = new Uint16Array(cap);
@@ -65,12 +69,7 @@ export class UdpQueue {
     const cap = pow2(capacity);
     if (cap <= this.mask + 1) return;
     const o = { frame: this.frame, data: this.data, len: this.len, saddr: this.saddr, sport: this.sport, mask: this.mask };
-    this.frame = new Uint32Array(cap);
-    this.data = new Uint32Array(cap);
-    this.len = new Uint16Array(cap);
-    this.saddr = new Uint32Array(cap);
-    this.sport = new Uint16Array(cap);
-    this.mask = cap - 1;
+    this.columns(cap);
     for (let p = this.head; p < this.tail; p++) {
       const a = p & o.mask;
       const b = p & this.mask;

@@ -4,11 +4,12 @@ import type { Ipv4 } from '../ipv4/index.ts';
 import type { LocalOut } from './local-out.ts';
 import type { SockMem } from './sock-mem.ts';
 import type { TransportSysctl } from './sysctl.ts';
+import type { SockInfo } from './types.ts';
 import { UDP, UDP_NAMES } from './udp-mib.ts';
 import type { UdpQueue } from './udp-queue.ts';
 import { UdpTable } from './udp-table.ts';
 
-/** What udp-rcv needs of a socket (UdpSocket implements it). */
+/** What the UDP parts need of a socket (UdpSocket implements it). */
 export interface UdpSock {
   readonly id: number;
   readonly q: UdpQueue;
@@ -26,6 +27,11 @@ export interface UdpSock {
   batchReady(): void;
   /** On a microtask after that dispatch: 'message' listeners, iterators (and 'readable' if not told yet). */
   dataReady(): void;
+  /** Hashed on a port (ss lists only those, as inet_diag does). */
+  readonly bound: boolean;
+  /** Its ss row. */
+  info(): SockInfo;
+  close(): unknown;
 }
 
 /**
@@ -44,6 +50,7 @@ export interface UdpSock {
  */
 export class UdpState {
   readonly table = new UdpTable();
+  /** Every open socket by its table id (null: a free id): what the stack lists, counts and closes. */
   socks: Array<UdpSock | null> = [];
   readonly counters = new Counters('Udp', UDP_NAMES);
   readonly pool: FramePool;

@@ -19,7 +19,6 @@ export class Udp implements TransportProto {
   readonly name = 'udp';
   readonly st: UdpState;
   readonly rcv: UdpRcv;
-  private readonly open = new Set<UdpSocket>();
 
   constructor(ipv4: Ipv4, sysctl: TransportSysctl, mem: SockMem, out: LocalOut) {
     this.st = new UdpState(ipv4, sysctl, mem, out);
@@ -29,8 +28,6 @@ export class Udp implements TransportProto {
   /** dgram.createSocket('udp4' | options[, onMessage]). */
   createSocket(opts: UdpSocketOptions | 'udp4' = {}, onMessage?: (msg: Buffer, rinfo: RemoteInfo) => void): UdpSocket {
     const s = new UdpSocket(this.st, typeof opts === 'string' ? { type: opts } : opts);
-    this.open.add(s);
-    s.once('close', () => this.open.delete(s));
     if (onMessage) s.on('message', onMessage);
     return s;
   }
@@ -46,19 +43,18 @@ export class Udp implements TransportProto {
 
   sockets(): SockInfo[] {
     const out: SockInfo[] = [];
-    for (const s of this.open) if (!s.isClosed && s.bound) out.push(s.info());
+    for (const s of this.st.socks) if (s !== null && s.bound) out.push(s.info());
     return out;
   }
 
   held(): number {
     let n = 0;
-    for (const s of this.open) n += s.q.held;
+    for (const s of this.st.socks) if (s !== null) n += s.q.held;
     return n;
   }
 
   close(): void {
-    for (const s of [...this.open]) s.close();
-    this.open.clear();
+    for (const s of this.st.socks) s?.close();
   }
 }
 
