@@ -1,3 +1,6 @@
+import { TCP_SERVICE_KINDS } from '../transport/tcp/services.ts';
+import { UDP_SERVICE_KINDS } from '../transport/udp-services.ts';
+
 /**
  * The stack's configuration and its schema, checked by hand so that every error names the path
  * (`ports[1].mode`) and the problem, and unknown keys are refused (a typo must not silently
@@ -59,10 +62,10 @@ export interface ServiceConfig {
 
 export type ServiceProto = 'udp' | 'tcp';
 
-/** Service kinds per protocol: echo (RFC 862) sends every datagram back, discard (RFC 863) drops it; TCP also a small HTTP responder. */
+/** Service kinds per protocol, as the transport implements them: echo, discard; TCP also a small HTTP responder. */
 export const SERVICE_KINDS: Record<ServiceProto, readonly string[]> = {
-  udp: ['echo', 'discard'],
-  tcp: ['echo', 'discard', 'http'],
+  udp: UDP_SERVICE_KINDS,
+  tcp: TCP_SERVICE_KINDS,
 };
 
 export interface Config {
