@@ -249,7 +249,11 @@ export class Conntrack {
     this.nUnconf = 0;
   }
 
-  /** nf_ct_delete: out of the hash, timer off, entry free. */
+  /**
+   * nf_ct_delete: out of the hash, timer off; the entry itself is freed by reclaim() at the end of
+   * the dispatch, as the kernel frees it with the last skb holding it: a packet of this dispatch
+   * may still name it (a RST that ends its connection is still NATed at POSTROUTING by its tuples).
+   */
   kill(e: number): void {
     const t = this.table;
     const st = t.status[e];
@@ -261,7 +265,12 @@ export class Conntrack {
     }
     t.unhash(e);
     this.wheel.cancel(e);
-    t.free(e);
+    if (this.nUnconf === UNCONFIRMED_MAX) {
+      t.free(e);
+      return;
+    }
+    t.status[e] = (st & ~IPS_CONFIRMED) | IPS_DYING;
+    this.unconf[this.nUnconf++] = e;
   }
 
   /** `conntrack -F`: every confirmed entry. Returns how many. */
@@ -357,7 +366,10 @@ export class Conntrack {
       for (let n = t.heads[b]; n >= 0; n = t.hnext[n]) {
         const e = n >> 1;
         if ((t.status[e] & (IPS_ASSURED | IPS_DYING)) !== 0) continue;
-        this.kill(e);
+        // freed now, not at reclaim(): the new entry needs its slot
+        t.unhash(e);
+        this.wheel.cancel(e);
+        t.free(e);
         this.stats[CT_EARLY_DROP]++;
         return true;
       }
