@@ -64,9 +64,13 @@ export class IpOutput implements Stage {
       const gw = fib.nhGateway[nh];
       b.oif[i] = oif;
       b.nh[i] = gw === 0 ? daddr : gw;
-      if (nf.on[NF_INET_LOCAL_OUT] !== 0 && nf.run(NF_INET_LOCAL_OUT, b, i) !== NF_ACCEPT) {
-        g.drop(b, i, this.rNf);
-        continue;
+      if (nf.on[NF_INET_LOCAL_OUT] !== 0) {
+        if (nf.run(NF_INET_LOCAL_OUT, b, i) !== NF_ACCEPT) {
+          g.drop(b, i, this.rNf);
+          continue;
+        }
+        // ip_route_me_harder: a DNAT in OUTPUT changed the destination, so the route changes too
+        if (dv.getUint32(h + IPV4_DADDR) !== daddr && !this.reroute(b, i, dv.getUint32(h + IPV4_DADDR))) continue;
       }
       if (nf.on[NF_INET_POST_ROUTING] !== 0 && nf.run(NF_INET_POST_ROUTING, b, i) !== NF_ACCEPT) {
         g.drop(b, i, this.rNf);
@@ -87,5 +91,22 @@ export class IpOutput implements Stage {
       m[IP.OutTransmits]++;
       g.enqueue(this.sNeigh, i);
     }
+  }
+
+  /** The route to a new destination (after OUTPUT's DNAT); false: no route, dropped and counted. */
+  private reroute(b: Batch, i: number, daddr: number): boolean {
+    const fib = this.ctx.fib;
+    const nh = fib.lookup(daddr);
+    const type = nh < 0 ? 0 : fib.nhType[nh];
+    const oif = nh < 0 ? -1 : fib.nhOif[nh];
+    if ((type !== RTN_UNICAST && type !== RTN_BROADCAST) || oif < 0 || this.ctx.devs.list[oif] === undefined) {
+      this.ctx.mib.ip.v[IP.OutNoRoutes]++;
+      this.g.drop(b, i, this.rNoRoute);
+      return false;
+    }
+    const gw = fib.nhGateway[nh];
+    b.oif[i] = oif;
+    b.nh[i] = gw === 0 ? daddr : gw;
+    return true;
   }
 }
