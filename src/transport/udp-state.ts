@@ -41,8 +41,8 @@ export interface UdpSock {
  *  - a batch reader (a 'readable' listener, reading with recvBatch) is told at the end of that
  *    dispatch, in udp-rcv's flush(): at most a vector of packets later, inside the poll loop, as
  *    a graph stage would be. A poll-loop turn runs many dispatches (up to ~2 ms); told only after
- *    the turn, a reader met queues full of what it could have read (measured, bench/lab-udp.ts:
- *    the app read 0.3 of 2.6 Mpps, the rest refused as MemErrors);
+ *    the turn, a reader met queues full of what it could have read (measured by the first UDP
+ *    bench: the app read 0.3 of 2.6 Mpps, the rest refused as MemErrors);
  *  - every other consumer ('message', for await) on one microtask after the turn: Node-style
  *    code never runs inside a dispatch.
  * Either way the application's sends go through the ip-local-out ring, and an exception in its
