@@ -110,7 +110,8 @@ export class Nat implements NatHook {
       addr = tup[o];
       port = tup[o + 2] >>> 16;
     }
-    if (!natManip(this.ctx.dv, p.h, p.len, manip, addr, port)) {
+    // `| 0`: an address above 2^31 passed as a number would be boxed (a heap number per call)
+    if (!natManip(this.ctx.dv, p.h, p.len, manip, addr | 0, port)) {
       this.stats[S_MANIP]++;
       return NF_DROP;
     }
@@ -147,12 +148,12 @@ export class Nat implements NatHook {
     const inner = manip === NAT_MANIP_SRC ? NAT_MANIP_DST : NAT_MANIP_SRC;
     const iaddr = inner === NAT_MANIP_SRC ? tup[o] : tup[o + 1];
     const iport = proto === 1 || inner === NAT_MANIP_SRC ? tup[o + 2] >>> 16 : tup[o + 2] & 0xffff;
-    if (!natManipIcmpInner(this.ctx.dv, l4, p.len - ihl, inner, iaddr, iport)) {
+    if (!natManipIcmpInner(this.ctx.dv, l4, p.len - ihl, inner, iaddr | 0, iport)) {
       this.stats[S_ICMP]++;
       return NF_DROP;
     }
     const oaddr = manip === NAT_MANIP_SRC ? tup[o + 1] : tup[o];
-    natManipAddr(this.ctx.dv, p.h, manip, oaddr);
+    natManipAddr(this.ctx.dv, p.h, manip, oaddr | 0);
     if (manip === NAT_MANIP_SRC) p.saddr = oaddr;
     else p.daddr = oaddr;
     return NF_ACCEPT;
