@@ -2,6 +2,8 @@ import type { Batch } from '../core/batch.ts';
 import type { Graph } from '../core/graph.ts';
 import type { NetDevices } from '../core/netdev.ts';
 import { maskOf } from '../wire/addr.ts';
+import { Conntrack, type ConntrackOptions } from './conntrack/conntrack.ts';
+import { CONNTRACK_RO, conntrackSysctlKey, defaultBuckets, defaultConntrackSysctl, type ConntrackSysctl } from './conntrack/sysctl.ts';
 import { DEFAULT_SYSCTL, Ipv4Ctx, type Ipv4Sysctl } from './ctx.ts';
 import { Fib, RTN_BROADCAST, RTN_LOCAL, RTN_UNICAST } from './fib/fib.ts';
 import { IcmpRcv } from './icmp-rcv.ts';
@@ -28,6 +30,8 @@ export interface Ipv4Options {
   netfilter?: NetfilterLike;
   /** Millisecond clock (tests). */
   now?: () => number;
+  /** Connection tracking's table size, clock and expiry wheel (made when first needed). */
+  conntrack?: ConntrackOptions;
 }
 
 /**
@@ -45,12 +49,19 @@ export class Ipv4 {
   readonly icmpRcv: IcmpRcv;
   readonly forward: IpForward;
   readonly output: IpOutput;
+  /** net.netfilter.nf_conntrack_* (kept here so they can be set before conntrack exists). */
+  readonly ctSysctl: ConntrackSysctl;
+  private ct: Conntrack | null = null;
+  private readonly ctOpts: ConntrackOptions;
 
   constructor(g: Graph, devs: NetDevices, opts: Ipv4Options = {}) {
     this.ctx = new Ipv4Ctx(g.pool, devs, opts.fib ?? new Fib(), opts.sysctl);
     if (opts.now !== undefined) this.ctx.now = opts.now;
     this.icmp = new IcmpSender(this.ctx);
     this.nf = new NfHooks(this.ctx, this.icmp);
+    this.ctOpts = opts.conntrack ?? {};
+    this.ctSysctl = this.ctOpts.sysctl ?? defaultConntrackSysctl(this.ctOpts.buckets ?? defaultBuckets());
+    this.nf.conntrack = () => this.conntrack;
     if (opts.netfilter !== undefined) this.nf.attach(opts.netfilter);
     this.defrag = new IpDefrag(this.ctx);
     this.defrag.icmp = this.icmp;
@@ -59,6 +70,46 @@ export class Ipv4 {
     this.icmpRcv = new IcmpRcv(this.ctx);
     this.forward = new IpForward(this.ctx, this.nf, this.icmp);
     this.output = new IpOutput(this.ctx, this.nf);
+  }
+
+  /**
+   * Connection tracking (nf_conntrack): made the first time something needs it (its table's
+   * buckets are allocated then); it tracks packets while refreshHooks() finds a rule that needs it
+   * or nf_conntrack_enable is 1.
+   */
+  get conntrack(): Conntrack {
+    return (this.ct ??= new Conntrack({ ...this.ctOpts, buckets: this.ctOpts.buckets ?? defaultBuckets(), sysctl: this.ctSysctl }));
+  }
+
+  /** Is connection tracking looking at packets now? */
+  get tracking(): boolean {
+    return this.nf.ct !== null;
+  }
+
+  /** Read, or set then read, a net.netfilter.nf_conntrack_* sysctl; null when the name is not one. */
+  conntrackSysctl(name: string, value?: number | string): number | null {
+    const k = conntrackSysctlKey(name);
+    if (k === null) return null;
+    if (k === 'nf_conntrack_count') {
+      if (value !== undefined) throw new Error('sysctl: net.netfilter.nf_conntrack_count is read-only');
+      return this.ct?.table.count ?? 0;
+    }
+    if (k === 'nf_conntrack_buckets') {
+      if (value !== undefined) throw new Error('sysctl: net.netfilter.nf_conntrack_buckets is read-only here (set before start: conntrack options)');
+      return this.ct?.table.buckets ?? this.ctOpts.buckets ?? defaultBuckets();
+    }
+    const key = k as Exclude<keyof ConntrackSysctl, (typeof CONNTRACK_RO)[number]>;
+    if (value !== undefined) {
+      const v = typeof value === 'number' ? value : Number(value);
+      if (!Number.isInteger(v) || v < 0) throw new Error(`sysctl: net.netfilter.${k} wants a non-negative integer, got "${value}"`);
+      this.ctSysctl[key] = v;
+      this.ct?.reload();
+      if (key === 'nf_conntrack_enable') {
+        this.nf.ctAlways = v !== 0;
+        this.nf.refresh();
+      }
+    }
+    return this.ctSysctl[key];
   }
 
   get fib(): Fib {
@@ -151,9 +202,10 @@ export class Ipv4 {
     return this.defrag.held();
   }
 
-  /** Release held frames (shutdown). */
+  /** Release held frames (shutdown); conntrack's expiry timer stops. */
   close(): void {
     this.defrag.clear();
+    this.ct?.wheel.stop();
   }
 }
 

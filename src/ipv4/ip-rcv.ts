@@ -149,6 +149,11 @@ export class IpRcv implements Stage {
     }
   }
 
+  /** End of the dispatch: conntrack frees the entries of packets that were never confirmed. */
+  flush(): void {
+    this.nf.flush();
+  }
+
   private hdrError(b: Batch, i: number): void {
     this.ctx.mib.ip.v[IP.InHdrErrors]++;
     this.g.drop(b, i, this.rHdr);

@@ -3,9 +3,12 @@ import * as icmp from '../wire/icmp.ts';
 import * as ipv4 from '../wire/ipv4.ts';
 import * as tcp from '../wire/tcp.ts';
 import * as udp from '../wire/udp.ts';
+import * as ctCommon from './conntrack/common.ts';
+import type { Conntrack } from './conntrack/conntrack.ts';
+import { icmpIsErr } from './conntrack/proto-icmp.ts';
 import type { Ipv4Ctx } from './ctx.ts';
 import type { IcmpSender } from './icmp-send.ts';
-import { NF_ACCEPT, NF_DROP, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, NfPacket, REJECT_TCP_RESET } from './netfilter/packet.ts';
+import { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, NfPacket, REJECT_TCP_RESET } from './netfilter/packet.ts';
 
 export { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, REJECT_TCP_RESET } from './netfilter/packet.ts';
 
@@ -14,6 +17,7 @@ const { ICMP_CODE, ICMP_DEST_UNREACH, ICMP_TYPE } = icmp;
 const { IP_DF, IP_MF, IP_OFFSET, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_DADDR, IPV4_FRAG_OFF, IPV4_HLEN, IPV4_PROTOCOL, IPV4_SADDR, IPV4_VIHL, writeIpv4Header } = ipv4;
 const { TCP_ACK, TCP_ACK_SEQ, TCP_DEST, TCP_DOFF, TCP_FIN, TCP_FLAGS, TCP_HLEN, TCP_RST, TCP_SEQ, TCP_SOURCE, TCP_SYN, writeTcpHeader } = tcp;
 const { UDP_DEST, UDP_SOURCE } = udp;
+const { IP_CT_RELATED, IP_CT_RELATED_REPLY, NFCT_DROP, NFCT_NONE, NFCT_UNTRACKED, XT_CONNTRACK_STATE_INVALID } = ctCommon;
 
 /** Returned by NfHooks.run: packet i was turned into a reject reply in place; send it to ip-output. */
 export const NF_REPLY = 3;
@@ -22,20 +26,37 @@ export const NF_REPLY = 3;
 export interface NetfilterLike {
   /** NF_ACCEPT, NF_DROP or NF_REJECT (p.rejectWith = ICMP unreachable code or REJECT_TCP_RESET). */
   hook(hook: number, p: NfPacket): number;
-  /** True when the hook has no rules and an ACCEPT policy (used by refresh() only). */
+  /** True when hook() has nothing to do at the hook (used by refresh() only). */
   hookIsEmpty?(hook: number): boolean;
+  /** The raw table at PREROUTING/OUTPUT, before conntrack (sets p.notrack). */
+  raw?(hook: number, p: NfPacket): number;
+  rawIsEmpty?(hook: number): boolean;
+  /** A rule needs connection tracking. */
+  needsConntrack?(): boolean;
 }
 
 /**
- * NF_HOOK for the IPv4 stages: fills the reused NfPacket from packet i, asks netfilter, applies
- * MARK, and turns REJECT into an ICMP error or TCP RST in place. `on[hook]` is a plain byte the
- * stages test before calling run(), so a hook without rules costs one load per packet.
+ * NF_HOOK for the IPv4 stages: fills the reused NfPacket from packet i, runs the hook's parts in
+ * the kernel's priority order (raw -300, conntrack -200, then mangle/nat/filter through
+ * netfilter's hook(), conntrack's confirm last), applies MARK, and turns REJECT into an ICMP
+ * error or TCP RST in place. `on[hook]` is a plain byte the stages test before calling run(), so
+ * a hook without rules costs one load per packet; connection tracking is off (`ct` null) until
+ * a rule or nf_conntrack_enable needs it.
  */
 export class NfHooks {
   nf: NetfilterLike | null = null;
   readonly p = new NfPacket();
-  /** Per hook: 1 when netfilter must be consulted. */
+  /** Per hook: 1 when run() must be called. */
   readonly on = new Uint8Array(5);
+  /** Per hook: netfilter's hook() / raw() have work. */
+  private readonly tabOn = new Uint8Array(5);
+  private readonly rawOn = new Uint8Array(5);
+  /** Connection tracking while it is on (refresh() decides), else null. */
+  ct: Conntrack | null = null;
+  /** Makes the stack's Conntrack the first time it is needed (Ipv4 sets it). */
+  conntrack: (() => Conntrack) | null = null;
+  /** softnet's nf_conntrack_enable: track even without rules that need it. */
+  ctAlways = false;
 
   constructor(
     private readonly ctx: Ipv4Ctx,
@@ -49,6 +70,8 @@ export class NfHooks {
   attach(nf: NetfilterLike | null): void {
     this.nf = nf;
     this.on.fill(nf === null ? 0 : 1);
+    this.tabOn.fill(nf === null ? 0 : 1);
+    this.rawOn.fill(nf === null ? 0 : 1);
   }
 
   /**
@@ -57,7 +80,19 @@ export class NfHooks {
    */
   refresh(): void {
     const nf = this.nf;
-    for (let h = 0; h < 5; h++) this.on[h] = nf === null ? 0 : nf.hookIsEmpty === undefined || !nf.hookIsEmpty(h) ? 1 : 0;
+    const track = nf !== null && this.conntrack !== null && (this.ctAlways || nf.needsConntrack?.() === true);
+    this.ct = track ? this.conntrack!() : null;
+    for (let h = 0; h < 5; h++) {
+      this.tabOn[h] = nf === null ? 0 : nf.hookIsEmpty === undefined || !nf.hookIsEmpty(h) ? 1 : 0;
+      this.rawOn[h] = nf === null || nf.raw === undefined ? 0 : nf.rawIsEmpty === undefined || !nf.rawIsEmpty(h) ? 1 : 0;
+      // Conntrack looks packets up at PREROUTING/OUTPUT and confirms them at INPUT/POSTROUTING.
+      this.on[h] = this.tabOn[h] | this.rawOn[h] | (track && h !== NF_INET_FORWARD ? 1 : 0);
+    }
+  }
+
+  /** End of a dispatch: entries of packets that never reached confirmation go (ip-rcv's flush). */
+  flush(): void {
+    this.ct?.reclaim();
   }
 
   /** Run hook for packet i (IP header at b.l3, validated). Returns NF_DROP, NF_ACCEPT or NF_REPLY. */
@@ -100,16 +135,73 @@ export class NfHooks {
         p.icmpCode = u8[l4 + ICMP_CODE];
       }
     }
-    const verdict = nf.hook(hook, p);
+    p.h = h;
+    let nfct = b.nfct[i];
+    const ct = this.ct;
+    if (ct !== null && (hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_OUT)) {
+      nfct = this.track(hook, b, i, h, len, ct, nfct);
+      if (nfct === NFCT_DROP) return NF_DROP;
+    }
+    p.nfct = nfct;
+    if (ct === null) {
+      p.ctState = XT_CONNTRACK_STATE_INVALID;
+      p.ctStatus = -1;
+    } else {
+      p.ctState = ct.stateBits(nfct);
+      p.ctStatus = ct.statusOf(nfct);
+    }
+    const verdict = this.tabOn[hook] !== 0 ? nf.hook(hook, p) : NF_ACCEPT;
     if (p.mark !== b.mark[i]) b.mark[i] = p.mark >>> 0;
-    if (verdict === NF_ACCEPT) return NF_ACCEPT;
+    if (verdict === NF_ACCEPT) {
+      // __nf_conntrack_confirm, at the last priority of INPUT and POSTROUTING.
+      if (ct !== null && (hook === NF_INET_LOCAL_IN || hook === NF_INET_POST_ROUTING) && !ct.confirm(p.nfct)) return NF_DROP;
+      return NF_ACCEPT;
+    }
     // REJECT of our own output would answer ourselves: there is no loopback, so it just drops.
     if (verdict === NF_REJECT && hook !== NF_INET_LOCAL_OUT && hook !== NF_INET_POST_ROUTING) return this.reject(b, i, p.rejectWith);
     return NF_DROP;
   }
 
+  /**
+   * The raw table, then nf_conntrack_in, for packet i at PREROUTING or OUTPUT: its new nfct (also
+   * stored in b.nfct), or NFCT_DROP. A packet that already has an entry at OUTPUT was built in
+   * place from a received one: an ICMP error or REJECT's reply keeps it, RELATED (nf_ct_attach);
+   * anything else (an echo reply) is looked up afresh.
+   */
+  private track(hook: number, b: Batch, i: number, h: number, len: number, ct: Conntrack, nfct: number): number {
+    const p = this.p;
+    if (this.rawOn[hook] !== 0) {
+      p.nfct = NFCT_NONE;
+      p.ctState = XT_CONNTRACK_STATE_INVALID;
+      p.ctStatus = -1;
+      p.notrack = 0;
+      const v = this.nf!.raw!(hook, p);
+      if (v !== NF_ACCEPT) return NFCT_DROP;
+      if (p.notrack !== 0) {
+        b.nfct[i] = NFCT_UNTRACKED;
+        return NFCT_UNTRACKED;
+      }
+    }
+    if (nfct !== NFCT_NONE) {
+      const ctinfo = nfct & 7;
+      if (nfct !== NFCT_UNTRACKED && (ctinfo === IP_CT_RELATED || ctinfo === IP_CT_RELATED_REPLY)) return nfct;
+      const u8 = this.ctx.u8;
+      const l4 = h + ((u8[h + IPV4_VIHL] & 0x0f) << 2);
+      if (u8[h + IPV4_PROTOCOL] === IPPROTO_ICMP && icmpIsErr(u8[l4 + ICMP_TYPE])) {
+        nfct = ct.attach(nfct);
+        b.nfct[i] = nfct;
+        return nfct;
+      }
+    }
+    nfct = ct.in(this.ctx.u8, this.ctx.dv, h, len);
+    b.nfct[i] = nfct === NFCT_DROP ? NFCT_NONE : nfct;
+    return nfct;
+  }
+
   /** ipt_REJECT: ICMP unreachable (via icmp_send, so its rules and rate limit apply) or a TCP RST. */
   private reject(b: Batch, i: number, how: number): number {
+    // nf_ct_attach: the reply belongs to the rejected packet's connection, RELATED.
+    if (this.ct !== null) b.nfct[i] = this.ct.attach(b.nfct[i]);
     if (how === REJECT_TCP_RESET) return sendReset(this.ctx, b, i) ? NF_REPLY : NF_DROP;
     return this.icmp.send(b, i, ICMP_DEST_UNREACH, how & 0xff, 0) ? NF_REPLY : NF_DROP;
   }

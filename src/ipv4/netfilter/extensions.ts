@@ -5,6 +5,7 @@
  */
 
 import { comment } from './match/comment.ts';
+import { conntrack, state } from './match/conntrack.ts';
 import { icmp } from './match/icmp.ts';
 import { ip } from './match/ip.ts';
 import { length } from './match/length.ts';
@@ -12,6 +13,7 @@ import { mark } from './match/mark.ts';
 import { multiport } from './match/multiport.ts';
 import { tcp, udp } from './match/tcpudp.ts';
 import { dnat } from './target/dnat.ts';
+import { ctTarget, notrackTarget } from './target/ct.ts';
 import { logTarget } from './target/log.ts';
 import { markTarget } from './target/mark.ts';
 import { masquerade } from './target/masquerade.ts';
@@ -22,8 +24,8 @@ import { standard } from './target/standard.ts';
 import type { Match, TargetExt } from './xt.ts';
 
 /** The ip part first: it has no -m name and every rule has it loaded. */
-export const MATCHES: readonly Match[] = [ip, tcp, udp, icmp, multiport, length, mark, comment];
-export const TARGETS: readonly TargetExt[] = [...standard, reject, logTarget, markTarget, snat, dnat, masquerade, redirect];
+export const MATCHES: readonly Match[] = [ip, tcp, udp, icmp, multiport, length, mark, state, conntrack, comment];
+export const TARGETS: readonly TargetExt[] = [...standard, reject, logTarget, markTarget, snat, dnat, masquerade, redirect, ctTarget, notrackTarget];
 
 /** Kernel targets softnet refuses with a reason rather than taking them for a chain name. */
 export const UNSUPPORTED_TARGETS = ['CT', 'NOTRACK', 'TPROXY', 'CONNMARK', 'QUEUE', 'NFQUEUE', 'TCPMSS', 'TTL', 'TOS', 'DSCP'];

@@ -7,12 +7,15 @@
  * `nat` (PREROUTING, INPUT, OUTPUT, POSTROUTING) is not run per packet: the NAT core
  * (src/ipv4/nat, attached with attachNat) takes its place in the order (-100 at PREROUTING and
  * OUTPUT, 100 at INPUT and POSTROUTING), runs the chain through runNat() for a connection's first
- * packet only and applies the connection's mapping to every packet. raw/security are refused.
+ * packet only and applies the connection's mapping to every packet. `raw` (PREROUTING, OUTPUT,
+ * -300) runs before connection tracking (-200), through raw(): NfHooks calls it, then conntrack,
+ * then hook(). security is refused. Rules that need connection tracking (conntrack/state
+ * matches, CT, the nat table) turn it on: needsConntrack().
  * REJECT is only valid in the filter table (as ipt_REJECT's .table = "filter"), the NAT targets
  * only in nat and from their hooks (xt_nat's hook masks), also through user chains.
  */
 
-import { targetByName, targetOf } from './extensions.ts';
+import { MATCHES, targetByName, targetOf } from './extensions.ts';
 import { formatListRow, formatSpec } from './format.ts';
 import {
   NF_ACCEPT,
@@ -42,6 +45,10 @@ interface Chain extends ChainIn {
 
 const TABLES: Record<string, Array<[string, number]>> = {
   // [chain, hook]; table order = priority order at a hook
+  raw: [
+    ['PREROUTING', NF_INET_PRE_ROUTING],
+    ['OUTPUT', NF_INET_LOCAL_OUT],
+  ],
   mangle: [
     ['PREROUTING', NF_INET_PRE_ROUTING],
     ['INPUT', NF_INET_LOCAL_IN],
@@ -76,6 +83,12 @@ export interface NatHook {
   natHook(hook: number, p: NfPacket): number;
 }
 
+/** The rule has a match or target that needs connection tracking. */
+function usesConntrack(r: Rule): boolean {
+  if (targetOf(r.target).conntrack === true) return true;
+  return MATCHES.some((m) => m.conntrack === true && m.spec(r) !== '');
+}
+
 const err = (msg: string): never => {
   throw new IptablesError(`iptables: ${msg}`);
 };
@@ -90,6 +103,10 @@ export class Netfilter implements Host {
   private prog!: Program;
   /** hook * TABLES_PER_HOOK + k -> chain index in prog, -1 none. */
   private readonly hookChains = new Int32Array(NF_INET_NUMHOOKS * TABLES_PER_HOOK).fill(-1);
+  /** The raw table's chain per hook, -1 none. */
+  private readonly rawChains = new Int32Array(NF_INET_NUMHOOKS).fill(-1);
+  /** Rules that need connection tracking (conntrack/state matches, CT), counted at compile. */
+  private ctRules = 0;
   /** The nat table's chain per hook, -1 none (FORWARD). */
   private readonly natChains = new Int32Array(NF_INET_NUMHOOKS).fill(-1);
   /** Per hook: NAT_AT's position while the NAT core runs there, else 0. */
@@ -149,11 +166,32 @@ export class Netfilter implements Host {
     for (let h = 0; h < NF_INET_NUMHOOKS; h++) this.natAt[h] = this.nat !== null && this.natLoaded ? NAT_AT[h] : 0;
   }
 
-  /** True when the hook has no rules and only ACCEPT policies (callers may skip it; counters then don't count). */
+  /** The raw table's chain for hook on p (before conntrack): NF_ACCEPT or NF_DROP; CT --notrack sets p.notrack. Hot path. */
+  raw(hook: number, p: NfPacket): number {
+    const c = hook >= 0 && hook < NF_INET_NUMHOOKS ? this.rawChains[hook] : -1;
+    return c < 0 ? NF_ACCEPT : this.prog.run(c, p);
+  }
+
+  /** True when the raw table has nothing for the hook (no rules, ACCEPT policy). */
+  rawIsEmpty(hook: number): boolean {
+    for (const [name, h] of TABLES.raw) {
+      if (h !== hook) continue;
+      const c = this.tables.get('raw')!.get(name)!;
+      if (c.rules.length > 0 || c.policy !== NF_ACCEPT) return false;
+    }
+    return true;
+  }
+
+  /** Some rule needs connection tracking (the kernel's nf_ct_netns_get users): a conntrack/state match, CT, or the nat table. */
+  needsConntrack(): boolean {
+    return this.ctRules > 0 || this.natLoaded;
+  }
+
+  /** True when hook() has nothing to do for the hook (no mangle/filter rules, ACCEPT policies, no NAT); raw is rawIsEmpty's. */
   hookIsEmpty(hook: number): boolean {
     if (hook >= 0 && hook < NF_INET_NUMHOOKS && this.natAt[hook] !== 0) return false;
     for (const [t, chains] of Object.entries(TABLES)) {
-      if (t === 'nat') continue;
+      if (t === 'nat' || t === 'raw') continue;
       for (const [name, h] of chains) {
         if (h !== hook) continue;
         const c = this.tables.get(t)!.get(name)!;
@@ -168,7 +206,7 @@ export class Netfilter implements Host {
     const c = parseCommand(line);
     const table = this.tables.get(c.table);
     if (table === undefined) {
-      return err(`can't initialize iptables table "${c.table}": Table does not exist (softnet has filter, mangle and nat)`);
+      return err(`can't initialize iptables table "${c.table}": Table does not exist (softnet has raw, mangle, nat and filter)`);
     }
     this.prog.syncCounters();
     switch (c.cmd) {
@@ -344,8 +382,14 @@ export class Netfilter implements Host {
     const chainId = (from: number, name: string) => index.get(`${all[from].table}/${name}`)!;
     const prog = new Program(all, chainId, this);
     this.hookChains.fill(-1);
+    this.ctRules = 0;
+    for (const ch of all) for (const r of ch.rules) if (usesConntrack(r)) this.ctRules++;
     for (const [t, chains] of Object.entries(TABLES)) {
       for (const [name, hook] of chains) {
+        if (t === 'raw') {
+          this.rawChains[hook] = index.get(`${t}/${name}`)!;
+          continue;
+        }
         if (t === 'nat') {
           this.natChains[hook] = index.get(`${t}/${name}`)!;
           if (this.tables.get(t)!.get(name)!.rules.length > 0) this.natLoaded = true;

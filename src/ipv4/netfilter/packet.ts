@@ -55,6 +55,17 @@ export class NfPacket {
   fragOff = 0;
   /** Out: set when hook() returns NF_REJECT (see NF_REJECT). */
   rejectWith = 0;
+  /**
+   * The packet's conntrack reference (Batch.nfct: entry << 3 | ctinfo, conntrack/common.ts) and
+   * its state as xt_conntrack bits (XT_CONNTRACK_STATE_*: INVALID 1, ESTABLISHED 2, RELATED 4,
+   * NEW 8, SNAT 64, DNAT 128, UNTRACKED 256), which --ctstate/--state test.
+   */
+  nfct = -1;
+  ctState = 1;
+  /** Its entry's IPS_* status bits (--ctstatus), -1 without an entry. */
+  ctStatus = -1;
+  /** Out: the CT --notrack target ran (raw table): the packet stays UNTRACKED. */
+  notrack = 0;
   /** The IP header's address in the UMEM and the next hop (b.nh): what the NAT core rewrites and MASQUERADE reads. */
   h = 0;
   nh = 0;

@@ -69,6 +69,8 @@ export interface Match {
   proto?: number;
   /** Other checks when `-m NAME` loads it. */
   load?(r: Rule): void;
+  /** A rule using it needs connection tracking (xt_conntrack's checkentry takes nf_ct_netns_get). */
+  conntrack?: boolean;
   options: readonly Opt[];
   /** Its `iptables -S` words for r ('' when r does not use it). Canonical: -D/-C compare rules by it. */
   spec(r: Rule): string;
@@ -86,6 +88,8 @@ export interface TargetExt {
   builtin?: number;
   /** Tables it is valid in (ipt_REJECT's `.table = "filter"`). */
   table?: string;
+  /** A rule with it needs connection tracking (CT, and the NAT targets). */
+  conntrack?: boolean;
   /** Hooks it may be reached from, 1 << NF_INET_* bits (xt_target's `.hooks`); any when undefined. */
   hooks?: number;
   options?: readonly Opt[];
