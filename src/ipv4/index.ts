@@ -81,6 +81,11 @@ export class Ipv4 {
     return (this.ct ??= new Conntrack({ ...this.ctOpts, buckets: this.ctOpts.buckets ?? defaultBuckets(), sysctl: this.ctSysctl }));
   }
 
+  /** The Conntrack if it was ever needed, else null (a dump of a table never made is empty). */
+  conntrackIfMade(): Conntrack | null {
+    return this.ct;
+  }
+
   /** Is connection tracking looking at packets now? */
   get tracking(): boolean {
     return this.nf.ct !== null;

@@ -19,6 +19,7 @@ export interface ControlHost {
   runtime(): RuntimeView;
   route(cmd: string): string;
   iptables(line: string): string;
+  conntrack(words: readonly string[]): { output: string; summary: string };
   sysctl(name: string, value?: number | string): number | string;
   neigh(): string;
   portInfo(): PortInfo[];
@@ -43,6 +44,11 @@ export function controlHandlers(stack: ControlHost, extra: Record<string, Contro
     },
     route: (a) => ({ output: stack.route(str(a, 'cmd')) }),
     iptables: (a) => ({ output: stack.iptables(str(a, 'line')) }),
+    conntrack: (a) => {
+      const w = a.words;
+      if (!Array.isArray(w) || !w.every((x) => typeof x === 'string')) throw new Error('argument "words" must be an array of strings');
+      return stack.conntrack(w as string[]);
+    },
     sysctl: (a) => {
       const v = a.value;
       if (v !== undefined && typeof v !== 'number' && typeof v !== 'string') throw new Error('argument "value" must be a number or string');

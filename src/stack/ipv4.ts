@@ -11,6 +11,7 @@ import type { PtypeTable } from '../core/ptype.ts';
 import { formatIPv4, parseCidr, parseIPv4, tryParseIPv4 } from '../wire/addr.ts';
 import { formatRoute, parseRoute, parseRouteMatch, RTN_BROADCAST, RTN_LOCAL } from '../ipv4/fib/fib.ts';
 import { registerIpv4, type Ipv4 } from '../ipv4/index.ts';
+import { conntrackCommand, type ConntrackOutput } from '../ipv4/conntrack/dump.ts';
 import { Netfilter } from '../ipv4/netfilter/netfilter.ts';
 
 /** Add the IPv4 stages to the graph now (so they come before L2 and dev-xmit in a pass), with netfilter's tables. */
@@ -95,6 +96,11 @@ function showRoutes(ipv4: Ipv4, devs: NetDevices, args: string): string {
     .join('\n');
 }
 
+/** `conntrack -L|-S|-C|-F|-D ...` over the stack's table (ipv4/conntrack/dump.ts). */
+export function conntrack(ipv4: Ipv4, words: readonly string[]): ConntrackOutput {
+  return conntrackCommand(ipv4.conntrackIfMade(), words);
+}
+
 /** One iptables command; hooks that became (non-)empty are switched on/off at once. */
 export function iptables(ipv4: Ipv4, netfilter: Netfilter, line: string): string {
   const out = netfilter.exec(line.replace(/^\s*iptables\s+/, ''));
@@ -102,9 +108,11 @@ export function iptables(ipv4: Ipv4, netfilter: Netfilter, line: string): string
   return out;
 }
 
-/** Read, or set then read, a sysctl by its Linux name (`ip_forward`, `net.ipv4.icmp_ratelimit`). */
+/** Read, or set then read, a sysctl by its Linux name (`ip_forward`, `net.ipv4.icmp_ratelimit`, `net.netfilter.nf_conntrack_max`). */
 export function ipv4Sysctl(ipv4: Ipv4, name: string, value?: number | string): number | string {
   // net/ipv4/ip_forward is the /proc/sys spelling of net.ipv4.ip_forward: dots first, then the prefix.
+  const ct = ipv4.conntrackSysctl(name, value);
+  if (ct !== null) return ct;
   const k = name.replace(/\//g, '.').replace(/^net\.ipv4\./, '');
   if (value !== undefined) ipv4.setSysctl(k, value);
   const v = (ipv4.sysctl as unknown as Record<string, number>)[k];

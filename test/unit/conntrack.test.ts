@@ -311,3 +311,26 @@ describe('conntrack: hostile input', () => {
     expect(ct.stats[1]).toBeGreaterThan(0);
   });
 });
+
+describe('conntrack: a Stack', () => {
+  it('sysctls by their Linux names, rules turn tracking on, stack.conntrack() answers -L/-S', async () => {
+    const { Stack } = await import('../../src/stack/stack.ts');
+    const s = new Stack({ name: 'sn-ct', control: null, umem: 'memory', frames: 512 });
+    try {
+      expect(s.sysctl('net.netfilter.nf_conntrack_count')).toBe(0);
+      expect(s.sysctl('net.netfilter.nf_conntrack_tcp_timeout_established')).toBe(432000);
+      expect(s.sysctl('nf_conntrack_udp_timeout', 45)).toBe(45);
+      expect(s.sysctl('net/netfilter/nf_conntrack_max', 5000)).toBe(5000);
+      expect(() => s.sysctl('net.netfilter.nf_conntrack_buckets', 1)).toThrow(/read-only/);
+      expect(s.conntrack(['-L']).summary).toBe('conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.');
+      expect(s.ipv4.tracking).toBe(false);
+      s.iptables('-A FORWARD -m state --state INVALID -j DROP');
+      expect(s.ipv4.tracking).toBe(true);
+      expect(s.iptables('-S FORWARD')).toBe('-P FORWARD ACCEPT\n-A FORWARD -m state --state INVALID -j DROP\n');
+      expect(s.iptables('-L FORWARD -n')).toContain('DROP       all  --  0.0.0.0/0            0.0.0.0/0            state INVALID\n');
+      expect(s.conntrack(['-S']).output).toMatch(/^cpu=0/);
+    } finally {
+      await s.stop();
+    }
+  });
+});
