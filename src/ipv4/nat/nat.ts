@@ -33,11 +33,11 @@ const { NAT_MANIP_DST, NAT_MANIP_SRC, natManip, natManipAddr, natManipIcmpInner 
 const { NAT_DNAT, NAT_MASQUERADE, NAT_REDIRECT, NAT_SNAT, NF_NAT_RANGE_MAP_IPS } = nr;
 
 /** Drop reasons, as counters (`softnet stat`). */
-export const NAT_STAT_NAMES = ['nat.no_tuple', 'nat.manip_failed', 'nat.icmp_failed', 'nat.masq_no_addr', 'nat.oif_changed', 'nat.masq_flushed'] as const;
+export const NAT_STAT_NAMES = ['nat.no_tuple', 'nat.manip_failed', 'nat.icmp_failed', 'nat.no_addr', 'nat.oif_changed', 'nat.masq_flushed'] as const;
 const S_NO_TUPLE = 0;
 const S_MANIP = 1;
 const S_ICMP = 2;
-const S_MASQ_NO_ADDR = 3;
+const S_NO_ADDR = 3;
 const S_OIF = 4;
 const S_FLUSHED = 5;
 const ICMP_REDIRECT = 5;
@@ -136,7 +136,10 @@ export class Nat implements NatHook {
     const u8 = this.ctx.u8;
     const ihl = (u8[p.h] & 0x0f) << 2;
     const l4 = p.h + ihl;
-    if (p.len < ihl + 8) return NF_DROP;
+    if (p.len < ihl + 8) {
+      this.stats[S_ICMP]++;
+      return NF_DROP;
+    }
     if (u8[l4] === ICMP_REDIRECT && ((st & IPS_NAT_DONE_MASK) !== IPS_NAT_DONE_MASK || (st & IPS_NAT_MASK) !== 0)) return NF_DROP;
     const reply = ctinfo === IP_CT_RELATED_REPLY;
     let bit = manip === NAT_MANIP_SRC ? IPS_SRC_NAT : IPS_DST_NAT;
@@ -179,7 +182,7 @@ export class Nat implements NatHook {
     if (kind === NAT_MASQUERADE && tup[o] !== 0) {
       const a = this.masqAddr(p.oif, p.nh);
       if (a === 0) {
-        this.stats[S_MASQ_NO_ADDR]++;
+        this.stats[S_NO_ADDR]++;
         return false;
       }
       r.flags |= NF_NAT_RANGE_MAP_IPS;
@@ -187,7 +190,10 @@ export class Nat implements NatHook {
       masq = p.oif;
     } else if (kind === NAT_REDIRECT) {
       const a = hook === NF_INET_PRE_ROUTING ? this.firstAddr(p.iif) : LOOPBACK;
-      if (a === 0) return false; // nf_nat_redirect_ipv4: no address on the device: NF_DROP
+      if (a === 0) {
+        this.stats[S_NO_ADDR]++; // nf_nat_redirect_ipv4: no address on the device: NF_DROP
+        return false;
+      }
       r.flags |= NF_NAT_RANGE_MAP_IPS;
       r.minIp = r.maxIp = a;
     } else if (kind !== NAT_SNAT && kind !== NAT_DNAT) {

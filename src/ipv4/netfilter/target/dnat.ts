@@ -4,10 +4,8 @@
  */
 
 import { NF_INET_LOCAL_OUT, NF_INET_PRE_ROUTING } from '../packet.ts';
-import { fail, type TargetExt } from '../xt.ts';
-import { flagOpt, NAT_DNAT, NAT_SLOTS, natCode, natCompile, natInit, natText, NF_NAT_RANGE_MAP_IPS, NF_NAT_RANGE_PERSISTENT, NF_NAT_RANGE_PROTO_RANDOM, NF_NAT_RANGE_PROTO_SPECIFIED, onceOpt, parseTo } from './nat-range.ts';
-
-const set = (f: number | undefined) => ((f ?? 0) & (NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED)) !== 0;
+import type { TargetExt } from '../xt.ts';
+import { flagOpt, NAT_DNAT, NAT_SLOTS, natCode, natCompile, natInit, natText, NF_NAT_RANGE_PERSISTENT, NF_NAT_RANGE_PROTO_RANDOM, toOpt, toRequired } from './nat-range.ts';
 
 export const dnat: TargetExt = {
   kind: 'DNAT',
@@ -15,21 +13,8 @@ export const dnat: TargetExt = {
   table: 'nat',
   hooks: (1 << NF_INET_PRE_ROUTING) | (1 << NF_INET_LOCAL_OUT),
   init: () => natInit('DNAT'),
-  options: [
-    {
-      names: ['--to-destination'],
-      noInv: true,
-      parse: (c) => {
-        onceOpt(c, (t) => set(t.natFlags));
-        parseTo(c.arg(), c.rule);
-      },
-    },
-    flagOpt('--random', NF_NAT_RANGE_PROTO_RANDOM),
-    flagOpt('--persistent', NF_NAT_RANGE_PERSISTENT),
-  ],
-  check(r) {
-    if (!set(r.target.natFlags)) fail('DNAT: option "--to-destination" must be specified');
-  },
+  options: [toOpt('--to-destination'), flagOpt('--random', NF_NAT_RANGE_PROTO_RANDOM), flagOpt('--persistent', NF_NAT_RANGE_PERSISTENT)],
+  check: toRequired('--to-destination'),
   spec: (t) => `-j DNAT${natText(t, '--to-destination ', true, false)}`,
   list: (t) => natText(t, 'to:', false, false),
   slots: NAT_SLOTS,

@@ -7,7 +7,7 @@
 
 import { NF_INET_POST_ROUTING } from '../packet.ts';
 import type { TargetExt } from '../xt.ts';
-import { flagOpt, NAT_MASQUERADE, NAT_SLOTS, natCode, natCompile, natInit, natText, NF_NAT_RANGE_PROTO_RANDOM, NF_NAT_RANGE_PROTO_RANDOM_FULLY, NF_NAT_RANGE_PROTO_SPECIFIED, onceOpt, parsePorts } from './nat-range.ts';
+import { flagOpt, NAT_MASQUERADE, NAT_SLOTS, natCode, natCompile, natInit, natText, NF_NAT_RANGE_PROTO_RANDOM, NF_NAT_RANGE_PROTO_RANDOM_FULLY, toPortsOpt } from './nat-range.ts';
 
 export const masquerade: TargetExt = {
   kind: 'MASQUERADE',
@@ -16,14 +16,7 @@ export const masquerade: TargetExt = {
   hooks: 1 << NF_INET_POST_ROUTING,
   init: () => natInit('MASQUERADE'),
   options: [
-    {
-      names: ['--to-ports'],
-      noInv: true,
-      parse: (c) => {
-        onceOpt(c, (t) => (t.natFlags! & NF_NAT_RANGE_PROTO_SPECIFIED) !== 0);
-        parsePorts(c.arg(), c.rule);
-      },
-    },
+    toPortsOpt,
     flagOpt('--random', NF_NAT_RANGE_PROTO_RANDOM),
     flagOpt('--random-fully', NF_NAT_RANGE_PROTO_RANDOM_FULLY),
   ],

@@ -7,7 +7,7 @@
 
 import { formatIPv4, tryParseIPv4 } from '../../../wire/addr.ts';
 import { NF_ACCEPT } from '../packet.ts';
-import { fail, SERVICES, type OptCall, type Rule, type Target } from '../xt.ts';
+import { fail, SERVICES, type Opt, type OptCall, type Rule, type Target } from '../xt.ts';
 
 // include/uapi/linux/netfilter/nf_nat.h
 export const NF_NAT_RANGE_MAP_IPS = 1;
@@ -89,11 +89,38 @@ export function parseTo(arg: string, r: Rule): void {
 }
 
 /** An option that may appear once (libxtables' words for it). */
-export function onceOpt(c: OptCall, seen: (t: Target) => boolean): void {
+function onceOpt(c: OptCall, seen: (t: Target) => boolean): void {
   if (seen(c.rule.target)) fail(`${c.rule.target.kind}: option "${c.opt}" can only be used once.`);
 }
 
-export const flagOpt = (name: string, flag: number) => ({
+const hasTo = (t: Target) => (t.natFlags! & (NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED)) !== 0;
+
+/** SNAT's --to-source, DNAT's --to-destination: A[-B][:P[-Q]], once. */
+export const toOpt = (name: string): Opt => ({
+  names: [name],
+  noInv: true,
+  parse: (c) => {
+    onceOpt(c, hasTo);
+    parseTo(c.arg(), c.rule);
+  },
+});
+
+/** SNAT/DNAT's final check: their --to option is mandatory (XTOPT_MAND). */
+export const toRequired = (name: string) => (r: Rule) => {
+  if (!hasTo(r.target)) fail(`${r.target.kind}: option "${name}" must be specified`);
+};
+
+/** MASQUERADE and REDIRECT's --to-ports P[-Q], once. */
+export const toPortsOpt: Opt = {
+  names: ['--to-ports'],
+  noInv: true,
+  parse: (c) => {
+    onceOpt(c, (t) => (t.natFlags! & NF_NAT_RANGE_PROTO_SPECIFIED) !== 0);
+    parsePorts(c.arg(), c.rule);
+  },
+};
+
+export const flagOpt = (name: string, flag: number): Opt => ({
   names: [name],
   noInv: true,
   parse: (c: OptCall) => {

@@ -7,7 +7,7 @@
 
 import { NF_INET_LOCAL_OUT, NF_INET_PRE_ROUTING } from '../packet.ts';
 import type { TargetExt } from '../xt.ts';
-import { flagOpt, NAT_REDIRECT, NAT_SLOTS, natCode, natCompile, natInit, natText, NF_NAT_RANGE_PROTO_RANDOM, NF_NAT_RANGE_PROTO_SPECIFIED, onceOpt, parsePorts } from './nat-range.ts';
+import { flagOpt, NAT_REDIRECT, NAT_SLOTS, natCode, natCompile, natInit, natText, NF_NAT_RANGE_PROTO_RANDOM, toPortsOpt } from './nat-range.ts';
 
 export const redirect: TargetExt = {
   kind: 'REDIRECT',
@@ -16,14 +16,7 @@ export const redirect: TargetExt = {
   hooks: (1 << NF_INET_PRE_ROUTING) | (1 << NF_INET_LOCAL_OUT),
   init: () => natInit('REDIRECT'),
   options: [
-    {
-      names: ['--to-ports'],
-      noInv: true,
-      parse: (c) => {
-        onceOpt(c, (t) => (t.natFlags! & NF_NAT_RANGE_PROTO_SPECIFIED) !== 0);
-        parsePorts(c.arg(), c.rule);
-      },
-    },
+    toPortsOpt,
     flagOpt('--random', NF_NAT_RANGE_PROTO_RANDOM),
   ],
   spec: (t) => `-j REDIRECT${natText(t, '--to-ports ', true, true)}`,

@@ -5,10 +5,8 @@
  */
 
 import { NF_INET_LOCAL_IN, NF_INET_POST_ROUTING } from '../packet.ts';
-import { fail, type TargetExt } from '../xt.ts';
-import { flagOpt, NAT_SLOTS, NAT_SNAT, natCode, natCompile, natInit, natText, NF_NAT_RANGE_MAP_IPS, NF_NAT_RANGE_PERSISTENT, NF_NAT_RANGE_PROTO_RANDOM, NF_NAT_RANGE_PROTO_RANDOM_FULLY, NF_NAT_RANGE_PROTO_SPECIFIED, onceOpt, parseTo } from './nat-range.ts';
-
-const set = (f: number | undefined) => ((f ?? 0) & (NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED)) !== 0;
+import type { TargetExt } from '../xt.ts';
+import { flagOpt, NAT_SLOTS, NAT_SNAT, natCode, natCompile, natInit, natText, NF_NAT_RANGE_PERSISTENT, NF_NAT_RANGE_PROTO_RANDOM, NF_NAT_RANGE_PROTO_RANDOM_FULLY, toOpt, toRequired } from './nat-range.ts';
 
 export const snat: TargetExt = {
   kind: 'SNAT',
@@ -16,22 +14,8 @@ export const snat: TargetExt = {
   table: 'nat',
   hooks: (1 << NF_INET_POST_ROUTING) | (1 << NF_INET_LOCAL_IN),
   init: () => natInit('SNAT'),
-  options: [
-    {
-      names: ['--to-source'],
-      noInv: true,
-      parse: (c) => {
-        onceOpt(c, (t) => set(t.natFlags));
-        parseTo(c.arg(), c.rule);
-      },
-    },
-    flagOpt('--random', NF_NAT_RANGE_PROTO_RANDOM),
-    flagOpt('--random-fully', NF_NAT_RANGE_PROTO_RANDOM_FULLY),
-    flagOpt('--persistent', NF_NAT_RANGE_PERSISTENT),
-  ],
-  check(r) {
-    if (!set(r.target.natFlags)) fail('SNAT: option "--to-source" must be specified');
-  },
+  options: [toOpt('--to-source'), flagOpt('--random', NF_NAT_RANGE_PROTO_RANDOM), flagOpt('--random-fully', NF_NAT_RANGE_PROTO_RANDOM_FULLY), flagOpt('--persistent', NF_NAT_RANGE_PERSISTENT)],
+  check: toRequired('--to-source'),
   spec: (t) => `-j SNAT${natText(t, '--to-source ', true, false)}`,
   list: (t) => natText(t, 'to:', false, false),
   slots: NAT_SLOTS,
