@@ -1,8 +1,9 @@
 // TCP on softnet with the Linux kernel as the peer: a softnet stack on a veth (xdp-drv), host A
 // (a namespace) talks to it with curl and nc. node:http serves over softnet connections, a 100 MB
 // download is checked by SHA-256, softnet connects out to a kernel `nc -l` and downloads from
-// `python3 -m http.server` with node:http, a closed port is refused, and a download survives
-// loss, reordering and delay (netem on the kernel side).
+// `python3 -m http.server` with node:http, hostile segments injected on a live connection are
+// counted and harm nothing, a closed port is refused, and a download survives loss, reordering
+// and delay (netem on the kernel side).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -10,10 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../src/stack/stack.ts';
-import { nsExec, spawnInNs } from '../../src/tools/lab.ts';
+import { nsExec, spawnInNs, type Lab } from '../../src/tools/lab.ts';
 import type { TcpServer, TcpSocket } from '../../src/transport/index.ts';
+import { buildFrame } from '../../src/wire/frame.ts';
+import { TCP_ACK, TCP_CHECK, TCP_RST, TCP_SYN } from '../../src/wire/tcp.ts';
+import { ETH_HLEN } from '../../src/wire/ethernet.ts';
+import { IPV4_HLEN } from '../../src/wire/ipv4.ts';
 import { softnet } from '../support/cli.ts';
-import { listening, peerProcess } from '../support/kernel-peer.ts';
+import { inject, listening, peerProcess } from '../support/kernel-peer.ts';
 import { netem } from '../support/netem.ts';
 import { synFlood } from '../support/syn-flood.ts';
 import { labTeardown, labWithStack } from '../support/lab-stack.ts';
@@ -22,6 +27,7 @@ import { waitFor } from '../support/wait.ts';
 const LAB = 'tcp';
 let stack: Stack;
 let A: string;
+let lab: Lab;
 let web: TcpServer;
 /** 1 MiB of random bytes; downloads repeat it. */
 const CHUNK = randomBytes(1 << 20);
@@ -38,7 +44,8 @@ beforeAll(async () => {
   - {proto: tcp, port: 8080, kind: http}`;
   const made = await labWithStack(LAB, services);
   stack = made.stack;
-  A = made.lab.a.host.ns;
+  lab = made.lab;
+  A = lab.a.host.ns;
   // node:http fed with softnet connections: GET /N sends N MiB of CHUNK.
   const hs = http.createServer(async (req, res) => {
     const mib = Number((req.url ?? '/').slice(1)) || 0;
@@ -182,6 +189,71 @@ describe('softnet TCP with a kernel peer', () => {
       srv.stop();
       await srv.exit;
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hostile segments from the peer host on a live connection are counted and kill nothing: bad checksum, bad offset, lying options, an out-of-window RST, a SYN, strangers', { timeout: 60_000 }, async () => {
+    // The kernel end: sends "first", waits for "go" from softnet, sends "second", then prints what it got until EOF.
+    const py = [
+      'import socket, sys',
+      's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("10.1.0.2", 5002)); s.listen(1)',
+      'c, _ = s.accept(); c.sendall(b"first"); got = b""',
+      'while b"go" not in got: got += c.recv(100)',
+      'c.sendall(b"second"); c.shutdown(socket.SHUT_WR)',
+      'while True:',
+      '    d = c.recv(100)',
+      '    if not d: break',
+      '    got += d',
+      'print(got.decode(), flush=True)',
+    ].join('\n');
+    const peer = peerProcess(A, ['python3', '-c', py]);
+    try {
+      await listening(A, 'tcp', 5002);
+      const c = stack.tcp.connect({ host: '10.1.0.2', port: 5002 });
+      const errors: Error[] = [];
+      c.on('error', (e) => errors.push(e));
+      let got = '';
+      c.setEncoding('utf8');
+      c.on('data', (d: string) => (got += d));
+      const ended = new Promise((r) => c.once('end', r));
+      await waitFor('"first" from the kernel', () => got === 'first');
+      const m0 = mib();
+      const seg = (o: { seq?: number; flags?: number; doff?: number; options?: number[]; dport?: number; payload?: number }) =>
+        buildFrame({
+          dstMac: lab.a.mac,
+          srcMac: lab.a.host.mac,
+          ip: { src: '10.1.0.2', dst: '10.1.0.1' },
+          tcp: { sport: o.dport === undefined ? 5002 : 40000, dport: o.dport ?? c.localPort!, seq: o.seq ?? 12345, ack: 0, flags: o.flags ?? TCP_ACK, window: 65535, doff: o.doff, options: o.options },
+          payload: o.payload ?? 0,
+        });
+      const badCsum = seg({ payload: 100 });
+      badCsum[ETH_HLEN + IPV4_HLEN + TCP_CHECK] ^= 0x55;
+      const frames = [
+        badCsum,
+        seg({ doff: 3 }), // offset below the header
+        seg({ options: [2, 40, 1, 1, 8, 0, 3, 99], payload: 10 }), // option lengths past the header, out of window
+        seg({ flags: TCP_RST, seq: 0x7fff0000 }), // a RST far outside the window
+        seg({ flags: TCP_SYN }), // a SYN on the established 4-tuple
+        seg({ dport: 4444, flags: TCP_SYN }), // strangers: a closed port
+        seg({ dport: 4445, payload: 20 }),
+      ];
+      expect(await inject(A, lab.a.host.dev, frames)).toBe(frames.length);
+      await waitFor('the hostile segments to be counted', () => {
+        const m = mib();
+        return m.Tcp.InCsumErrors > m0.Tcp.InCsumErrors && m.Tcp.InErrs >= m0.Tcp.InErrs + 2 && m.TcpExt.TCPSYNChallenge > m0.TcpExt.TCPSYNChallenge && m.Tcp.OutRsts >= m0.Tcp.OutRsts + 2;
+      }, { detail: () => JSON.stringify({ Tcp: mib().Tcp, before: m0.Tcp }) });
+      // The connection is untouched: both directions still work and close cleanly.
+      c.write('go');
+      c.write('bye');
+      // The kernel's FIN ends the stream; without allowHalfOpen ours follows (node:net's habit).
+      await ended;
+      expect(got).toBe('firstsecond');
+      await peer.exit;
+      expect(peer.out().trim()).toBe('gobye');
+      expect(errors).toEqual([]);
+      expect(mib().Tcp.EstabResets).toBe(m0.Tcp.EstabResets);
+    } finally {
+      peer.stop();
     }
   });
 
