@@ -13,6 +13,8 @@ import { IpForward } from './ip-forward.ts';
 import { IpLocalDeliver } from './ip-local-deliver.ts';
 import { IpOutput } from './ip-output.ts';
 import { IpRcv } from './ip-rcv.ts';
+import { Nat } from './nat/nat.ts';
+import { Netfilter } from './netfilter/netfilter.ts';
 import { NfHooks, type NetfilterLike } from './nf-hooks.ts';
 
 export { DEFAULT_SYSCTL, Ipv4Ctx, RTCF_BROADCAST, RTCF_LOCAL, RTCF_MULTICAST, type Ipv4Sysctl } from './ctx.ts';
@@ -52,6 +54,7 @@ export class Ipv4 {
   /** net.netfilter.nf_conntrack_* (kept here so they can be set before conntrack exists). */
   readonly ctSysctl: ConntrackSysctl;
   private ct: Conntrack | null = null;
+  private natCore: Nat | null = null;
   private readonly ctOpts: ConntrackOptions;
 
   constructor(g: Graph, devs: NetDevices, opts: Ipv4Options = {}) {
@@ -174,6 +177,11 @@ export class Ipv4 {
 
   /** Attach or replace netfilter (null detaches). Every hook is consulted until refreshHooks(). */
   setNetfilter(nf: NetfilterLike | null): void {
+    const old = this.nf.nf;
+    if (this.natCore !== null && old !== nf && old instanceof Netfilter) {
+      old.attachNat(null);
+      this.natCore = null;
+    }
     this.nf.attach(nf);
   }
 
@@ -182,7 +190,19 @@ export class Ipv4 {
    * called, call it again after EVERY rule/policy change, or new rules in an empty hook are ignored.
    */
   refreshHooks(): void {
+    // The NAT core comes with connection tracking (natLoaded makes needsConntrack true): made
+    // before refresh() asks the hooks, which then count the nat table's place.
+    const nf = this.nf.nf;
+    if (this.natCore === null && nf instanceof Netfilter && nf.needsConntrack()) {
+      this.natCore = new Nat(this.ctx, this.conntrack, nf);
+      nf.attachNat(this.natCore);
+    }
     this.nf.refresh();
+  }
+
+  /** The NAT core once a rule made connection tracking necessary, else null (its counters: Nat.stats). */
+  get nat(): Nat | null {
+    return this.natCore;
   }
 
   /** Set a sysctl by its /proc/sys/net/ipv4 name (ip_forward, icmp_ratelimit, ...). */

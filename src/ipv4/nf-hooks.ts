@@ -136,6 +136,7 @@ export class NfHooks {
       }
     }
     p.h = h;
+    p.nh = b.nh[i];
     let nfct = b.nfct[i];
     const ct = this.ct;
     if (ct !== null && (hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_OUT)) {
