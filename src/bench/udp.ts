@@ -20,6 +20,7 @@ import { toStageRows } from './softnet-stack.ts';
 import type { FrameSize } from './stats.ts';
 import type { BenchSystem, RunContext, Scenario, ScenarioTable } from './types.ts';
 import { nsExec } from '../tools/lab.ts';
+import { pacedUdpArgv } from '../tools/udp-sender.ts';
 
 const PORT = 9;
 /** The throughput runs' SO_RCVBUF request, both systems. */
@@ -99,26 +100,6 @@ export function udp(env: SuiteEnv): Scenario {
   };
 }
 
-// A paced UDP sender for host A: PACE datagrams/s of 64 B frames for S seconds; prints how many.
-const PACED_SENDER = `
-import socket, sys, time
-dst, port, rate, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-payload = b'x' * 18
-sent = 0
-t0 = time.monotonic()
-while True:
-    now = time.monotonic() - t0
-    if now >= secs: break
-    due = int(now * rate)
-    while sent < due:
-        try: s.sendto(payload, (dst, port))
-        except OSError: pass
-        sent += 1
-    time.sleep(0.0005)
-print(sent)
-`;
-
 interface Setting {
   label: string;
   rmemMax: number;
@@ -181,10 +162,12 @@ async function rcvbufTable(ctx: RunContext, lab: SuiteLab, recvmmsg: string): Pr
           const before = sys === 'kernel-recvmmsg' ? await kernelUdpMib(lab.router) : null;
           const veth0 = await vethDropped(lab);
           ctx.log(`udp rcvbuf: ${sys}, ${st.label}: ${PACE} datagrams/s for ${secs} s to a slow reader`);
-          const sender = new Proc('paced sender', l.a.host.ns, GEN_CPU, ['python3', '-c', PACED_SENDER, l.a.ip, String(PORT), String(PACE), String(secs)]);
+          const sender = new Proc('paced sender', l.a.host.ns, GEN_CPU, pacedUdpArgv({ dst: l.a.ip, port: PORT, rate: PACE, seconds: secs, size: 18 }));
           if ((await sender.wait((secs + 15) * 1000)) !== 0) throw new Error(`paced sender failed${sender.tail()}`);
           const sent = Number(sender.lines.find((x) => x.stream === 'out')?.text);
           await sleep(500); // past the last stall: the reader empties its queue
+          // Dropped before the socket. For softnet this includes the frames its XDP socket refused
+          // (a failed redirect), which the socket counts again (rx_dropped: kept apart below).
           const veth = (await vethDropped(lab)) - veth0;
           // The kernel's counters are read before its socket closes; softnet's come in its summary.
           const kernel = before ? { rcvbufErrors: (await kernelUdpMib(lab.router)).RcvbufErrors - before.RcvbufErrors, drops: await kernelSockDrops(lab.router, PORT) } : null;
@@ -194,10 +177,8 @@ async function rcvbufTable(ctx: RunContext, lab: SuiteLab, recvmmsg: string): Pr
           const rcvbufErrors = kernel ? kernel.rcvbufErrors : j.udp.RcvbufErrors;
           const drops = kernel ? kernel.drops : j.drops;
           const memErrors = kernel ? null : j.udp.MemErrors;
-          // Before the socket: the veth pair, and for softnet its XDP socket's ring (rx_dropped).
-          const early = veth + (kernel ? 0 : j.port.rx_dropped ?? 0);
-          rows.push([sys, st.label, String(j.rcvbuf), String(sent), String(j.packets), String(rcvbufErrors), String(drops), memErrors === null ? '—' : String(memErrors), String(early), String(sent - j.packets - rcvbufErrors - (memErrors ?? 0) - early)]);
-          data.push({ system: sys, setting: st.label, rmemMax: st.rmemMax, rcvbufAsked: st.rcvbuf ?? null, rcvbuf: j.rcvbuf, sent, read: j.packets, RcvbufErrors: rcvbufErrors, socketDrops: drops, ...(memErrors === null ? {} : { MemErrors: memErrors }), droppedBeforeSocket: early });
+          rows.push([sys, st.label, String(j.rcvbuf), String(sent), String(j.packets), String(rcvbufErrors), String(drops), memErrors === null ? '—' : String(memErrors), String(veth), String(sent - j.packets - rcvbufErrors - (memErrors ?? 0) - veth)]);
+          data.push({ system: sys, setting: st.label, rmemMax: st.rmemMax, rcvbufAsked: st.rcvbuf ?? null, rcvbuf: j.rcvbuf, sent, read: j.packets, RcvbufErrors: rcvbufErrors, socketDrops: drops, ...(memErrors === null ? {} : { MemErrors: memErrors }), droppedBeforeSocket: veth, ...(kernel ? {} : { xskRxDropped: j.port.rx_dropped ?? 0 }) });
         } finally {
           await rx.stop(2000);
         }
@@ -213,7 +194,7 @@ async function rcvbufTable(ctx: RunContext, lab: SuiteLab, recvmmsg: string): Pr
     rows,
     notes: [
       'SO_RCVBUF is what getsockopt returns: the request capped by rmem_max, then doubled, in both. softnet charges a datagram one UMEM frame (2 KiB) against it, the kernel its skb truesize.',
-      'MemErrors: softnet\'s sockets together used up their share of the frame pool (net.core.sock_frames_max). Dropped before the socket: the veth pair\'s rx/tx_dropped, and for softnet its XDP socket\'s full ring (rx_dropped). Unaccounted = sent − all of the above − read (e.g. the sender\'s own failed sends, counted as sent).',
+      'MemErrors: softnet\'s sockets together used up their share of the frame pool (net.core.sock_frames_max). Dropped before the socket: the veth pair\'s rx/tx_dropped (for softnet including what its XDP socket could not take). Unaccounted = sent − all of the above − read (e.g. the sender\'s own failed sends, counted as sent).',
       `rmem_max is machine-wide in the kernel: set for the kernel's runs, then restored (${saved}).`,
     ],
     data,

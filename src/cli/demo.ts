@@ -8,6 +8,7 @@ import { parseConfig } from '../config/load.ts';
 import type { RuntimeRow } from '../core/graph.ts';
 import { Stack } from '../stack/stack.ts';
 import { labDown, labUp, nsExec, spawnInNs, type Lab } from '../tools/lab.ts';
+import { pacedUdpArgv } from '../tools/udp-sender.ts';
 import { describeFlags, parseArgs, UsageError } from './args.ts';
 import { filterSockets, formatSs } from './ss.ts';
 import { formatMib, formatRuntime } from './stat.ts';
@@ -55,27 +56,6 @@ services:
   - {proto: tcp, port: 80, kind: http}
 `;
 }
-
-// A paced UDP sender for host A (python3: every Debian has it; nc cannot pace).
-const UDP_SENDER = `
-import socket, sys, time
-dst, rate, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-payload = b'softnet demo ' * 4
-sent = 0
-t0 = time.monotonic()
-while True:
-    now = time.monotonic() - t0
-    if now >= secs: break
-    due = int(now * rate)
-    while sent < due:
-        port = 9 if sent % 10 == 0 else 7000
-        try: s.sendto(payload, (dst, port))
-        except OSError: pass
-        sent += 1
-    time.sleep(0.001)
-print(sent)
-`;
 
 export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, spec);
@@ -129,7 +109,7 @@ export async function run(argv: string[]): Promise<number> {
     // have come. 1 s counted replies delayed on a loaded machine as lost.
     const pingAB = collect(spawnInNs(lab.a.host.ns, ['ping', '-q', '-i', '0.02', '-c', pingCount, '-W', '5', '10.2.0.2']), children);
     const pingBA = collect(spawnInNs(lab.b.host.ns, ['ping', '-q', '-i', '0.02', '-c', pingCount, '-W', '5', '10.1.0.2']), children);
-    const udp = collect(spawnInNs(lab.a.host.ns, ['python3', '-c', UDP_SENDER, '10.2.0.2', String(a.rate), String(secs)]), children);
+    const udp = collect(spawnInNs(lab.a.host.ns, pacedUdpArgv({ dst: '10.2.0.2', port: 7000, rate: a.rate, seconds: secs, size: 52, alt: { port: 9, every: 10 } })), children);
     // A download paced to last the live phase, so ss shows its connection established.
     const bulk = collect(spawnInNs(lab.a.host.ns, ['curl', '-sS', '-o', '/dev/null', '--limit-rate', String(HTTP_RATE), '--max-time', String(secs + 60), '-w', '%{http_code} %{size_download} %{time_total}', `${HTTP_URL}bytes/${Math.round(secs * HTTP_RATE)}`]), children);
     stack.graph.clearRuntime();
