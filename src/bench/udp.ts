@@ -8,11 +8,12 @@
  * Then the RcvbufErrors table, the way a user meets it: a slow reader (it stops reading for 20 ms
  * every 100 ms, as a handler awaiting slow I/O does) under a paced flow from a kernel socket on
  * host A, with the default buffer, with SO_RCVBUF raised while rmem_max caps it, and with
- * rmem_max raised too; what the app read, `Udp: RcvbufErrors` and the socket's drops. rmem_max
- * is machine-wide for the kernel (not per namespace): it is set for those runs and put back.
+ * rmem_max raised too; what the app read, `Udp: RcvbufErrors`, the socket's drops and where every
+ * other datagram went. rmem_max is machine-wide for the kernel (not per namespace): it is set for
+ * those runs and put back.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, GEN_CPU, SuiteLab } from './labrun.ts';
+import { GEN_CPU, labPrereqsWith, measure, PLACEMENT_KERNEL, RX_CPU, SuiteLab } from './labrun.ts';
 import { nodeArgv } from './package.ts';
 import { Proc, sleep } from './proc.ts';
 import type { SuiteEnv } from './scenarios.ts';
@@ -87,7 +88,7 @@ export function udp(env: SuiteEnv): Scenario {
     frameSizes: env.sizes,
     expectLoss: true,
     placement: [
-      PLACEMENT_AFXDP.replace(/snN/g, `sn${env.lab}`).replace('softnet: its poll thread, V8 helper threads unpinned', 'softnet: the whole process'),
+      `generator (xsk_fwd gen, XDP live frames) CPU ${GEN_CPU}; sn${env.lab}-a0 NAPI for softnet in the generator's softirq on CPU ${GEN_CPU}; receiver CPU ${RX_CPU} (each system's whole process: taskset)`,
       PLACEMENT_KERNEL.replace(/snN/g, `sn${env.lab}`),
       `both read batches of 64 datagrams on ${PORT}/udp, SO_RCVBUF ${RCVBUF} requested`,
     ],
