@@ -1,7 +1,8 @@
 // Micro benchmark of the IPv4 stages (issue 4): ns/packet of ip-rcv, ip-forward (TTL + RFC 1624
 // checksum) and ICMP echo (ip-rcv -> ip-local-deliver -> icmp-rcv -> ip-output) at batch 64,
 // frames spread over a UMEM in random order like a real one, a FIB of 10k random routes, and
-// optionally 20 non-matching FORWARD rules. `neigh-output` is a stand-in that only counts.
+// optionally 20 non-matching FORWARD rules, with connection tracking off or on (64 flows, found
+// in the table after the first dispatch). `neigh-output` is a stand-in that only counts.
 // Reports tinybench ns/packet for the whole dispatch (including the per-run header reset the
 // in-place rewrites need) and the graph's own per-stage ns/packet (every dispatch timed).
 // Run: node --import tsx bench/micro-ipv4.ts [--time MS] [--batch N]
@@ -37,7 +38,7 @@ for (let k = frames.length - 1; k > 0; k--) {
 let seed = 42;
 const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
 
-function stack(rules: number): { g: Graph; ipv4: Ipv4; neigh: NullStage } {
+function stack(rules: number, conntrack = false): { g: Graph; ipv4: Ipv4; neigh: NullStage } {
   const devs = new NetDevices();
   devs.addPort('p0', new MemoryPort('m0', umem, pool, 256, 256));
   devs.addPort('p1', new MemoryPort('m1', umem, pool, 256, 256));
@@ -59,10 +60,11 @@ function stack(rules: number): { g: Graph; ipv4: Ipv4; neigh: NullStage } {
       // duplicate prefix: skip
     }
   }
-  if (rules > 0) {
+  if (rules > 0 || conntrack) {
     const nf = new Netfilter((n) => devs.get(n).index, (i) => devs.list[i]?.name ?? '?');
     for (let k = 0; k < rules; k++) nf.exec(`-A FORWARD -p udp --dport ${20000 + k} -j DROP`);
     ipv4.setNetfilter(nf);
+    if (conntrack) ipv4.conntrackSysctl('nf_conntrack_enable', 1);
     ipv4.refreshHooks();
   }
   g.seal();
@@ -133,16 +135,17 @@ const results: Array<{ task: string; ns: number; n: number }> = [];
 const bench = new Bench({ time: TIME });
 const runtimes: Array<{ label: string; g: Graph }> = [];
 
-for (const rules of [0, 20]) {
-  const s = stack(rules);
-  const b = batchOf(BATCH, rules > 0 ? 256 : 0, 64);
+for (const [rules, ct] of [[0, false], [20, false], [0, true], [20, true]] as const) {
+  const s = stack(rules, ct);
+  const b = batchOf(BATCH, (rules > 0 ? 256 : 0) + (ct ? 128 : 0), 64);
   for (let k = 0; k < BATCH; k++) writeUdp(b.addr[k]);
   const entry = s.g.id('ip-rcv');
-  bench.add(`forward ${rules} rules batch ${BATCH}`, () => {
+  const name = `forward ${rules} rules${ct ? ' + conntrack' : ''} batch ${BATCH}`;
+  bench.add(name, () => {
     resetFwd(b, BATCH);
     s.g.dispatch(b, entry);
   });
-  runtimes.push({ label: `forward, ${rules} FORWARD rules`, g: s.g });
+  runtimes.push({ label: `forward, ${rules} FORWARD rules, conntrack ${ct ? 'on' : 'off'}`, g: s.g });
 }
 {
   const s = stack(0);

@@ -99,6 +99,15 @@ export class NfHooks {
   run(hook: number, b: Batch, i: number): number {
     const nf = this.nf;
     if (nf === null) return NF_ACCEPT;
+    const ct = this.ct;
+    // Only conntrack at this hook (no table has rules here): no NfPacket to fill.
+    if (ct !== null && this.tabOn[hook] === 0 && this.rawOn[hook] === 0) {
+      if (hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_OUT) {
+        const nfct = this.track(hook, b, i, b.addr[i] + b.l3[i], b.len[i] - b.l3[i], ct, b.nfct[i]);
+        return nfct === NFCT_DROP ? NF_DROP : NF_ACCEPT;
+      }
+      return hook === NF_INET_FORWARD || ct.confirm(b.nfct[i]) ? NF_ACCEPT : NF_DROP;
+    }
     const dv = this.ctx.dv;
     const u8 = this.ctx.u8;
     const h = b.addr[i] + b.l3[i];
@@ -138,7 +147,6 @@ export class NfHooks {
     p.h = h;
     p.nh = b.nh[i];
     let nfct = b.nfct[i];
-    const ct = this.ct;
     if (ct !== null && (hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_OUT)) {
       nfct = this.track(hook, b, i, h, len, ct, nfct);
       if (nfct === NFCT_DROP) return NF_DROP;
