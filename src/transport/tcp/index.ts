@@ -2,6 +2,7 @@ import type { Graph } from '../../core/graph.ts';
 import type { TimerWheel } from '../../core/timer-wheel.ts';
 import type { Ipv4 } from '../../ipv4/index.ts';
 import { parseIPv4 } from '../../wire/addr.ts';
+import { IPPROTO_TCP } from '../../wire/ipv4.ts';
 import type { LocalOut } from '../local-out.ts';
 import type { SockMem } from '../sock-mem.ts';
 import type { TransportSysctl } from '../sysctl.ts';
@@ -14,6 +15,7 @@ import { TcpServer, type TcpServerOptions } from './server.ts';
 import { TcpSocket, type TcpSocketOptions } from './socket.ts';
 import { tcpSysctl, tcpSysctlKey } from './sysctl.ts';
 import { tcpDone } from './conn.ts';
+import { tcpErrHandler } from './err.ts';
 import { TcpRcv } from './tcp-rcv.ts';
 import type { Tcb } from './tcb.ts';
 import { registerTcpTimers } from './timers.ts';
@@ -154,9 +156,10 @@ export class Tcp implements TransportProto {
   }
 }
 
-/** Add `tcp-rcv` to the graph (ip-local-deliver wires IP protocol 6 to it at seal). */
+/** Add `tcp-rcv` to the graph (ip-local-deliver wires IP protocol 6 to it at seal) and TCP's ICMP error handler to icmp-rcv. */
 export function registerTcp(g: Graph, ipv4: Ipv4, tsys: TransportSysctl, mem: SockMem, out: LocalOut, wheel: TimerWheel, opts: TcpOptions = {}): Tcp {
   const tcp = new Tcp(g.pool, ipv4, tsys, mem, out, wheel, opts);
   g.add(tcp.stage);
+  ipv4.icmpRcv.setErrHandler(IPPROTO_TCP, tcpErrHandler(tcp.ctx));
   return tcp;
 }

@@ -64,6 +64,7 @@ export const TCPEXT_NAMES = [
   'TCPZeroWindowDrop',
   'TCPRetransFail',
   'TCPAckCompressed',
+  'OutOfWindowIcmps',
 ] as const;
 export const TCPEXT = counterIds(TCPEXT_NAMES);
 

@@ -184,6 +184,8 @@ export class Tcb {
   /** Pending application events (WAKE_*), and the errno name for WAKE_ERROR. */
   wakeFlags = 0;
   error = '';
+  /** sk_err_soft: the last ICMP error while established (err.ts); a timeout reports it instead of ETIMEDOUT. */
+  softErr = '';
 
   // tcp_info counters.
   totalRetrans = 0;

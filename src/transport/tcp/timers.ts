@@ -56,7 +56,7 @@ export function retransmitTimer(ctx: TcpCtx, t: Tcb): void {
   if (t.state === TCP_SYN_SENT || t.state === TCP_SYN_RECV) {
     const max = t.state === TCP_SYN_SENT ? sys.tcp_syn_retries : sys.tcp_synack_retries;
     if (t.retransmits >= max) {
-      tcpDone(ctx, t, 'ETIMEDOUT');
+      tcpDone(ctx, t, timedOut(t));
       return;
     }
     backOff(t);
@@ -72,7 +72,7 @@ export function retransmitTimer(ctx: TcpCtx, t: Tcb): void {
   }
   if (t.retransmits >= sys.tcp_retries2) {
     ext[TCPEXT.TCPAbortOnTimeout]++;
-    tcpDone(ctx, t, 'ETIMEDOUT');
+    tcpDone(ctx, t, timedOut(t));
     return;
   }
   ext[TCPEXT.TCPTimeouts]++;
@@ -136,7 +136,7 @@ function keepaliveTimer(ctx: TcpCtx, t: Tcb): void {
   }
   if (t.probes >= sys.tcp_keepalive_probes) {
     sendActiveReset(ctx, t);
-    tcpDone(ctx, t, 'ETIMEDOUT');
+    tcpDone(ctx, t, timedOut(t));
     return;
   }
   if (sendProbe(ctx, t)) {
@@ -144,4 +144,9 @@ function keepaliveTimer(ctx: TcpCtx, t: Tcb): void {
     ctx.mib.ext.v[TCPEXT.TCPKeepAlive]++;
   }
   ctx.wheel.arm(t.tKeep, now + sys.tcp_keepalive_intvl * 1000);
+}
+
+/** tcp_write_err: a connection that timed out reports the ICMP error it last heard, else ETIMEDOUT. */
+function timedOut(t: Tcb): string {
+  return t.softErr !== '' ? t.softErr : 'ETIMEDOUT';
 }
