@@ -118,6 +118,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!a.quiet) out.write(`${LIVE_HEAD}\n`);
     let prev = stack.graph.runtime();
     let sockets = stack.sockets();
+    let during = false;
     const t0 = performance.now();
     for (let s = 1; s <= Math.ceil(secs) && !interrupted; s++) {
       await sleep(1000);
@@ -125,7 +126,7 @@ export async function run(argv: string[]): Promise<number> {
       if (!a.quiet) out.write(`${liveLines(`${((performance.now() - t0) / 1000).toFixed(0)}s`, rows, prev)}\n`);
       prev = rows;
       const now = stack.sockets();
-      if (now.some((x) => x.netid === 'tcp' && x.state === 'ESTAB')) sockets = now;
+      if (now.some((x) => x.netid === 'tcp' && x.state === 'ESTAB')) [sockets, during] = [now, true];
     }
     if (interrupted) return 130;
     const [ab, ba, sent, got] = await Promise.all([pingAB, pingBA, udp, bulk]);
@@ -144,7 +145,7 @@ export async function run(argv: string[]): Promise<number> {
     out.write(`    curl ${HTTP_URL} -> ${page.code === 0 ? JSON.stringify(page.stdout.trim()) : `failed: ${(page.stderr || page.stdout).trim()}`}\n`);
     out.write(`    curl --limit-rate ${HTTP_RATE} ${HTTP_URL}bytes/N -> ${curlLine(got)}\n`);
     const tcp = filterSockets(sockets, { tcp: true, udp: false, listening: false, all: true });
-    out.write(`\nsockets (softnet ss --name ${name} -tan, during the download):\n${indent(formatSs(tcp, { netid: false, numeric: true, info: false }))}\n`);
+    out.write(`\nsockets (softnet ss --name ${name} -tan, ${during ? 'during the download' : 'at the start'}):\n${indent(formatSs(tcp, { netid: false, numeric: true, info: false }))}\n`);
     out.write(`\nTCP MIB (softnet stat --name ${name}, as netstat -s):\n${indent(formatMib({ Tcp: st.mib.Tcp ?? {}, TcpExt: st.mib.TcpExt ?? {} }).replace(/^\n/, ''))}\n`);
     out.write(`\nneighbours (ip neigh):\n${indent(stack.neigh())}\n`);
     out.write(`\nnetfilter (softnet iptables --name ${name} -L FORWARD -v -n):\n${indent(stack.iptables('-L FORWARD -v -n'))}\n`);
