@@ -25,8 +25,8 @@ const UNREACH_ERR: readonly string[] = [
 const UNREACH_FATAL = new Uint8Array([0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1]);
 
 /**
- * The errno an ICMP error means to a UDP socket (__udp4_lib_err), '' for none (source quench,
- * other types). Hard errors are what a socket without IP_RECVERR hears (isHardIcmpErr).
+ * The errno an ICMP error means to a socket (__udp4_lib_err, tcp_v4_err), '' for none (source
+ * quench, other types). UDP reports only hard ones (isHardIcmpErr) without IP_RECVERR.
  */
 export function icmpErrName(type: number, code: number): string {
   if (type === ICMP_DEST_UNREACH) return code < UNREACH_ERR.length ? UNREACH_ERR[code] : 'EHOSTUNREACH';

@@ -268,6 +268,18 @@ describe('softnet TCP with a kernel peer', () => {
     expect(err.message).toBe('connect ECONNREFUSED 10.1.0.2:5999');
   });
 
+  it("a kernel firewall's REJECT (ICMP port unreachable, not a RST) fails softnet's connect at once with ECONNREFUSED, as it fails Linux's", async () => {
+    const rule = ['INPUT', '-p', 'tcp', '--dport', '5998', '-j', 'REJECT'];
+    await nsExec(A, ['iptables', '-A', ...rule], { check: true });
+    try {
+      // Without the ICMP error this would be ETIMEDOUT after the SYN retries (~2 min).
+      const err = await new Promise<NodeJS.ErrnoException>((res) => stack.tcp.connect({ host: '10.1.0.2', port: 5998 }).once('error', res));
+      expect(err.message).toBe('connect ECONNREFUSED 10.1.0.2:5998');
+    } finally {
+      await nsExec(A, ['iptables', '-D', ...rule]);
+    }
+  });
+
   it('softnet ss -ti and stat show the connection, tcp_info and the Tcp MIB', async () => {
     const nc = peerProcess(A, ['nc', '-l', '5001']);
     try {
