@@ -1,6 +1,7 @@
 import type { NetDevices } from '../core/netdev.ts';
 import type { FramePool } from '../driver/pool.ts';
 import type { Fib } from './fib/fib.ts';
+import { McList } from './igmp.ts';
 import { Ipv4Mib } from './mib.ts';
 
 /** net.ipv4.* sysctls the IPv4 stages read (names as in /proc/sys/net/ipv4). */
@@ -52,6 +53,8 @@ export class Ipv4Ctx {
   /** Bytes usable in a frame from its data address (frame size - headroom). */
   frameRoom: number;
   readonly mib = new Ipv4Mib();
+  /** Multicast groups joined per device (sockets' IP_ADD_MEMBERSHIP). */
+  readonly mc = new McList();
   readonly sysctl: Ipv4Sysctl;
   /** IP identification for locally built headers (ip_select_ident without the hash). */
   ident = 1;

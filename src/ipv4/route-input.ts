@@ -1,6 +1,6 @@
 import { RTN_BLACKHOLE, RTN_BROADCAST, RTN_LOCAL, RTN_PROHIBIT, RTN_UNICAST, RTN_UNREACHABLE } from './fib/types.ts';
 import type { Batch } from '../core/batch.ts';
-import { RTCF_BROADCAST, RTCF_LOCAL, type Ipv4Ctx } from './ctx.ts';
+import { RTCF_BROADCAST, RTCF_LOCAL, RTCF_MULTICAST, type Ipv4Ctx } from './ctx.ts';
 import { IP, RT } from './mib.ts';
 import { ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_PKT_FILTERED } from '../wire/icmp.ts';
 
@@ -47,8 +47,13 @@ export function routeInput(ctx: Ipv4Ctx, b: Batch, i: number, saddr: number, dad
     return ROUTE_DROP | (DROP_INVALID_DEST << 8);
   }
   if (dtop >= 224) {
-    // Multicast (we join no groups) and class E: not for us, never forwarded.
-    ctx.mib.ip.v[IP.InMcastPkts]++;
+    // Multicast to a group the device joined (ip_check_mc_rcu): local delivery. Other groups and
+    // class E: not for us, never forwarded (no multicast routing).
+    if (dtop < 240) ctx.mib.ip.v[IP.InMcastPkts]++;
+    if (dtop < 240 && ctx.mc.has(b.iif[i], daddr)) {
+      b.aux[i] = RTCF_LOCAL | RTCF_MULTICAST;
+      return ROUTE_LOCAL;
+    }
     ctx.mib.ip.v[IP.InAddrErrors]++;
     return ROUTE_DROP | (DROP_INVALID_DEST << 8);
   }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { RTN_BROADCAST } from '../ipv4/fib/types.ts';
+import { isMulticast } from '../ipv4/igmp.ts';
 import { formatIPv4, tryParseIPv4 } from '../wire/addr.ts';
 import { sysError } from './errors.ts';
 import type { SockInfo } from './types.ts';
@@ -96,6 +97,8 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   private addrLocked = false;
   private portLocked = false;
   private bcast = false;
+  /** Groups joined (IP_ADD_MEMBERSHIP): device index at 2k, group at 2k + 1. */
+  private readonly mships: number[] = [];
   private ttl: number;
   private tos = 0;
   /** Destination port of the send being prepared (prepare() sets it with the route). */
@@ -259,6 +262,31 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
   /** SO_BROADCAST: needed to send to (or connect to) a broadcast address. */
   setBroadcast(flag: boolean): void {
     this.bcast = flag;
+  }
+
+  /**
+   * IP_ADD_MEMBERSHIP: receive datagrams for multicast group `multicastAddress` on the device that
+   * has address `multicastInterface` (default: the device the route to the group leaves by). Any
+   * socket bound to the port (wildcard or the group address) gets them, as with Linux's default
+   * IP_MULTICAST_ALL. Errors: EINVAL (not a multicast address), ENODEV (no such interface or
+   * route), EADDRINUSE (joined already). Receive only: softnet does not send multicast.
+   */
+  addMembership(multicastAddress: string, multicastInterface?: string): void {
+    this.alive('addMembership');
+    const [group, dev] = this.membership(multicastAddress, multicastInterface, 'addMembership');
+    if (this.mshipAt(dev, group) >= 0) throw sysError('EADDRINUSE', 'addMembership', undefined, undefined, `${multicastAddress} joined already`);
+    this.mships.push(dev, group);
+    this.st.ipv4.ctx.mc.join(dev, group);
+  }
+
+  /** IP_DROP_MEMBERSHIP: leave a group joined by addMembership (EADDRNOTAVAIL when not joined). */
+  dropMembership(multicastAddress: string, multicastInterface?: string): void {
+    this.alive('dropMembership');
+    const [group, dev] = this.membership(multicastAddress, multicastInterface, 'dropMembership');
+    const k = this.mshipAt(dev, group);
+    if (k < 0) throw sysError('EADDRNOTAVAIL', 'dropMembership', undefined, undefined, `${multicastAddress} not joined`);
+    this.mships.splice(k, 2);
+    this.st.ipv4.ctx.mc.leave(dev, group);
   }
 
   /** IP_TTL of sent datagrams (1..255). */
@@ -496,6 +524,8 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
     this.release();
     st.table.release(this.id);
     st.remove(this);
+    for (let k = 0; k < this.mships.length; k += 2) st.ipv4.ctx.mc.leave(this.mships[k], this.mships[k + 1]);
+    this.mships.length = 0;
     for (const w of this.waiters.splice(0)) w.resolve({ value: undefined, done: true });
     if (cb) this.once('close', cb);
     process.nextTick(() => this.emit('close'));
@@ -536,15 +566,37 @@ export class UdpSocket extends EventEmitter implements UdpSock, AsyncIterable<Da
     if (this.closed) throw sysError('EBADF', syscall, undefined, undefined, 'socket closed');
   }
 
+  /** ip_mc_find_dev: [group, device index] for a membership request, or throw EINVAL / ENODEV. */
+  private membership(multicastAddress: string, multicastInterface: string | undefined, syscall: string): [number, number] {
+    const group = parseAddr(multicastAddress, syscall);
+    if (!isMulticast(group)) throw sysError('EINVAL', syscall, undefined, undefined, `${multicastAddress} is not a multicast address`);
+    const ipv4 = this.st.ipv4;
+    if (multicastInterface !== undefined) {
+      const a = parseAddr(multicastInterface, syscall);
+      const devs = ipv4.ctx.devs.list;
+      for (let d = 0; d < devs.length; d++) if (devs[d].addrs.some((x) => x.addr >>> 0 === a)) return [group, d];
+      throw sysError('ENODEV', syscall, undefined, undefined, `no interface has address ${multicastInterface}`);
+    }
+    const nh = ipv4.fib.lookup(group);
+    const oif = nh < 0 ? -1 : ipv4.fib.nhOif[nh];
+    if (oif < 0) throw sysError('ENODEV', syscall, undefined, undefined, `no route to ${multicastAddress}: name the interface`);
+    return [group, oif];
+  }
+
+  private mshipAt(dev: number, group: number): number {
+    for (let k = 0; k < this.mships.length; k += 2) if (this.mships[k] === dev && this.mships[k + 1] === group) return k;
+    return -1;
+  }
+
   /** Entries the queue needs: what SO_RCVBUF admits (one may cross it) plus one. */
   private queueSlots(): number {
     return Math.min(Math.floor(this.rcvbuf / this.st.truesize) + 2, this.st.pool.total + 1);
   }
 
-  /** A local address, a broadcast address or 255.255.255.255 (inet_bind's RTN_LOCAL/BROADCAST). */
+  /** A local, broadcast or multicast address, or 255.255.255.255 (inet_bind's RTN_LOCAL/BROADCAST/MULTICAST). */
   private bindable(a: number): boolean {
     const ipv4 = this.st.ipv4;
-    if (ipv4.ctx.isLocal(a) || a === 0xffffffff) return true;
+    if (ipv4.ctx.isLocal(a) || a === 0xffffffff || isMulticast(a)) return true;
     const fib = ipv4.fib;
     const nh = fib.lookup(a);
     return nh >= 0 && fib.nhType[nh] === RTN_BROADCAST;
