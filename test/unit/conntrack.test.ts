@@ -126,6 +126,19 @@ describe('conntrack: TCP', () => {
     }
   });
 
+  it('sequence numbers that wrap past 2^32 stay in window', () => {
+    const { pass, list, ct } = setup(['-A FORWARD -m conntrack --ctstate INVALID -j DROP', ...STATEFUL]);
+    const a = 0xffffff00;
+    const b = 0x7ffffff0;
+    pass(tcp(A, B, 40000, 80, TCP_SYN, a, 0));
+    expect(pass(tcp(B, A, 80, 40000, TCP_SYN | TCP_ACK, b, (a + 1) >>> 0), 1)).toBe(1);
+    expect(pass(tcp(A, B, 40000, 80, TCP_ACK, (a + 1) >>> 0, (b + 1) >>> 0, 1000))).toBe(1);
+    expect(pass(tcp(B, A, 80, 40000, TCP_ACK, (b + 1) >>> 0, (a + 1001) >>> 0, 100), 1)).toBe(1);
+    expect(pass(tcp(A, B, 40000, 80, TCP_ACK, (a + 1001) >>> 0, (b + 101) >>> 0, 10))).toBe(1);
+    expect(list()).toMatch(/ESTABLISHED .*\[ASSURED\]/);
+    expect(ct.stats[1]).toBe(0);
+  });
+
   it('mid-stream ACK: picked up as NEW with nf_conntrack_tcp_loose=1, INVALID with 0; bad flags INVALID', () => {
     for (const loose of [1, 0]) {
       const { pass, ct, list } = setup(['-A FORWARD -m conntrack --ctstate INVALID -j DROP'], { nf_conntrack_tcp_loose: loose });

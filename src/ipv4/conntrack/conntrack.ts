@@ -119,17 +119,18 @@ export class Conntrack {
     const proto = u8[h + 9];
     // Linux reassembles before conntrack (nf_defrag_ipv4); softnet does not yet: a fragment is INVALID.
     if ((dv.getUint16(h + 6) & 0x3fff) !== 0) return this.invalid();
-    const src = dv.getUint32(h + 12);
-    const dst = dv.getUint32(h + 16);
+    // Tuple words as int32 (see CtTable.tupI): never boxed on their way through calls.
+    const src = dv.getInt32(h + 12);
+    const dst = dv.getInt32(h + 16);
     const l4 = h + ihl;
     const l4len = len - ihl;
     let ports = 0;
     if (proto === 6) {
       if (tcpError(u8, l4, l4len)) return this.invalid();
-      ports = dv.getUint32(l4);
+      ports = dv.getInt32(l4);
     } else if (proto === 17) {
       if (udpError(dv, l4, l4len)) return this.invalid();
-      ports = dv.getUint32(l4);
+      ports = dv.getInt32(l4);
     } else if (proto === 1) {
       if (icmpError(u8, l4, l4len)) return this.invalid();
       const type = u8[l4];
@@ -139,9 +140,8 @@ export class Conntrack {
         this.stats[CT_FOUND]++;
         return ((n >> 1) << 3) | (IP_CT_RELATED + (n & 1) * IP_CT_IS_REPLY);
       }
-      ports = ((dv.getUint16(l4 + 4) << 16) | (type << 8) | u8[l4 + 1]) >>> 0;
+      ports = (dv.getUint16(l4 + 4) << 16) | (type << 8) | u8[l4 + 1];
     }
-    const now = this.clock[0];
     for (let tries = 0; tries < 2; tries++) {
       const n = t.find(src, dst, ports, proto);
       let e: number;
@@ -153,7 +153,7 @@ export class Conntrack {
         dir = n & 1;
         ctinfo = dir === 1 ? IP_CT_ESTABLISHED_REPLY : (t.status[e] & IPS_SEEN_REPLY) !== 0 ? IP_CT_ESTABLISHED : IP_CT_NEW;
       } else {
-        e = this.create(u8, dv, src, dst, ports, proto, l4, l4len, now);
+        e = this.create(u8, dv, src, dst, ports, proto, l4, l4len);
         if (e < 0) return e === NFCT_DROP ? NFCT_DROP : this.invalid();
         ctinfo = IP_CT_NEW;
       }
@@ -166,10 +166,10 @@ export class Conntrack {
           continue;
         }
         if (timeout === TCP_INVALID) return this.invalid();
-      } else if (proto === 17) timeout = udpPacket(t, e, now, this.sysctl.nf_conntrack_udp_timeout, this.sysctl.nf_conntrack_udp_timeout_stream);
+      } else if (proto === 17) timeout = udpPacket(t, e, this.clock, this.sysctl.nf_conntrack_udp_timeout, this.sysctl.nf_conntrack_udp_timeout_stream);
       else if (proto === 1) timeout = this.sysctl.nf_conntrack_icmp_timeout;
       else timeout = this.sysctl.nf_conntrack_generic_timeout;
-      if (timeout >= 0) this.refresh(e, now + timeout * 1000);
+      if (timeout >= 0) this.refresh(e, timeout);
       if (dir === 1) t.status[e] |= IPS_SEEN_REPLY;
       if (timeout === TCP_ACCEPT_KILL && (t.status[e] & IPS_CONFIRMED) !== 0) this.kill(e);
       return (e << 3) | ctinfo;
@@ -190,7 +190,7 @@ export class Conntrack {
     if ((st & IPS_CONFIRMED) !== 0) return true;
     if ((st & IPS_DYING) !== 0 || (st & CT_LIVE) === 0) return false;
     const o = e * 8;
-    const tup = t.tup;
+    const tup = t.tupI;
     const clash = t.find(tup[o], tup[o + 1], tup[o + 2], tup[o + 3]);
     if (clash >= 0 || t.find(tup[o + 4], tup[o + 5], tup[o + 6], tup[o + 7]) >= 0) {
       // Two first packets of one flow in a batch (vectors make this common for UDP): as
@@ -298,9 +298,10 @@ export class Conntrack {
     return NFCT_NONE;
   }
 
-  /** Set e's expiry; the timer is moved only when it must fire earlier (timeouts mostly grow or stay). */
-  private refresh(e: number, at: number): void {
+  /** Expire e `seconds` from now; the timer is moved only when it must fire earlier (timeouts mostly grow or stay). */
+  private refresh(e: number, seconds: number): void {
     const t = this.table;
+    const at = this.clock[0] + seconds * 1000;
     t.expires[e] = at;
     if (at < t.armed[e] && (t.status[e] & IPS_CONFIRMED) !== 0) {
       t.armed[e] = at;
@@ -323,13 +324,13 @@ export class Conntrack {
   }
 
   /** init_conntrack: an unconfirmed entry for a packet without one; -1 INVALID, NFCT_DROP full. */
-  private create(u8: Uint8Array, dv: DataView, src: number, dst: number, ports: number, proto: number, l4: number, l4len: number, now: number): number {
+  private create(u8: Uint8Array, dv: DataView, src: number, dst: number, ports: number, proto: number, l4: number, l4len: number): number {
     let rports = 0;
     if (proto === 1) {
       const type = (ports >>> 8) & 0xff;
       if (type > 18 || ICMP_VALID_NEW[type] === 0) return -1;
-      rports = invertPorts(1, ports);
-    } else if (proto === 6 || proto === 17) rports = invertPorts(proto, ports);
+      rports = invertPorts(1, ports) | 0;
+    } else if (proto === 6 || proto === 17) rports = (ports >>> 16) | (ports << 16);
     if (this.nUnconf === UNCONFIRMED_MAX) return this.full();
     const t = this.table;
     const max = this.sysctl.nf_conntrack_max;
@@ -349,6 +350,7 @@ export class Conntrack {
     t.mark[e] = 0;
     t.state[e] = 0;
     t.nat[e] = -1;
+    const now = this.clock[0];
     t.start[e] = now;
     t.expires[e] = now;
     t.armed[e] = Infinity;

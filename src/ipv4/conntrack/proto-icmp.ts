@@ -34,20 +34,21 @@ export function icmpRelated(t: CtTable, u8: Uint8Array, dv: DataView, ih: number
   // A quoted fragment that is not the first has no ports to find a connection by.
   if ((dv.getUint16(ip + 6) & 0x1fff) !== 0) return -1;
   const proto = u8[ip + 9];
-  const src = dv.getUint32(ip + 12);
-  const dst = dv.getUint32(ip + 16);
+  // int32 words, as CtTable.find and Conntrack.in pass them.
+  const src = dv.getInt32(ip + 12);
+  const dst = dv.getInt32(ip + 16);
   const l4 = ip + ihl;
   let ports = 0;
-  if (proto === 6 || proto === 17) ports = dv.getUint32(l4);
+  if (proto === 6 || proto === 17) ports = dv.getInt32(l4);
   else if (proto === 1) {
     const type = u8[l4];
     // An error about an error is never related to anything (icmp_error_message refuses it).
     if (icmpIsErr(type) || type > NR_ICMP_TYPES) return -1;
-    ports = ((dv.getUint16(l4 + 4) << 16) | (type << 8) | u8[l4 + 1]) >>> 0;
+    ports = (dv.getUint16(l4 + 4) << 16) | (type << 8) | u8[l4 + 1];
   }
   const inv = proto === 6 || proto === 17 || proto === 1 ? invertPorts(proto, ports) : 0;
   if (inv < 0) return -1;
   const n = t.find(dst, src, inv, proto);
-  if (n < 0 || src !== outerDst) return -1;
+  if (n < 0 || src !== (outerDst | 0)) return -1;
   return n;
 }

@@ -116,11 +116,14 @@ export function tcpError(u8: Uint8Array, th: number, len: number): boolean {
   return VALID_FLAGS[u8[th + 13] & 0x37] === 0;
 }
 
-/** segment_seq_plus_len: the sequence number after this segment. */
+/**
+ * segment_seq_plus_len: the sequence number after this segment, as int32 (a returned u32 >= 2^31
+ * would be a boxed double); callers take `>>> 0` before comparing it with u32 words.
+ */
 function segEnd(u8: Uint8Array, dv: DataView, th: number, len: number): number {
   const flags = u8[th + 13];
   const doff = (u8[th + 12] >>> 4) << 2;
-  return (dv.getUint32(th + 4) + len - doff + ((flags & SYN) !== 0 ? 1 : 0) + ((flags & FIN) !== 0 ? 1 : 0)) >>> 0;
+  return (dv.getUint32(th + 4) + len - doff + ((flags & SYN) !== 0 ? 1 : 0) + ((flags & FIN) !== 0 ? 1 : 0)) | 0;
 }
 
 /** tcp_options: window scale and SACK-permitted of a SYN into direction slot s (bounded by the header). */
@@ -148,7 +151,7 @@ function tcpOptions(t: CtTable, s: number, u8: Uint8Array, th: number): void {
   }
 }
 
-/** tcp_sack: the highest right edge of the SACK blocks, or ack when there are none. */
+/** tcp_sack: the highest right edge of the SACK blocks, or ack when there are none (int32, as segEnd). */
 function tcpSack(u8: Uint8Array, dv: DataView, th: number, ack: number): number {
   const end = th + ((u8[th + 12] >>> 4) << 2);
   let sack = ack;
@@ -172,7 +175,7 @@ function tcpSack(u8: Uint8Array, dv: DataView, th: number, ack: number): number 
     }
     p += size;
   }
-  return sack;
+  return sack | 0;
 }
 
 /**
@@ -190,7 +193,7 @@ export function tcpNew(t: CtTable, e: number, u8: Uint8Array, dv: DataView, th: 
   t.tcpFlags[e * 2] = t.tcpFlags[e * 2 + 1] = 0;
   t.tcpLast.fill(0, e * 4, e * 4 + 4);
   t.tcpLastB.fill(0, e * 8, e * 8 + 8);
-  const end = segEnd(u8, dv, th, len);
+  const end = segEnd(u8, dv, th, len) >>> 0;
   const win = dv.getUint16(th + 14);
   t.tcpSeen[s0] = end;
   t.tcpSeen[s0 + 2] = win === 0 ? 1 : win;
@@ -234,13 +237,13 @@ function inWindow(t: CtTable, e: number, dir: number, index: number, u8: Uint8Ar
   let ack = dv.getUint32(th + 8);
   const winRaw = dv.getUint16(th + 14);
   let win = winRaw;
-  let end = segEnd(u8, dv, th, len);
+  let end = segEnd(u8, dv, th, len) >>> 0;
   let sack = ack;
-  if ((t.tcpFlags[e * 2 + 1 - dir] & F_SACK_PERM) !== 0) sack = tcpSack(u8, dv, th, ack);
+  if ((t.tcpFlags[e * 2 + 1 - dir] & F_SACK_PERM) !== 0) sack = tcpSack(u8, dv, th, ack | 0) >>> 0;
 
   if (sw[S + 2] === 0) {
     if ((flags & SYN) !== 0) {
-      initSender(t, e, dir, u8, th, end, win);
+      initSender(t, e, dir, u8, th, end | 0, win);
       if ((flags & ACK) === 0) return 1; // simultaneous open
     } else {
       // Picked up mid-stream in this direction: take what the segment says.
@@ -252,7 +255,7 @@ function inWindow(t: CtTable, e: number, dir: number, index: number, u8: Uint8Ar
       else if (sack === ((sw[R] + 1) >>> 0)) sw[R] = sack; // a keepalive's answer
     }
   } else if ((flags & SYN) !== 0 && after(end, sw[S]) && (state === sSS || state === sSR)) {
-    initSender(t, e, dir, u8, th, end, win);
+    initSender(t, e, dir, u8, th, end | 0, win);
   }
 
   if ((flags & ACK) === 0) ack = sack = sw[R];
@@ -360,7 +363,7 @@ export function tcpPacket(
       lb[B + 1] = index;
       lb[B] = dir;
       t.tcpLast[L] = dv.getUint32(th + 4);
-      t.tcpLast[L + 2] = segEnd(u8, dv, th, len);
+      t.tcpLast[L + 2] = segEnd(u8, dv, th, len) >>> 0;
       t.tcpLast[L + 3] = dv.getUint16(th + 14);
       if (index === TCP_SYN_SET && dir === 0) {
         // Note the SYN's options in case the SYN/ACK proves it right.

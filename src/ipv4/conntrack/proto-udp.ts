@@ -18,10 +18,10 @@ export function udpError(dv: DataView, uh: number, len: number): boolean {
   return ulen < 8 || ulen > len;
 }
 
-/** udp_packet: the timeout (seconds) to refresh entry e to; sets ASSURED on a stream. */
-export function udpPacket(t: CtTable, e: number, now: number, timeout: number, stream: number): number {
+/** udp_packet: the timeout (seconds) to refresh entry e to; sets ASSURED on a stream. `clock[0]` is now (ms). */
+export function udpPacket(t: CtTable, e: number, clock: Float64Array, timeout: number, stream: number): number {
   const st = t.status[e];
-  if ((st & IPS_SEEN_REPLY) === 0 || now - t.start[e] <= UDP_STREAM_AFTER_MS) return timeout;
+  if ((st & IPS_SEEN_REPLY) === 0 || clock[0] - t.start[e] <= UDP_STREAM_AFTER_MS) return timeout;
   if ((st & IPS_ASSURED) === 0) t.status[e] = st | IPS_ASSURED;
   return stream;
 }

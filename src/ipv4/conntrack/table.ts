@@ -29,6 +29,11 @@ export class CtTable {
   // ---- per entry -------------------------------------------------------------------------------
   /** [e*8 + dir*4 + k]: k = 0 src, 1 dst, 2 ports word, 3 protocol. */
   tup = new Uint32Array(0);
+  /**
+   * The same words as int32 (a view of tup's buffer): lookups compare these, so tuple words move
+   * between functions as small integers, never as boxed doubles (a u32 >= 2^31 is a heap number).
+   */
+  tupI = new Int32Array(0);
   /** Next node in the chain, per node e*2+dir. */
   hnext = new Int32Array(0);
   /** IPS_* bits. */
@@ -78,7 +83,10 @@ export class CtTable {
 
   /** The node (e*2+dir) whose tuple this is, or -1 (____nf_conntrack_find). */
   find(src: number, dst: number, ports: number, proto: number): number {
-    const tup = this.tup;
+    src |= 0;
+    dst |= 0;
+    ports |= 0;
+    const tup = this.tupI;
     const next = this.hnext;
     for (let n = this.heads[this.bucket(src, dst, ports, proto)]; n >= 0; n = next[n]) {
       const o = n << 2;
@@ -189,6 +197,7 @@ export class CtTable {
       return g;
     };
     this.tup = u32(this.tup, 8);
+    this.tupI = new Int32Array(this.tup.buffer);
     this.hnext = i32(this.hnext, 2);
     this.status = u32(this.status, 1);
     this.mark = u32(this.mark, 1);

@@ -55,5 +55,6 @@ export function tupleHash(seed: number, src: number, dst: number, ports: number,
   h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ ports;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) ^ proto;
   h = Math.imul(h ^ (h >>> 16), 0x27d4eb2f);
-  return (h ^ (h >>> 15)) >>> 0;
+  // int32, not u32: a returned u32 >= 2^31 would be a heap number; callers mask it anyway.
+  return h ^ (h >>> 15);
 }
