@@ -1,8 +1,9 @@
 // UDP sockets on softnet with the Linux kernel as the peer: a softnet stack on a veth (xdp-drv)
 // runs the config's UDP echo and discard services; host A (a namespace) talks to it with nc and
 // python sockets. Port unreachable reaches the kernel (and the kernel's ICMP errors a connected
-// softnet socket), a kernel broadcast reaches every matching socket, a slow reader is counted and
-// does not starve the NIC, and `softnet ss` / `softnet stat` show the sockets and the Udp MIB.
+// softnet socket), a kernel broadcast and a joined multicast group reach the matching sockets, a
+// slow reader is counted and does not starve the NIC, and `softnet ss` / `softnet stat` show the
+// sockets and the Udp MIB.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
@@ -119,6 +120,27 @@ describe('UDP with a kernel peer', () => {
     expect(got[2]).toEqual(['just you\n']);
     for (const s of socks) s.close();
     expect(stack.frames().sockets).toBe(0);
+  });
+
+  it('a kernel host sending to a multicast group reaches the softnet sockets that joined it (addMembership), and nothing before', async () => {
+    const s = stack.udp.createSocket().bind(6010);
+    const got: string[] = [];
+    s.on('message', (m) => got.push(String(m)));
+    const mcast0 = stack.stats().mib.Ip.InMcastPkts;
+    const py = 'import socket, sys, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("10.1.0.2"))\nfor i in range(400):\n    s.sendto(b"group %d" % i, ("239.1.1.1", 6010)); time.sleep(0.05)';
+    const tx = peerProcess(A, ['python3', '-c', py]);
+    try {
+      await waitFor('group datagrams to arrive (and be dropped: not joined)', () => stack.stats().mib.Ip.InMcastPkts > mcast0 + 1);
+      expect(got).toEqual([]);
+      s.addMembership('239.1.1.1', '10.1.0.1');
+      await waitFor('a group datagram on the socket', () => got.length >= 2, { detail: () => JSON.stringify(got) });
+      expect(got[0]).toMatch(/^group \d+$/);
+    } finally {
+      tx.stop();
+      await tx.exit;
+    }
+    s.close();
+    expect(stack.ipv4.ctx.mc.list()).toEqual([]);
   });
 
   it("a connected softnet socket hears the kernel's ICMP errors: port unreachable ECONNREFUSED, admin-prohibited EHOSTUNREACH (node:dgram's 'error' from recvmsg)", async () => {
