@@ -53,6 +53,27 @@ describe('NAT through the IPv4 stages', () => {
     for (const d of [u, ub, syn, sa, ping, pong]) expect(csumOk(d.raw.subarray(0, 20))).toBe(true);
   });
 
+  it('first packets of one flow in one batch leave with one mapping, the one the entry answers to (UDP burst, traceroute -I)', () => {
+    const { L } = setup(['-t nat -A POSTROUTING -o p1 -j MASQUERADE']);
+    const dv = (d: Uint8Array) => new DataView(d.buffer, d.byteOffset);
+    // Two datagrams of one new flow, one dispatch: the second must not get a port of its own.
+    L.rxMany([0, 1].map(() => ipFrame({ src: '10.1.0.2', dst: WAN_HOST, udp: { sport: 5000, dport: 53, csum: true }, payload: pattern(20) })), 0);
+    const us = L.take().map((s) => dgram(s.bytes, s.oif));
+    expect(us.map((u) => [u.src, dv(u.raw).getUint16(20)])).toEqual([['10.2.0.1', 5000], ['10.2.0.1', 5000]]);
+    // traceroute -I sends its probes (one echo id, TTL 1, 2, 3) at once: all but the first leave with one id
+    const probes = [1, 2, 3].map((ttl) => ipFrame({ src: '10.1.0.2', dst: WAN_HOST, ttl, proto: 1, payload: icmpMsg(ICMP_ECHO, 0, (4242 << 16) | ttl, pattern(32)) }));
+    L.rxMany(probes, 0);
+    const out = L.take().map((s) => dgram(s.bytes, s.oif)).filter((d) => d.oif === 1);
+    expect(out.length).toBe(2);
+    const ids = out.map((d) => dv(d.raw).getUint16(24));
+    expect(ids[0]).toBe(ids[1]);
+    // and the echo reply to that id finds the entry: back to the host with its own id
+    L.rx(ipFrame({ src: WAN_HOST, dst: '10.2.0.1', proto: 1, payload: icmpMsg(ICMP_ECHOREPLY, 0, (ids[1] << 16) | 3, pattern(32)) }), 1);
+    const back = L.take().map((s) => dgram(s.bytes, s.oif));
+    expect(back.map((d) => [d.dst, d.oif, dv(d.raw).getUint16(24)])).toEqual([['10.1.0.2', 0, 4242]]);
+    expect(L.leaked()).toBe(0);
+  });
+
   it('traceroute through the NAT: the router beyond answers the translated packet, the LAN host gets the time exceeded about its own', () => {
     const { one } = setup(['-t nat -A POSTROUTING -o p1 -j MASQUERADE']);
     const probe = one(ipFrame({ src: '10.1.0.2', dst: WAN_HOST, ttl: 2, udp: { sport: 33434, dport: 33435, csum: true }, payload: pattern(12) }), 0)!;

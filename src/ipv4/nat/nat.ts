@@ -82,6 +82,12 @@ export class Nat implements NatHook {
       if ((st & (manip === NAT_MANIP_SRC ? IPS_SRC_NAT_DONE : IPS_DST_NAT_DONE)) === 0) {
         // A confirmed entry cannot be bound any more (nf_nat_setup_info): it stays as it is.
         if ((st & IPS_CONFIRMED) === 0) {
+          const w = ctinfo === IP_CT_NEW ? this.twin(e, manip) : -1;
+          if (w >= 0) {
+            // conntrack will keep the twin (confirm's clash resolution): follow its binding
+            p.nfct = (w << 3) | ctinfo;
+            return this.packet(w, ctinfo, manip, p);
+          }
           const v = this.nf.runNat(hook, p);
           if (v !== NF_ACCEPT) return v;
           if (!this.setup(e, hook, manip, p)) return NF_DROP;
@@ -89,6 +95,30 @@ export class Nat implements NatHook {
       } else if (this.oifChanged(e, hook, ctinfo, p)) return NF_DROP;
     } else if (this.oifChanged(e, hook, ctinfo, p)) return NF_DROP;
     return this.packet(e, ctinfo, manip, p);
+  }
+
+  /**
+   * A confirmed entry with unconfirmed e's original tuple: two first packets of one flow in one
+   * dispatch each got an entry, and the first was confirmed before the second reached its NAT
+   * hook (Linux, a packet at a time, would have found it at lookup). Binding e anew would pick
+   * another port, since the twin holds the first; the packet would leave with a mapping no entry
+   * answers to (confirm keeps the twin). For SRC the twin must have been DNATed the same way.
+   * Its index, else -1.
+   */
+  private twin(e: number, manip: number): number {
+    const t = this.table;
+    const tupI = t.tupI;
+    const o = e * 8;
+    const n = t.find(tupI[o], tupI[o + 1], tupI[o + 2], tupI[o + 3]);
+    if (n < 0 || (n & 1) !== 0) return -1;
+    const w = n >> 1;
+    if (manip === NAT_MANIP_SRC) {
+      const ow = w * 8;
+      const proto = tupI[o + 3];
+      if (tupI[ow + 4] !== tupI[o + 4]) return -1;
+      if ((proto === 6 || proto === 17) && tupI[ow + 6] >>> 16 !== tupI[o + 6] >>> 16) return -1;
+    }
+    return w;
   }
 
   /** nf_nat_packet: rewrite p's `manip` end when the entry says this direction needs it. */
