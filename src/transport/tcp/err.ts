@@ -1,13 +1,17 @@
 import type { IcmpErrHandler } from '../../ipv4/icmp-rcv.ts';
-import { ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_PARAMETERPROB } from '../../wire/icmp.ts';
-import { ipDaddr, ipIhl, ipSaddr } from '../../wire/ipv4.ts';
-import { tcpDport, tcpSeq, tcpSport } from '../../wire/tcp.ts';
+import * as icmp from '../../wire/icmp.ts';
+import * as ipv4 from '../../wire/ipv4.ts';
+import * as tcp from '../../wire/tcp.ts';
 import { icmpErrName } from '../icmp-err.ts';
 import { tcpDone } from './conn.ts';
 import type { TcpCtx } from './ctx.ts';
 import { TCPEXT } from './mib.ts';
 import { seqBetween } from './seq.ts';
 import { TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT } from './tcb.ts';
+// Imported bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_PARAMETERPROB } = icmp;
+const { ipDaddr, ipIhl, ipSaddr } = ipv4;
+const { tcpDport, tcpSeq, tcpSport } = tcp;
 
 /**
  * tcp_v4_err: an ICMP error quoting a segment we sent. The connection is found by the quoted
