@@ -129,7 +129,7 @@ export class IcmpRcv implements Stage {
           g.enqueue(this.sOutput, i);
           continue;
         }
-        // RFC 1122 3.2.2: errors about broadcasts are not passed on (icmp_rcv accepts none).
+        // An error sent to a broadcast or multicast address is not passed on (icmp_rcv drops it).
         if (UNREACH[type] !== 0 && (b.aux[i] & (RTCF_BROADCAST | RTCF_MULTICAST)) === 0) this.unreach(b, i, t, len, type);
         // Replies would go to ICMP sockets; there are none. Consumed, not dropped.
         pool.free(a);
