@@ -58,3 +58,4 @@ void init_umem_xsk(napi_env env, napi_value exports);
 void init_bpf(napi_env env, napi_value exports);
 void init_tap(napi_env env, napi_value exports);
 void init_gen(napi_env env, napi_value exports);
+void init_prog(napi_env env, napi_value exports);  // prog.cc: programs, maps, test runs for src/bpf
