@@ -1,9 +1,10 @@
 // UDP sockets on softnet with the Linux kernel as the peer: a softnet stack on a veth (xdp-drv)
 // runs the config's UDP echo and discard services; host A (a namespace) talks to it with nc and
-// python sockets. Port unreachable reaches the kernel (and the kernel's ICMP errors a connected
-// softnet socket), a kernel broadcast and a joined multicast group reach the matching sockets, a
-// slow reader is counted and does not starve the NIC, and `softnet ss` / `softnet stat` show the
-// sockets and the Udp MIB.
+// python sockets. The same sockets on both sides pick the same receivers (lookup differential).
+// Port unreachable reaches the kernel (and the kernel's ICMP errors a connected softnet socket),
+// a kernel broadcast and a joined multicast group reach the matching sockets, a slow reader is
+// counted and does not starve the NIC, and `softnet ss` / `softnet stat` show the sockets and the
+// Udp MIB.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../src/stack/stack.ts';
 import { nsExec } from '../../src/tools/lab.ts';
@@ -93,6 +94,80 @@ describe('UDP with a kernel peer', () => {
     expect(stack.stats().mib.Udp.NoPorts - noPorts0).toBe(2);
     expect(stack.stats().mib.Icmp.OutDestUnreachs).toBeGreaterThanOrEqual(2);
     expect(stack.stats().mib.Ip.InUnknownProtos).toBe(0);
+  });
+
+  it('socket lookup, differential: the same four sockets on the kernel and on softnet pick the same receivers for the same datagrams', async () => {
+    // Sockets on port 6020: [0] wildcard, [1] our address, [2] wildcard connected to peer:7001
+    // (connect fills in our address, as ip4_datagram_connect does), [3] our address connected to
+    // peer:7002. The peer sends from 7001/7002/7003 to our address, then to the subnet broadcast.
+    const sends: Array<[string, number, string]> = [
+      ['u7001', 7001, 'uni'],
+      ['u7002', 7002, 'uni'],
+      ['u7003', 7003, 'uni'],
+      ['b7001', 7001, 'bcast'],
+      ['b7003', 7003, 'bcast'],
+    ];
+    const receivers = (lines: string[]) => {
+      const m: Record<string, number[]> = {};
+      for (const l of lines) {
+        const [k, msg] = l.split(' ');
+        (m[msg] ??= []).push(Number(k));
+      }
+      for (const v of Object.values(m)) v.sort();
+      return m;
+    };
+    // The kernel's answer: the sockets in host A, softnet sending.
+    const KSOCKS = [
+      'import select, socket, sys',
+      'own, peer, P = "10.1.0.2", "10.1.0.1", 6020',
+      'def mk(addr, conn=None):',
+      '    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((addr, P))',
+      '    if conn: s.connect((peer, conn))',
+      '    return s',
+      'socks = [mk("0.0.0.0"), mk(own), mk("0.0.0.0", 7001), mk(own, 7002)]',
+      'while True:',
+      '    for s in select.select(socks, [], [])[0]: print(socks.index(s), s.recv(100).decode(), flush=True)',
+    ].join('\n');
+    const k = peerProcess(A, ['python3', '-c', KSOCKS]);
+    let kernel: Record<string, number[]>;
+    try {
+      await listening(A, 'udp', 6020);
+      const from = new Map([7001, 7002, 7003].map((p) => [p, stack.udp.createSocket().bind(p)]));
+      for (const [msg, sport, kind] of sends) {
+        const u = from.get(sport)!;
+        u.setBroadcast(true);
+        u.send(msg, 6020, kind === 'uni' ? '10.1.0.2' : '10.1.0.255');
+      }
+      await waitFor('the last datagram in host A', () => k.out().includes('b7003'), { detail: () => k.out() + k.err() });
+      for (const u of from.values()) u.close();
+      kernel = receivers(k.out().trim().split('\n'));
+    } finally {
+      k.stop();
+      await k.exit;
+    }
+    // softnet's answer: the same sockets on softnet, the kernel sending from host A.
+    const mk = (addr: string, conn?: number) => {
+      const s = stack.udp.createSocket({ reuseAddr: true }).bind(6020, addr);
+      if (conn !== undefined) s.connect(conn, '10.1.0.2');
+      return s;
+    };
+    const socks = [mk('0.0.0.0'), mk('10.1.0.1'), mk('0.0.0.0', 7001), mk('10.1.0.1', 7002)];
+    const lines: string[] = [];
+    socks.forEach((s, n) => s.on('message', (m) => lines.push(`${n} ${String(m)}`)));
+    const KSEND = [
+      'import socket',
+      'out = {}',
+      'for p in (7001, 7002, 7003):',
+      '    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); s.bind(("10.1.0.2", p)); out[p] = s',
+      ...sends.map(([msg, sport, kind]) => `out[${sport}].sendto(b"${msg}", ("${kind === 'uni' ? '10.1.0.1' : '10.1.0.255'}", 6020))`),
+    ].join('\n');
+    await nsExec(A, ['python3', '-c', KSEND], { check: true });
+    await waitFor('the last datagram on softnet', () => lines.some((l) => l.endsWith('b7003')), { detail: () => lines.join(', ') });
+    for (const s of socks) s.close();
+    expect(receivers(lines)).toEqual(kernel);
+    // What Linux decided, for the reader: the address-bound socket beats the wildcard ones, the
+    // connected one takes its peer's datagrams, a broadcast goes to every wildcard socket left.
+    expect(kernel).toEqual({ u7001: [2], u7002: [3], u7003: [1], b7001: [0], b7003: [0] });
   });
 
   it("a kernel host's subnet broadcast reaches every wildcard socket on the port (copies), not one bound to the unicast address", async () => {
