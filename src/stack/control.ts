@@ -19,6 +19,7 @@ export interface ControlHost {
   runtime(): RuntimeView;
   route(cmd: string): string;
   iptables(line: string): string;
+  iptablesRestore(text: string, noflush?: boolean): void;
   conntrack(words: readonly string[]): { output: string; summary: string };
   sysctl(name: string, value?: number | string): number | string;
   neigh(): string;
@@ -44,6 +45,10 @@ export function controlHandlers(stack: ControlHost, extra: Record<string, Contro
     },
     route: (a) => ({ output: stack.route(str(a, 'cmd')) }),
     iptables: (a) => ({ output: stack.iptables(str(a, 'line')) }),
+    'iptables-restore': (a) => {
+      stack.iptablesRestore(str(a, 'text'), a.noflush === true);
+      return {};
+    },
     conntrack: (a) => {
       const w = a.words;
       if (!Array.isArray(w) || !w.every((x) => typeof x === 'string')) throw new Error('argument "words" must be an array of strings');

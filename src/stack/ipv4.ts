@@ -108,6 +108,15 @@ export function iptables(ipv4: Ipv4, netfilter: Netfilter, line: string): string
   return out;
 }
 
+/** `iptables-restore [--noflush]`: whole tables from iptables-save text, all or nothing; then the hooks as for a rule. */
+export function iptablesRestore(ipv4: Ipv4, netfilter: Netfilter, text: string, noflush: boolean): void {
+  try {
+    netfilter.restore(text, noflush);
+  } finally {
+    ipv4.refreshHooks();
+  }
+}
+
 /** Read, or set then read, a sysctl by its Linux name (`ip_forward`, `net.ipv4.icmp_ratelimit`, `net.netfilter.nf_conntrack_max`). */
 export function ipv4Sysctl(ipv4: Ipv4, name: string, value?: number | string): number | string {
   // net/ipv4/ip_forward is the /proc/sys spelling of net.ipv4.ip_forward: dots first, then the prefix.

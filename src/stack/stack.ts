@@ -34,7 +34,7 @@ import { registerTransport, type Tcp, type Transport, type Udp } from '../transp
 import { ControlServer, type ControlHandler } from './control-socket.ts';
 import { startCapture } from './capture.ts';
 import { controlHandlers, type ControlHost } from './control.ts';
-import { conntrack, ipAddrAdd, ipRoute, iptables, ipv4Sysctl, wireIpv4 } from './ipv4.ts';
+import { conntrack, ipAddrAdd, ipRoute, iptables, iptablesRestore, ipv4Sysctl, wireIpv4 } from './ipv4.ts';
 import { LinkWatch } from './link.ts';
 import { csumPartialSetup, openStackPort, setPortMac } from './port.ts';
 import { startService } from './services.ts';
@@ -254,6 +254,11 @@ export class Stack implements ControlHost {
   /** One iptables command line (`-A FORWARD -p udp --dport 53 -j DROP`, `-L -v -n`...). */
   iptables(line: string): string {
     return iptables(this.ipv4, this.netfilter, line);
+  }
+
+  /** `iptables-restore [--noflush] < FILE`: the tables in `text` (iptables-save format) replaced, all or nothing. */
+  iptablesRestore(text: string, noflush = false): void {
+    iptablesRestore(this.ipv4, this.netfilter, text, noflush);
   }
 
   /** `conntrack -L|-S|-C|-F|-D [filters]` (conntrack-tools): stdout text and the stderr summary line. */

@@ -29,6 +29,7 @@ import {
   type NfPacket,
 } from './packet.ts';
 import { MAX_DEPTH, Program, type ChainIn } from './program.ts';
+import { parseRestore } from './restore.ts';
 import { parseCommand, type Command } from './rule.ts';
 import { LogLimit, logLine } from './target/log.ts';
 import { IptablesError, type Host, type Rule } from './xt.ts';
@@ -275,6 +276,47 @@ export class Netfilter implements Host {
     }
     this.compile();
     return '';
+  }
+
+  /**
+   * iptables-restore: the tables named in `text` (restore.ts) replaced as a whole, each flushed of
+   * rules and user chains first unless `noflush`; all or nothing: when a line fails every table is
+   * put back as it was and the error names the line. One call on the control plane, so no packet
+   * sees a half-loaded ruleset.
+   */
+  restore(text: string, noflush = false): void {
+    const blocks = parseRestore(text);
+    this.prog.syncCounters();
+    const saved = [...this.tables].map(([t, m]) => [t, [...m].map(([k, ch]) => [k, { ...ch, rules: ch.rules.slice() }] as const)] as const);
+    try {
+      for (const b of blocks) {
+        const table = this.tables.get(b.table) ?? err(`can't initialize iptables table "${b.table}": Table does not exist (softnet has raw, mangle, nat and filter)`);
+        if (!noflush) {
+          for (const [k, ch] of table) {
+            if (ch.builtin) ch.rules = [];
+            else table.delete(k);
+          }
+        }
+        const line = (n: number, cmd: string): void => {
+          try {
+            this.exec(`-t ${b.table} ${cmd}`);
+          } catch (e) {
+            throw new IptablesError(`iptables-restore: line ${n} failed: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        };
+        for (const [n, chain, policy] of b.chains) {
+          if (policy === '-') line(n, table.has(chain) ? `-F ${chain}` : `-N ${chain}`);
+          else line(n, `-P ${chain} ${policy}`);
+        }
+        for (const [n, cmd] of b.commands) line(n, cmd);
+      }
+    } catch (e) {
+      this.tables.clear();
+      for (const [t, chains] of saved) this.tables.set(t, new Map(chains));
+      this.compile();
+      throw e;
+    }
+    this.compile();
   }
 
   /** The LOG target's slow path (target/log.ts): rate-limited per rule, then to logSink. */
