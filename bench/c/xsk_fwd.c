@@ -1,7 +1,7 @@
 // xsk_fwd: the C side of the benchmark suite (src/bench): the baselines and the generator that
 // every system in a scenario shares.
 //
-//   xsk_fwd gen -i IF -s SIZE|imix (-d SEC | -n COUNT) [-D DSTMAC] [-M SRCMAC] [-S SRCIP] [-T DSTIP]
+//   xsk_fwd gen -i IF -s SIZE|imix (-d SEC | -n COUNT) [-D DSTMAC] [-M SRCMAC] [-S SRCIP] [-T DSTIP] [-F FLOWS]
 //   xsk_fwd xdpdrop -i IF [-k] [-4] [-d SEC]
 //   xsk_fwd fwd -a IF_A -b IF_B -r ROUTE [-r ROUTE...] [-k] [-p|-B] [-d SEC]
 //
@@ -10,6 +10,9 @@
 //          includes the 4-byte FCS (64 B frame = 60 B sent). `imix` mixes per packet 7:4:1 of
 //          64/594/1518 B (a counter and bpf_xdp_adjust_tail in the program). The program rewrites the Ethernet/IPv4/UDP headers on every run, so
 //          receivers that rewrite frames in place (routers: TTL, MACs) never see a stale page.
+//          -F FLOWS: frame k of the run belongs to flow f = k % FLOWS (a counter in a map): UDP
+//          source port 1024 + f % 64512, destination port 9 + f / 64512 (UDP checksum 0: no
+//          update), so conntrack and NAT see FLOWS distinct tuples, each again every FLOWS frames.
 // xdpdrop: the in-kernel baseline: an XDP program that counts (array map, atomic add) and
 //          returns XDP_DROP, attached with BPF_LINK_CREATE (drv; -k: skb/generic). -4: only IPv4
 //          is dropped and counted, the rest passes (the router scenario's sink on host B: ARP works).
@@ -36,11 +39,44 @@ static void build_gen_frame(uint8_t *f, int len, const uint8_t *dmac, const uint
   for (int i = HDR; i < len; i++) f[i] = (uint8_t)i;
 }
 
+#define FLOW_PORTS 64512 // source ports 1024..65535
+
+static int emit_lookup_key0(struct bpf_insn *p, int n, int map);
+
+// The -F block (see the header), ctx in r6: f = atomic_fetch_add(counter, 1) % flows; source and
+// destination ports from f. Clobbers r0-r5, r7. Returns the index after the block, where the
+// frame goes on unchanged when the lookup fails or the frame is short.
+static int emit_flows(struct bpf_insn *p, int n, int map, uint32_t flows) {
+  n = emit_lookup_key0(p, n, map);
+  int j_null = n++; // if r0 == 0 goto end
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 1, .imm = 1};
+  p[n++] = (struct bpf_insn){.code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = 0, .src_reg = 1, .off = 0, .imm = BPF_ADD | BPF_FETCH};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOD | BPF_K, .dst_reg = 1, .imm = (int32_t)flows};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 7, .src_reg = 1};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOD | BPF_K, .dst_reg = 7, .imm = FLOW_PORTS};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 7, .imm = 1024};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU | BPF_END | BPF_TO_BE, .dst_reg = 7, .imm = 16};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_DIV | BPF_K, .dst_reg = 1, .imm = FLOW_PORTS};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 1, .imm = 9};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU | BPF_END | BPF_TO_BE, .dst_reg = 1, .imm = 16};
+  p[n++] = (struct bpf_insn){.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 2, .src_reg = 6, .off = 0};
+  p[n++] = (struct bpf_insn){.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 3, .src_reg = 6, .off = 4};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 4, .src_reg = 2};
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 4, .imm = HDR};
+  int j_short = n++; // if r4 > r3 goto end
+  p[n++] = (struct bpf_insn){.code = BPF_STX | BPF_MEM | BPF_H, .dst_reg = 2, .src_reg = 7, .off = 34};
+  p[n++] = (struct bpf_insn){.code = BPF_STX | BPF_MEM | BPF_H, .dst_reg = 2, .src_reg = 1, .off = 36};
+  p[j_null] = (struct bpf_insn){.code = BPF_JMP | BPF_JEQ | BPF_K, .dst_reg = 0, .imm = 0, .off = (int16_t)(n - j_null - 1)};
+  p[j_short] = (struct bpf_insn){.code = BPF_JMP | BPF_JGT | BPF_X, .dst_reg = 4, .src_reg = 3, .off = (int16_t)(n - j_short - 1)};
+  return n;
+}
+
 // An XDP program that writes the frame's first 42 bytes (Ethernet/IPv4/UDP headers) and
 // returns XDP_TX: live-frame pages are recycled, and a receiver may have rewritten them.
-static int load_gen_prog(const uint8_t *f) {
-  struct bpf_insn p[40];
+static int load_gen_prog(const uint8_t *f, int flowmap, uint32_t flows) {
+  struct bpf_insn p[72];
   int n = 0;
+  p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 6, .src_reg = 1}; // r6 = ctx
   p[n++] = (struct bpf_insn){.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 2, .src_reg = 1, .off = 0}; // r2 = data
   p[n++] = (struct bpf_insn){.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 3, .src_reg = 1, .off = 4}; // r3 = data_end
   p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 4, .src_reg = 2};        // r4 = r2
@@ -56,6 +92,7 @@ static int load_gen_prog(const uint8_t *f) {
   p[n++] = (struct bpf_insn){.code = BPF_ST | BPF_MEM | BPF_H, .dst_reg = 2, .off = 40, .imm = h};
   int out = n;
   p[jmp] = (struct bpf_insn){.code = BPF_JMP | BPF_JGT | BPF_X, .dst_reg = 4, .src_reg = 3, .off = (int16_t)(out - jmp - 1)};
+  if (flows) n = emit_flows(p, n, flowmap, flows);
   p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_TX};
   p[n++] = (struct bpf_insn){.code = BPF_JMP | BPF_EXIT};
   return load_prog(p, n, "bpf(BPF_PROG_LOAD generator)");
@@ -76,7 +113,7 @@ static int emit_lookup_key0(struct bpf_insn *p, int n, int map) {
 // IMIX per packet: one 1514 B frame in, a counter picks the size of each packet (7 x 64, 4 x 594,
 // 1 x 1518 in every 12, with FCS), bpf_xdp_adjust_tail trims the frame, and the size's own
 // headers (IP total length, checksum, UDP length) are written; then XDP_TX.
-static int load_imix_prog(uint8_t frames[3][2048], const int *sizes, int map) {
+static int load_imix_prog(uint8_t frames[3][2048], const int *sizes, int map, int flowmap, uint32_t flows) {
   struct bpf_insn p[128];
   int n = 0;
   p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 6, .src_reg = 1}; // r6 = ctx
@@ -113,6 +150,7 @@ static int load_imix_prog(uint8_t frames[3][2048], const int *sizes, int map) {
     jb[k] = start[k];
   }
   int tx = n;
+  if (flows) n = emit_flows(p, n, flowmap, flows);
   p[n++] = (struct bpf_insn){.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_TX};
   p[n++] = (struct bpf_insn){.code = BPF_JMP | BPF_EXIT};
   p[j_null] = (struct bpf_insn){.code = BPF_JMP | BPF_JEQ | BPF_K, .dst_reg = 0, .imm = 0, .off = (int16_t)(tx - j_null - 1)};
@@ -128,7 +166,8 @@ static int load_imix_prog(uint8_t frames[3][2048], const int *sizes, int map) {
 static uint32_t gen_chunk = 1 << 18;
 
 static void run_gen(const char *dev, const char *sizespec, uint64_t count, double duration, const uint8_t *dmac,
-                    const uint8_t *smac, uint32_t sip, uint32_t dip) {
+                    const uint8_t *smac, uint32_t sip, uint32_t dip, uint32_t flows) {
+  int flowmap = flows ? map_create(BPF_MAP_TYPE_ARRAY, 8, 1, "bpf(BPF_MAP_CREATE flow counter)") : -1;
   int ifindex = ifindex_of(dev);
   static uint8_t frames[3][2048];
   int imix = !strcmp(sizespec, "imix");
@@ -137,7 +176,7 @@ static void run_gen(const char *dev, const char *sizespec, uint64_t count, doubl
     static const int sizes[3] = {64, 594, 1518}; // with FCS
     for (int k = 0; k < 3; k++) build_gen_frame(frames[k], sizes[k] - 4, dmac, smac, sip, dip);
     int fcs_less[3] = {sizes[0] - 4, sizes[1] - 4, sizes[2] - 4};
-    prog = load_imix_prog(frames, fcs_less, map_create(BPF_MAP_TYPE_ARRAY, 8, 1, "bpf(BPF_MAP_CREATE array)"));
+    prog = load_imix_prog(frames, fcs_less, map_create(BPF_MAP_TYPE_ARRAY, 8, 1, "bpf(BPF_MAP_CREATE array)"), flowmap, flows);
     len = fcs_less[2];
   } else {
     int sz = atoi(sizespec);
@@ -147,16 +186,16 @@ static void run_gen(const char *dev, const char *sizespec, uint64_t count, doubl
     }
     len = sz - 4;
     build_gen_frame(frames[0], len, dmac, smac, sip, dip);
-    prog = load_gen_prog(frames[0]);
+    prog = load_gen_prog(frames[0], flowmap, flows);
   }
-  fprintf(stderr, "xsk_fwd gen on %s: %s B frames (with FCS), xdp live frames\n", dev, sizespec);
+  fprintf(stderr, "xsk_fwd gen on %s: %s B frames (with FCS), %u flows, xdp live frames\n", dev, sizespec, flows ? flows : 1);
   // IMIX: 7 x 64 + 4 x 594 + 1 x 1518 = 4342 B in every 12 frames.
   uint64_t bytes = 0, bytes12 = imix ? 4342 : 12 * (uint64_t)(len + 4);
   double secs;
   uint64_t sent = gen_live(prog, ifindex, frames[imix ? 2 : 0], len, count, duration, gen_chunk, &secs, &bytes, bytes12);
-  printf("{\"tool\":\"xsk_fwd\",\"mode\":\"gen\",\"method\":\"xdp-live-frames\",\"size\":\"%s\",\"packets\":%llu,"
+  printf("{\"tool\":\"xsk_fwd\",\"mode\":\"gen\",\"method\":\"xdp-live-frames\",\"size\":\"%s\",\"flows\":%u,\"packets\":%llu,"
          "\"bytes\":%llu,\"seconds\":%.6f,\"pps\":%.1f}\n",
-         sizespec, (unsigned long long)sent, (unsigned long long)bytes, secs, secs > 0 ? sent / secs : 0.0);
+         sizespec, flows ? flows : 1, (unsigned long long)sent, (unsigned long long)bytes, secs, secs > 0 ? sent / secs : 0.0);
   fflush(stdout);
 }
 
@@ -408,7 +447,7 @@ static void run_fwd(const char *deva, const char *devb, const char **rspec, int 
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: xsk_fwd gen -i IF -s SIZE|imix (-d SEC | -n COUNT) [-D DSTMAC] [-M SRCMAC] [-S SRCIP] [-T DSTIP]\n"
+          "usage: xsk_fwd gen -i IF -s SIZE|imix (-d SEC | -n COUNT) [-D DSTMAC] [-M SRCMAC] [-S SRCIP] [-T DSTIP] [-F FLOWS]\n"
           "       xsk_fwd xdpdrop -i IF [-k] [-4] [-d SEC]\n"
           "       xsk_fwd fwd -a IF_A -b IF_B -r PREFIX/LEN=a|b,MAC [-r ...] [-k] [-p|-B] [-d SEC]\n");
   exit(2);
@@ -420,13 +459,14 @@ int main(int argc, char **argv) {
   int skb = 0, busy = 0, ipv4only = 0;
   double duration = 0;
   uint64_t count = 0;
+  uint32_t flows = 0;
   uint8_t dmac[6] = {0x02, 0, 0x0a, 0x01, 0, 0x01}, smac[6] = {0x02, 0, 0x0a, 0x01, 0, 0x02};
   uint32_t sip = inet_addr("10.1.0.2"), dip = inet_addr("10.2.0.2");
   const char *routes[32];
   int nroutes = 0;
   int o;
   optind = 2;
-  while ((o = getopt(argc, argv, "i:s:d:n:D:M:S:T:ka:b:r:pB4c:")) != -1) {
+  while ((o = getopt(argc, argv, "i:s:d:n:D:M:S:T:F:ka:b:r:pB4c:")) != -1) {
     switch (o) {
       case 'i': dev = optarg; break;
       case 's': sizespec = optarg; break;
@@ -436,6 +476,12 @@ int main(int argc, char **argv) {
       case 'M': if (parse_mac(optarg, smac)) usage(); break;
       case 'S': sip = inet_addr(optarg); break;
       case 'T': dip = inet_addr(optarg); break;
+      case 'F': {
+        unsigned long long f = strtoull(optarg, NULL, 0);
+        if (f < 1 || f > 0x7fffffff) usage(); // BPF_MOD takes a signed 32-bit immediate
+        flows = (uint32_t)f;
+        break;
+      }
       case 'k': skb = 1; break;
       case 'a': deva = optarg; break;
       case 'b': devb = optarg; break;
@@ -453,7 +499,7 @@ int main(int argc, char **argv) {
   setvbuf(stderr, NULL, _IOLBF, 0);
   if (!strcmp(cmd, "gen")) {
     if (!dev || (!count && duration <= 0)) usage();
-    run_gen(dev, sizespec, count, duration, dmac, smac, sip, dip);
+    run_gen(dev, sizespec, count, duration, dmac, smac, sip, dip, flows);
   } else if (!strcmp(cmd, "xdpdrop")) {
     if (!dev) usage();
     run_xdpdrop(dev, skb, duration, ipv4only);
