@@ -112,6 +112,8 @@ export interface GenSpec {
   dstMac: string;
   srcMac: string;
   dstIp?: string;
+  /** Distinct UDP flows the generator cycles through (xsk_fwd gen -F); default one. */
+  flows?: number;
 }
 
 export interface MeasureSpec {
@@ -144,6 +146,7 @@ export async function measure(ctx: RunContext, size: FrameSize, spec: MeasureSpe
     const secs = ctx.seconds + WARMUP + 1;
     const argv = [g.bin, 'gen', '-i', g.dev, '-s', String(size), '-d', String(secs), '-D', g.dstMac, '-M', g.srcMac];
     if (g.dstIp) argv.push('-T', g.dstIp);
+    if (g.flows) argv.push('-F', String(g.flows));
     const t0 = now();
     gen = new Proc('generator', g.ns, GEN_CPU, argv);
     const code = await gen.wait((secs + 15) * 1000);

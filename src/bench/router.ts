@@ -4,7 +4,7 @@
  * The counter is a sink on host B: an XDP program on snN-b1 that drops and counts IPv4 (ARP
  * passes), so every system is measured by what arrives at B, at the same cost on B's side.
  */
-import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetHas, SuiteLab } from './labrun.ts';
+import { labPrereqsWith, measure, type GenSpec, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetHas, SuiteLab } from './labrun.ts';
 import { softnetArgv } from './package.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { FrameSize } from './stats.ts';
@@ -21,8 +21,8 @@ export interface RouterBits {
   xskFwd: () => string;
 }
 
-/** softnet up as a router; `xdp` adds an XDP-style filter module on both ports. */
-export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opts: { xdp?: string; stackName: string }): BenchSystem {
+/** softnet up as a router; `xdp` adds an XDP-style filter module on both ports, `netfilter` rules after the 20, `flows` the generator's flows. */
+export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opts: { xdp?: string; stackName: string; netfilter?: string[]; flows?: number }): BenchSystem {
   return {
     name,
     check: () => softnetHas('up'),
@@ -30,7 +30,7 @@ export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opt
       const { lab } = bits;
       await lab.napiThreaded(false);
       const l = lab.lab!;
-      const cfg = writeStackConfig({ name: opts.stackName, lab: l, routes: ROUTES, rules: RULES, busyPoll: false, cpu: RX_CPU, xdp: opts.xdp });
+      const cfg = writeStackConfig({ name: opts.stackName, lab: l, routes: ROUTES, rules: RULES, busyPoll: false, cpu: RX_CPU, xdp: opts.xdp, netfilter: opts.netfilter });
       try {
         return await measure(ctx, size, {
           receivers: [
@@ -39,7 +39,7 @@ export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opt
             { label: 'softnet up', ns: lab.router, cpu: null, argv: softnetArgv(['up', '--config', cfg]) },
           ],
           counter: 0,
-          gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
+          gen: genSpec(bits, opts.flows),
           beforeStop: async () => {
             try {
               return { stages: await runtime(opts.stackName) };
@@ -60,6 +60,12 @@ export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opt
   };
 }
 
+/** The generator on host A, to B through the router. */
+export function genSpec(bits: RouterBits, flows?: number): GenSpec {
+  const l = bits.lab.lab!;
+  return { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip, flows };
+}
+
 /** The counting sink on host B (see the header). */
 export function sink(bits: RouterBits) {
   const l = bits.lab.lab!;
@@ -67,34 +73,36 @@ export function sink(bits: RouterBits) {
 }
 
 /**
- * The same 10k routes and 20 FORWARD rules as softnet's config, in the Linux router's namespace
- * (ip -batch, iptables-restore): a same-config comparison. Returns the undo.
+ * The same 10k routes and 20 FORWARD rules as softnet's config (and `nat` table rules, if any),
+ * in the Linux router's namespace (ip -batch, iptables-restore): a same-config comparison.
+ * Returns the undo.
  */
-async function linuxConfig(ns: string): Promise<() => Promise<void>> {
+async function linuxConfig(ns: string, nat: string[]): Promise<() => Promise<void>> {
   const routes = routeLines(ROUTES).map((r) => `route add ${r}`).join('\n') + '\n';
   await nsExec(ns, ['ip', '-batch', '-'], { input: routes, check: true });
-  const rules = ['*filter', ...ruleLines(RULES), 'COMMIT', ''].join('\n');
+  const rules = ['*filter', ...ruleLines(RULES), 'COMMIT', ...(nat.length ? ['*nat', ...nat, 'COMMIT'] : []), ''].join('\n');
   await nsExec(ns, ['iptables-restore'], { input: rules, check: true });
   return async () => {
     await nsExec(ns, ['iptables', '-F', 'FORWARD']);
+    if (nat.length) await nsExec(ns, ['iptables', '-t', 'nat', '-F']);
     await nsExec(ns, ['ip', '-batch', '-'], { input: routes.replaceAll('route add', 'route del') });
   };
 }
 
-export function linuxFwd(bits: RouterBits): BenchSystem {
+/** Linux forwarding in ns sn-N-r; `nat`: iptables-restore lines of its nat table, `flows` the generator's. */
+export function linuxFwd(bits: RouterBits, o: { name?: string; nat?: string[]; flows?: number } = {}): BenchSystem {
   return {
-    name: 'linux-fwd',
+    name: o.name ?? 'linux-fwd',
     check: async () => (await nsExec(null, ['iptables', '--version'])).code === 0 ? null : 'iptables is missing (bash scripts/deps.sh)',
     async run(ctx, size) {
       const { lab } = bits;
       await lab.napiThreaded(true);
-      const l = lab.lab!;
-      const undo = await linuxConfig(lab.router);
+      const undo = await linuxConfig(lab.router, o.nat ?? []);
       try {
         return await measure(ctx, size, {
             receivers: [sink(bits)],
             counter: 0,
-            gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
+            gen: genSpec(bits, o.flows),
         });
       } finally {
         await undo();
@@ -115,7 +123,7 @@ export function cFwd(bits: RouterBits, busy = false, name = 'c-fwd'): BenchSyste
       return measure(ctx, size, {
         receivers: [sink(bits), { label: 'xsk_fwd fwd', ns: lab.router, cpu: RX_CPU, argv, ready: /xsk_fwd fwd .* routes/ }],
         counter: 0,
-        gen: { bin: bits.xskFwd(), ns: l.a.host.ns, dev: l.a.host.dev, dstMac: l.a.mac, srcMac: l.a.host.mac, dstIp: l.b.host.ip },
+        gen: genSpec(bits),
         extra: (p) => ({ forwarder: p[1].lastJson() }),
       });
     },

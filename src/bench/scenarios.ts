@@ -2,7 +2,7 @@
 import type { FrameSize } from './stats.ts';
 import type { Scenario, ScenarioSkip } from './types.ts';
 
-export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'latency', 'udp', 'tcp'] as const;
+export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'nat', 'latency', 'udp', 'tcp'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** What every scenario gets: the lab name, timing and frame sizes. */
@@ -20,6 +20,7 @@ const makers: Record<ScenarioName, () => Promise<Maker>> = {
   modes: async () => (await import('./modes.ts')).modes,
   filter: async () => (await import('./filter.ts')).filter,
   router: async () => (await import('./router.ts')).router,
+  nat: async () => (await import('./nat.ts')).nat,
   latency: async () => (await import('./latency.ts')).latency,
   udp: async () => (await import('./udp.ts')).udp,
   tcp: async () => (await import('./tcp.ts')).tcp,

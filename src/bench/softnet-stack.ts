@@ -24,6 +24,8 @@ export interface StackOptions {
   mode?: string;
   /** Entries of the config's `services:`, as YAML flow maps ({proto: tcp, port: 9, kind: discard}). */
   services?: string[];
+  /** More netfilter lines after the rules (`-t nat -A POSTROUTING ...`). */
+  netfilter?: string[];
   /** More `sysctl:` entries (tcp_rmem...). */
   sysctl?: Record<string, string | number>;
 }
@@ -52,7 +54,7 @@ export function stackConfig(o: StackOptions): string {
     port('p0', o.lab.a.dev, `${o.lab.a.ip}/24`),
     port('p1', o.lab.b.dev, `${o.lab.b.ip}/24`),
     ...list('routes', routeLines(o.routes)),
-    ...list('netfilter', ruleLines(o.rules).map(q)),
+    ...list('netfilter', [...ruleLines(o.rules), ...(o.netfilter ?? [])].map(q)),
     ...list('services', o.services ?? []),
     'sysctl:',
     '  ip_forward: 1',
