@@ -33,8 +33,8 @@ function reattachable(p: Port): p is Reattachable {
 /** What LinkWatch needs from the stack. */
 export interface LinkHost {
   readonly devs: NetDevices;
-  /** Fib.setLinkDown. */
-  setLinkDown(devIndex: number, down: boolean): void;
+  /** Fib.setLinkDown; `why` is the reason it went down (LinkState.down: 'admin down', 'carrier lost'...), null when up. */
+  setLinkDown(devIndex: number, down: boolean, why: string | null): void;
   /** Flush the (non-permanent) neighbour entries of a device. */
   flushNeigh(devIndex: number): void;
   log(line: string): void;
@@ -164,7 +164,7 @@ export class LinkWatch {
     }
     const changed = this.host.devs.setLink(d.index, up, st.operstate);
     for (const i of changed) {
-      this.host.setLinkDown(i, !up);
+      this.host.setLinkDown(i, !up, st.down);
       if (!up) this.host.flushNeigh(i);
     }
     if (up) this.upCount[d.index]++;

@@ -330,7 +330,11 @@ export class Stack implements ControlHost {
     if (this.umem.handle < 0) return;
     const w = new LinkWatch({
       devs: this.devs,
-      setLinkDown: (i, down) => this.ipv4.fib.setLinkDown(i, down),
+      setLinkDown: (i, down, why) => {
+        this.ipv4.fib.setLinkDown(i, down);
+        // masq_device_event: NETDEV_DOWN (admin down, unregister), not a lost carrier
+        if (why === 'admin down' || why === 'device deleted') this.ipv4.nat?.flushMasquerade(i);
+      },
       flushNeigh: (i) => this.l2.neigh.flush(i),
       log: this.log,
     });

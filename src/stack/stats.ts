@@ -10,6 +10,7 @@ import type { NetDevices } from '../core/netdev.ts';
 import type { XdpHook } from '../core/xdp.ts';
 import { OPER_NAMES } from '../driver/link.ts';
 import type { Ipv4 } from '../ipv4/index.ts';
+import { NAT_STAT_NAMES } from '../ipv4/nat/nat.ts';
 import type { L2 } from '../l2/index.ts';
 import type { Transport } from '../transport/index.ts';
 import type { LinkWatch } from './link.ts';
@@ -68,7 +69,14 @@ export function stackStats(s: StatsSource, link: LinkWatch | null, uptimeSec: nu
     softnet: s.napi.stat().map((q) => ({ queue: `${q.dev}/${q.queue}`, processed: q.processed, dropped: q.dropped, time_squeeze: q.time_squeeze })),
     ports,
     drops: s.graph.drops.toJSON(),
-    mib: { ...s.ipv4.mib.toJSON(), ...s.transport.mib(), Neigh: s.l2.neigh.stats.toJSON(), Softnet: s.counters.toJSON() },
+    mib: { ...s.ipv4.mib.toJSON(), ...s.transport.mib(), ...natMib(s.ipv4), Neigh: s.l2.neigh.stats.toJSON(), Softnet: s.counters.toJSON() },
     frames: s.frames(),
   };
+}
+
+/** The NAT core's counters as a MIB group (`Nat: no_tuple, ...`), once the nat table made it. */
+function natMib(ipv4: Ipv4): Record<string, Record<string, number>> {
+  const nat = ipv4.nat;
+  if (nat === null) return {};
+  return { Nat: Object.fromEntries(NAT_STAT_NAMES.map((n, k) => [n.slice('nat.'.length), nat.stats[k]])) };
 }

@@ -247,3 +247,29 @@ describe('stateful FORWARD: -P DROP, ESTABLISHED,RELATED accepted, NEW from the 
     console.log(`traceroute through the NAT:\n${r.stdout}${i.stdout}`);
   });
 });
+
+describe('MASQUERADE follows the port (masq_device_event)', () => {
+  it('p1 set down forgets the masqueraded connections (Nat.masq_flushed in softnet stat); up again, new ones are made', async () => {
+    const u = await nsExec(A, ['python3', '-c', UDP_ASK, '10.2.0.2', '7777', 'before'], { check: true });
+    expect(u.stdout).toMatch(/10\.2\.0\.1:\d+ before/);
+    const masqueraded = async () => (await conntrackL()).split('\n').filter((l) => /src=10\.1\.0\.2 .*src=\S+ dst=10\.2\.0\.1 /.test(l)).length;
+    expect(await masqueraded()).toBeGreaterThan(0);
+    const flushed = () => stack.stats().mib.Nat.masq_flushed;
+    const f0 = flushed();
+    const state = () => String(stack.stats().ports.p1.state);
+    run(null, 'ip', 'link', 'set', lab.b.dev, 'down');
+    try {
+      await waitFor('p1 to go down and its masqueraded entries to be flushed', () => state() !== 'UP' && flushed() > f0, { detail: () => `${state()} ${flushed()}` });
+      expect(await masqueraded()).toBe(0);
+    } finally {
+      run(null, 'ip', 'link', 'set', lab.b.dev, 'up');
+    }
+    await waitFor('p1 to come up', () => state() === 'UP', { detail: state });
+    const again = await nsExec(A, ['python3', '-c', UDP_ASK, '10.2.0.2', '7777', 'after'], { check: true });
+    expect(again.stdout).toMatch(/10\.2\.0\.1:\d+ after/);
+    const st = await softnet(['stat', '--name', LAB]);
+    expect(st.stdout).toMatch(/Nat/);
+    expect(st.stdout).toMatch(new RegExp(`masq_flushed:\\s+${flushed()}\\b`));
+    console.log(`masqueraded entries flushed on p1 down: ${flushed() - f0}`);
+  });
+});
