@@ -9,7 +9,8 @@
  * - Sockets: `stack.udp.createSocket()` ({@link UdpSocket}, node:dgram's shape: bind, connect,
  *   send, 'message', `for await`), and the zero-copy batch receive `socket.recvBatch(new UdpViews(64))`;
  *   `stack.tcp.createServer()` / `stack.tcp.connect()` ({@link TcpServer}, {@link TcpSocket}:
- *   node:net's shape, connections are stream.Duplex, so pipeline() and node:http work on them).
+ *   node:net's shape, connections are stream.Duplex, so pipeline() and node:http work on them;
+ *   a server made with `{recvBatch: true}` gives zero-copy `socket.recvBatch(new TcpViews(64))`).
  * - Your own stages: `stack.addStage(stage)` + `stack.addPtype(ethertype, name)` with a
  *   {@link Stage} over a {@link Batch}.
  * - XDP-style filters: {@link XdpContext}, the verdicts, {@link loadXdpFilter} (also `.ts` modules
@@ -38,8 +39,8 @@ export type { AddPortOptions, CapturedFrame, CaptureOptions, FrameAccount, PortI
 // Sockets (stack.udp): node:dgram-like UDP sockets, the zero-copy batch receive's views
 export { UdpSocket, UdpViews, type Datagram, type RemoteInfo, type UdpSocketOptions } from './transport/index.ts';
 export type { SockInfo } from './transport/index.ts';
-// stack.tcp: node:net-like TCP servers and connections
-export { TcpServer, TcpSocket, type TcpConnectOptions, type TcpInfo, type TcpServerOptions, type TcpSocketOptions } from './transport/index.ts';
+// stack.tcp: node:net-like TCP servers and connections (and the zero-copy receive's views)
+export { TcpServer, TcpSocket, TcpViews, type TcpConnectOptions, type TcpInfo, type TcpServerOptions, type TcpSocketOptions } from './transport/index.ts';
 
 // Stages
 export { Batch } from './core/batch.ts';

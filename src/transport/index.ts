@@ -12,7 +12,7 @@ import { registerTcp, type Tcp, type TcpOptions } from './tcp/index.ts';
 export type { SockInfo } from './types.ts';
 export type { Udp } from './udp.ts';
 export { UdpSocket, UdpViews, type Datagram, type RemoteInfo, type UdpSocketOptions } from './udp-socket.ts';
-export { TcpServer, TcpSocket, type Tcp, type TcpConnectOptions, type TcpInfo, type TcpServerOptions, type TcpSocketOptions } from './tcp/index.ts';
+export { TcpServer, TcpSocket, TcpViews, type Tcp, type TcpConnectOptions, type TcpInfo, type TcpServerOptions, type TcpSocketOptions } from './tcp/index.ts';
 
 export interface TransportOptions {
   /** net.core/net.ipv4 transport sysctls at creation (sysctl.ts). */

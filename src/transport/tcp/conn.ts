@@ -77,6 +77,15 @@ export function freeOfo(ctx: TcpCtx, t: Tcb): void {
   t.ofo = null;
 }
 
+/** Return the frames of the zero-copy receive queue to the pool, lent ones too (the reader is gone or the connection is). */
+export function freeFrames(ctx: TcpCtx, t: Tcb): void {
+  const q = t.frames;
+  if (q === null) return;
+  for (let p = q.head; p < q.tail; p++) ctx.pool.free(q.frame[p & q.mask]);
+  ctx.mem.uncharge(q.tail - q.head);
+  t.frames = null;
+}
+
 /**
  * tcp_done: CLOSED. Timers and held frames go, the slot is freed; the application hears of it
  * (with `error`, an errno name, when the connection failed).
@@ -94,6 +103,7 @@ export function tcpDone(ctx: TcpCtx, t: Tcb, error = ''): void {
   }
   t.rtxMode = RTX_NONE;
   freeOfo(ctx, t);
+  freeFrames(ctx, t);
   ctx.table.remove(t);
   if (error !== '' && t.error === '') t.error = error;
   if (t.user !== null) ctx.wake(t, error !== '' ? WAKE_CLOSED | WAKE_ERROR : WAKE_CLOSED);

@@ -23,6 +23,7 @@ import { tcpCloseAll, tcpConnect } from './user.ts';
 
 export { TcpServer, type ListenOptions, type TcpServerOptions } from './server.ts';
 export { TcpSocket, type TcpSocketOptions } from './socket.ts';
+export { TcpViews } from './rcv-frames.ts';
 export type { TcpInfo } from './info.ts';
 export { DEFAULT_TCP_SYSCTL, type TcpSysctl } from './sysctl.ts';
 export { TCP, TCPEXT, TCP_MIB_NAMES, TCPEXT_NAMES } from './mib.ts';
@@ -134,10 +135,13 @@ export class Tcp implements TransportProto {
     return this.ctx.mib.toJSON();
   }
 
-  /** Frames held in out-of-order queues. */
+  /** Frames held in out-of-order and zero-copy receive queues. */
   held(): number {
     let n = 0;
-    for (const t of this.ctx.table.all()) if (t.ofo !== null) n += t.ofo.n;
+    for (const t of this.ctx.table.all()) {
+      if (t.ofo !== null) n += t.ofo.n;
+      if (t.frames !== null) n += t.frames.held;
+    }
     return n;
   }
 

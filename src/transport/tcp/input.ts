@@ -285,9 +285,10 @@ function establishPassive(ctx: TcpCtx, t: Tcb, s: Seg): void {
 }
 
 /**
- * tcp_data_queue: in-order bytes are copied to the receive buffer (the frame is freed), filling
- * from the out-of-order queue after them; out-of-order segments wait in their frames, answered
- * by an immediate ACK carrying SACK blocks (the peer's dup ACKs); duplicates are acknowledged.
+ * tcp_data_queue: in-order bytes are copied to the receive buffer (the frame is freed) — or, for
+ * a zero-copy reader, stay in their frame on its queue — filling from the out-of-order queue
+ * after them; out-of-order segments wait in their frames, answered by an immediate ACK carrying
+ * SACK blocks (the peer's dup ACKs); duplicates are acknowledged.
  */
 function dataQueue(ctx: TcpCtx, t: Tcb, s: Seg): number {
   const dr = ctx.drops;
@@ -309,6 +310,7 @@ function dataQueue(ctx: TcpCtx, t: Tcb, s: Seg): number {
   if (seqLeq(s.seq, nxt)) {
     const d = seqDiff(nxt, s.seq);
     len -= d;
+    let held = false;
     if (len > 0) {
       if (rwnd === 0) {
         ext[TCPEXT.TCPZeroWindowDrop]++;
@@ -320,7 +322,16 @@ function dataQueue(ctx: TcpCtx, t: Tcb, s: Seg): number {
         t.ackNow = true;
         return dr.rcvqDrop;
       }
-      t.rx.append(ctx.u8, s.data + d, len);
+      if (t.zc) {
+        const q = t.rcvFrames();
+        if (!ctx.mem.charge()) {
+          ext[TCPEXT.TCPRcvQDrop]++;
+          t.ackNow = true;
+          return dr.rcvqDrop;
+        }
+        q.push(s.frame, s.data + d, len);
+        held = true;
+      } else t.rx.append(ctx.u8, s.data + d, len);
       t.rcv_nxt = seqAdd(nxt, len);
       t.bytesReceived += len;
       t.rcvSinceAck += len;
@@ -333,7 +344,7 @@ function dataQueue(ctx: TcpCtx, t: Tcb, s: Seg): number {
       t.ackNow = true;
     }
     if (t.quick > 0) t.ackNow = true;
-    return SEG_FREE;
+    return held ? SEG_HELD : SEG_FREE;
   }
   // Out of order.
   t.ackNow = true;
@@ -364,23 +375,32 @@ function dataQueue(ctx: TcpCtx, t: Tcb, s: Seg): number {
   return SEG_HELD;
 }
 
-/** tcp_ofo_queue: move what became in order from the out-of-order queue to the receive buffer. */
+/**
+ * tcp_ofo_queue: move what became in order from the out-of-order queue to the receive buffer (a
+ * zero-copy reader's queue takes the frame itself, its charge with it).
+ */
 function ofoDrain(ctx: TcpCtx, t: Tcb): void {
   const q = t.ofo!;
   while (q.n > 0 && seqLeq(q.seq[0], t.rcv_nxt)) {
     const e = q.end[0];
+    let kept = false;
     if (seqGt(e, t.rcv_nxt)) {
       const d = seqDiff(t.rcv_nxt, q.seq[0]);
       const n = seqDiff(e, t.rcv_nxt);
-      t.rx.append(ctx.u8, q.data[0] + d, n);
+      if (t.zc) {
+        t.rcvFrames().push(q.addr[0], q.data[0] + d, n);
+        kept = true;
+      } else t.rx.append(ctx.u8, q.data[0] + d, n);
       t.rcv_nxt = e;
       t.bytesReceived += n;
       t.rcvSinceAck += n;
       ctx.wake(t, WAKE_DATA);
     }
     const fin = q.fin[0] !== 0 && e === t.rcv_nxt;
-    ctx.pool.free(q.addr[0]);
-    ctx.mem.uncharge(1);
+    if (!kept) {
+      ctx.pool.free(q.addr[0]);
+      ctx.mem.uncharge(1);
+    }
     q.popFront();
     if (fin) {
       tcpFin(ctx, t);

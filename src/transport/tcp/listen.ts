@@ -53,6 +53,7 @@ export function listenRcv(ctx: TcpCtx, l: Listener, s: Seg): number {
     return dr.listenOverflow;
   }
   const t = newTcb(ctx, s.daddr, s.dport, s.saddr, s.sport, TCP_SYN_RECV);
+  t.zc = l.zc;
   offerOptions(ctx, t);
   synReceived(ctx, t, s);
   t.iss = ctx.isn(t.laddr, t.lport, t.raddr, t.rport);
@@ -93,6 +94,7 @@ function cookieAck(ctx: TcpCtx, l: Listener, s: Seg): number {
     return ctx.drops.listenOverflow;
   }
   const t = newTcb(ctx, s.daddr, s.dport, s.saddr, s.sport, TCP_SYN_RECV);
+  t.zc = l.zc;
   t.irs = irs;
   t.rcv_nxt = s.seq;
   t.rcv_wup = s.seq;

@@ -38,7 +38,7 @@ export function advMss(t: Tcb): number {
 
 /** Bytes received and not yet taken by the application (they close the window). */
 export function rcvHeld(t: Tcb): number {
-  return t.rx.pending + (t.user !== null ? t.user.appQueued() : 0) + (t.ofo !== null ? t.ofo.bytes : 0);
+  return t.rx.pending + (t.user !== null ? t.user.appQueued() : 0) + (t.ofo !== null ? t.ofo.bytes : 0) + (t.frames !== null ? t.frames.bytes : 0);
 }
 
 /**

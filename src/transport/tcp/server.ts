@@ -14,6 +14,8 @@ export interface TcpServerOptions {
   keepAliveInitialDelay?: number;
   /** Accepted sockets start paused (node:net's pauseOnConnect). */
   pauseOnConnect?: boolean;
+  /** Accepted sockets receive zero-copy: 'segments' and recvBatch(views) instead of 'data'. */
+  recvBatch?: boolean;
 }
 
 export interface ListenOptions {
@@ -78,6 +80,7 @@ export class TcpServer extends EventEmitter implements ListenUser {
       return this;
     }
     r.user = this;
+    r.zc = this.opts.recvBatch === true;
     this.l = r;
     this.closing = false;
     if (o.signal !== undefined) {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { pipeline, type Duplex } from 'node:stream';
 import type { Tcp } from './index.ts';
+import { TcpViews } from './rcv-frames.ts';
 import type { TcpServer } from './server.ts';
 
 /** The TCP service kinds (config `services:`): echo (RFC 862), discard (RFC 863), a small HTTP responder. */
@@ -19,9 +20,18 @@ export function tcpService(tcp: Tcp, kind: string, port: number, address: string
     case 'echo':
       server = tcp.createServer((c) => pipeline(c, c, () => undefined));
       break;
-    case 'discard':
-      server = tcp.createServer(discard);
+    case 'discard': {
+      // Zero-copy: the bytes are never copied out of their frames, only released.
+      const views = new TcpViews(64);
+      server = tcp.createServer({ recvBatch: true }, (c) => {
+        discard(c);
+        c.on('segments', () => {
+          while (c.recvBatch(views) > 0);
+          c.release();
+        });
+      });
       break;
+    }
     case 'http': {
       const hs = http.createServer(respond);
       server = tcp.createServer((c) => {

@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream';
 import { formatIPv4 } from '../../wire/addr.ts';
 import type { TcpCtx } from './ctx.ts';
 import { sysError } from '../errors.ts';
+import type { TcpViews } from './rcv-frames.ts';
 import { tcpAfterRead, tcpClose, tcpSend, tcpSetKeepalive, tcpShutdown } from './user.ts';
 import { TCP_CLOSE, TCP_TIME_WAIT, WAKE_CLOSED, WAKE_CONNECT, WAKE_DATA, WAKE_EOF, WAKE_ERROR, WAKE_WRITABLE, type Tcb, type TcbUser } from './tcb.ts';
 
@@ -143,7 +144,10 @@ export class TcpSocket extends Duplex implements TcbUser {
         this._final(cb);
       }
     }
-    if ((ev & (WAKE_DATA | WAKE_EOF)) !== 0) this.flow();
+    if ((ev & (WAKE_DATA | WAKE_EOF)) !== 0) {
+      if (t.frames !== null && t.frames.queued > 0) this.emit('segments');
+      this.flow();
+    }
     if ((ev & WAKE_WRITABLE) !== 0 && this.writeCb !== null && t.sq.bytes < t.sndbuf) {
       const cb = this.writeCb;
       this.writeCb = null;
@@ -183,10 +187,69 @@ export class TcpSocket extends Duplex implements TcbUser {
     if (this.tcb !== null && !this.destroyed) tcpAfterRead(this.ctx, this.tcb);
   };
 
+  /**
+   * Zero-copy receive, for a connection accepted by a server made with `recvBatch: true` (such
+   * a socket emits 'segments' when bytes arrive, and no 'data'): up to
+   * views.capacity segments of in-order bytes as UMEM views, in stream order. Releases the
+   * previous call's first; these stay valid (and close the window) until release(), the next
+   * recvBatch() or the connection's close. Returns the count (0: nothing queued). No allocation.
+   */
+  recvBatch(views: TcpViews): number {
+    const t = this.tcb;
+    views.n = 0;
+    if (t === null || t.frames === null || this.destroyed) return 0;
+    this.release();
+    const q = t.frames;
+    const max = views.capacity;
+    let n = 0;
+    let bytes = 0;
+    while (n < max && q.read < q.tail) {
+      const x = q.read & q.mask;
+      views.addr[n] = q.data[x];
+      bytes += views.len[n] = q.len[x];
+      q.read++;
+      n++;
+    }
+    views.n = n;
+    views.u8 = this.ctx.u8;
+    this.bytesRead += bytes;
+    if (n > 0) this.touch();
+    this.flow(); // EOF once the last bytes are out
+    return n;
+  }
+
+  /** Return the frames recvBatch handed out to the pool (their views become invalid); the window opens. */
+  release(): void {
+    const t = this.tcb;
+    const q = t?.frames ?? null;
+    if (t === null || q === null || q.read === q.head) return;
+    const pool = this.ctx.pool;
+    let bytes = 0;
+    const k = q.read - q.head;
+    while (q.head < q.read) {
+      const x = q.head & q.mask;
+      pool.free(q.frame[x]);
+      bytes += q.len[x];
+      q.head++;
+    }
+    q.bytes -= bytes;
+    this.ctx.mem.uncharge(k);
+    q.rebase();
+    tcpAfterRead(this.ctx, t);
+  }
+
   /** Hand received bytes to the stream until it refuses more; EOF after the last of them. */
   private flow(): void {
     const t = this.tcb;
     if (t === null || this.destroyed) return;
+    if (t.frames !== null) {
+      // A zero-copy reader takes the bytes with recvBatch; the stream carries only the EOF.
+      if (t.frames.queued === 0 && t.rx.pending === 0 && t.finRcvd && !this.eofPushed) {
+        this.eofPushed = true;
+        this.push(null);
+      }
+      return;
+    }
     t.rx.seal();
     let pushed = false;
     let b: Buffer | null;

@@ -14,6 +14,8 @@ export class Listener {
   lastOverflow = -Infinity;
   /** The application end (TcpServer): takes established connections. */
   user: ListenUser | null = null;
+  /** Its connections receive zero-copy (TcpServerOptions.recvBatch). */
+  zc = false;
   constructor(
     readonly addr: number,
     readonly port: number,

@@ -1,5 +1,6 @@
 import type { CongOps } from './cong.ts';
 import { OfoQueue } from './ofo.ts';
+import { RcvFrames } from './rcv-frames.ts';
 import { RcvBuf } from './rcv-buf.ts';
 import { SackBoard } from './sack.ts';
 import { SendQueue } from './send-queue.ts';
@@ -151,6 +152,9 @@ export class Tcb {
   readonly sq = new SendQueue();
   readonly sack = new SackBoard();
   readonly rx = new RcvBuf();
+  /** Zero-copy receive (the application reads with recvBatch): in-order bytes stay in their frames. */
+  zc = false;
+  frames: RcvFrames | null = null;
   ofo: OfoQueue | null = null;
   /** The application shut down writing: a FIN follows the queued data. */
   finQueued = false;
@@ -200,6 +204,11 @@ export class Tcb {
 
   constructor(cong: CongOps) {
     this.cong = cong;
+  }
+
+  rcvFrames(): RcvFrames {
+    if (this.frames === null) this.frames = new RcvFrames();
+    return this.frames;
   }
 
   ofoQueue(): OfoQueue {

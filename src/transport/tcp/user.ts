@@ -1,4 +1,4 @@
-import { hashTcb, newTcb, setState, tcpDone } from './conn.ts';
+import { freeFrames, hashTcb, newTcb, setState, tcpDone } from './conn.ts';
 import type { TcpCtx } from './ctx.ts';
 import { armKeepalive, offerOptions } from './input.ts';
 import { TCP, TCPEXT } from './mib.ts';
@@ -125,13 +125,15 @@ export function tcpClose(ctx: TcpCtx, t: Tcb, reset: boolean): void {
   ctx.refresh();
   t.user = null;
   t.orphan = true;
+  const unread = t.rx.pending > 0 || (t.frames !== null && t.frames.queued > 0);
+  freeFrames(ctx, t);
   const st = t.state;
   if (st === TCP_CLOSE || st === TCP_TIME_WAIT) return;
   if (st === TCP_SYN_SENT) {
     tcpDone(ctx, t);
     return;
   }
-  if (reset || t.rx.pending > 0) {
+  if (reset || unread) {
     if (!reset) ctx.mib.ext.v[TCPEXT.TCPAbortOnClose]++;
     sendActiveReset(ctx, t);
     tcpDone(ctx, t);
