@@ -144,6 +144,21 @@ export class XdpContext {
     return this.u8[this.data + o + TCP_FLAGS];
   }
 
+  /** Byte at offset `off` from data, -1 beyond the frame (what a compiled filter reads with a bounds check). */
+  u8At(off: number): number {
+    return off >= 0 && off + 1 <= this.len ? this.u8[this.data + off] : -1;
+  }
+
+  /** Big-endian 16-bit field at offset `off` from data, -1 if it is not all inside the frame. */
+  u16At(off: number): number {
+    return off >= 0 && off + 2 <= this.len ? this.dv.getUint16(this.data + off) : -1;
+  }
+
+  /** Big-endian 32-bit field at offset `off` from data (unsigned), -1 if it is not all inside the frame. */
+  u32At(off: number): number {
+    return off >= 0 && off + 4 <= this.len ? this.dv.getUint32(this.data + off) : -1;
+  }
+
   /** bpf_redirect(): send the frame out of device `dev` (a NetDevice index). Return its result. */
   redirect(dev: number): number {
     this.redirectTo = dev;
