@@ -12,7 +12,7 @@
  * Which side is the bottleneck is read from /proc/stat: a run whose sender CPU was saturated
  * while the receiver's CPU was not measured the sender, and is reported generator-limited.
  */
-import { busyShare, cpuTimes } from './cpu.ts';
+import { busyShare, cpuTimes, pinNapi, setThreadedNapi } from './cpu.ts';
 import { buildC } from './cref.ts';
 import { GEN_CPU, labPrereqs, RX_CPU, softnetHas, SuiteLab, WARMUP } from './labrun.ts';
 import { nodeArgv, softnetArgv } from './package.ts';
@@ -58,12 +58,8 @@ function softnetReceiver(env: SuiteEnv, bits: TcpBits, service: string, stack: s
   return { label: 'softnet up', argv: softnetArgv(['up', '--config', cfg]), stack, cleanup: () => removeStackConfig(cfg) };
 }
 
-/**
- * One measurement: receiver up (AF_XDP systems: snN-a0's NAPI in the sender's softirq; kernel
- * systems: threaded NAPI on the receiver's CPU, as labrun.ts places them), then the load.
- */
-async function measureTcp(ctx: RunContext, bits: TcpBits, kernel: boolean, rx: Receiver, load: () => Promise<Load>): Promise<Sample> {
-  await bits.lab.napiThreaded(kernel);
+/** One measurement: receiver up, then the load (placement: see the scenarios' setup). */
+async function measureTcp(ctx: RunContext, bits: TcpBits, rx: Receiver, load: () => Promise<Load>): Promise<Sample> {
   const p = new Proc(rx.label, bits.lab.router, rx.stack ? null : RX_CPU, rx.argv);
   try {
     if (rx.stack) {
@@ -86,7 +82,6 @@ async function measureTcp(ctx: RunContext, bits: TcpBits, kernel: boolean, rx: R
   } finally {
     await p.stop(5000);
     rx.cleanup?.();
-    if (kernel) await bits.lab.napiThreaded(false);
   }
 }
 
@@ -159,12 +154,28 @@ async function httpLoad(ctx: RunContext, bits: TcpBits): Promise<Load> {
   }
 }
 
-function bits(env: SuiteEnv): TcpBits & { check(): Promise<string | null> } {
+function bits(env: SuiteEnv): TcpBits & { check(): Promise<string | null>; setup(log: (m: string) => void): Promise<void> } {
   const lab = new SuiteLab(env.lab);
   let bin = '';
   return {
     lab,
     bulk: () => bin,
+    /**
+     * The lab, with each side's receive work on its own CPU, for every system alike: snN-a0's
+     * NAPI (the kernel's receive path, or XDP and AF_XDP's copy into softnet's UMEM) on the
+     * receiver's, snN-a1's (A's TCP taking the receiver's ACKs, and sending the next segments)
+     * on the sender's. veth would run either in the softirq of whoever transmits into it; and it
+     * hands frames to a1's NAPI only when a0 has no TSO (else the backlog on the sending CPU).
+     */
+    async setup(log) {
+      const l = await lab.up(log);
+      await lab.napiThreaded(true);
+      await nsExec(lab.router, ['ethtool', '-K', l.a.dev, 'tso', 'off'], { check: true });
+      await setThreadedNapi(l.a.host.ns, l.a.host.dev, true);
+      if ((await pinNapi(l.a.host.dev, GEN_CPU)) === 0) throw new Error(`no napi/${l.a.host.dev}-* kthread after enabling threaded NAPI`);
+      // wrk's closed connections wait in TIME-WAIT on A: let new ones reuse their ports.
+      await nsExec(l.a.host.ns, ['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65535'], { check: true });
+    },
     async check() {
       const why = labPrereqs();
       if (why) return why;
@@ -179,13 +190,13 @@ function bits(env: SuiteEnv): TcpBits & { check(): Promise<string | null> } {
 }
 
 const placement = (env: SuiteEnv, sender: string) => [
-  `${sender} on host A, CPU ${GEN_CPU}; every receiver in ns sn-${env.lab}-r on CPU ${RX_CPU} (softnet: its poll thread; sn${env.lab}-a0's NAPI in the sender's softirq on CPU ${GEN_CPU})`,
-  `kernel receivers: sn${env.lab}-a0 threaded NAPI kthread pinned to CPU ${RX_CPU} (GRO on, as the lab sets it)`,
+  `${sender} on host A, CPU ${GEN_CPU}, with A's receive work (sn${env.lab}-a1 threaded NAPI: the receiver's ACKs and what they let A send) on CPU ${GEN_CPU}`,
+  `every receiver in ns sn-${env.lab}-r on CPU ${RX_CPU} (softnet: its poll thread, interrupt mode), with its receive work (sn${env.lab}-a0 threaded NAPI: the kernel's GRO and TCP, or XDP and the AF_XDP copy into softnet's UMEM) on CPU ${RX_CPU}; sn${env.lab}-a0 TSO off so ACKs go through A's NAPI`,
 ];
 
 export function tcpBulk(env: SuiteEnv): Scenario {
   const b = bits(env);
-  const kernelSink = (name: string, rx: () => Receiver): BenchSystem => ({ name, run: (ctx) => measureTcp(ctx, b, true, rx(), () => bulkLoad(ctx, b)) });
+  const kernelSink = (name: string, rx: () => Receiver): BenchSystem => ({ name, run: (ctx) => measureTcp(ctx, b, rx(), () => bulkLoad(ctx, b)) });
   return {
     name: 'tcp-bulk',
     title: 'tcp-bulk: goodput of one connection from a kernel client into softnet discard vs kernel sinks',
@@ -197,7 +208,7 @@ export function tcpBulk(env: SuiteEnv): Scenario {
       {
         name: 'softnet',
         check: () => softnetHas('up'),
-        run: (ctx) => measureTcp(ctx, b, false, softnetReceiver(env, b, `{proto: tcp, port: ${SINK_PORT}, kind: discard}`, `${env.lab}tb`), () => bulkLoad(ctx, b)),
+        run: (ctx) => measureTcp(ctx, b, softnetReceiver(env, b, `{proto: tcp, port: ${SINK_PORT}, kind: discard}`, `${env.lab}tb`), () => bulkLoad(ctx, b)),
       },
       kernelSink('kernel', () => ({ label: 'tcp_bulk sink', argv: [b.bulk(), 'sink', '-p', String(SINK_PORT)], ready: /listening/ })),
       kernelSink('kernel-node', () => ({ label: 'node:net discard', argv: nodeArgv(import.meta.url, 'tcp-app', ['discard', String(SINK_PORT)]), ready: /listening/ })),
@@ -209,7 +220,7 @@ export function tcpBulk(env: SuiteEnv): Scenario {
       'softnet: the discard service (config services:), node:http-free; kernel: a C read() loop; kernel-node: the same discard handler on node:net',
     ],
     check: () => b.check(),
-    setup: async (log) => void (await b.lab.up(log)),
+    setup: (log) => b.setup(log),
     teardown: (log) => b.lab.down(log),
   };
 }
@@ -227,18 +238,18 @@ export function tcpHttp(env: SuiteEnv): Scenario {
       {
         name: 'softnet',
         check: () => softnetHas('up'),
-        run: (ctx) => measureTcp(ctx, b, false, softnetReceiver(env, b, `{proto: tcp, port: ${HTTP_PORT}, kind: http}`, `${env.lab}th`), () => httpLoad(ctx, b)),
+        run: (ctx) => measureTcp(ctx, b, softnetReceiver(env, b, `{proto: tcp, port: ${HTTP_PORT}, kind: http}`, `${env.lab}th`), () => httpLoad(ctx, b)),
       },
       {
         name: 'kernel-node',
-        run: (ctx) => measureTcp(ctx, b, true, { label: 'node:http', argv: nodeArgv(import.meta.url, 'tcp-app', ['http', String(HTTP_PORT)]), ready: /listening/ }, () => httpLoad(ctx, b)),
+        run: (ctx) => measureTcp(ctx, b, { label: 'node:http', argv: nodeArgv(import.meta.url, 'tcp-app', ['http', String(HTTP_PORT)]), ready: /listening/ }, () => httpLoad(ctx, b)),
       },
     ],
     frameSizes: [64],
     expectLoss: true,
     placement: [...placement(env, `wrk -t1 -c${HTTP_CONNS} (Connection: close)`)],
     check: async () => (await b.check()) ?? ((await nsExec(null, ['sh', '-c', 'command -v wrk'])).code === 0 ? null : "'wrk' is not installed (bash scripts/deps.sh)"),
-    setup: async (log) => void (await b.lab.up(log)),
+    setup: (log) => b.setup(log),
     teardown: (log) => b.lab.down(log),
   };
 }
