@@ -18,6 +18,26 @@ export interface Stage {
   flush?(): void;
 }
 
+/**
+ * Per-packet tracing (`softnet trace`), attached with Graph.tracer. When one is attached, a
+ * batch's packets are offered to select() once, at the dispatch's entry; the ones it marks run
+ * through the graph alone (a dispatch of one, in their place in the batch, so order is kept), and
+ * the tracer sees each stage run of them: every counter that moves in between is theirs. The
+ * untraced packets of the batch run as usual, as vectors. Without a tracer: one test per dispatch.
+ */
+export interface GraphTracer {
+  /** Mark packets of b (indexes 0..n) to trace in hit[i] (1); returns how many were marked. */
+  select(b: Batch, n: number, entry: number, hit: Uint8Array): number;
+  /** A marked packet i is about to enter the graph at `entry`. */
+  begin(b: Batch, i: number, entry: number): void;
+  /** Stage s is about to run v[0..k) (the traced packet or what it became). */
+  before(b: Batch, s: number, v: Uint16Array, k: number): void;
+  /** Stage s ran: the graph's queues (Graph.queued) hold where its packets went. */
+  after(b: Batch, s: number, v: Uint16Array, k: number): void;
+  /** The traced packet's dispatch is over (stages flushed). */
+  end(b: Batch): void;
+}
+
 /** How often the runtime times a stage run: one dispatch in SAMPLE_EVERY (clock reads are not free). */
 export const SAMPLE_EVERY = 16;
 /** A packet revisiting stages more often than this in one dispatch is dropped as a loop. */
@@ -41,7 +61,16 @@ export class Graph {
 
   /** Drop reasons, e.g. `ip.InHdrErrors`; the frame returns to the pool. */
   readonly drops = new Counters('drop');
+  /** Per drop reason id: the stages whose init() registered it (dropwatch's stage column). */
+  readonly reasonStages: string[][] = [];
   private readonly loopDrop: number;
+  private initStage = '';
+  /** Drops by every stage so far, and per stage (the runs' difference of it): `softnet top`. */
+  private dropped = 0;
+  stageDrops = new Float64Array(0);
+  /** Per-packet tracing; null (the default) costs one test per dispatch. */
+  tracer: GraphTracer | null = null;
+  private traceHit: Uint8Array;
 
   // Runtime, VPP `show runtime` style: per stage calls and packets always, clocks on samples.
   calls = new Float64Array(0);
@@ -59,6 +88,7 @@ export class Graph {
     readonly capacity = 256,
   ) {
     this.spare = new Uint16Array(capacity);
+    this.traceHit = new Uint8Array(capacity);
     this.loopDrop = this.drops.id('graph.loop');
   }
 
@@ -78,6 +108,7 @@ export class Graph {
     this.packets = grow(this.packets);
     this.sampledNs = grow(this.sampledNs);
     this.sampledPackets = grow(this.sampledPackets);
+    this.stageDrops = grow(this.stageDrops);
     const vn = new Int32Array(id + 1);
     vn.set(this.vn);
     this.vn = vn;
@@ -98,13 +129,30 @@ export class Graph {
 
   /** Register a drop reason (setup time). */
   reason(name: string): number {
-    return this.drops.id(name);
+    const id = this.drops.id(name);
+    const owners = (this.reasonStages[id] ??= []);
+    if (this.initStage !== '' && !owners.includes(this.initStage)) owners.push(this.initStage);
+    return id;
   }
 
   /** Call every stage's init() (again): after adding stages, before dispatching. */
   seal(): void {
-    for (const s of this.stages) s.init?.(this);
+    for (const s of this.stages) {
+      this.initStage = s.name;
+      s.init?.(this);
+    }
+    this.initStage = '';
     this.sealed = true;
+  }
+
+  /** Packets queued for stage s now (a tracer's after(): where the traced packet went). */
+  queued(s: number): number {
+    return this.vn[s];
+  }
+
+  /** The j-th packet index queued for stage s. */
+  queuedAt(s: number, j: number): number {
+    return this.vec[s][j];
   }
 
   enqueue(stage: number, i: number): void {
@@ -113,6 +161,7 @@ export class Graph {
 
   drop(b: Batch, i: number, reason: number): void {
     this.drops.v[reason]++;
+    this.dropped++;
     this.pool.free(b.addr[i]);
   }
 
@@ -121,8 +170,15 @@ export class Graph {
     if (!this.sealed) this.seal();
     const n = b.n;
     if (n === 0) return;
+    if (this.tracer !== null) this.dispatchTraced(b, entry, n, this.tracer);
+    else this.run(b, entry, 0, n);
+  }
+
+  /** Packets from..to of b as one vector from `entry` (dispatch's body). */
+  private run(b: Batch, entry: number, from: number, to: number): void {
     const v0 = this.vec[entry];
-    for (let i = 0; i < n; i++) v0[i] = i;
+    const n = to - from;
+    for (let i = 0; i < n; i++) v0[i] = from + i;
     this.vn[entry] = n;
     // A sampled dispatch times one stage run, taking turns over the runs of a dispatch so each
     // stage is sampled as often as it runs: two clock reads per sample (clock reads allocate in
@@ -147,6 +203,7 @@ export class Graph {
         this.vn[s] = 0;
         this.calls[s]++;
         this.packets[s] += k;
+        const d0 = this.dropped;
         if (runs++ === probe) {
           const t0 = tick();
           stages[s].run(b, v, k);
@@ -155,6 +212,7 @@ export class Graph {
         } else {
           stages[s].run(b, v, k);
         }
+        this.stageDrops[s] += this.dropped - d0;
       }
       if (!ran) break;
     }
@@ -168,6 +226,63 @@ export class Graph {
     for (let s = 0; s < count; s++) stages[s].flush?.();
   }
 
+  /**
+   * A batch under a tracer: the untraced runs of packets as vectors, each marked packet alone
+   * between them (batch order kept), its stage runs shown to the tracer. Only marked packets pay.
+   */
+  private dispatchTraced(b: Batch, entry: number, n: number, t: GraphTracer): void {
+    const hit = this.traceHit;
+    if (t.select(b, n, entry, hit) === 0) {
+      this.run(b, entry, 0, n);
+      return;
+    }
+    let from = 0;
+    for (let i = 0; i < n; i++) {
+      if (hit[i] === 0) continue;
+      hit[i] = 0;
+      if (i > from) this.run(b, entry, from, i);
+      this.runTraced(b, entry, i, t);
+      from = i + 1;
+    }
+    if (from < n) this.run(b, entry, from, n);
+  }
+
+  /** One traced packet through the graph (the slow path: no sampling, the tracer around each run). */
+  private runTraced(b: Batch, entry: number, i: number, t: GraphTracer): void {
+    t.begin(b, i, entry);
+    this.vec[entry][0] = i;
+    this.vn[entry] = 1;
+    const stages = this.stages;
+    const count = stages.length;
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      let ran = false;
+      for (let s = 0; s < count; s++) {
+        const k = this.vn[s];
+        if (k === 0) continue;
+        ran = true;
+        const v = this.vec[s];
+        this.vec[s] = this.spare;
+        this.spare = v;
+        this.vn[s] = 0;
+        this.calls[s]++;
+        this.packets[s] += k;
+        const d0 = this.dropped;
+        t.before(b, s, v, k);
+        stages[s].run(b, v, k);
+        this.stageDrops[s] += this.dropped - d0;
+        t.after(b, s, v, k);
+      }
+      if (!ran) break;
+    }
+    for (let s = 0; s < count; s++) {
+      const k = this.vn[s];
+      for (let j = 0; j < k; j++) this.drop(b, this.vec[s][j], this.loopDrop);
+      this.vn[s] = 0;
+    }
+    for (let s = 0; s < count; s++) stages[s].flush?.();
+    t.end(b);
+  }
+
   /** Per-stage runtime rows (VPP `show runtime`). */
   runtime(): RuntimeRow[] {
     return this.stages.map((s, id) => ({
@@ -176,6 +291,7 @@ export class Graph {
       packets: this.packets[id],
       packetsPerCall: this.calls[id] ? this.packets[id] / this.calls[id] : 0,
       nsPerPacket: this.sampledPackets[id] ? this.sampledNs[id] / this.sampledPackets[id] : 0,
+      drops: this.stageDrops[id],
     }));
   }
 
@@ -184,6 +300,7 @@ export class Graph {
     this.packets.fill(0);
     this.sampledNs.fill(0);
     this.sampledPackets.fill(0);
+    this.stageDrops.fill(0);
   }
 }
 
@@ -193,4 +310,6 @@ export interface RuntimeRow {
   packets: number;
   packetsPerCall: number;
   nsPerPacket: number;
+  /** Packets this stage dropped (named reasons); the rest it enqueued on or took. */
+  drops: number;
 }
