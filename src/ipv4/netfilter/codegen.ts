@@ -54,14 +54,17 @@ export const TARGET_IDS: ReadonlyMap<string, PlacedTarget> = new Map(
   TARGETS.map((ext) => [ext.kind, { ext, id: ext.builtin ?? nextId++, off: (ext.slots ?? []).map((_, i) => F_TARGET_SLOTS + i) }]),
 );
 
-/** `$slot` -> `d[b + offset]`. */
-function slots(code: string, names: readonly string[], off: number[]): string {
+/** Each `$slot` in code replaced by what `to` says for slot i (compile-chain.ts puts the constants in). */
+export function subst(code: string, names: readonly string[], to: (i: number) => string): string {
   return code.replace(/\$(\w+)/g, (_, s: string) => {
     const i = names.indexOf(s);
     if (i < 0) throw new Error(`netfilter: "$${s}" is not a slot in: ${code}`);
-    return `d[b + ${off[i]}]`;
+    return to(i);
   });
 }
+
+/** `$slot` -> `d[b + offset]`. */
+const slots = (code: string, names: readonly string[], off: number[]) => subst(code, names, (i) => `d[b + ${off[i]}]`);
 
 function cond(t: PlacedTest, indent = '  '): string {
   const on = 1 << t.bit;
@@ -95,11 +98,12 @@ const rare = TESTS.filter((t) => !t.test.hot);
 const rareBits = rare.reduce((m, t) => m | (1 << t.bit), 0);
 const extTargets = [...TARGET_IDS.values()].filter((t) => t.ext.code !== undefined);
 
-const helpers = new Map<string, Function>();
+/** The extensions' helper functions by the names their code calls them. */
+export const HELPERS = new Map<string, Function>();
 for (const h of [...allTests.map((t) => t.helpers), ...TARGETS.map((t) => t.helpers)]) {
   for (const [name, fn] of Object.entries(h ?? {})) {
-    if (helpers.has(name) && helpers.get(name) !== fn) throw new Error(`netfilter: two helpers named "${name}"`);
-    helpers.set(name, fn);
+    if (HELPERS.has(name) && HELPERS.get(name) !== fn) throw new Error(`netfilter: two helpers named "${name}"`);
+    HELPERS.set(name, fn);
   }
 }
 
@@ -139,4 +143,4 @@ export interface Generated {
   target(d: Int32Array, b: number, r: number, p: NfPacket, x: Int32Array, t: number): number;
 }
 
-export const GENERATED = new Function(...helpers.keys(), SOURCE)(...helpers.values()) as Generated;
+export const GENERATED = new Function(...HELPERS.keys(), SOURCE)(...HELPERS.values()) as Generated;

@@ -116,6 +116,8 @@ export class Netfilter implements Host {
   /** The nat table got a rule once (the kernel's iptable_nat loaded): from then on the NAT core runs. */
   private natLoaded = false;
   private readonly logLimit = new LogLimit();
+  /** Chains run as generated functions (compile-chain.ts) or by walking the records (the reference). */
+  private evaluator: 'compiled' | 'records' = 'compiled';
 
   constructor(
     readonly devIndex: (name: string) => number,
@@ -319,6 +321,13 @@ export class Netfilter implements Host {
     this.compile();
   }
 
+  /** Chooses the evaluator (the tests and bench/micro-netfilter.ts compare the two); counters carry over. */
+  setEvaluator(e: 'compiled' | 'records'): void {
+    this.prog.syncCounters();
+    this.evaluator = e;
+    this.compile();
+  }
+
   /** The LOG target's slow path (target/log.ts): rate-limited per rule, then to logSink. */
   log(rule: Rule, p: NfPacket): void {
     if (!this.logLimit.allow(rule)) {
@@ -422,7 +431,7 @@ export class Netfilter implements Host {
     for (const ch of all) if (walk(ch) > MAX_DEPTH) err(`chains nest deeper than ${MAX_DEPTH} jumps (from "${ch.name}")`);
     this.checkHooks(all, index);
     const chainId = (from: number, name: string) => index.get(`${all[from].table}/${name}`)!;
-    const prog = new Program(all, chainId, this);
+    const prog = new Program(all, chainId, this, this.evaluator === 'compiled');
     this.hookChains.fill(-1);
     this.ctRules = 0;
     for (const ch of all) for (const r of ch.rules) if (usesConntrack(r)) this.ctRules++;

@@ -1,13 +1,16 @@
 /**
  * The rule evaluator (ipt_do_table's job): every chain of every table compiled into one flat
- * struct-of-arrays program, rules of a chain contiguous, evaluated by index with an explicit
- * jump stack. Recompiled from the Rule objects on every change (control plane): each extension
- * writes its constants into the rule's record (layout and the generated match/target functions:
- * codegen.ts). Evaluation allocates nothing: typed arrays, monomorphic generated tests, rare
- * work (LOG, interface name resolution) in separate functions.
+ * struct-of-arrays program, rules of a chain contiguous. Recompiled from the Rule objects on every
+ * change (control plane): each extension writes its constants into the rule's record (layout and
+ * the generated match/target functions: codegen.ts). Two evaluators over the same records and
+ * counters: `interpret()` walks the records by index with an explicit jump stack (the reference),
+ * and, when compiled, each chain is its own generated function with the constants inlined
+ * (compile-chain.ts); `run()` takes the one chosen. Evaluation allocates nothing: typed arrays,
+ * monomorphic generated tests, rare work (LOG, interface name resolution) in separate functions.
  */
 
 import * as layout from './codegen.ts';
+import { compileChains, type ChainFn } from './compile-chain.ts';
 import { NF_ACCEPT, NF_DROP, type NfPacket } from './packet.ts';
 import * as standard from './target/standard.ts';
 import type { Host, Rule } from './xt.ts';
@@ -36,29 +39,33 @@ export class Program {
   readonly rules: Rule[] = [];
   readonly chains: ChainIn[];
   /** Per rule, STRIDE int32 fields at r * STRIDE (codegen.ts): one array, rule data in 1-2 cache lines. */
-  private readonly d: Int32Array;
+  readonly d: Int32Array;
   /** What tests keep beside the records: multiport ranges, interface match caches. */
-  private readonly x: Int32Array;
+  readonly x: Int32Array;
   readonly pkts: Float64Array;
   readonly bytes: Float64Array;
   // per chain
-  private readonly cStart: Int32Array;
-  private readonly cEnd: Int32Array;
-  private readonly cPolicy: Int32Array;
+  readonly cStart: Int32Array;
+  readonly cEnd: Int32Array;
+  readonly cPolicy: Int32Array;
   readonly polPkts: Float64Array;
   readonly polBytes: Float64Array;
   // jump stack
   private readonly stPc = new Int32Array(MAX_DEPTH);
   private readonly stEnd = new Int32Array(MAX_DEPTH);
 
+  /** The compiled chains (compile-chain.ts) by chain index, or null: interpret() runs. */
+  readonly fns: readonly ChainFn[] | null;
+
   /**
    * chainId maps a jump target name to its chain index (same table). Counters are taken from
-   * the Rule/Chain objects, so recompiling keeps them.
+   * the Rule/Chain objects, so recompiling keeps them. compiled: also generate each chain's function.
    */
   constructor(
     chains: ChainIn[],
     chainId: (from: number, name: string) => number,
     readonly host: Host,
+    compiled: boolean,
   ) {
     this.chains = chains;
     let n = 0;
@@ -89,6 +96,7 @@ export class Program {
       this.cEnd[ci] = k;
     }
     this.x = Int32Array.from(aux);
+    this.fns = compiled ? compileChains(this) : null;
   }
 
   private compileRule(k: number, r: Rule, chainId: (name: string) => number, aux: number[]): void {
@@ -124,6 +132,12 @@ export class Program {
 
   /** Runs base chain c on p: NF_ACCEPT, NF_DROP or NF_REJECT (p.rejectWith set). */
   run(c: number, p: NfPacket): number {
+    const f = this.fns;
+    return f === null ? this.interpret(c, p) : f[c](p);
+  }
+
+  /** run() by walking the records: the reference evaluator. */
+  interpret(c: number, p: NfPacket): number {
     let pc = this.cStart[c];
     let end = this.cEnd[c];
     let sp = 0;
