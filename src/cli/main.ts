@@ -29,6 +29,7 @@ export const commands: Record<string, Entry> = {
   iptables: { summary: "show/change a running stack's netfilter rules (iptables syntax)", load: () => import('./iptables.ts') },
   'iptables-restore': { summary: "replace a running stack's netfilter tables from iptables-save text (stdin or a file)", load: () => import('./iptables-restore.ts') },
   conntrack: { summary: "list/count/flush/delete a running stack's tracked connections (conntrack -L/-S/-C/-F/-D)", load: () => import('./conntrack.ts') },
+  dropwatch: { summary: "a running stack's drops live: per second by stage and counter, fastest first", load: () => import('./dropwatch.ts') },
   demo: { summary: 'make a lab, route between two kernel hosts with softnet, show per-stage costs, clean up', load: () => import('./demo.ts') },
 };
 

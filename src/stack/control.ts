@@ -7,6 +7,7 @@
 import type { Counters } from '../core/counters.ts';
 import type { SockInfo } from '../transport/types.ts';
 import type { ControlContext, ControlHandler } from './control-socket.ts';
+import type { DropSnapshot } from './drops.ts';
 import { SOFTNET, type CapturedFrame, type CaptureOptions, type FrameAccount, type PortInfo, type RuntimeView, type StackStats } from './types.ts';
 
 /** What the handlers need from the stack (Stack implements it). */
@@ -28,6 +29,8 @@ export interface ControlHost {
   /** Every socket of every transport protocol (`ss`). */
   sockets(): SockInfo[];
   capture(o: CaptureOptions, deliver: (frames: CapturedFrame[], dropped: number) => void): () => void;
+  /** Every counter of a lost packet with its stage (`softnet dropwatch`). */
+  drops(): DropSnapshot;
 }
 
 export function controlHandlers(stack: ControlHost, extra: Record<string, ControlHandler>): Record<string, ControlHandler> {
@@ -63,6 +66,7 @@ export function controlHandlers(stack: ControlHost, extra: Record<string, Contro
     ports: () => stack.portInfo(),
     frames: () => stack.frames(),
     ss: () => ({ sockets: stack.sockets() }),
+    drops: () => stack.drops(),
     capture: (a, ctx) => capture(stack, a, ctx),
     ...extra,
   };

@@ -34,6 +34,7 @@ import { registerTransport, type Tcp, type Transport, type Udp } from '../transp
 import { ControlServer, type ControlHandler } from './control-socket.ts';
 import { startCapture } from './capture.ts';
 import { controlHandlers, type ControlHost } from './control.ts';
+import { dropSnapshot, type DropSnapshot } from './drops.ts';
 import { conntrack, ipAddrAdd, ipRoute, iptables, iptablesRestore, ipv4Sysctl, wireIpv4 } from './ipv4.ts';
 import { LinkWatch } from './link.ts';
 import { csumPartialSetup, openStackPort, setPortMac } from './port.ts';
@@ -405,6 +406,11 @@ export class Stack implements ControlHost {
 
   stats(): StackStats {
     return stackStats(this, this.link, this.uptimeSec());
+  }
+
+  /** Every counter of a lost packet, with the stage that lost it (`softnet dropwatch`). */
+  drops(): DropSnapshot {
+    return dropSnapshot(this);
   }
 
   /** VPP `show runtime`: per stage calls, packets, packets/call, ns/packet. */
