@@ -52,15 +52,18 @@ interface Load {
   extra: Record<string, unknown>;
 }
 
-function softnetReceiver(env: SuiteEnv, bits: TcpBits, service: string, stack: string): Receiver {
+function softnetReceiver(bits: TcpBits, service: string, stack: string): Receiver {
   const cfg = writeStackConfig({ name: stack, lab: bits.lab.lab!, routes: 0, rules: 0, busyPoll: false, cpu: RX_CPU, services: [service] });
-  // napi.cpu pins the poll thread only (see latency.ts), so no taskset here.
   return { label: 'softnet up', argv: softnetArgv(['up', '--config', cfg]), stack, cleanup: () => removeStackConfig(cfg) };
 }
 
-/** One measurement: receiver up, then the load (placement: see the scenarios' setup). */
+/**
+ * One measurement: receiver up, then the load (placement: see the scenarios' setup). Every
+ * receiver is pinned whole to the receiver's CPU, V8's helper threads with softnet's poll
+ * thread as with the node:net app (interrupt mode: nothing spins there).
+ */
 async function measureTcp(ctx: RunContext, bits: TcpBits, rx: Receiver, load: () => Promise<Load>): Promise<Sample> {
-  const p = new Proc(rx.label, bits.lab.router, rx.stack ? null : RX_CPU, rx.argv);
+  const p = new Proc(rx.label, bits.lab.router, RX_CPU, rx.argv);
   try {
     if (rx.stack) {
       await waitStack(rx.stack, 30_000, () => p.running(), () => p.tail());
@@ -191,7 +194,7 @@ function bits(env: SuiteEnv): TcpBits & { check(): Promise<string | null>; setup
 
 const placement = (env: SuiteEnv, sender: string) => [
   `${sender} on host A, CPU ${GEN_CPU}, with A's receive work (sn${env.lab}-a1 threaded NAPI: the receiver's ACKs and what they let A send) on CPU ${GEN_CPU}`,
-  `every receiver in ns sn-${env.lab}-r on CPU ${RX_CPU} (softnet: its poll thread, interrupt mode), with its receive work (sn${env.lab}-a0 threaded NAPI: the kernel's GRO and TCP, or XDP and the AF_XDP copy into softnet's UMEM) on CPU ${RX_CPU}; sn${env.lab}-a0 TSO off so ACKs go through A's NAPI`,
+  `every receiver in ns sn-${env.lab}-r on CPU ${RX_CPU} pinned whole (softnet: interrupt mode), with its receive work (sn${env.lab}-a0 threaded NAPI: the kernel's GRO and TCP, or XDP and the AF_XDP copy into softnet's UMEM) on CPU ${RX_CPU}; sn${env.lab}-a0 TSO off so ACKs go through A's NAPI`,
 ];
 
 export function tcpBulk(env: SuiteEnv): Scenario {
@@ -208,7 +211,7 @@ export function tcpBulk(env: SuiteEnv): Scenario {
       {
         name: 'softnet',
         check: () => softnetHas('up'),
-        run: (ctx) => measureTcp(ctx, b, softnetReceiver(env, b, `{proto: tcp, port: ${SINK_PORT}, kind: discard}`, `${env.lab}tb`), () => bulkLoad(ctx, b)),
+        run: (ctx) => measureTcp(ctx, b, softnetReceiver(b, `{proto: tcp, port: ${SINK_PORT}, kind: discard}`, `${env.lab}tb`), () => bulkLoad(ctx, b)),
       },
       kernelSink('kernel', () => ({ label: 'tcp_bulk sink', argv: [b.bulk(), 'sink', '-p', String(SINK_PORT)], ready: /listening/ })),
       kernelSink('kernel-node', () => ({ label: 'node:net discard', argv: nodeArgv(import.meta.url, 'tcp-app', ['discard', String(SINK_PORT)]), ready: /listening/ })),
@@ -238,7 +241,7 @@ export function tcpHttp(env: SuiteEnv): Scenario {
       {
         name: 'softnet',
         check: () => softnetHas('up'),
-        run: (ctx) => measureTcp(ctx, b, softnetReceiver(env, b, `{proto: tcp, port: ${HTTP_PORT}, kind: http}`, `${env.lab}th`), () => httpLoad(ctx, b)),
+        run: (ctx) => measureTcp(ctx, b, softnetReceiver(b, `{proto: tcp, port: ${HTTP_PORT}, kind: http}`, `${env.lab}th`), () => httpLoad(ctx, b)),
       },
       {
         name: 'kernel-node',
