@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <linux/if_link.h>  // XDP_FLAGS_*
 #include <sys/syscall.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <mutex>
 
@@ -62,6 +63,9 @@ struct Attach {
   bool skb = false;
   int map = -1, prog = -1, link = -1;
   uint32_t users = 0, max_entries = 0;
+  // The caller's program fd it came from (-1: the built-in redirect program): queues of one
+  // device must all ask for the same one.
+  int custom = -1;
 };
 // Process-wide (programs and maps are per device, whatever thread opened the queue): guarded.
 static std::vector<Attach> g_attach;
@@ -73,6 +77,7 @@ static void close_attach(Attach& t) {
   if (t.map >= 0) close(t.map);
   t.link = t.prog = t.map = -1;
   t.users = 0;
+  t.custom = -1;
 }
 
 static std::string ifname(uint32_t ifindex) {
@@ -81,7 +86,7 @@ static std::string ifname(uint32_t ifindex) {
   return name;
 }
 
-bool xdp_acquire(napi_env env, uint32_t ifindex, bool skb, uint32_t queue, int xsk_fd) {
+bool xdp_acquire(napi_env env, uint32_t ifindex, bool skb, uint32_t queue, int xsk_fd, const XdpProg& custom) {
   std::lock_guard<std::mutex> lock(g_attach_mu);
   Attach* t = nullptr;
   for (auto& e : g_attach)
@@ -92,13 +97,37 @@ bool xdp_acquire(napi_env env, uint32_t ifindex, bool skb, uint32_t queue, int x
                   " mode; all queues of a device must use the same mode");
     return false;
   }
+  if (t != nullptr && t->custom != custom.prog) {
+    throw_sys(env, "bpf(BPF_LINK_CREATE)", EBUSY,
+              ifname(ifindex) + " already runs " + (t->custom < 0 ? std::string("softnet's redirect program") : std::string("another compiled filter")) +
+                  "; all queues of a device must use the same XDP program");
+    return false;
+  }
   if (t != nullptr && queue >= t->max_entries) {
     throw_sys(env, "bpf(BPF_MAP_UPDATE_ELEM)", E2BIG, "queue " + std::to_string(queue) + " beyond the XSKMAP");
     return false;
   }
   bool fresh = t == nullptr;
   Attach nt;
-  if (fresh) {
+  if (fresh && custom.prog >= 0) {
+    // A compiled filter: it computes the verdict and redirects to the XSKMAP itself.
+    nt.ifindex = ifindex;
+    nt.skb = skb;
+    nt.custom = custom.prog;
+    nt.max_entries = custom.max_entries;
+    if (queue >= nt.max_entries) {
+      throw_sys(env, "bpf(BPF_MAP_UPDATE_ELEM)", E2BIG, "queue " + std::to_string(queue) + " beyond the filter's XSKMAP");
+      return false;
+    }
+    nt.prog = fcntl(custom.prog, F_DUPFD_CLOEXEC, 3);
+    nt.map = fcntl(custom.xskmap, F_DUPFD_CLOEXEC, 3);
+    if (nt.prog < 0 || nt.map < 0) {
+      int e = errno;
+      close_attach(nt);
+      throw_sys(env, "fcntl(F_DUPFD_CLOEXEC)", e, "the compiled filter's program or XSKMAP");
+      return false;
+    }
+  } else if (fresh) {
     nt.ifindex = ifindex;
     nt.skb = skb;
     nt.max_entries = queue + 1 > 512 ? queue + 1 : 512;  // room for every queue of big NICs
@@ -185,7 +214,7 @@ void xdp_release(uint32_t ifindex, uint32_t queue) {
   }
 }
 
-// xdpAttached() -> [{ifindex, mode, users}]: what this process has attached (for tests).
+// xdpAttached() -> [{ifindex, mode, users, compiled}]: what this process has attached (for tests).
 static napi_value XdpAttached(napi_env env, napi_callback_info info) {
   std::lock_guard<std::mutex> lock(g_attach_mu);
   napi_value arr;
@@ -197,6 +226,9 @@ static napi_value XdpAttached(napi_env env, napi_callback_info info) {
     napi_create_object(env, &o);
     set_num(env, o, "ifindex", t.ifindex);
     set_num(env, o, "users", t.users);
+    napi_value c;
+    napi_get_boolean(env, t.custom >= 0, &c);
+    napi_set_named_property(env, o, "compiled", c);
     napi_create_string_utf8(env, t.skb ? "xdp-skb" : "xdp-drv", NAPI_AUTO_LENGTH, &s);
     napi_set_named_property(env, o, "mode", s);
     napi_set_element(env, arr, n++, o);

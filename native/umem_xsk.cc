@@ -339,14 +339,26 @@ static napi_value XskOpen(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// xskAttach(id, skbMode): load/link the redirect program on the device and map this queue.
+// xskAttach(id, skbMode, program?: {prog, xskmap, maxEntries}): load/link the redirect program
+// (or the caller's compiled filter, which redirects through its own XSKMAP) on the device and
+// map this queue.
 static napi_value XskAttach(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  ARGS(3);
   Xsk* x = get_xsk(ctx_of(env), to_u32(env, argv[0]));
   bool skb = false;
   napi_get_value_bool(env, argv[1], &skb);
   if (x == nullptr) return throw_msg(env, "xskAttach: closed socket"), nullptr;
-  if (!xdp_acquire(env, x->ifindex, skb, x->queue, x->fd)) return nullptr;
+  XdpProg custom;
+  if (argc > 2 && !is_undef(env, argv[2])) {
+    napi_valuetype t;
+    napi_typeof(env, argv[2], &t);
+    if (t == napi_object) {
+      custom.prog = (int)opt_u32(env, argv[2], "prog", 0);
+      custom.xskmap = (int)opt_u32(env, argv[2], "xskmap", 0);
+      custom.max_entries = opt_u32(env, argv[2], "maxEntries", 0);
+    }
+  }
+  if (!xdp_acquire(env, x->ifindex, skb, x->queue, x->fd, custom)) return nullptr;
   x->attached = true;
   return undef(env);
 }
