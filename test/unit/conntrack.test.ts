@@ -236,6 +236,24 @@ describe('conntrack: a full table', () => {
     expect(cmd('-S').output).toMatch(/^cpu=0 {3}\tfound=\d+ invalid=0 insert=5 insert_failed=0 drop=1 early_drop=1 error=0 search_restart=0 clash_resolve=0 chaintoolong=0 \n$/);
   });
 
+  it('an entry early-dropped while a packet of its dispatch still names it is not reused for the new flow', () => {
+    // max 1: flow 2000 holds the only entry; one dispatch brings a packet of it and a new flow.
+    // The new flow evicts 2000's entry at PREROUTING; 2000's packet must still leave as itself
+    // at POSTROUTING, not with the new flow's entry and its NAT binding.
+    const { L, ct } = setup(['-t nat -A POSTROUTING -o p1 -j MASQUERADE'], { nf_conntrack_max: 1 }, 1);
+    L.rx(udp(A, B, 2000, 53));
+    expect(L.take().map((s) => s.bytes[21] | (s.bytes[20] << 8))).toEqual([2000]);
+    L.rxMany([udp(A, B, 2000, 53), udp(A, B, 3000, 53)]);
+    const out = L.take().map((s) => ({ src: s.bytes.slice(12, 16).join('.'), sport: (s.bytes[20] << 8) | s.bytes[21] }));
+    expect(out).toEqual([
+      { src: '10.2.0.1', sport: 2000 },
+      { src: '10.2.0.1', sport: 3000 },
+    ]);
+    expect(ct.stats[5]).toBe(1);
+    expect(ct.table.count).toBe(1);
+    expect(L.leaked()).toBe(0);
+  });
+
   it('a flood of distinct tuples: the table stays at its bound, memory flat after it grew once', () => {
     const { L, ct } = setup(['-A FORWARD -m conntrack --ctstate INVALID -j DROP'], { nf_conntrack_max: 2048 }, 1024);
     const frames: Uint8Array[] = [];

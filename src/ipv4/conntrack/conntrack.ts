@@ -236,7 +236,7 @@ export class Conntrack {
     return nfct < 0 || nfct === NFCT_UNTRACKED ? -1 : this.table.status[nfct >> 3] & ~CT_LIVE;
   }
 
-  /** End of a dispatch: free the entries whose packets never reached confirmation. */
+  /** End of a dispatch: free the entries whose packets never reached confirmation, and those killed during it. */
   reclaim(): void {
     const n = this.nUnconf;
     if (n === 0) return;
@@ -244,7 +244,7 @@ export class Conntrack {
     for (let k = 0; k < n; k++) {
       const e = this.unconf[k];
       const st = t.status[e];
-      if ((st & CT_LIVE) !== 0 && (st & IPS_CONFIRMED) === 0) t.free(e);
+      if ((st & CT_LIVE) !== 0 && ((st & IPS_CONFIRMED) === 0 || (st & IPS_DYING) !== 0)) t.free(e);
     }
     this.nUnconf = 0;
   }
@@ -252,12 +252,14 @@ export class Conntrack {
   /**
    * nf_ct_delete: out of the hash, timer off; the entry itself is freed by reclaim() at the end of
    * the dispatch, as the kernel frees it with the last skb holding it: a packet of this dispatch
-   * may still name it (a RST that ends its connection is still NATed at POSTROUTING by its tuples).
+   * may still name it (a RST that ends its connection is still NATed at POSTROUTING by its tuples,
+   * a packet whose entry early drop took still leaves with its own binding). It stays CONFIRMED,
+   * as in the kernel, so such a packet passes confirm.
    */
   kill(e: number): void {
     const t = this.table;
     const st = t.status[e];
-    if ((st & CT_LIVE) === 0) return;
+    if ((st & CT_LIVE) === 0 || (st & IPS_DYING) !== 0) return;
     if ((st & IPS_CONFIRMED) === 0) {
       // Unconfirmed: reclaim() frees it at the end of the dispatch.
       t.status[e] = st | IPS_DYING;
@@ -269,7 +271,7 @@ export class Conntrack {
       t.free(e);
       return;
     }
-    t.status[e] = (st & ~IPS_CONFIRMED) | IPS_DYING;
+    t.status[e] = st | IPS_DYING;
     this.unconf[this.nUnconf++] = e;
   }
 
@@ -331,11 +333,15 @@ export class Conntrack {
       if (type > 18 || ICMP_VALID_NEW[type] === 0) return -1;
       rports = invertPorts(1, ports) | 0;
     } else if (proto === 6 || proto === 17) rports = (ports >>> 16) | (ports << 16);
-    if (this.nUnconf === UNCONFIRMED_MAX) return this.full();
+    // Room for this entry and one early drop may kill (both wait on the list until reclaim()).
+    if (this.nUnconf >= UNCONFIRMED_MAX - 1) return this.full();
     const t = this.table;
     const max = this.sysctl.nf_conntrack_max;
     let e = t.alloc(max);
-    if (e < 0 && this.earlyDrop(src, dst, ports, proto)) e = t.alloc(max);
+    // The evicted entry is freed at the end of the dispatch (a packet of it may be in this one),
+    // so the new one takes a slot beyond max until then, as the kernel lets its count pass
+    // nf_conntrack_max while a dying entry is still held: at most UNCONFIRMED_MAX more slots.
+    if (e < 0 && this.earlyDrop(src, dst, ports, proto)) e = t.alloc(max + UNCONFIRMED_MAX);
     if (e < 0) return this.full();
     const o = e * 8;
     t.tup[o] = src;
@@ -368,10 +374,7 @@ export class Conntrack {
       for (let n = t.heads[b]; n >= 0; n = t.hnext[n]) {
         const e = n >> 1;
         if ((t.status[e] & (IPS_ASSURED | IPS_DYING)) !== 0) continue;
-        // freed now, not at reclaim(): the new entry needs its slot
-        t.unhash(e);
-        this.wheel.cancel(e);
-        t.free(e);
+        this.kill(e);
         this.stats[CT_EARLY_DROP]++;
         return true;
       }

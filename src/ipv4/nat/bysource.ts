@@ -15,7 +15,7 @@
 import type { CtTable } from '../conntrack/table.ts';
 import * as common from '../conntrack/common.ts';
 
-const { IPS_CONFIRMED, IPS_SRC_NAT_DONE } = common;
+const { IPS_CONFIRMED, IPS_DYING, IPS_SRC_NAT_DONE } = common;
 
 export class BySource {
   private readonly slot: Int32Array;
@@ -58,7 +58,7 @@ export class BySource {
     const e = this.slot[this.key(cur[0], BySource.sport(cur[2]), cur[3])];
     if (e < 0) return false;
     const t = this.table;
-    if ((t.status[e] & (IPS_CONFIRMED | IPS_SRC_NAT_DONE)) !== (IPS_CONFIRMED | IPS_SRC_NAT_DONE)) return false;
+    if ((t.status[e] & (IPS_CONFIRMED | IPS_SRC_NAT_DONE | IPS_DYING)) !== (IPS_CONFIRMED | IPS_SRC_NAT_DONE)) return false;
     const o = e * 8;
     const tup = t.tup;
     // same_src: protocol, source address and port/id of the original direction
