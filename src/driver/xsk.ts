@@ -7,7 +7,7 @@
 import type { FramePool } from './pool.ts';
 import { DriverError, type Port, type PortMode } from './port.ts';
 import type { Umem } from './umem.ts';
-import { call, native, sleepSync, type NativeAddon } from './native.ts';
+import { call, native, sleepSync, type NativeAddon, type XdpProgramFds } from './native.ts';
 
 export interface XskOptions {
   name?: string;
@@ -24,6 +24,8 @@ export interface XskOptions {
   fillFrames?: number;
   /** Attach the redirect program (default true). A TX-only socket (the generator) needs none. */
   attach?: boolean;
+  /** A compiled XDP filter to link instead of the redirect program (src/bpf/attach.ts). */
+  program?: XdpProgramFds;
 }
 
 /** EBUSY on bind: the kernel tears a closed socket down lazily; retry for about 1.5 s. */
@@ -135,7 +137,7 @@ export class XskPort implements Port {
     this.notes = r.notes;
     if (o.attach !== false) {
       try {
-        call(() => this.n.xskAttach(this.id, o.mode === 'xdp-skb'), ctx);
+        call(() => this.n.xskAttach(this.id, o.mode === 'xdp-skb', o.program), ctx);
       } catch (e) {
         this.release();
         this.suspended = true;
@@ -183,7 +185,11 @@ export class XskPort implements Port {
 
   tx(n: number): number {
     if (this.suspended) return 0;
-    if (this.txOut + n > this.txRing) this.reap();
+    // Reap on every send, as a driver cleans its TX ring in each NAPI poll: completions left
+    // until the ring fills hold up to txRing frames away from the pool, which then starves the
+    // other ports' fill rings (a port with an empty fill ring receives nothing, so it is never
+    // polled to refill: with three ports a forwarded flood stopped the receiving port for good).
+    if (this.txOut > 0) this.reap();
     const k = this.n.xskTx(this.id, n);
     this.txOut += k;
     return k;
