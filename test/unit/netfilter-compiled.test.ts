@@ -185,6 +185,19 @@ describe('netfilter compiled chains vs the record walk', () => {
     expect(c.counters('filter', 'FORWARD', 1).pkts).toBeGreaterThan(0);
   });
 
+  it('iptables-restore generates the code once, for the program it leaves', () => {
+    const [c, r] = pair();
+    const text = ['*filter', ':FORWARD DROP [0:0]', '-A FORWARD -p udp --dport 53 -j ACCEPT', '-A FORWARD -s 10.0.0.0/8 -j REJECT', 'COMMIT', ''].join('\n');
+    c.restore(text);
+    r.restore(text);
+    expect(c['prog'].fns).not.toBeNull();
+    const rand = rng(3);
+    for (let k = 0; k < 200; k++) check(c, r, randomPacket(rand, 2), 2, `packet ${k}`);
+    expect(listing(c)).toBe(listing(r));
+    expect(() => c.restore('*filter\n-A FORWARD -j nosuch\nCOMMIT\n')).toThrow(IptablesError);
+    expect(c['prog'].fns).not.toBeNull(); // the failed restore put the old program back, compiled
+  });
+
   it('a chain longer than CHUNK rules is cut into segment functions', () => {
     const [c] = pair();
     for (let i = 0; i < CHUNK * 3; i++) c.exec(`-A FORWARD -s 192.0.${i & 255}.0/24 -j DROP`);

@@ -118,6 +118,8 @@ export class Netfilter implements Host {
   private readonly logLimit = new LogLimit();
   /** Chains run as generated functions (compile-chain.ts) or by walking the records (the reference). */
   private evaluator: 'compiled' | 'records' = 'compiled';
+  /** Inside restore(): the programs of its single lines get no code (no packet runs them), only the last one. */
+  private batching = false;
 
   constructor(
     readonly devIndex: (name: string) => number,
@@ -290,6 +292,7 @@ export class Netfilter implements Host {
     const blocks = parseRestore(text);
     this.prog.syncCounters();
     const saved = [...this.tables].map(([t, m]) => [t, [...m].map(([k, ch]) => [k, { ...ch, rules: ch.rules.slice() }] as const)] as const);
+    this.batching = true;
     try {
       for (const b of blocks) {
         const table = this.tables.get(b.table) ?? err(`can't initialize iptables table "${b.table}": Table does not exist (softnet has raw, mangle, nat and filter)`);
@@ -313,11 +316,13 @@ export class Netfilter implements Host {
         for (const [n, cmd] of b.commands) line(n, cmd);
       }
     } catch (e) {
+      this.batching = false;
       this.tables.clear();
       for (const [t, chains] of saved) this.tables.set(t, new Map(chains));
       this.compile();
       throw e;
     }
+    this.batching = false;
     this.compile();
   }
 
@@ -431,7 +436,7 @@ export class Netfilter implements Host {
     for (const ch of all) if (walk(ch) > MAX_DEPTH) err(`chains nest deeper than ${MAX_DEPTH} jumps (from "${ch.name}")`);
     this.checkHooks(all, index);
     const chainId = (from: number, name: string) => index.get(`${all[from].table}/${name}`)!;
-    const prog = new Program(all, chainId, this, this.evaluator === 'compiled');
+    const prog = new Program(all, chainId, this, this.evaluator === 'compiled' && !this.batching);
     this.hookChains.fill(-1);
     this.ctRules = 0;
     for (const ch of all) for (const r of ch.rules) if (usesConntrack(r)) this.ctRules++;
