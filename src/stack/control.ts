@@ -8,6 +8,7 @@ import type { Counters } from '../core/counters.ts';
 import type { SockInfo } from '../transport/types.ts';
 import type { ControlContext, ControlHandler } from './control-socket.ts';
 import type { DropSnapshot } from './drops.ts';
+import type { TraceOptions, TraceRecord } from './trace.ts';
 import { SOFTNET, type CapturedFrame, type CaptureOptions, type FrameAccount, type PortInfo, type RuntimeView, type StackStats } from './types.ts';
 
 /** What the handlers need from the stack (Stack implements it). */
@@ -31,6 +32,7 @@ export interface ControlHost {
   capture(o: CaptureOptions, deliver: (frames: CapturedFrame[], dropped: number) => void): () => void;
   /** Every counter of a lost packet with its stage (`softnet dropwatch`). */
   drops(): DropSnapshot;
+  trace(filter: string, o: TraceOptions, deliver: (records: TraceRecord[], missed: number, done: boolean) => void): () => void;
 }
 
 export function controlHandlers(stack: ControlHost, extra: Record<string, ControlHandler>): Record<string, ControlHandler> {
@@ -68,6 +70,7 @@ export function controlHandlers(stack: ControlHost, extra: Record<string, Contro
     ss: () => ({ sockets: stack.sockets() }),
     drops: () => stack.drops(),
     capture: (a, ctx) => capture(stack, a, ctx),
+    trace: (a, ctx) => trace(stack, a, ctx),
     ...extra,
   };
   for (const [k, fn] of Object.entries(h)) {
@@ -117,5 +120,30 @@ function capture(stack: ControlHost, a: Record<string, unknown>, ctx: ControlCon
     });
     ctx.onClose(finish);
     if (duration !== undefined) timer = setTimeout(finish, duration * 1000);
+  });
+}
+
+/** `trace`: stream the records of traced packets as events until count is reached or the client leaves. */
+function trace(stack: ControlHost, a: Record<string, unknown>, ctx: ControlContext): Promise<unknown> {
+  const filter = a.filter ?? '';
+  if (typeof filter !== 'string') throw new Error('argument "filter" must be a string (a tcpdump expression)');
+  const count = a.count;
+  if (count !== undefined && count !== null && (typeof count !== 'number' || !Number.isInteger(count) || count < 1)) throw new Error('argument "count" must be a positive integer');
+  return new Promise((resolve, reject) => {
+    let traced = 0;
+    let missed = 0;
+    let stop: () => void = () => {};
+    try {
+      stop = stack.trace(filter, { count: (count as number | undefined) ?? undefined }, (records, m, done) => {
+        traced += records.length;
+        missed += m;
+        if (records.length > 0) ctx.send({ records });
+        if (done) queueMicrotask(() => resolve({ traced, missed }));
+      });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    ctx.onClose(() => stop());
   });
 }

@@ -35,6 +35,7 @@ import { ControlServer, type ControlHandler } from './control-socket.ts';
 import { startCapture } from './capture.ts';
 import { controlHandlers, type ControlHost } from './control.ts';
 import { dropSnapshot, type DropSnapshot } from './drops.ts';
+import { Tracer, type TraceOptions, type TraceRecord } from './trace.ts';
 import { conntrack, ipAddrAdd, ipRoute, iptables, iptablesRestore, ipv4Sysctl, wireIpv4 } from './ipv4.ts';
 import { LinkWatch } from './link.ts';
 import { csumPartialSetup, openStackPort, setPortMac } from './port.ts';
@@ -91,6 +92,7 @@ export class Stack implements ControlHost {
   private running = false;
   private stopped = false;
   private readonly captures = new Set<() => void>();
+  private readonly traces = new Set<() => void>();
   private readonly extraHandlers: Record<string, ControlHandler> = {};
   /** rtnetlink link events for the ports (started by start()); null without native ports. */
   private link: LinkWatch | null = null;
@@ -368,6 +370,7 @@ export class Stack implements ControlHost {
     this.running = false;
     this.stopped = true;
     for (const c of [...this.captures]) c();
+    for (const t of [...this.traces]) t();
     this.napi.stop();
     this.link?.stop();
     this.link = null;
@@ -411,6 +414,54 @@ export class Stack implements ControlHost {
   /** Every counter of a lost packet, with the stage that lost it (`softnet dropwatch`). */
   drops(): DropSnapshot {
     return dropSnapshot(this);
+  }
+
+  /**
+   * `softnet trace FILTER`: follow matching packets stage by stage (trace.ts). `deliver` gets the
+   * finished records at most every `flushMs`, and once more when the trace stops (the returned
+   * function, or `count` packets traced). One trace at a time.
+   */
+  trace(filter: string, o: TraceOptions, deliver: (records: TraceRecord[], missed: number, done: boolean) => void, flushMs = 50): () => void {
+    if (this.graph.tracer !== null) throw new Error(`stack ${this.name}: a trace is running already (one at a time)`);
+    if (!this.running) this.graph.seal();
+    const t = new Tracer(
+      {
+        graph: this.graph,
+        devs: this.devs,
+        netfilter: this.netfilter,
+        mibs: () => ({ ...this.ipv4.mib.toJSON(), ...this.transport.mib(), Neigh: this.l2.neigh.stats.toJSON() }),
+        sockets: () => this.sockets(),
+      },
+      filter,
+      o,
+    );
+    this.graph.tracer = t;
+    let missed = 0;
+    let ticks = 0;
+    let stopped = false;
+    const flush = (done: boolean) => {
+      const recs = t.take();
+      const m = t.missed - missed;
+      missed = t.missed;
+      if (recs.length > 0 || m > 0 || done) deliver(recs, m, done);
+    };
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      if (this.graph.tracer === t) this.graph.tracer = null;
+      this.traces.delete(stop);
+      flush(true);
+    };
+    const timer = setInterval(() => {
+      // Rules may change while tracing: look again for the tables worth comparing, every ~second.
+      if (++ticks % 20 === 0) t.refreshRules();
+      if (t.done) stop();
+      else flush(false);
+    }, flushMs);
+    timer.unref();
+    this.traces.add(stop);
+    return stop;
   }
 
   /** VPP `show runtime`: per stage calls, packets, packets/call, ns/packet. */
