@@ -58,11 +58,13 @@ function softnetReceiver(bits: TcpBits, service: string, stack: string): Receive
 }
 
 /**
- * One measurement: receiver up, then the load (placement: see the scenarios' setup). Every
- * receiver is pinned whole to the receiver's CPU, V8's helper threads with softnet's poll
- * thread as with the node:net app (interrupt mode: nothing spins there).
+ * One measurement: receiver up, then the load. Every receiver is pinned whole to the receiver's
+ * CPU, V8's helper threads with softnet's poll thread as with the node:net app. snN-a0's NAPI
+ * as labrun.ts places it: a threaded kthread on the receiver's CPU for the kernel's receivers
+ * (GRO, TCP), the sender's softirq for softnet's (XDP and the AF_XDP copy into its UMEM).
  */
 async function measureTcp(ctx: RunContext, bits: TcpBits, rx: Receiver, load: () => Promise<Load>): Promise<Sample> {
+  await bits.lab.napiThreaded(rx.stack === undefined); // threaded for the kernel's receivers, not softnet
   const p = new Proc(rx.label, bits.lab.router, RX_CPU, rx.argv);
   try {
     if (rx.stack) {
@@ -164,15 +166,13 @@ function bits(env: SuiteEnv): TcpBits & { check(): Promise<string | null>; setup
     lab,
     bulk: () => bin,
     /**
-     * The lab, with each side's receive work on its own CPU, for every system alike: snN-a0's
-     * NAPI (the kernel's receive path, or XDP and AF_XDP's copy into softnet's UMEM) on the
-     * receiver's, snN-a1's (A's TCP taking the receiver's ACKs, and sending the next segments)
-     * on the sender's. veth would run either in the softirq of whoever transmits into it; and it
-     * hands frames to a1's NAPI only when a0 has no TSO (else the backlog on the sending CPU).
+     * The lab, and host A's receive work on A's CPU for every system: snN-a1's NAPI (A's TCP
+     * taking the receiver's ACKs and sending what they allow) as a kthread on the sender's CPU.
+     * veth would run it in the softirq of whoever transmits into a1, the receiver; and it hands
+     * frames to a1's NAPI only when a0 has no TSO (else to the backlog of the sending CPU).
      */
     async setup(log) {
       const l = await lab.up(log);
-      await lab.napiThreaded(true);
       await nsExec(lab.router, ['ethtool', '-K', l.a.dev, 'tso', 'off'], { check: true });
       await setThreadedNapi(l.a.host.ns, l.a.host.dev, true);
       if ((await pinNapi(l.a.host.dev, GEN_CPU)) === 0) throw new Error(`no napi/${l.a.host.dev}-* kthread after enabling threaded NAPI`);
@@ -193,8 +193,9 @@ function bits(env: SuiteEnv): TcpBits & { check(): Promise<string | null>; setup
 }
 
 const placement = (env: SuiteEnv, sender: string) => [
-  `${sender} on host A, CPU ${GEN_CPU}, with A's receive work (sn${env.lab}-a1 threaded NAPI: the receiver's ACKs and what they let A send) on CPU ${GEN_CPU}`,
-  `every receiver in ns sn-${env.lab}-r on CPU ${RX_CPU} pinned whole (softnet: interrupt mode), with its receive work (sn${env.lab}-a0 threaded NAPI: the kernel's GRO and TCP, or XDP and the AF_XDP copy into softnet's UMEM) on CPU ${RX_CPU}; sn${env.lab}-a0 TSO off so ACKs go through A's NAPI`,
+  `${sender} on host A, CPU ${GEN_CPU}, with A's receive work (sn${env.lab}-a1 threaded NAPI: the receiver's ACKs and what they let A send) on CPU ${GEN_CPU}; sn${env.lab}-a0 TSO off so ACKs go through that NAPI`,
+  `every receiver in ns sn-${env.lab}-r pinned whole to CPU ${RX_CPU} (softnet: interrupt mode)`,
+  `sn${env.lab}-a0's NAPI: kernel receivers a threaded kthread on CPU ${RX_CPU} (GRO, TCP); softnet in the sender's softirq on CPU ${GEN_CPU} (XDP, the AF_XDP copy into its UMEM), as in every AF_XDP scenario`,
 ];
 
 export function tcpBulk(env: SuiteEnv): Scenario {
