@@ -1,8 +1,9 @@
 /**
- * The rule record layout and the evaluator's match and target functions, generated once at load
+ * The rule record layout and the record walk's match and target functions, generated once at load
  * from the extensions' code (xt.ts Test/TargetExt). Rule constants stay in Program's Int32Array,
- * so rule changes never generate code, and the generated functions are the monomorphic, inlinable
+ * so these functions never change with the rules, and they are the monomorphic, inlinable
  * straight-line tests a hand-written evaluator would have. The source is `SOURCE`, for reading.
+ * compile-chain.ts generates per-chain code from the same records and snippets (`subst`, `HELPERS`).
  *
  * A rule record (STRIDE int32, hot fields first: the first 16 share a cache line):
  *   [0] flags: bit k = the rule has test k, bit k + 16 = it is negated
