@@ -13,5 +13,6 @@
  *
  * Kept apart from the main entry so a filter pulls in only the context class, not the stack.
  */
-export { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, XdpContext } from './core/xdp-helpers.ts';
+export { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, XdpContext, defineMap, XdpMap } from './core/xdp-helpers.ts';
+export type { MapKind, MapSpec, MapType } from './core/xdp-map.ts';
 export type { XdpFilter, XdpVerdicts } from './core/xdp.ts';

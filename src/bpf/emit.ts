@@ -5,6 +5,7 @@
 // verifier needs. Every instruction records the source position of the IR operation it came
 // from: the per-instruction source map verifier rejections are mapped back with.
 import {
+  BPF_DIV, BPF_FUNC_ktime_get_ns, BPF_FUNC_map_delete_elem, BPF_FUNC_map_lookup_elem, BPF_FUNC_map_update_elem, BPF_FUNC_redirect_map, BPF_PSEUDO_MAP_FD, R4, R9, XDP_MD_RX_QUEUE_INDEX,
   BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_ARSH, BPF_B, BPF_CALL, BPF_DW, BPF_END, BPF_EXIT, BPF_FUNC_xdp_get_buff_len, BPF_H, BPF_IMM, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT,
   BPF_JMP, BPF_JNE, BPF_JSGE, BPF_JSGT, BPF_JSLE, BPF_JSLT, BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM, BPF_MOD, BPF_MOV, BPF_MUL, BPF_NEG, BPF_OR, BPF_PSEUDO_MAP_VALUE,
   BPF_RSH, BPF_ST, BPF_STX, BPF_SUB, BPF_TO_BE, BPF_W, BPF_X, BPF_XOR, insn, R0, R1, R10, R2, R3, R6, R7, R8, XDP_MD_DATA, XDP_MD_DATA_END, type Insn,
@@ -20,6 +21,18 @@ export interface Emitted {
   rodataRelocs: number[];
   /** Size of the read-only data map's one value (all tables). */
   rodataSize: number;
+  /** ld_imm64 of a map fd to patch: an index into the program's maps, or STATS_MAP / XSK_MAP / CLOCK_MAP. */
+  mapRelocs: Array<{ pc: number; map: number }>;
+}
+
+/** The per-CPU verdict counters (5 u64, by verdict), the XSKMAP "to user space" goes through, the test clock. */
+export const STATS_MAP = -1;
+export const XSK_MAP = -2;
+export const CLOCK_MAP = -3;
+
+export interface EmitOptions {
+  /** `map`: ctx.nowMs reads a 1-entry array map (CLOCK_MAP) the caller sets, for tests; else bpf_ktime_get_ns. */
+  clock?: 'ktime' | 'map';
 }
 
 const ALU: Record<AluFn, number> = { add: BPF_ADD, sub: BPF_SUB, mul: BPF_MUL, and: BPF_AND, or: BPF_OR, xor: BPF_XOR, lsh: BPF_LSH, rsh: BPF_RSH, arsh: BPF_ARSH, mod: BPF_MOD };
@@ -33,8 +46,13 @@ const MAX_PKT_OFF = 0x7fff;
 const fitsImm = (k: bigint) => k >= -(2n ** 31n) && k < 2n ** 31n;
 const slotOff = (s: number) => -8 * (s + 1);
 
-export function emit(p: IrProgram): Emitted {
+export function emit(p: IrProgram, opts: EmitOptions = {}): Emitted {
   const out: Insn[] = [];
+  const mapRelocs: Array<{ pc: number; map: number }> = [];
+  // Scratch after the value slots (the lowering reserved it): a map key, then a map value.
+  const valSlots = Math.max(0, ...p.maps.map((m) => (m.valueSize + 7) >> 3));
+  const keyOff = slotOff(p.slots);
+  const valOff = slotOff(p.slots + valSlots);
   const srcmap: Loc[] = [];
   const relocs: number[] = [];
   const labels = new Map<number, number>();
@@ -56,6 +74,21 @@ export function emit(p: IrProgram): Emitted {
   };
   const load = (r: number, o: Opnd) => (isK(o) ? movK(r, o.k) : put(insn(BPF_LDX | BPF_MEM | BPF_DW, r, R10, slotOff(o.s), 0)));
   const store = (s: number, r: number) => put(insn(BPF_STX | BPF_MEM | BPF_DW, R10, r, slotOff(s), 0));
+  const ldMap = (r: number, map: number) => {
+    mapRelocs.push({ pc: put(insn(BPF_LD | BPF_DW | BPF_IMM, r, BPF_PSEUDO_MAP_FD, 0, 0)), map });
+    put(insn(0, 0, 0, 0, 0));
+  };
+  const STX: Record<number, number> = { 1: BPF_B, 2: BPF_H, 4: BPF_W, 8: BPF_DW };
+  /** The key at r10 + keyOff, r1 = the map, r2 = &key: ready for a map helper. */
+  const keyArgs = (map: number, key: Opnd) => {
+    load(R1, key);
+    put(insn(BPF_STX | BPF_MEM | STX[p.maps[map].keySize], R10, R1, keyOff, 0));
+    ldMap(R1, map);
+    put(insn(BPF_ALU64 | BPF_MOV | BPF_X, R2, R10, 0, 0));
+    put(insn(BPF_ALU64 | BPF_ADD | BPF_K, R2, 0, 0, keyOff));
+  };
+  const call = (fn: number) => put(insn(BPF_JMP | BPF_CALL, 0, 0, 0, fn));
+  const epilogue: number[] = [];
   /** A jump inside one operation's code, patched when `here` is placed. */
   const local = () => {
     const sites: number[] = [];
@@ -180,10 +213,114 @@ export function emit(p: IrProgram): Emitted {
         fix.push({ pc: put(insn(BPF_JMP | BPF_JA, 0, 0, 0, 0)), label: o.label });
         break;
       case 'ret':
-        load(R0, o.a);
-        put(insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+        // Every return goes through the epilogue: count the verdict, redirect PASS to the socket.
+        load(R9, o.a);
+        epilogue.push(put(insn(BPF_JMP | BPF_JA, 0, 0, 0, 0)));
         break;
+      case 'now':
+        if (opts.clock === 'map') {
+          const absent = local();
+          const done = local();
+          put(insn(BPF_ST | BPF_MEM | BPF_W, R10, 0, keyOff, 0));
+          ldMap(R1, CLOCK_MAP);
+          put(insn(BPF_ALU64 | BPF_MOV | BPF_X, R2, R10, 0, 0));
+          put(insn(BPF_ALU64 | BPF_ADD | BPF_K, R2, 0, 0, keyOff));
+          call(BPF_FUNC_map_lookup_elem);
+          absent.from(put(insn(BPF_JMP | BPF_JEQ | BPF_K, R0, 0, 0, 0)));
+          put(insn(BPF_LDX | BPF_MEM | BPF_DW, R1, R0, 0, 0));
+          done.from(put(insn(BPF_JMP | BPF_JA, 0, 0, 0, 0)));
+          absent.here();
+          put(insn(BPF_ALU64 | BPF_MOV | BPF_K, R1, 0, 0, 0));
+          done.here();
+          store(o.d, R1);
+        } else {
+          call(BPF_FUNC_ktime_get_ns);
+          put(insn(BPF_ALU64 | BPF_DIV | BPF_K, R0, 0, 0, 1_000_000));
+          store(o.d, R0);
+        }
+        break;
+      case 'mget': {
+        const absent = local();
+        const done = local();
+        keyArgs(o.map, o.key);
+        call(BPF_FUNC_map_lookup_elem);
+        absent.from(put(insn(BPF_JMP | BPF_JEQ | BPF_K, R0, 0, 0, 0)));
+        if (o.has) put(insn(BPF_ALU64 | BPF_MOV | BPF_K, R1, 0, 0, 1));
+        else {
+          put(insn(BPF_LDX | BPF_MEM | SIZE[o.size], R1, R0, o.off, 0));
+          if (o.signed && o.size < 8) {
+            put(insn(BPF_ALU64 | BPF_LSH | BPF_K, R1, 0, 0, 64 - 8 * o.size));
+            put(insn(BPF_ALU64 | BPF_ARSH | BPF_K, R1, 0, 0, 64 - 8 * o.size));
+          }
+        }
+        done.from(put(insn(BPF_JMP | BPF_JA, 0, 0, 0, 0)));
+        absent.here();
+        put(insn(BPF_ALU64 | BPF_MOV | BPF_K, R1, 0, 0, 0));
+        done.here();
+        store(o.d, R1);
+        break;
+      }
+      case 'mset': {
+        // In place when the entry exists; else a value of zeros with the field set, inserted.
+        const create = local();
+        const done = local();
+        const def = p.maps[o.map];
+        keyArgs(o.map, o.key);
+        call(BPF_FUNC_map_lookup_elem);
+        create.from(put(insn(BPF_JMP | BPF_JEQ | BPF_K, R0, 0, 0, 0)));
+        load(R1, o.a);
+        put(insn(BPF_STX | BPF_MEM | STX[o.size], R0, R1, o.off, 0));
+        done.from(put(insn(BPF_JMP | BPF_JA, 0, 0, 0, 0)));
+        create.here();
+        for (let b = 0; b < def.valueSize; b += 8) put(insn(BPF_ST | BPF_MEM | BPF_DW, R10, 0, valOff + b, 0));
+        load(R1, o.a);
+        put(insn(BPF_STX | BPF_MEM | STX[o.size], R10, R1, valOff + o.off, 0));
+        ldMap(R1, o.map);
+        put(insn(BPF_ALU64 | BPF_MOV | BPF_X, R2, R10, 0, 0));
+        put(insn(BPF_ALU64 | BPF_ADD | BPF_K, R2, 0, 0, keyOff));
+        put(insn(BPF_ALU64 | BPF_MOV | BPF_X, R3, R10, 0, 0));
+        put(insn(BPF_ALU64 | BPF_ADD | BPF_K, R3, 0, 0, valOff));
+        put(insn(BPF_ALU64 | BPF_MOV | BPF_K, R4, 0, 0, 0)); // BPF_ANY; a full map refuses (E2BIG), as JS's set does nothing
+        call(BPF_FUNC_map_update_elem);
+        done.here();
+        break;
+      }
+      case 'mdel': {
+        keyArgs(o.map, o.key);
+        call(BPF_FUNC_map_delete_elem);
+        // 0: deleted -> 1; an error (no entry, an array) -> 0.
+        put(insn(BPF_ALU64 | BPF_MOV | BPF_K, R1, 0, 0, 1));
+        put(insn(BPF_JMP | BPF_JEQ | BPF_K, R0, 0, 1, 0));
+        put(insn(BPF_ALU64 | BPF_MOV | BPF_K, R1, 0, 0, 0));
+        store(o.d, R1);
+        break;
+      }
     }
+  }
+  // The epilogue: r9 = the verdict (0..4, the lowering clamped it). Count it per CPU, then PASS
+  // ("to user space" in the JS hook's meaning) is a redirect to this queue's AF_XDP socket;
+  // a queue without one passes the frame to the kernel's stack, as the redirect program does.
+  const epi = out.length;
+  for (const pc of epilogue) out[pc].off = epi - pc - 1;
+  if (epilogue.length > 0) {
+    put(insn(BPF_STX | BPF_MEM | BPF_W, R10, R9, keyOff, 0));
+    ldMap(R1, STATS_MAP);
+    put(insn(BPF_ALU64 | BPF_MOV | BPF_X, R2, R10, 0, 0));
+    put(insn(BPF_ALU64 | BPF_ADD | BPF_K, R2, 0, 0, keyOff));
+    call(BPF_FUNC_map_lookup_elem);
+    put(insn(BPF_JMP | BPF_JEQ | BPF_K, R0, 0, 3, 0));
+    put(insn(BPF_LDX | BPF_MEM | BPF_DW, R1, R0, 0, 0));
+    put(insn(BPF_ALU64 | BPF_ADD | BPF_K, R1, 0, 0, 1));
+    put(insn(BPF_STX | BPF_MEM | BPF_DW, R0, R1, 0, 0));
+    const toOut = put(insn(BPF_JMP | BPF_JNE | BPF_K, R9, 0, 0, 2));
+    put(insn(BPF_LDX | BPF_MEM | BPF_W, R2, R8, XDP_MD_RX_QUEUE_INDEX, 0));
+    ldMap(R1, XSK_MAP);
+    put(insn(BPF_ALU64 | BPF_MOV | BPF_K, R3, 0, 0, 2));
+    call(BPF_FUNC_redirect_map);
+    put(insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+    out[toOut].off = out.length - toOut - 1;
+    put(insn(BPF_ALU64 | BPF_MOV | BPF_X, R0, R9, 0, 0));
+    put(insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
   }
   for (const f of fix) {
     const to = labels.get(f.label);
@@ -194,7 +331,7 @@ export function emit(p: IrProgram): Emitted {
   }
   const last = p.tables[p.tables.length - 1];
   const rodataSize = last === undefined ? 0 : (last.offset + last.size * last.values.length + 7) & ~7;
-  return { insns: out, srcmap, rodataRelocs: relocs, rodataSize };
+  return { insns: out, srcmap, rodataRelocs: relocs, rodataSize, mapRelocs };
 }
 
 /** Drop jumps to the label that follows them (the lowering's uniform branches leave many). */

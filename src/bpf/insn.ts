@@ -59,6 +59,8 @@ export const BPF_PSEUDO_MAP_VALUE = 2;
 
 /** Helper ids (enum bpf_func_id). */
 export const BPF_FUNC_map_lookup_elem = 1;
+export const BPF_FUNC_map_update_elem = 2;
+export const BPF_FUNC_map_delete_elem = 3;
 export const BPF_FUNC_ktime_get_ns = 5;
 export const BPF_FUNC_redirect_map = 51;
 export const BPF_FUNC_xdp_get_buff_len = 188;
@@ -72,9 +74,11 @@ export const R0 = 0;
 export const R1 = 1;
 export const R2 = 2;
 export const R3 = 3;
+export const R4 = 4;
 export const R6 = 6;
 export const R7 = 7;
 export const R8 = 8;
+export const R9 = 9;
 export const R10 = 10;
 
 export interface Insn {
@@ -111,6 +115,8 @@ const JMP_SYM: Record<number, string> = {
 const SIZE: Record<number, string> = { [BPF_W]: 'u32', [BPF_H]: 'u16', [BPF_B]: 'u8', [BPF_DW]: 'u64' };
 const HELPER: Record<number, string> = {
   [BPF_FUNC_map_lookup_elem]: 'bpf_map_lookup_elem',
+  [BPF_FUNC_map_update_elem]: 'bpf_map_update_elem',
+  [BPF_FUNC_map_delete_elem]: 'bpf_map_delete_elem',
   [BPF_FUNC_ktime_get_ns]: 'bpf_ktime_get_ns',
   [BPF_FUNC_redirect_map]: 'bpf_redirect_map',
   [BPF_FUNC_xdp_get_buff_len]: 'bpf_xdp_get_buff_len',

@@ -4,6 +4,8 @@
 // Values are 64-bit two's complement integers; the lowering has already proved every value stays
 // within ±2^53, where that equals the JS number the same filter computes.
 
+import type { MapSpec } from '../core/xdp-map.ts';
+
 /** A position in the filter's source: 1-based line and column. */
 export interface Loc {
   line: number;
@@ -28,6 +30,14 @@ export type IrOp =
   | { op: 'len'; d: number }
   /** d = table element; idx is proved in [0, n) by the lowering (the emitter still checks, for the verifier). */
   | { op: 'tbl'; d: number; table: number; idx: Opnd }
+  /** d = milliseconds of CLOCK_MONOTONIC (bpf_ktime_get_ns() / 10^6), ctx.nowMs. */
+  | { op: 'now'; d: number }
+  /** d = field (off, size, signed) of map[key] or 0 when absent; `has`: d = 1/0, is there an entry. */
+  | { op: 'mget'; d: number; map: number; key: Opnd; off: number; size: 1 | 2 | 4 | 8; signed: boolean; has: boolean }
+  /** map[key].field = a: in place when the entry exists, else a new entry of zeros with the field set (bpf_map_update_elem). */
+  | { op: 'mset'; map: number; key: Opnd; off: number; size: 1 | 2 | 4 | 8; a: Opnd }
+  /** d = 1 when an entry was deleted (never for arrays: the kernel refuses). */
+  | { op: 'mdel'; d: number; map: number; key: Opnd }
   | { op: 'jcc'; cc: Cond; a: Opnd; b: Opnd; label: number }
   | { op: 'ja'; label: number }
   | { op: 'label'; label: number }
@@ -46,10 +56,19 @@ export interface Table {
   offset: number;
 }
 
+/** A map the module declares with defineMap (src/core/xdp-map.ts), in declaration order. */
+export interface MapDef {
+  name: string;
+  spec: MapSpec;
+  keySize: 1 | 2 | 4 | 8;
+  valueSize: number;
+}
+
 export interface IrProgram {
   ops: Ir[];
   slots: number;
   tables: Table[];
+  maps: MapDef[];
 }
 
 export const isK = (o: Opnd): o is { k: bigint } => 'k' in o;
@@ -73,6 +92,14 @@ export function formatIr(p: IrProgram): string[] {
         return `${at}v${o.d} = pkt.len`;
       case 'tbl':
         return `${at}v${o.d} = ${p.tables[o.table].name}[${opnd(o.idx)}]`;
+      case 'now':
+        return `${at}v${o.d} = now_ms`;
+      case 'mget':
+        return `${at}v${o.d} = ${o.has ? 'has ' : ''}${p.maps[o.map].name}[${opnd(o.key)}]${o.has ? '' : `.${o.signed ? 'i' : 'u'}${o.size * 8}@${o.off}`}`;
+      case 'mset':
+        return `${at}${p.maps[o.map].name}[${opnd(o.key)}].u${o.size * 8}@${o.off} = ${opnd(o.a)}`;
+      case 'mdel':
+        return `${at}v${o.d} = delete ${p.maps[o.map].name}[${opnd(o.key)}]`;
       case 'jcc':
         return `${at}if ${opnd(o.a)} ${o.cc} ${opnd(o.b)} goto L${o.label}`;
       case 'ja':

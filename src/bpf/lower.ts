@@ -7,8 +7,9 @@
 import ts from 'typescript';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../core/xdp-helpers.ts';
 import { BpfCompileError } from './errors.ts';
-import type { AluFn, Cond, Ir, IrOp, IrProgram, Loc, Opnd, Table } from './ir.ts';
+import type { AluFn, Cond, Ir, IrOp, IrProgram, Loc, MapDef, Opnd, Table } from './ir.ts';
 import { isK } from './ir.ts';
+import { lowerMapCall, mapDef, MAP_SLOTS } from './maps-lower.ts';
 import { emitParse, lowerAccessor, L2_ACCESSORS, L3_ACCESSORS, ACCESSORS, type ParseSlots } from './ctx-access.ts';
 
 const MAX_SAFE = 2n ** 53n;
@@ -23,7 +24,7 @@ const MAX_INLINE_DEPTH = 16;
 
 /** Names a filter may import from softnet/xdp, with their values. */
 const XDP_CONSTANTS: Record<string, number> = { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN };
-const XDP_MODULE = /(^softnet\/xdp$|\/xdp(\.ts|\.js)?$|\/xdp-helpers(\.ts|\.js)?$)/;
+const XDP_MODULE = /(^softnet\/xdp$|\/xdp(\.ts|\.js)?$|\/xdp-(helpers|map)(\.ts|\.js)?$)/;
 
 export type Ty = 'num' | 'bool';
 /** A value: an operand, its type, and (for constants) nothing else; slots' ranges live in the state. */
@@ -46,9 +47,11 @@ type Binding =
   | { kind: 'ctx' }
   | { kind: 'table'; table: number }
   | { kind: 'fn'; decl: ts.FunctionLikeDeclaration; name: string }
+  | { kind: 'map'; map: number }
+  | { kind: 'defineMap' }
   | { kind: 'refuse'; what: string; hint: string; node: ts.Node };
 
-type Scope = Map<string, Binding>;
+export type Scope = Map<string, Binding>;
 
 interface LoopCtx {
   brk: number;
@@ -72,6 +75,9 @@ const toUint32 = (v: bigint) => BigInt.asUintN(32, v);
 export class Lowerer {
   readonly ops: Ir[] = [];
   readonly tables: Table[] = [];
+  readonly maps: MapDef[] = [];
+  /** The call statement being lowered (map.set() has no value: only a statement may call it). */
+  stmtCall: ts.Node | null = null;
   private tableBytes = 0;
   private slotsUsed = 0;
   private free: number[] = [];
@@ -237,7 +243,10 @@ export class Lowerer {
     // Falling off the end returns undefined in JS: the hook counts that as XDP_ABORTED.
     if (this.cur !== null) this.emit({ op: 'ret', a: { k: BigInt(XDP_ABORTED) } });
     this.cur = null;
-    return { ops: this.ops, slots: this.maxSlot, tables: this.tables };
+    // The emitter's scratch after the slots: a map key and value, the verdict counter's key.
+    const scratch = MAP_SLOTS(this.maps);
+    if (this.maxSlot + scratch > MAX_SLOTS) this.fail(filter, `more than ${MAX_SLOTS - scratch} values live at once (the kernel gives a program 512 bytes of stack; maps' keys and values take ${scratch * 8})`, 'split the filter into smaller helpers or fewer simultaneous variables');
+    return { ops: this.ops, slots: this.maxSlot, tables: this.tables, maps: this.maps };
   }
 
   private resolveFilter(e: ts.Expression): ts.FunctionLikeDeclaration {
@@ -252,7 +261,7 @@ export class Lowerer {
       this.fail(
         e,
         `the default export is the result of a call (${this.text(e.expression)}(...)), a filter built at run time`,
-        "a compiled filter's default export must be the filter function itself: `export default (ctx: XdpContext) => ...` with its tables as module-level consts (state kept in closures needs kernel maps: defineMap, not yet supported)",
+        "a compiled filter's default export must be the filter function itself: `export default (ctx: XdpContext) => ...` with its tables as module-level consts (state kept in closures needs kernel maps: a module-level const m = defineMap({...}) from softnet/xdp)",
       );
     this.fail(e, `the default export (${this.text(e)}) is not a function`, '`export default (ctx: XdpContext) => verdict`');
   }
@@ -267,7 +276,8 @@ export class Lowerer {
     for (const el of named.elements) {
       const name = el.name.text;
       const orig = (el.propertyName ?? el.name).text;
-      if (xdp && orig in XDP_CONSTANTS) this.module.set(name, { kind: 'val', v: { t: 'num', o: { k: BigInt(XDP_CONSTANTS[orig]) } }, mutable: false });
+      if (xdp && orig === 'defineMap') this.module.set(name, { kind: 'defineMap' });
+      else if (xdp && orig in XDP_CONSTANTS) this.module.set(name, { kind: 'val', v: { t: 'num', o: { k: BigInt(XDP_CONSTANTS[orig]) } }, mutable: false });
       else
         this.module.set(name, {
           kind: 'refuse',
@@ -285,12 +295,18 @@ export class Lowerer {
       const name = d.name.text;
       this.moduleDecl.set(name, d);
       if (!isConst) {
-        this.module.set(name, { kind: 'refuse', what: `module-level ${name} is mutable (let/var): state shared across packets`, hint: 'make it a const, or keep state in a kernel map (defineMap, not yet supported); or run this filter with offload: js', node: d });
+        this.module.set(name, { kind: 'refuse', what: `module-level ${name} is mutable (let/var): state shared across packets`, hint: 'make it a const, or keep state in a kernel map (defineMap from softnet/xdp); or run this filter with offload: js', node: d });
         continue;
       }
       const init = d.initializer ? skipParens(d.initializer) : undefined;
       if (init && (ts.isArrowFunction(init) || ts.isFunctionExpression(init))) {
         this.module.set(name, { kind: 'fn', decl: init, name });
+        continue;
+      }
+      // Maps are declared now, in source order: the module's defineMap calls pair with them by order.
+      if (init && ts.isCallExpression(init) && ts.isIdentifier(init.expression) && this.module.get(init.expression.text)?.kind === 'defineMap') {
+        this.maps.push(mapDef(this, name, init));
+        this.module.set(name, { kind: 'map', map: this.maps.length - 1 });
         continue;
       }
       // Evaluated when the filter first uses it: unrelated module code never blocks compiling.
@@ -335,7 +351,7 @@ export class Lowerer {
   }
 
   private failAt(write: ts.Node, _use: ts.Node, name: string): never {
-    this.fail(write, `table ${name} is modified here; a compiled filter's tables are constant`, 'keep the table constant, or keep changing state in a kernel map (defineMap, not yet supported); or run this filter with offload: js');
+    this.fail(write, `table ${name} is modified here; a compiled filter's tables are constant`, 'keep the table constant, or keep changing state in a kernel map (defineMap from softnet/xdp); or run this filter with offload: js');
   }
 
   private tableValues(name: string, e: ts.Expression): { size: 1 | 2 | 4 | 8; signed: boolean; values: bigint[] } | null {
@@ -565,6 +581,7 @@ export class Lowerer {
     if ((ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) && (e.operator === ts.SyntaxKind.PlusPlusToken || e.operator === ts.SyntaxKind.MinusMinusToken))
       return this.assign(e.operand, e.operator === ts.SyntaxKind.PlusPlusToken ? ts.SyntaxKind.PlusEqualsToken : ts.SyntaxKind.MinusEqualsToken, ts.factory.createNumericLiteral(1), scope, e);
     if (ts.isCallExpression(e)) {
+      this.stmtCall = e;
       const v = this.value(e, scope);
       this.release(v);
       return;
@@ -574,7 +591,7 @@ export class Lowerer {
 
   private assign(target: ts.Expression, op: ts.SyntaxKind, rhs: ts.Expression, scope: Scope, node: ts.Node): void {
     target = skipParens(target);
-    if (ts.isElementAccessExpression(target)) this.fail(target, 'writing to a table', 'tables are constant in a compiled filter; state across packets needs kernel maps (defineMap, not yet supported)');
+    if (ts.isElementAccessExpression(target)) this.fail(target, 'writing to a table', 'tables are constant in a compiled filter; state across packets needs kernel maps (defineMap from softnet/xdp)');
     if (!ts.isIdentifier(target)) this.fail(target, `assignment to ${this.text(target)}`, 'only local let variables can be assigned');
     const b = this.lookup(target, scope);
     if (b.kind !== 'val' || !b.mutable || isK(b.v.o)) this.fail(target, `${target.text} is not a local let variable`, 'only local let variables can be assigned (module-level state needs kernel maps)');
@@ -754,6 +771,7 @@ export class Lowerer {
       if (b.kind === 'val') return b.v;
       if (b.kind === 'ctx') this.fail(e, 'the context as a value', 'call its accessors: ctx.ipProto(), ctx.l4Dport(), ctx.u16At(off)...');
       if (b.kind === 'table') this.fail(e, `table ${e.text} as a value`, `index it: ${e.text}[i]`);
+      if (b.kind === 'map') this.fail(e, `map ${e.text} as a value`, `call its methods: ${e.text}.get(key), .has, .set, .delete`);
       this.fail(e, `function ${e.text} as a value`, 'call it');
     }
     if (ts.isPropertyAccessExpression(e)) return this.property(e, scope);
@@ -788,6 +806,13 @@ export class Lowerer {
           const s = this.slot(e);
           this.emit({ op: 'len', d: s });
           this.setRange(s, range(0n, 65535n));
+          return { t: 'num', o: { s }, tmp: true };
+        }
+        if (name === 'nowMs') {
+          // Whole milliseconds of CLOCK_MONOTONIC (the JS hook floors its clock the same way).
+          const s = this.slot(e);
+          this.emit({ op: 'now', d: s });
+          this.setRange(s, range(0n, 2n ** 50n));
           return { t: 'num', o: { s }, tmp: true };
         }
         if (ACCESSORS.has(name)) this.fail(e, `ctx.${name} is a method`, `call it: ctx.${name}()`);
@@ -827,6 +852,8 @@ export class Lowerer {
       const obj = skipParens(callee.expression);
       const name = callee.name.text;
       if (ts.isIdentifier(obj) && obj.text === 'Math' && !scope.has('Math')) return this.math(name, e, scope);
+      const mb = ts.isIdentifier(obj) ? this.lookup(obj, scope) : null;
+      if (mb?.kind === 'map') return lowerMapCall(this, mb.map, name, e, scope);
       if (ts.isIdentifier(obj) && this.lookup(obj, scope).kind === 'ctx') {
         if (!ACCESSORS.has(name)) this.fail(e, `ctx.${name}() has no kernel equivalent in the compiled subset`, CTX_HINT[name] ?? 'see src/bpf/README.md for the accessors that compile');
         const args = e.arguments.map((a) => this.value(a, scope));
@@ -886,8 +913,9 @@ export class Lowerer {
     f.parameters.forEach((p, i) => {
       if (!ts.isIdentifier(p.name) || p.dotDotDotToken) this.fail(p, 'only plain parameters');
       const arg = skipParens(e.arguments[i]);
-      if (ts.isIdentifier(arg) && scope.get(arg.text)?.kind === 'ctx') {
-        inner.set(p.name.text, { kind: 'ctx' });
+      const ab = ts.isIdentifier(arg) ? scope.get(arg.text) : undefined;
+      if (ab?.kind === 'ctx' || ab?.kind === 'map') {
+        inner.set(p.name.text, ab);
         return;
       }
       const v = this.value(arg, scope);
@@ -1106,7 +1134,6 @@ const COMPARE: Partial<Record<ts.SyntaxKind, Cond>> = {
   [ts.SyntaxKind.GreaterThanEqualsToken]: 'sge',
 };
 const CTX_HINT: Record<string, string> = {
-  nowMs: 'time in the kernel (bpf_ktime_get_ns) is not compiled yet: run this filter with offload: js',
   ifindex: "ctx.ifindex is softnet's device index, which the kernel does not know",
   redirect: 'redirecting to a softnet device cannot run in the kernel: return XDP_PASS and redirect in JS (offload: js)',
   deviceIndex: 'device names are resolved at setup, not in the kernel',

@@ -1,7 +1,7 @@
 // Choosing where a filter module runs: `offload: kernel` compiles and loads it (errors are
 // fatal), `js` runs it in JS, `auto` tries the kernel and, when the compiler or the verifier
 // refuses, says why in the log (file:line:col) and runs it in JS: never a silent difference.
-import { loadXdpFilter, type XdpFilter } from '../core/xdp.ts';
+import { loadXdpModule, type XdpFilter } from '../core/xdp.ts';
 import { compileFilter, loadFilter, type LoadedFilter } from './compile.ts';
 import { BpfCompileError, BpfVerifierError } from './errors.ts';
 
@@ -17,10 +17,11 @@ export interface FilterPlacement {
 }
 
 export async function placeXdpFilter(path: string, offload: Offload = 'auto', log: (line: string) => void = (l) => console.warn(l)): Promise<FilterPlacement> {
-  const filter = await loadXdpFilter(path);
+  const { filter, maps } = await loadXdpModule(path);
   if (offload === 'js') return { filter, kernel: null, reason: '' };
   try {
-    const kernel = loadFilter(compileFilter(path), { attach: true });
+    // The module's maps now read and write the kernel's (what they held is copied in).
+    const kernel = loadFilter(compileFilter(path), { attach: true, maps });
     return { filter, kernel, reason: '' };
   } catch (e) {
     if (offload === 'kernel' || !(e instanceof BpfCompileError || e instanceof BpfVerifierError)) throw e;

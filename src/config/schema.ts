@@ -33,12 +33,22 @@ export interface PortConfig {
   mode: ConfigMode;
   addresses: string[];
   mtu: number;
-  /** Module path of an XDP-style filter. */
-  xdp?: string;
+  /**
+   * An XDP-style filter: a module path (runs in JS), or {module, offload: auto | kernel | js}:
+   * compiled to eBPF and run in the driver (auto: when it compiles, else JS with a log line).
+   */
+  xdp?: string | XdpConfig;
   vlans: VlanConfig[];
   /** Complete partial checksums from veth peers; see CsumPartialMode. Default `auto`. */
   csum_partial?: CsumPartialMode;
 }
+
+export interface XdpConfig {
+  module: string;
+  offload: 'auto' | 'kernel' | 'js';
+}
+const XDP_KEYS = ['module', 'offload'] as const;
+const OFFLOADS = ['auto', 'kernel', 'js'] as const;
 
 export interface NapiConfig {
   weight: number;
@@ -252,7 +262,20 @@ export function validateConfig(raw: unknown, file?: string): Config {
       }
       const addresses = p.addresses === undefined ? [] : c.addresses(p.addresses, `${path}.addresses`);
       const mtu = p.mtu === undefined ? 1500 : c.int(p.mtu, `${path}.mtu`, 68, 9000) ?? 1500;
-      const xdp = p.xdp === undefined ? undefined : c.string(p.xdp, `${path}.xdp`);
+      let xdp: string | XdpConfig | undefined;
+      if (typeof p.xdp === 'string' || p.xdp === undefined) xdp = p.xdp === undefined ? undefined : c.string(p.xdp, `${path}.xdp`);
+      else {
+        const x = c.object(p.xdp, `${path}.xdp`, XDP_KEYS);
+        if (x !== null) {
+          const module = x.module === undefined ? (c.fail(`${path}.xdp.module`, 'required (the filter module, e.g. ./filters/blocklist.ts)'), '') : c.string(x.module, `${path}.xdp.module`) ?? '';
+          let offload: XdpConfig['offload'] = 'auto';
+          if (x.offload !== undefined) {
+            if (typeof x.offload !== 'string' || !(OFFLOADS as readonly string[]).includes(x.offload)) c.fail(`${path}.xdp.offload`, `expected one of ${OFFLOADS.join(' | ')}, got ${describe(x.offload)}`);
+            else offload = x.offload as XdpConfig['offload'];
+          }
+          xdp = { module, offload };
+        }
+      }
       const vlans: VlanConfig[] = [];
       if (p.vlans !== undefined) {
         const ids = new Set<number>();

@@ -16,6 +16,9 @@ export const XDP_PASS = 2;
 export const XDP_TX = 3;
 export const XDP_REDIRECT = 4;
 
+/** Maps a filter keeps state in (compiled: kernel BPF maps), re-exported for filter authors. */
+export { defineMap, XdpMap, type MapKind, type MapSpec, type MapType } from './xdp-map.ts';
+
 /** TCP flag bits for tcpFlags(), re-exported for filter authors. */
 export { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.ts';
 
@@ -43,7 +46,7 @@ export class XdpContext {
   len = 0;
   /** NetDevice index the frame arrived on (Batch.iif). */
   ifindex = 0;
-  /** ms on the performance.now() scale, as of the current poll round (coarseClock): for rate limits. */
+  /** Whole ms on the performance.now() scale, as of the current poll round (coarseClock): for rate limits. Compiled: CLOCK_MONOTONIC ms (only differences mean anything). */
   nowMs = 0;
   /** Target of the last redirect() on this packet, -1 if none. */
   redirectTo = -1;

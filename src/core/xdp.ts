@@ -5,6 +5,7 @@ import { coarseClock } from './clock.ts';
 import type { Graph, Stage } from './graph.ts';
 import type { NetDevices } from './netdev.ts';
 import { prepareImport } from './ts-loader.ts';
+import { mapCollector, type XdpMap } from './xdp-map.ts';
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX, XdpContext } from './xdp-helpers.ts';
 
 export { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX, XdpContext } from './xdp-helpers.ts';
@@ -87,8 +88,9 @@ export class XdpHook implements Stage {
   }
 
   run(b: Batch, v: Uint16Array, n: number): void {
-    // The poll loop's clock (no allocation); stale by at most one round.
-    this.ctx.nowMs = coarseClock[0];
+    // The poll loop's clock (no allocation); stale by at most one round. Whole milliseconds:
+    // filters compute with integers, and a compiled one reads bpf_ktime_get_ns() / 10^6.
+    this.ctx.nowMs = Math.floor(coarseClock[0]);
     let j = 0;
     while (j < n) {
       try {
@@ -153,12 +155,38 @@ export class XdpHook implements Stage {
   }
 }
 
+/** Maps each loaded filter module made (defineMap at its top level), by module URL. */
+const moduleMaps = new Map<string, XdpMap[]>();
+
 /**
  * Load a filter module: its default export must be `(ctx: XdpContext) => number`. Paths are
  * resolved from the current directory; a `.ts` module loads under plain node too (ts-loader.ts).
  */
 export async function loadXdpFilter(path: string): Promise<XdpFilter> {
+  return (await loadXdpModule(path)).filter;
+}
+
+/**
+ * Load a filter module and the maps it made while it loaded (defineMap, in order: the compiler
+ * pairs them with its module-level defineMap consts to bind them to the kernel's maps).
+ */
+export async function loadXdpModule(path: string): Promise<{ filter: XdpFilter; maps: XdpMap[] }> {
   const url = pathToFileURL(resolve(path)).href;
+  const made: XdpMap[] = [];
+  const outer = mapCollector.maps;
+  mapCollector.maps = made;
+  let filter: XdpFilter;
+  try {
+    filter = await importXdpFilter(path, url);
+  } finally {
+    mapCollector.maps = outer;
+  }
+  // A module evaluates once: a second load finds the maps of the first.
+  if (!moduleMaps.has(url)) moduleMaps.set(url, made);
+  return { filter, maps: moduleMaps.get(url)! };
+}
+
+async function importXdpFilter(path: string, url: string): Promise<XdpFilter> {
   let mod: Record<string, unknown>;
   try {
     prepareImport(url);

@@ -39,6 +39,13 @@ export interface TapOpenArgs {
   up: boolean;
 }
 
+/** A loaded XDP program of the caller's and the XSKMAP it redirects "to user space" through (fds it keeps open). */
+export interface XdpProgramFds {
+  prog: number;
+  xskmap: number;
+  maxEntries: number;
+}
+
 /** The addon's functions. Hot calls take (id, integer) and return an integer. */
 export interface NativeAddon {
   noop(a?: number, b?: number): number;
@@ -52,7 +59,8 @@ export interface NativeAddon {
   /** driver: ETHTOOL_GDRVINFO; txCsum: ETHTOOL_GTXCSUM (1 = tx-checksumming on). Absent when the driver lacks the op. */
   ifInfo(name: string): { ifindex: number; mac: Uint8Array; mtu?: number; driver?: string; txCsum?: number };
   xskOpen(a: XskOpenArgs): { id: number; fd: number; zeroCopy: boolean; shared: boolean; notes: string[] };
-  xskAttach(id: number, skbMode: boolean): void;
+  /** program: a compiled filter (src/bpf) linked instead of the redirect program; it redirects through its own XSKMAP. */
+  xskAttach(id: number, skbMode: boolean, program?: XdpProgramFds): void;
   xskClose(id: number, out: Uint32Array): number;
   xskRx(id: number, max: number): number;
   xskFill(id: number, k: number): number;
@@ -61,7 +69,7 @@ export interface NativeAddon {
   xskStats(id: number): Record<string, number>;
   xskArmIrq(id: number, cb: () => void): void;
   xskDisarmIrq(id: number): void;
-  xdpAttached(): Array<{ ifindex: number; mode: string; users: number }>;
+  xdpAttached(): Array<{ ifindex: number; mode: string; users: number; compiled: boolean }>;
   tapOpen(a: TapOpenArgs): { id: number; fd: number; name: string; notes: string[] };
   tapFill(id: number, k: number): number;
   tapRx(id: number, max: number): number;

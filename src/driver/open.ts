@@ -4,7 +4,7 @@ import { MemoryPort } from './memory.ts';
 import { FramePool } from './pool.ts';
 import { DriverError, type Port, type PortMode, type PortOptions } from './port.ts';
 import type { Umem } from './umem.ts';
-import { call, native, nativeUmem } from './native.ts';
+import { call, native, nativeUmem, type XdpProgramFds } from './native.ts';
 import { TapPort } from './tap.ts';
 import { XskPort } from './xsk.ts';
 
@@ -18,6 +18,8 @@ export interface OpenPortOptions extends PortOptions {
   fillFrames?: number;
   /** TAP: txqueuelen to set (default 10000). */
   txqueuelen?: number;
+  /** AF_XDP: a compiled XDP filter linked instead of the redirect program. */
+  program?: XdpProgramFds;
 }
 
 export const AUTO_ORDER: readonly PortMode[] = ['xdp-zc', 'xdp-drv', 'xdp-skb', 'tap'];
@@ -73,6 +75,7 @@ function openOne(mode: PortMode, o: OpenPortOptions, umem: Umem, pool: FramePool
       busyPoll: o.busyPoll,
       ringSize: o.ringSize,
       fillFrames: o.fillFrames,
+      program: o.program,
     },
     umem,
     pool,

@@ -5,6 +5,7 @@
  */
 import type { NetDevice } from '../core/netdev.ts';
 import { MemoryPort } from '../driver/memory.ts';
+import type { XdpProgramFds } from '../driver/native.ts';
 import { openPort } from '../driver/open.ts';
 import type { FramePool } from '../driver/pool.ts';
 import type { Port } from '../driver/port.ts';
@@ -22,6 +23,8 @@ export interface PortEnv {
   busyPoll: boolean;
   /** Ports opened so far (a memory port's default MAC counts them). */
   count: number;
+  /** A compiled XDP filter to link instead of the redirect program. */
+  program?: XdpProgramFds;
 }
 
 /** Open the port of `o`: a MemoryPort, or what openPort takes for the mode (AF_XDP, TAP). */
@@ -39,6 +42,7 @@ export function openStackPort(o: AddPortOptions, env: PortEnv): { port: Port; re
     pool: env.pool,
     batchSize: env.batchSize,
     busyPoll: env.busyPoll,
+    program: env.program,
   });
 }
 

@@ -21,6 +21,8 @@ import { PtypeTable } from '../core/ptype.ts';
 import { Taps } from '../core/taps.ts';
 import { TimerWheel } from '../core/timer-wheel.ts';
 import { loadXdpFilter, XdpHook, type XdpFilter } from '../core/xdp.ts';
+import type { LoadedFilter } from '../bpf/compile.ts';
+import { prepareXdp, settleXdp } from './xdp-offload.ts';
 import { DEFAULT_NAPI, type Config } from '../config/schema.ts';
 import { nativeUmem, pinThread } from '../driver/native.ts';
 import { FramePool } from '../driver/pool.ts';
@@ -65,6 +67,8 @@ export class Stack implements ControlHost {
   readonly ptype = new PtypeTable();
   readonly taps = new Taps();
   readonly xdp: XdpHook;
+  /** Per device: the compiled filter running in the kernel in front of it (xdp: {offload}). */
+  readonly xdpKernel: Array<LoadedFilter | undefined> = [];
   readonly eth: EthInput;
   readonly xmit: DevXmit;
   readonly napi: Napi;
@@ -163,15 +167,25 @@ export class Stack implements ControlHost {
   /** Open a port (one device queue) on the stack's UMEM and add its device, VLANs and addresses. */
   async addPort(o: AddPortOptions): Promise<PortInfo> {
     if (this.stopped) throw new Error(`stack ${this.name}: stopped`);
-    const filter = typeof o.xdp === 'string' ? await loadXdpFilter(o.xdp) : o.xdp;
-    const { port, report } = openStackPort(o, {
-      umem: this.umem,
-      pool: this.pool,
-      batchSize: this.graph.capacity,
-      busyPoll: this.napi.busyPoll,
-      count: this.ports.length,
-    });
+    const log = this.log;
+    let xdp = await prepareXdp(o, log);
+    let opened: ReturnType<typeof openStackPort>;
     try {
+      opened = openStackPort(o, {
+        umem: this.umem,
+        pool: this.pool,
+        batchSize: this.graph.capacity,
+        busyPoll: this.napi.busyPoll,
+        count: this.ports.length,
+        program: xdp.kernel?.programFds(),
+      });
+    } catch (e) {
+      xdp.kernel?.close();
+      throw e;
+    }
+    const { port, report } = opened;
+    try {
+      xdp = await settleXdp(o, xdp, port, log);
       const dev = this.devs.addPort(o.name, port, o.mtu ?? 1500);
       setPortMac(dev, o, port);
       // Before the VLANs: they inherit the port's flag.
@@ -179,7 +193,9 @@ export class Stack implements ControlHost {
       for (const a of o.addresses ?? []) this.addAddress(o.name, a);
       const vlans: string[] = [];
       for (const v of o.vlans ?? []) vlans.push(this.addVlan(o.name, v.id, { name: v.name, addresses: v.addresses, mtu: v.mtu }).name);
-      if (filter) this.xdp.attach(dev.index, filter);
+      if (xdp.filter) this.xdp.attach(dev.index, xdp.filter);
+      // In the kernel: only what it passes reaches softnet, so the JS hook stays off.
+      if (xdp.kernel) this.xdpKernel[dev.index] = xdp.kernel;
       this.napi.add(dev);
       this.ports.push(port);
       const info: PortInfo = { name: o.name, dev: port.dev, queue: port.queue, mode: port.mode, mac: formatMac(dev.mac), report, vlans };
@@ -189,6 +205,7 @@ export class Stack implements ControlHost {
       return info;
     } catch (e) {
       port.close();
+      xdp.kernel?.close();
       throw e;
     }
   }
@@ -390,6 +407,9 @@ export class Stack implements ControlHost {
         this.warnOnce('close', `stack ${this.name}: closing ${p.dev}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    // The ports' links are gone with them; then the programs' and maps' fds.
+    for (const k of this.xdpKernel) k?.close();
+    this.xdpKernel.length = 0;
     return this.frames();
   }
 

@@ -7,7 +7,7 @@ import type { DevXmit } from '../core/dev-xmit.ts';
 import type { Graph } from '../core/graph.ts';
 import type { Napi } from '../core/napi.ts';
 import type { NetDevices } from '../core/netdev.ts';
-import type { XdpHook } from '../core/xdp.ts';
+import type { XdpHook, XdpVerdicts } from '../core/xdp.ts';
 import { OPER_NAMES } from '../driver/link.ts';
 import type { Ipv4 } from '../ipv4/index.ts';
 import { NAT_STAT_NAMES } from '../ipv4/nat/nat.ts';
@@ -21,6 +21,8 @@ export interface StatsSource {
   readonly name: string;
   readonly devs: NetDevices;
   readonly xdp: XdpHook;
+  /** Per device: a compiled filter in the kernel (its per-CPU verdict counters). */
+  readonly xdpKernel?: ReadonlyArray<{ verdicts(): XdpVerdicts } | undefined>;
   readonly xmit: DevXmit;
   readonly napi: Napi;
   readonly graph: Graph;
@@ -46,8 +48,10 @@ export function stackStats(s: StatsSource, link: LinkWatch | null, uptimeSec: nu
         row.carrier_down_count = link.downCount[d.index];
       }
       Object.assign(row, d.port.stats());
-      const v = s.xdp.stats(d.index);
-      if (s.xdp.enabled[d.index] || v.pass + v.drop + v.tx + v.redirect + v.aborted > 0) {
+      const k = s.xdpKernel?.[d.index];
+      const v = k !== undefined ? k.verdicts() : s.xdp.stats(d.index);
+      if (k !== undefined) row.xdp_offload = 'kernel';
+      if (k !== undefined || s.xdp.enabled[d.index] || v.pass + v.drop + v.tx + v.redirect + v.aborted > 0) {
         row.xdp_pass = v.pass;
         row.xdp_drop = v.drop;
         row.xdp_tx = v.tx;

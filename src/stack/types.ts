@@ -42,8 +42,11 @@ export interface AddPortOptions {
   mode?: ConfigMode;
   mtu?: number;
   addresses?: string[];
-  /** An XDP-style filter: a module path or the function itself. */
-  xdp?: string | XdpFilter;
+  /**
+   * An XDP-style filter: a module path or the function itself (run in JS), or `{module, offload:
+   * auto | kernel | js}`: compiled to eBPF and run in the driver when it can (xdp-offload.ts).
+   */
+  xdp?: string | XdpFilter | { module: string; offload?: 'auto' | 'kernel' | 'js' };
   vlans?: VlanConfig[];
   /** MAC softnet uses on this port (default: the device's; for TAP a derived one, see port.ts). */
   mac?: string;

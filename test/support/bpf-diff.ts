@@ -51,10 +51,11 @@ export function frameCorpus(seed: number, randomCount: number): Uint8Array[] {
 }
 
 /** The verdict the JS hook acts on: anything but 0..4 counts as XDP_ABORTED (0). */
-export function jsVerdict(f: (ctx: XdpContext) => unknown, frame: Uint8Array): number {
+export function jsVerdict(f: (ctx: XdpContext) => unknown, frame: Uint8Array, nowMs = 0): number {
   // The frame ends exactly where its buffer does: a read past the frame would be undefined or throw.
   const ctx = new XdpContext(frame.slice());
   ctx.set(0, frame.length, 0);
+  ctx.nowMs = nowMs;
   let r: unknown;
   try {
     r = f(ctx);
