@@ -9,6 +9,7 @@ import { FramePool } from '../../src/driver/pool.ts';
 import { MemoryPort } from '../../src/driver/memory.ts';
 import { memoryUmem } from '../../src/driver/umem.ts';
 import { registerIpv4 } from '../../src/ipv4/index.ts';
+import { CT_DROP, CT_EARLY_DROP } from '../../src/ipv4/conntrack/conntrack.ts';
 import { defaultConntrackSysctl } from '../../src/ipv4/conntrack/sysctl.ts';
 import { Netfilter } from '../../src/ipv4/netfilter/netfilter.ts';
 import { measureNoGc } from '../support/nogc-child.ts';
@@ -76,6 +77,8 @@ const step = () => {
 };
 
 let sent0 = 0;
+let ctDrop0 = 0;
+let nfDrop0 = 0;
 await measureNoGc({
   graphs: [g],
   warm: () => {
@@ -83,6 +86,8 @@ await measureNoGc({
     clock[0] += 5000;
     for (let r = 0; r < 3000; r++) step();
     sent0 = neigh.n;
+    ctDrop0 = ipv4.conntrack.stats[CT_DROP];
+    nfDrop0 = g.drops.toJSON()['netfilter.drop'] ?? 0;
   },
   run: () => {
     for (let r = 0; r < ROUNDS; r++) step();
@@ -91,7 +96,9 @@ await measureNoGc({
   extra: () => ({
     reachedNeigh: neigh.n - sent0,
     entries: ipv4.conntrack.table.count,
-    earlyDrop: ipv4.conntrack.stats[5],
-    drops: Object.entries(g.drops.toJSON()).filter(([, v]) => v > 0),
+    earlyDrop: ipv4.conntrack.stats[CT_EARLY_DROP],
+    ctDrop: ipv4.conntrack.stats[CT_DROP] - ctDrop0,
+    nfDrop: (g.drops.toJSON()['netfilter.drop'] ?? 0) - nfDrop0,
+    otherDrops: Object.entries(g.drops.toJSON()).filter(([k, v]) => v > 0 && k !== 'netfilter.drop'),
   }),
 });
