@@ -449,7 +449,7 @@ export class Stack implements ControlHost {
         graph: this.graph,
         devs: this.devs,
         netfilter: this.netfilter,
-        mibs: () => ({ ...this.ipv4.mib.toJSON(), ...this.transport.mib(), Neigh: this.l2.neigh.stats.toJSON() }),
+        mibs: this.mibCounters(),
         sockets: () => this.sockets(),
       },
       filter,
@@ -482,6 +482,13 @@ export class Stack implements ControlHost {
     timer.unref();
     this.traces.add(stop);
     return stop;
+  }
+
+  /** The MIB counter groups netstat -s shows (Ip, Icmp, rt_cache, Udp, Tcp, TcpExt, Neigh). */
+  private mibCounters(): Counters[] {
+    const m = this.ipv4.mib;
+    const tcp = this.transport.tcp?.ctx.mib;
+    return [m.ip, m.icmp, m.rt, this.transport.udp.counters, ...(tcp ? [tcp.tcp, tcp.ext] : []), this.l2.neigh.stats];
   }
 
   /** VPP `show runtime`: per stage calls, packets, packets/call, ns/packet. */

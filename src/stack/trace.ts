@@ -12,12 +12,13 @@
  * packets pay for them, and a bounded queue caps their number.
  */
 import type { Batch } from '../core/batch.ts';
+import type { Counters } from '../core/counters.ts';
 import type { Graph, GraphTracer } from '../core/graph.ts';
 import type { NetDevices } from '../core/netdev.ts';
 import type { Netfilter } from '../ipv4/netfilter/netfilter.ts';
 import type { SockInfo } from '../transport/types.ts';
 import { formatIPv4, formatMac } from '../wire/addr.ts';
-import { ETH_HLEN, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_TYPE, VLAN_HLEN } from '../wire/ethernet.ts';
+import { ETH_DST, ETH_HLEN, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_SRC, ETH_TYPE, macHi, macLo, VLAN_HLEN } from '../wire/ethernet.ts';
 import { compileFilter, type FrameMatcher } from '../wire/filter.ts';
 import { ARP_OP, ARP_SPA, ARP_TPA } from '../wire/arp.ts';
 import { ICMP_CODE, ICMP_TYPE } from '../wire/icmp.ts';
@@ -62,8 +63,8 @@ export interface TraceHost {
   readonly graph: Graph;
   readonly devs: NetDevices;
   readonly netfilter: Netfilter | null;
-  /** MIB groups by netstat -s name (Ip, Icmp, Udp, Tcp, Neigh...). */
-  mibs(): Record<string, Record<string, number>>;
+  /** The MIB counter groups by netstat -s name (Ip, Icmp, Udp, Tcp, TcpExt, Neigh...). */
+  readonly mibs: readonly Counters[];
   sockets(): SockInfo[];
 }
 
@@ -94,7 +95,8 @@ export class Tracer implements GraphTracer {
   private stepT = 0;
   private hdr0: Hdr | null = null;
   private drops0 = new Float64Array(0);
-  private mib0: Map<string, number> = new Map();
+  /** Per MIB group, its values before the stage run (copied, not allocated, per run). */
+  private readonly mib0: Float64Array[] = [];
   private nf0: Map<string, number> | null = null;
   private nfTables: string[] = [];
 
@@ -178,7 +180,11 @@ export class Tracer implements GraphTracer {
     this.hdr0 = i >= 0 ? readHdr(g.pool.umem.u8, g.pool.umem.dv, b.addr[i], l3Of(g.pool.umem.dv, b, i), b.len[i], b.l3[i] !== 0) : null;
     if (this.drops0.length !== g.drops.v.length) this.drops0 = new Float64Array(g.drops.v.length);
     this.drops0.set(g.drops.v);
-    this.mib0 = flatten(this.host.mibs());
+    const mibs = this.host.mibs;
+    for (let k = 0; k < mibs.length; k++) {
+      if (this.mib0[k] === undefined || this.mib0[k].length !== mibs[k].v.length) this.mib0[k] = new Float64Array(mibs[k].v.length);
+      this.mib0[k].set(mibs[k].v);
+    }
     this.nf0 = NF_STAGES.has(g.stages[s].name) && this.nfTables.length > 0 ? this.nfCounters() : null;
     this.stepT = performance.now();
   }
@@ -208,7 +214,7 @@ export class Tracer implements GraphTracer {
     const reasons: string[] = [];
     const dv0 = this.drops0;
     for (let r = 0; r < g.drops.names.length; r++) if (g.drops.v[r] > (dv0[r] ?? 0)) reasons.push(g.drops.names[r]);
-    const counters = diffCounters(this.mib0, flatten(this.host.mibs()));
+    const counters = diffCounters(this.host.mibs, this.mib0);
     const rules = this.nf0 !== null ? diffRules(this.nf0, this.nfCounters()) : [];
     let verdict: string;
     let rewrites: string[] = [];
@@ -290,8 +296,11 @@ export class Tracer implements GraphTracer {
 // ---- headers ----------------------------------------------------------------------------------
 
 interface Hdr {
-  ethDst: string;
-  ethSrc: string;
+  /** MACs as (hi u32, lo u16) pairs (wire/ethernet.ts macHi/macLo): formatted only when they changed. */
+  dstHi: number;
+  dstLo: number;
+  srcHi: number;
+  srcLo: number;
   type: number;
   ttl: number;
   proto: number;
@@ -309,10 +318,12 @@ function l3Of(dv: DataView, b: Batch, i: number): number {
 }
 
 function readHdr(u8: Uint8Array, dv: DataView, a: number, l3: number, len: number, parsed = false): Hdr {
-  const h: Hdr = { ethDst: '', ethSrc: '', type: -1, ttl: -1, proto: -1, saddr: 0, daddr: 0, sport: -1, dport: -1, icmp: -1 };
+  const h: Hdr = { dstHi: 0, dstLo: 0, srcHi: 0, srcLo: 0, type: -1, ttl: -1, proto: -1, saddr: 0, daddr: 0, sport: -1, dport: -1, icmp: -1 };
   if (len < ETH_HLEN) return h;
-  h.ethDst = formatMac(u8, a);
-  h.ethSrc = formatMac(u8, a + 6);
+  h.dstHi = macHi(u8, a + ETH_DST);
+  h.dstLo = macLo(u8, a + ETH_DST);
+  h.srcHi = macHi(u8, a + ETH_SRC);
+  h.srcLo = macLo(u8, a + ETH_SRC);
   h.type = dv.getUint16(a + l3 - 2);
   // A reply built in place (ICMP error, echo reply) has no Ethernet header until neigh-output
   // writes one: past eth-input the stages' L3 offset says where IPv4 is.
@@ -331,15 +342,19 @@ function readHdr(u8: Uint8Array, dv: DataView, a: number, l3: number, len: numbe
   return h;
 }
 
-const ZERO_MAC = '00:00:00:00:00:00';
+function mac(hi: number, lo: number): string {
+  const b = [hi >>> 24, (hi >>> 16) & 255, (hi >>> 8) & 255, hi & 255, lo >>> 8, lo & 255];
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
 const PROTO_NAMES: Record<number, string> = { [IPPROTO_ICMP]: 'icmp', [IPPROTO_TCP]: 'tcp', [IPPROTO_UDP]: 'udp' };
 
 function diffHdr(a: Hdr, b: Hdr): string[] {
   const out: string[] = [];
   // A cleared Ethernet header is a reply waiting for neigh-output to address it: not news.
-  const cleared = b.ethDst === ZERO_MAC && b.ethSrc === ZERO_MAC;
-  if (!cleared && a.ethDst !== b.ethDst) out.push(`eth dst ${a.ethDst}->${b.ethDst}`);
-  if (!cleared && a.ethSrc !== b.ethSrc) out.push(`eth src ${a.ethSrc}->${b.ethSrc}`);
+  const cleared = (b.dstHi | b.dstLo | b.srcHi | b.srcLo) === 0;
+  if (!cleared && (a.dstHi !== b.dstHi || a.dstLo !== b.dstLo)) out.push(`eth dst ${mac(a.dstHi, a.dstLo)}->${mac(b.dstHi, b.dstLo)}`);
+  if (!cleared && (a.srcHi !== b.srcHi || a.srcLo !== b.srcLo)) out.push(`eth src ${mac(a.srcHi, a.srcLo)}->${mac(b.srcHi, b.srcLo)}`);
   if (a.type !== b.type || b.type !== ETH_P_IP) return out;
   if (a.proto !== b.proto) out.push(`proto ${PROTO_NAMES[a.proto] ?? a.proto}->${PROTO_NAMES[b.proto] ?? b.proto}`);
   if (a.saddr !== b.saddr) out.push(`saddr ${formatIPv4(a.saddr)}->${formatIPv4(b.saddr)}`);
@@ -385,17 +400,14 @@ export function summarize(u8: Uint8Array, dv: DataView, a: number, l3: number, l
 
 // ---- counters ---------------------------------------------------------------------------------
 
-function flatten(groups: Record<string, Record<string, number>>): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const [g, c] of Object.entries(groups)) for (const [k, v] of Object.entries(c)) m.set(`${g}.${k}`, v);
-  return m;
-}
-
-function diffCounters(a: Map<string, number>, b: Map<string, number>): string[] {
+function diffCounters(now: readonly Counters[], before: Float64Array[]): string[] {
   const out: string[] = [];
-  for (const [k, v] of b) {
-    const d = v - (a.get(k) ?? 0);
-    if (d > 0) out.push(d === 1 ? k : `${k}+${d}`);
+  for (let k = 0; k < now.length; k++) {
+    const c = now[k];
+    for (let j = 0; j < c.names.length; j++) {
+      const d = c.v[j] - (before[k]?.[j] ?? 0);
+      if (d > 0) out.push(d === 1 ? `${c.group}.${c.names[j]}` : `${c.group}.${c.names[j]}+${d}`);
+    }
   }
   return out;
 }
