@@ -196,6 +196,11 @@ export class XdpMap {
     return this.backend.delete(conv(this.spec.key, key));
   }
 
+  /** Entries an LRU map pushed out to make room, while the map is in JS (the kernel does not count them). */
+  get evictions(): number {
+    return this.backend instanceof JsMapBackend ? this.backend.evictions : 0;
+  }
+
   /** Every entry: key -> value (a number, or a record of fields). For the control plane and tests. */
   entries(): Array<[number, number | Record<string, number>]> {
     return this.backend.entries().map(([k, v]) => [k, this.scalar ? v[0] : Object.fromEntries(this.fields.map((f, i) => [f.name, v[i]]))]);
