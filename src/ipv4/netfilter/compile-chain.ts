@@ -15,7 +15,9 @@
  *
  * V8 does not optimise functions past ~60 KB of bytecode (--max-optimized-bytecode-size), so a
  * long chain is cut into segments of CHUNK rules, each its own function called in turn; a segment
- * returns RET for a RETURN (or a finished goto) so the chain ends there.
+ * returns RET for a RETURN (or a finished goto) so the chain ends there. Segments are kept across
+ * rule changes while their source is the same (SegmentCache): new code starts in V8's interpreter,
+ * which at 1000 rules is ~10x slower than the record walk until TurboFan has compiled it.
  */
 
 import { F_FLAGS, F_TARGET, HELPERS, STRIDE, TARGET_IDS, TESTS, XT_CONTINUE, subst } from './codegen.ts';
@@ -47,7 +49,7 @@ export interface ProgramArrays {
 }
 
 const PARAMS = ['pk', 'by', 'pp', 'pb', 'x', 'prog'];
-for (const h of HELPERS.keys()) if (PARAMS.includes(h) || /^c\d/.test(h)) throw new Error(`netfilter: helper name "${h}" clashes with the compiled chains' names`);
+for (const h of HELPERS.keys()) if ([...PARAMS, 'segs', 'E', 'o', 'cs'].includes(h) || /^[cs]\d/.test(h)) throw new Error(`netfilter: helper name "${h}" clashes with the compiled chains' names`);
 
 /**
  * A snippet cut at its `$slot`s once at load (codegen.ts's subst, with markers), so a rule's
@@ -101,8 +103,19 @@ const BASE: Ends = { ret: 'break body;', goto: (c) => `{ const v = ${c}; if (v !
 const USER: Ends = { ret: `return ${XT_CONTINUE};`, goto: (c) => `return ${c};` };
 const SEGMENT: Ends = { ret: `return ${RET};`, goto: (c) => `{ const v = ${c}; return v === ${XT_CONTINUE} ? ${RET} : v; }` };
 
+/**
+ * Where a rule's code sits: in a chain function (`k` is its counter index, chains are called by
+ * name) or in a segment (`o + i`, chains called through the env: a segment is kept across
+ * changes, see SegmentCache).
+ */
+interface Place {
+  ends: Ends;
+  at: string;
+  call: (chain: string) => string;
+}
+
 /** Rule k: its tests as one condition, its counters, its target. */
-function rule(d: Int32Array, k: number, ends: Ends): string {
+function rule(d: Int32Array, k: number, w: Place): string {
   const b = k * STRIDE;
   const f = d[b + F_FLAGS];
   let cond = '';
@@ -116,53 +129,104 @@ function rule(d: Int32Array, k: number, ends: Ends): string {
     r ||= t.r;
   }
   const tid = d[b + F_TARGET];
-  let body = `pk[${k}]++; by[${k}] += p.len;`;
+  let body = `pk[${w.at}]++; by[${w.at}] += p.len;`;
   if (tid === T_ACCEPT || tid === T_DROP) body += ` return ${tid === T_ACCEPT ? NF_ACCEPT : NF_DROP};`;
-  else if (tid === T_RETURN) body += ` ${ends.ret}`;
-  else if (tid === T_JUMP) body += ` { const v = c${lit(d[b + F_CHAIN])}(p); if (v !== ${XT_CONTINUE}) return v; }`;
-  else if (tid === T_GOTO) body += ` ${ends.goto(`c${lit(d[b + F_CHAIN])}(p)`)}`;
+  else if (tid === T_RETURN) body += ` ${w.ends.ret}`;
+  else if (tid === T_JUMP) body += ` { const v = ${w.call(lit(d[b + F_CHAIN]))}; if (v !== ${XT_CONTINUE}) return v; }`;
+  else if (tid === T_GOTO) body += ` ${w.ends.goto(w.call(lit(d[b + F_CHAIN])))}`;
   else if (tid !== T_NONE) {
     const t = EXT_TARGETS.get(tid)!;
     body += ` { ${fill(t.code, d, b, t.off)} }`;
     r ||= t.r;
   }
   const code = cond === '' ? `  ${body}` : `  if (${cond}) { ${body} }`;
-  return r ? `  { const r = ${k};\n${code} }` : code;
+  return r ? `  { const r = ${w.at};\n${code} }` : code;
+}
+
+const inChain = (k: number, ends: Ends): Place => ({ ends, at: `${k}`, call: (c) => `c${c}(p)` });
+const inSegment = (i: number): Place => ({ ends: SEGMENT, at: i === 0 ? 'o' : `o + ${i}`, call: (c) => `cs[${c}](p)` });
+
+/** The sources: the chains' (one factory) and the segments' (one each, relative to their first rule `o`). */
+export interface ChainSource {
+  main: string;
+  segments: string[];
 }
 
 /** Chain c as a function: its rules inline, or its segments called in turn; then the policy or XT_CONTINUE. */
-function chain(a: ProgramArrays, c: number, out: string[]): void {
+function chain(a: ProgramArrays, c: number, out: string[], segments: string[]): void {
   const base = a.cPolicy[c] >= 0;
   const s = a.cStart[c];
   const e = a.cEnd[c];
   const tail = base ? `  pp[${c}]++; pb[${c}] += p.len; return ${lit(a.cPolicy[c])};` : `  return ${XT_CONTINUE};`;
   const lines: string[] = [];
   if (e - s <= CHUNK) {
-    for (let k = s; k < e; k++) lines.push(`  // rule ${k - s + 1}`, rule(a.d, k, base ? BASE : USER));
+    for (let k = s; k < e; k++) lines.push(`  // rule ${k - s + 1}`, rule(a.d, k, inChain(k, base ? BASE : USER)));
   } else {
-    for (let i = 0, k = s; k < e; i++, k += CHUNK) {
-      const seg: string[] = [];
-      for (let j = k; j < Math.min(e, k + CHUNK); j++) seg.push(`  // rule ${j - s + 1}`, rule(a.d, j, SEGMENT));
-      out.push(`function c${c}_${i}(p) {`, ...seg, `  return ${XT_CONTINUE};`, '}');
+    for (let k = s; k < e; k += CHUNK) {
+      const seg = ['"use strict";', 'return function (p, o) {', '  const pk = E.pk, by = E.by, x = E.x, prog = E.prog, cs = E.cs;'];
+      for (let j = k; j < Math.min(e, k + CHUNK); j++) seg.push(`  // rule ${j - s + 1}`, rule(a.d, j, inSegment(j - k)));
+      seg.push(`  return ${XT_CONTINUE};`, '};', '//# sourceURL=netfilter-segment.js');
       const done = base ? 'break body;' : `return ${XT_CONTINUE};`;
-      lines.push(`  v = c${c}_${i}(p); if (v !== ${XT_CONTINUE}) { if (v !== ${RET}) return v; ${done} }`);
+      lines.push(`  v = s${segments.length}(p, ${k}); if (v !== ${XT_CONTINUE}) { if (v !== ${RET}) return v; ${done} }`);
+      segments.push(seg.join('\n'));
     }
     lines.unshift('  let v;');
   }
   out.push(`function c${c}(p) {`, base ? '  body: {' : '', ...lines, base ? '  }' : '', tail, '}');
 }
 
-/** The source of every chain's function, for reading and for the tests; `return [c0, c1, ...]`. */
-export function chainSource(a: ProgramArrays): string {
+/** The source of every chain's function and segment, for reading and for the tests. */
+export function chainSource(a: ProgramArrays): ChainSource {
   const out = ['"use strict";'];
+  const segments: string[] = [];
   const n = a.cStart.length;
-  for (let c = 0; c < n; c++) chain(a, c, out);
+  for (let c = 0; c < n; c++) chain(a, c, out, segments);
+  if (segments.length > 0) out.splice(1, 0, `const ${segments.map((_, i) => `s${i} = segs[${i}]`).join(', ')};`);
   out.push(`return [${Array.from({ length: n }, (_, c) => `c${c}`).join(', ')}];`, '//# sourceURL=netfilter-chains.js');
-  return out.filter((l) => l !== '').join('\n');
+  return { main: out.filter((l) => l !== '').join('\n'), segments };
+}
+
+type SegmentFn = (p: NfPacket, o: number) => number;
+
+/**
+ * The segment functions of a Netfilter, kept across rule changes by their source: V8 keeps
+ * optimised code per function object, so a segment that did not change (all but the last when
+ * a rule is appended to a long chain) stays optimised instead of starting over in the
+ * interpreter. Segments read the current Program's arrays and chains through `env`, which
+ * each compile repoints; their rule indices are relative to their first rule (`o`).
+ */
+export class SegmentCache {
+  private readonly env = { pk: new Float64Array(0), by: new Float64Array(0), x: new Int32Array(0), prog: null as unknown, cs: [] as ChainFn[] };
+  private kept = new Map<string, SegmentFn>();
+  private used = new Map<string, SegmentFn>();
+
+  constructor() {
+    // Written once after creation so V8 tracks the fields as mutable from the start, rather
+    // than deoptimising every segment the first time a compile repoints them.
+    Object.assign(this.env, { pk: new Float64Array(0), by: new Float64Array(0), x: new Int32Array(0), prog: {}, cs: [] });
+  }
+
+  get(src: string): SegmentFn {
+    let f = this.used.get(src) ?? this.kept.get(src);
+    if (f === undefined) f = new Function('E', ...HELPERS.keys(), src)(this.env, ...HELPERS.values()) as SegmentFn;
+    this.used.set(src, f);
+    return f;
+  }
+
+  /** The compile is done: segments now run for a's arrays and chains; what it did not use is dropped. */
+  commit(a: ProgramArrays, fns: ChainFn[]): void {
+    Object.assign(this.env, { pk: a.pkts, by: a.bytes, x: a.x, prog: a, cs: fns });
+    this.kept = this.used;
+    this.used = new Map();
+  }
 }
 
 /** Compiles every chain: the functions, indexed by chain, that Program.run calls. Control plane. */
-export function compileChains(a: ProgramArrays): ChainFn[] {
-  const make = new Function(...PARAMS, ...HELPERS.keys(), chainSource(a));
-  return make(a.pkts, a.bytes, a.polPkts, a.polBytes, a.x, a, ...HELPERS.values()) as ChainFn[];
+export function compileChains(a: ProgramArrays, cache: SegmentCache): ChainFn[] {
+  const src = chainSource(a);
+  const segs = src.segments.map((s) => cache.get(s));
+  const make = new Function(...PARAMS, 'segs', ...HELPERS.keys(), src.main);
+  const fns = make(a.pkts, a.bytes, a.polPkts, a.polBytes, a.x, a, segs, ...HELPERS.values()) as ChainFn[];
+  cache.commit(a, fns);
+  return fns;
 }

@@ -28,6 +28,7 @@ import {
   NF_INET_PRE_ROUTING,
   type NfPacket,
 } from './packet.ts';
+import { SegmentCache } from './compile-chain.ts';
 import { MAX_DEPTH, Program, type ChainIn } from './program.ts';
 import { parseRestore } from './restore.ts';
 import { parseCommand, type Command } from './rule.ts';
@@ -120,6 +121,8 @@ export class Netfilter implements Host {
   private evaluator: 'compiled' | 'records' = 'compiled';
   /** Inside restore(): the programs of its single lines get no code (no packet runs them), only the last one. */
   private batching = false;
+  /** The compiled chains' segments, kept across rule changes (compile-chain.ts). */
+  private readonly segments = new SegmentCache();
 
   constructor(
     readonly devIndex: (name: string) => number,
@@ -436,7 +439,7 @@ export class Netfilter implements Host {
     for (const ch of all) if (walk(ch) > MAX_DEPTH) err(`chains nest deeper than ${MAX_DEPTH} jumps (from "${ch.name}")`);
     this.checkHooks(all, index);
     const chainId = (from: number, name: string) => index.get(`${all[from].table}/${name}`)!;
-    const prog = new Program(all, chainId, this, this.evaluator === 'compiled' && !this.batching);
+    const prog = new Program(all, chainId, this, this.evaluator === 'compiled' && !this.batching ? this.segments : null);
     this.hookChains.fill(-1);
     this.ctRules = 0;
     for (const ch of all) for (const r of ch.rules) if (usesConntrack(r)) this.ctRules++;

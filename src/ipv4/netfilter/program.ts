@@ -10,7 +10,7 @@
  */
 
 import * as layout from './codegen.ts';
-import { compileChains, type ChainFn } from './compile-chain.ts';
+import { compileChains, type ChainFn, type SegmentCache } from './compile-chain.ts';
 import { NF_ACCEPT, NF_DROP, type NfPacket } from './packet.ts';
 import * as standard from './target/standard.ts';
 import type { Host, Rule } from './xt.ts';
@@ -59,13 +59,13 @@ export class Program {
 
   /**
    * chainId maps a jump target name to its chain index (same table). Counters are taken from
-   * the Rule/Chain objects, so recompiling keeps them. compiled: also generate each chain's function.
+   * the Rule/Chain objects, so recompiling keeps them. With a SegmentCache: also generate each chain's function.
    */
   constructor(
     chains: ChainIn[],
     chainId: (from: number, name: string) => number,
     readonly host: Host,
-    compiled: boolean,
+    compiled: SegmentCache | null,
   ) {
     this.chains = chains;
     let n = 0;
@@ -96,7 +96,7 @@ export class Program {
       this.cEnd[ci] = k;
     }
     this.x = Int32Array.from(aux);
-    this.fns = compiled ? compileChains(this) : null;
+    this.fns = compiled === null ? null : compileChains(this, compiled);
   }
 
   private compileRule(k: number, r: Rule, chainId: (name: string) => number, aux: number[]): void {
