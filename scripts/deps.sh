@@ -20,6 +20,7 @@ have taskset   || need+=(util-linux)
 have gcc       || need+=(gcc)
 have python3   || need+=(python3-minimal)
 have wrk       || need+=(wrk)           # HTTP load generator of the bench's tcp-http scenario
+have chromium  || need+=(chromium)      # headless browser that loads softnet up --http's page in its test
 [ -f /usr/include/linux/if_xdp.h ] || need+=(linux-libc-dev)  # uapi headers for bench/c/xsk_ref.c
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "deps: missing ${need[*]}; run as root to install them" >&2; exit 1; fi

@@ -8,6 +8,7 @@ import type { Counters } from '../core/counters.ts';
 import type { SockInfo } from '../transport/types.ts';
 import type { ControlContext, ControlHandler } from './control-socket.ts';
 import type { DropSnapshot } from './drops.ts';
+import type { PipelineSnapshot } from './pipeline.ts';
 import type { TraceOptions, TraceRecord } from './trace.ts';
 import { SOFTNET, type CapturedFrame, type CaptureOptions, type FrameAccount, type PortInfo, type RuntimeView, type StackStats } from './types.ts';
 
@@ -32,6 +33,8 @@ export interface ControlHost {
   capture(o: CaptureOptions, deliver: (frames: CapturedFrame[], dropped: number) => void): () => void;
   /** Every counter of a lost packet with its stage (`softnet dropwatch`). */
   drops(): DropSnapshot;
+  /** Raw counters of the pipeline picture (`softnet top`). */
+  pipeline(): PipelineSnapshot;
   trace(filter: string, o: TraceOptions, deliver: (records: TraceRecord[], missed: number, done: boolean) => void): () => void;
 }
 
@@ -69,6 +72,7 @@ export function controlHandlers(stack: ControlHost, extra: Record<string, Contro
     frames: () => stack.frames(),
     ss: () => ({ sockets: stack.sockets() }),
     drops: () => stack.drops(),
+    top: () => stack.pipeline(),
     capture: (a, ctx) => capture(stack, a, ctx),
     trace: (a, ctx) => trace(stack, a, ctx),
     ...extra,

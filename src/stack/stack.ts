@@ -37,6 +37,7 @@ import { ControlServer, type ControlHandler } from './control-socket.ts';
 import { startCapture } from './capture.ts';
 import { controlHandlers, type ControlHost } from './control.ts';
 import { dropSnapshot, type DropSnapshot } from './drops.ts';
+import { pipelineSnapshot, type PipelineSnapshot } from './pipeline.ts';
 import { Tracer, type TraceOptions, type TraceRecord } from './trace.ts';
 import { conntrack, ipAddrAdd, ipRoute, iptables, iptablesRestore, ipv4Sysctl, wireIpv4 } from './ipv4.ts';
 import { LinkWatch } from './link.ts';
@@ -482,6 +483,11 @@ export class Stack implements ControlHost {
     timer.unref();
     this.traces.add(stop);
     return stop;
+  }
+
+  /** Raw counters of the live pipeline picture (`softnet top`, the --http page; pipeline.ts). */
+  pipeline(): PipelineSnapshot {
+    return pipelineSnapshot({ graph: this.graph, napi: this.napi, devs: this.devs, pool: this.pool, udpMib: this.transport.udp.counters, tcpMib: this.transport.tcp?.ctx.mib.tcp ?? null });
   }
 
   /** The MIB counter groups netstat -s shows (Ip, Icmp, rt_cache, Udp, Tcp, TcpExt, Neigh). */
