@@ -203,6 +203,25 @@ describe('netfilter compiled chains vs the record walk', () => {
     expect(c['prog'].fns).not.toBeNull(); // the failed restore put the old program back, compiled
   });
 
+  it('a segmented chain with jumps evaluates without allocating', () => {
+    const [c] = pair();
+    c.exec('-N u1');
+    c.exec('-A u1 -p udp --dport 9 -j MARK --set-mark 0x80000001');
+    c.exec('-A u1 -j RETURN');
+    for (let i = 0; i < CHUNK * 3; i++) c.exec(i % 50 === 7 ? '-A FORWARD -i p+ -j u1' : `-A FORWARD -s 192.0.${i & 255}.0/24 -p udp -m multiport --dports 1,2,${i + 3} -j DROP`);
+    const p = new NfPacket();
+    Object.assign(p, { iif: 0, oif: 1, saddr: parseIPv4('10.0.0.1') >>> 0, daddr: parseIPv4('10.9.0.1') >>> 0, proto: 17, sport: 1234, dport: 9, len: 100 });
+    for (let i = 0; i < 20000; i++) c.hook(2, p); // warm up / optimise
+    globalThis.gc?.();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 300_000; i++) {
+      p.dport = i & 15;
+      c.hook(2, p);
+    }
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(2_000_000); // 300k packets: an allocation per packet would be >= 4.8 MB
+    expect(c.counters('filter', 'FORWARD').pkts).toBe(320_000);
+  });
+
   it('a chain longer than CHUNK rules is cut into segment functions', () => {
     const [c] = pair();
     for (let i = 0; i < CHUNK * 3; i++) c.exec(`-A FORWARD -s 192.0.${i & 255}.0/24 -j DROP`);
