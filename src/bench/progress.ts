@@ -1,7 +1,9 @@
 /**
  * Live progress on stderr: a bar over all measurements, the current one's label, elapsed time and
- * the latest per-second rate. A ticker writes at least once a second, so the suite is never silent
- * for longer than that. On a terminal the line redraws in place; otherwise one line per second.
+ * the latest per-second rate. On a terminal the line redraws in place at least once a second, so
+ * it is never still; to a log or a pipe (not a TTY) only what lasts is written: one line per
+ * measurement when it ends, with its result, and the suite's messages (a redraw per second made
+ * a full run's log thousands of lines).
  */
 import { round } from './stats.ts';
 
@@ -80,8 +82,9 @@ export class Progress {
     return `${bar(this.done, this.total)}${what}`;
   }
 
+  /** Redraw the status line: a terminal only (a log gets the step's line when it ends). */
   private tick(): void {
-    this.line(this.status(), false);
+    if (this.tty) this.line(this.status(), false);
   }
 
   private line(s: string, permanent: boolean): void {

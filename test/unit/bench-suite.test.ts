@@ -202,9 +202,30 @@ describe('progress', () => {
     p.end('rxdrop 64 B softnet rep 1/3', '2.5 Mpps');
     expect(out.at(-1)).toMatch(/^\[#####-+\] 1\/4 rxdrop 64 B softnet rep 1\/3: 2\.5 Mpps\n$/);
   });
-  it('ticks on its own while running, and not after stop()', async () => {
+  it('to a log (not a TTY): one line per step when it ends, nothing while it runs', async () => {
     const out: string[] = [];
-    const p = new Progress({ write: (s: string) => out.push(s) }, 50);
+    const p = new Progress({ write: (s: string) => out.push(s) }, 20);
+    p.setTotal(2);
+    p.start();
+    for (const label of ['a', 'b']) {
+      p.begin(label, 1);
+      p.rate(1000, 'x');
+      // Ten ticker periods of a running step write nothing.
+      let ticks = 0;
+      const t = setInterval(() => ticks++, 20);
+      try {
+        await waitFor('10 ticks of a sentinel timer', () => ticks >= 10);
+      } finally {
+        clearInterval(t);
+      }
+      p.end(label, '1 kpps');
+    }
+    p.stop();
+    expect(out).toEqual(['[##########----------] 1/2 a: 1 kpps\n', '[####################] 2/2 b: 1 kpps\n']);
+  });
+  it('on a terminal: redraws on its own while running, and not after stop()', async () => {
+    const out: string[] = [];
+    const p = new Progress({ write: (s: string) => out.push(s), isTTY: true }, 50);
     p.setTotal(1);
     p.start();
     p.begin('x', 1);
