@@ -343,7 +343,7 @@ function dataQueue(ctx: TcpCtx, t: Tcb, s: Seg): number {
       ofoDrain(ctx, t);
       t.ackNow = true;
     }
-    if (t.quick > 0) t.ackNow = true;
+    if (t.quick > 0 && !t.pingpong) t.ackNow = true; // tcp_in_quickack_mode
     return held ? SEG_HELD : SEG_FREE;
   }
   // Out of order.

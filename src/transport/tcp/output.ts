@@ -13,6 +13,7 @@ import {
   RTX_RTO,
   TCP_CLOSE_WAIT,
   TCP_CLOSING,
+  TCP_DELACK_MS,
   TCP_ESTABLISHED,
   TCP_FIN_WAIT1,
   TCP_LAST_ACK,
@@ -30,6 +31,7 @@ const RST = TCP_RST;
 const IPH = IPV4_HLEN;
 const TH = TCP_HLEN;
 const LLR = LL_RESERVE;
+const DELACK_MS = TCP_DELACK_MS;
 
 /** Our MSS for the SYN (tcp_advmss): the route's MTU less the IP and TCP headers. */
 export function advMss(t: Tcb): number {
@@ -137,7 +139,13 @@ export function transmit(ctx: TcpCtx, t: Tcb, seq: number, len: number, flags: n
     if (t.quick > 0) t.quick--;
     ctx.wheel.cancel(t.tDack);
   }
-  if (len > 0) t.lastDataSent = ctx.now();
+  if (len > 0) {
+    const now = ctx.now();
+    // tcp_event_data_sent: data sent within the delayed-ACK time of the last data received is a
+    // reply — an interactive exchange (pingpong), whose ACKs ride on the replies, not quickacks.
+    if (now - t.lastDataRecv < DELACK_MS) t.pingpong = true;
+    t.lastDataSent = now;
+  }
   return true;
 }
 

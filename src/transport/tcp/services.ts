@@ -34,7 +34,9 @@ export function tcpService(tcp: Tcp, kind: string, port: number, address: string
     }
     case 'http': {
       const hs = http.createServer(respond);
-      server = tcp.createServer((c) => {
+      // noDelay as node:http gets it on node:net (net.Server sets it on the handle, which
+      // emitting 'connection' bypasses): a response written in two ticks must not wait for an ACK.
+      server = tcp.createServer({ noDelay: true }, (c) => {
         c.on('error', () => undefined);
         hs.emit('connection', c);
       });

@@ -3,7 +3,7 @@ import { formatIPv4 } from '../../wire/addr.ts';
 import type { TcpCtx } from './ctx.ts';
 import { sysError } from '../errors.ts';
 import type { TcpViews } from './rcv-frames.ts';
-import { tcpAfterRead, tcpClose, tcpSend, tcpSetKeepalive, tcpShutdown } from './user.ts';
+import { tcpAfterRead, tcpClose, tcpSend, tcpSendv, tcpSetKeepalive, tcpShutdown } from './user.ts';
 import { TCP_CLOSE, TCP_TIME_WAIT, WAKE_CLOSED, WAKE_CONNECT, WAKE_DATA, WAKE_EOF, WAKE_ERROR, WAKE_WRITABLE, type Tcb, type TcbUser } from './tcb.ts';
 
 export interface TcpSocketOptions {
@@ -271,7 +271,11 @@ export class TcpSocket extends Duplex implements TcbUser {
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: WriteCb): void {
-    for (const c of chunks) this.send(c.chunk);
+    const t = this.tcb;
+    if (t !== null) {
+      for (const c of chunks) this.written += c.chunk.length;
+      tcpSendv(this.ctx, t, chunks);
+    }
     this.afterWrite(cb);
   }
 

@@ -168,6 +168,8 @@ export class Tcb {
   /** An ACK must go out at the end of this batch. */
   ackNow = false;
   quick = 0;
+  /** Interactive exchange: we reply within the delayed-ACK time, so quickack mode is off (pingpong). */
+  pingpong = false;
   /** On the stage's flush list for this batch. */
   onFlush = false;
 

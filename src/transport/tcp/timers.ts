@@ -107,6 +107,8 @@ function probeTimer(ctx: TcpCtx, t: Tcb): void {
 function delackTimer(ctx: TcpCtx, t: Tcb): void {
   if (t.state === TCP_CLOSE) return;
   if (t.rcvSinceAck > 0 || t.ackNow) {
+    // The reply it waited for did not come: no longer pingpong (inet_csk_exit_pingpong_mode).
+    t.pingpong = false;
     if (sendAck(ctx, t)) ctx.mib.ext.v[TCPEXT.DelayedACKs]++;
   }
 }

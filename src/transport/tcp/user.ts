@@ -104,6 +104,18 @@ export function tcpSend(ctx: TcpCtx, t: Tcb, buf: Uint8Array): void {
   xmit(ctx, t);
 }
 
+/**
+ * tcp_sendmsg with an iovec (a stream's writev: a corked socket's writes, node:http's head and
+ * body): every piece is queued before anything is sent, so they share segments. Sent piece by
+ * piece, the first went alone and Nagle held the rest until the peer's ACK — a delayed one, 40 ms
+ * per keep-alive response.
+ */
+export function tcpSendv(ctx: TcpCtx, t: Tcb, chunks: ReadonlyArray<{ chunk: Uint8Array }>): void {
+  ctx.refresh();
+  for (let k = 0; k < chunks.length; k++) t.sq.push(chunks[k].chunk);
+  xmit(ctx, t);
+}
+
 /** tcp_shutdown(SHUT_WR): a FIN after the queued data. */
 export function tcpShutdown(ctx: TcpCtx, t: Tcb): void {
   if (t.finQueued) return;
