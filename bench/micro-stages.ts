@@ -57,6 +57,13 @@ class NullPort implements Port {
     this.sent += n;
     return n;
   }
+  onStarved = null;
+  reap(): number {
+    return 0;
+  }
+  refill(): boolean {
+    return true;
+  }
   armIrq(): void {}
   disarmIrq(): void {}
   inFlight(): number {

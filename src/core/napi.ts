@@ -8,6 +8,14 @@ import type { Taps } from './taps.ts';
 import type { TimerWheel } from './timer-wheel.ts';
 import type { XdpHook } from './xdp.ts';
 
+/**
+ * Retry delays for starved ports while the loop idles: from 1 ms (the pool usually has frames
+ * again within a round) doubling to 64 ms (a pool held by a socket nobody reads costs one retry
+ * per 64 ms, not a spin). virtio_net's refill_work waits HZ/2.
+ */
+const RETRY_MIN_MS = 1;
+const RETRY_MAX_MS = 64;
+
 export interface NapiOptions {
   /** Frames per port per turn (napi weight). */
   weight?: number;
@@ -54,6 +62,8 @@ export class Napi {
   squeezedRounds = 0;
   /** Exceptions out of the graph (a stage bug): counted, logged once, the loop goes on. */
   errors = 0;
+  /** Refill retries for starved ports (after turns and from the retry timer). */
+  refillRetries = 0;
 
   private readonly batch: Batch;
   private readonly xdp: XdpHook | null;
@@ -75,6 +85,22 @@ export class Napi {
   private immediate: ReturnType<typeof setImmediate> | null = null;
   private ethId = -1;
   private xdpId = -1;
+  // Starved ports (Port.refill false, reported by onStarved): a port whose fill ring ran dry
+  // gets no interrupt, so nothing else would ever poll it again. Retried after every turn and,
+  // while the loop idles, by one JS timer; nStarved is the only test a turn pays otherwise.
+  private starved = new Uint8Array(0);
+  private nStarved = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryMs = RETRY_MIN_MS;
+  private readonly retryFn = (): void => {
+    this.retryTimer = null;
+    if (!this.running || this.nStarved === 0) return;
+    this.refillStarved();
+    if (this.nStarved > 0) {
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      this.armRetry();
+    }
+  };
   // Bound once: scheduling a round allocates no closure.
   private readonly turnFn = (): void => {
     this.immediate = null;
@@ -110,6 +136,7 @@ export class Napi {
     this.devices.push(dev);
     this.ports.push(dev.port);
     this.irqs.push(() => this.irq(q));
+    dev.port.onStarved = () => this.starve(q);
     const grow = (a: Float64Array) => {
       const g = new Float64Array(q + 1);
       g.set(a);
@@ -126,7 +153,13 @@ export class Napi {
     const inList = new Uint8Array(q + 1);
     inList.set(this.inList);
     this.inList = inList;
-    if (this.running) this.arm(q);
+    const starved = new Uint8Array(q + 1);
+    starved.set(this.starved);
+    this.starved = starved;
+    if (this.running) {
+      this.arm(q);
+      if (!dev.port.refill()) this.starve(q);
+    }
     return q;
   }
 
@@ -138,7 +171,11 @@ export class Napi {
     if (this.running) return;
     this.resolve();
     this.running = true;
-    for (let q = 0; q < this.ports.length; q++) this.arm(q);
+    for (let q = 0; q < this.ports.length; q++) {
+      this.arm(q);
+      // Opened (or left) starved: refill() reports no transition then, so ask.
+      if (!this.ports[q].refill()) this.starve(q);
+    }
   }
 
   stop(): void {
@@ -148,6 +185,11 @@ export class Napi {
     this.immediate = null;
     this.inList.fill(0);
     this.len = 0;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.starved.fill(0);
+    this.nStarved = 0;
+    this.retryMs = RETRY_MIN_MS;
   }
 
   /**
@@ -173,6 +215,7 @@ export class Napi {
       if ((r & mask) === 0 && tick() - t0 >= this.timeLimitMs) break;
       this.run(t0);
     }
+    if (this.nStarved !== 0) this.refillStarved();
     // Timers due by now fire here, between rounds and outside any dispatch, on the clock the
     // rounds read last (one division when nothing is due).
     if (this.timers !== null) this.timers.poll();
@@ -316,6 +359,42 @@ export class Napi {
       if (this.immediate === null) this.immediate = setImmediate(this.turnFn);
     } else {
       this.ports[q].armIrq(this.irqs[q]);
+    }
+  }
+
+  /** A port reported it is starved (Port.onStarved, or refill() false at start/add). */
+  private starve(q: number): void {
+    if (!this.running || this.starved[q] !== 0) return;
+    this.starved[q] = 1;
+    this.nStarved++;
+    if (this.retryTimer === null) this.armRetry();
+  }
+
+  private armRetry(): void {
+    this.retryTimer = setTimeout(this.retryFn, this.retryMs);
+    // The ports' interrupts keep a running stack alive; this timer alone should not.
+    this.retryTimer.unref();
+  }
+
+  /**
+   * Retry the fill rings of starved ports. Every port's completion ring is reaped first: a port
+   * that sent a burst and then neither sends nor receives again keeps those frames from the
+   * pool for good otherwise (its rx()/tx() are where it reaps).
+   */
+  private refillStarved(): void {
+    this.refillRetries++;
+    const ports = this.ports;
+    for (let q = 0; q < ports.length; q++) ports[q].reap();
+    for (let q = 0; q < ports.length; q++) {
+      if (this.starved[q] !== 0 && ports[q].refill()) {
+        this.starved[q] = 0;
+        this.nStarved--;
+      }
+    }
+    if (this.nStarved === 0) {
+      if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.retryMs = RETRY_MIN_MS;
     }
   }
 

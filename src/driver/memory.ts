@@ -7,6 +7,11 @@ import { memoryUmem, type Umem } from './umem.ts';
  * tests and micro benchmarks. Two linked ports share a UMEM: tx on one is rx on the other, by
  * descriptor. A lone port (or either end) also takes crafted frames through inject() and hands
  * transmitted frames to takeTx() / a sink.
+ *
+ * withRings() gives a port AF_XDP's frame flow (copy mode): a fill ring of frames lent by the
+ * pool that arriving frames are copied into (none left: dropped as rx_fill_ring_empty_descs,
+ * and no interrupt), and a completion ring where transmitted frames wait for reap(). Without
+ * it frames pass by descriptor and transmitted ones return to the pool at once.
  */
 export class MemoryPort implements Port {
   readonly mode = 'memory' as const;
@@ -19,6 +24,7 @@ export class MemoryPort implements Port {
   peer: MemoryPort | null = null;
   /** When set, transmitted frames go here instead of the peer (then back to the pool). */
   sink: ((u8: Uint8Array, addr: number, len: number) => void) | null = null;
+  onStarved: (() => void) | null = null;
 
   // RX queue: a ring of descriptors waiting to be received.
   private readonly qAddr: Uint32Array;
@@ -31,6 +37,15 @@ export class MemoryPort implements Port {
   private readonly counters = { rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0, rx_dropped: 0, tx_dropped: 0 };
   /** Frames transmitted with no peer and no sink, kept for the test to inspect. */
   private readonly held: Array<Uint8Array> = [];
+  // withRings(): fill ring (a stack of lent frames), completion ring, their counters.
+  private fillCap = 0;
+  private fillMin = 0;
+  private fillRing = new Uint32Array(0);
+  private fillCount = 0;
+  private comp = new Uint32Array(0);
+  private compCount = 0;
+  private starved = false;
+  private readonly ringCounters = { rx_fill_ring_empty_descs: 0, rx_alloc_fail: 0, fill_starved: 0 };
 
   constructor(
     readonly name: string,
@@ -63,9 +78,28 @@ export class MemoryPort implements Port {
     return [a, b];
   }
 
-  /** Queue a crafted frame for reception (copies it into a pool frame). False if full. */
+  /**
+   * Use a fill ring of `fillFrames` frames and a completion ring (see the class comment); the
+   * fill ring is filled now. A port below min(32, fillFrames / 4) fill frames is starved.
+   */
+  withRings(fillFrames: number): this {
+    if (this.fillCap > 0) throw new Error(`${this.name}: rings already set`);
+    if (!(fillFrames >= 1)) throw new Error(`${this.name}: fillFrames ${fillFrames} must be ≥ 1`);
+    this.fillCap = fillFrames;
+    this.fillMin = Math.max(1, Math.min(32, fillFrames >> 2));
+    this.fillRing = new Uint32Array(fillFrames);
+    // tx() reaps before it sends, so the ring never holds more than one batch.
+    this.comp = new Uint32Array(this.batchSize);
+    this.fill();
+    return this;
+  }
+
+  /**
+   * Queue a crafted frame for reception (copies it into a pool frame, or a fill frame with
+   * rings). False if full (or, with rings, no fill frame: counted as the kernel does).
+   */
   inject(frame: Uint8Array): boolean {
-    const addr = this.pool.alloc();
+    const addr = this.fillCap > 0 ? this.takeFill() : this.pool.alloc();
     if (addr < 0) return false;
     const room = this.umem.frameSize - this.umem.headroom;
     const len = Math.min(frame.length, room);
@@ -102,10 +136,68 @@ export class MemoryPort implements Port {
     this.qCount -= n;
     this.counters.rx_packets += n;
     this.counters.rx_bytes += bytes;
+    if (this.fillCap > 0) {
+      if (this.compCount > 0) this.reap();
+      if (this.fillCap - this.fillCount >= this.fillMin) this.fill();
+    }
     return n;
   }
 
+  reap(): number {
+    const c = this.compCount;
+    for (let j = 0; j < c; j++) this.pool.free(this.comp[j]);
+    this.compCount = 0;
+    return c;
+  }
+
+  refill(): boolean {
+    return this.fillCap === 0 || this.closed || this.fill();
+  }
+
+  /** Fill ring up to fillCap from the pool; false (starved, onStarved on the way in) below fillMin. */
+  private fill(): boolean {
+    const want = this.fillCap - this.fillCount;
+    let k = 0;
+    for (; k < want; k++) {
+      const a = this.pool.alloc();
+      if (a < 0) break;
+      this.fillRing[this.fillCount++] = a;
+    }
+    if (k < want) this.ringCounters.rx_alloc_fail++;
+    if (this.fillCount >= this.fillMin) {
+      this.starved = false;
+      return true;
+    }
+    if (!this.starved) {
+      this.starved = true;
+      this.ringCounters.fill_starved++;
+      if (this.onStarved !== null) this.onStarved();
+    }
+    return false;
+  }
+
+  /** A fill frame for an arriving frame, or -1 (dropped and counted: no fill frame, RX queue full). */
+  private takeFill(): number {
+    if (this.closed) return -1;
+    if (this.qCount === this.queueSize) {
+      this.counters.rx_dropped++;
+      return -1;
+    }
+    if (this.fillCount === 0) {
+      this.ringCounters.rx_fill_ring_empty_descs++;
+      return -1;
+    }
+    return this.fillRing[--this.fillCount];
+  }
+
+  /** A transmitted frame is done with: to the completion ring (rings), else to the pool. */
+  private complete(addr: number): void {
+    if (this.fillCap > 0) this.comp[this.compCount++] = addr;
+    else this.pool.free(addr);
+  }
+
   tx(n: number): number {
+    if (this.compCount > 0) this.reap();
     const peer = this.peer;
     let sent = 0;
     let bytes = 0;
@@ -114,16 +206,27 @@ export class MemoryPort implements Port {
       const len = this.txLen[j];
       if (this.sink !== null) {
         this.sink(this.umem.u8, addr, len);
-        this.pool.free(addr);
+        this.complete(addr);
+      } else if (peer !== null && peer.fillCap > 0) {
+        // Copy mode: the frame lands in one of the peer's fill frames (or is dropped there).
+        const dst = peer.takeFill();
+        if (dst >= 0) {
+          const room = peer.umem.frameSize - peer.umem.headroom;
+          const k = len < room ? len : room;
+          if (peer.umem.u8 === this.umem.u8) peer.umem.u8.copyWithin(dst, addr, addr + k);
+          else peer.umem.u8.set(this.umem.u8.subarray(addr, addr + k), dst);
+          peer.enqueue(dst, k);
+        }
+        this.complete(addr);
       } else if (peer !== null) {
         if (!peer.enqueue(addr, len)) {
           // The peer's queue is full: the "wire" drops it, as a full RX ring would.
           peer.counters.rx_dropped++;
-          this.pool.free(addr);
+          this.complete(addr);
         }
       } else {
         this.held.push(this.umem.u8.slice(addr, addr + len));
-        this.pool.free(addr);
+        this.complete(addr);
       }
       sent++;
       bytes += len;
@@ -143,11 +246,12 @@ export class MemoryPort implements Port {
   }
 
   inFlight(): number {
-    return this.qCount;
+    return this.qCount + this.fillCount + this.compCount;
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters };
+    if (this.fillCap === 0) return { ...this.counters };
+    return { ...this.counters, ...this.ringCounters, fill_held: this.fillCount, tx_outstanding: this.compCount };
   }
 
   close(): void {
@@ -159,6 +263,9 @@ export class MemoryPort implements Port {
       if (++this.qHead === this.queueSize) this.qHead = 0;
       this.qCount--;
     }
+    this.reap();
+    for (let j = 0; j < this.fillCount; j++) this.pool.free(this.fillRing[j]);
+    this.fillCount = 0;
   }
 
   private enqueue(addr: number, len: number): boolean {

@@ -42,6 +42,25 @@ export interface Port {
    */
   tx(n: number): number;
 
+  /**
+   * Take finished TX frames (completion ring) back into the pool; rx() and tx() do this too, a
+   * port that neither sends nor receives again needs it called. Returns how many.
+   */
+  reap(): number;
+  /**
+   * Lend the fill ring frames from the pool up to its target. False while it stays below its
+   * minimum (the pool is short: counted rx_alloc_fail): the port is starved. A starved port may
+   * receive nothing, so it gets no interrupt and is never polled again: whoever polls it must
+   * call refill() later until it returns true (virtio_net's refill_work). Ports that take no
+   * frames from the pool to receive always return true.
+   */
+  refill(): boolean;
+  /**
+   * Called (from rx() or refill()) each time the port becomes starved: the poll loop sets it to
+   * schedule the retry. Null: nobody retries.
+   */
+  onStarved: (() => void) | null;
+
   /** The interrupt: `cb` runs (once) when the port has frames to receive; call again to re-arm. */
   armIrq(cb: () => void): void;
   /** Stop watching for readability. */

@@ -33,12 +33,24 @@ export class TapPort implements Port {
   readonly txAddr: Uint32Array;
   readonly txLen: Uint32Array;
   notes: string[];
+  onStarved: (() => void) | null = null;
 
   private readonly n: NativeAddon;
   private id = -1;
   private readonly fillBuf: Uint32Array;
   private readonly stock: number;
   private lent = 0;
+  private readonly minLent: number;
+  /** Fewer than minLent frames lent and the pool had no more (see Port.refill). */
+  private starved = false;
+  private allocFail = 0;
+  private fillStarved = 0;
+  /**
+   * armIrq() came while no frame was lent: not armed, since the fd stays readable (epoll is
+   * level-triggered) and every wake-up would read nothing: a spin. Armed by the refill that
+   * lends the first frame.
+   */
+  private irqDeferred = false;
   private closed = false;
   /** The fd is closed until reopen() (the TAP was deleted): rx/tx do nothing. */
   private suspended = false;
@@ -50,6 +62,7 @@ export class TapPort implements Port {
     this.n = native();
     this.batchSize = o.batchSize ?? 256;
     this.stock = this.batchSize * 2;
+    this.minLent = Math.min(32, this.stock >> 2);
     this.rxAddr = new Uint32Array(this.batchSize);
     this.rxLen = new Uint32Array(this.batchSize);
     this.txAddr = new Uint32Array(this.batchSize);
@@ -101,7 +114,7 @@ export class TapPort implements Port {
       this.suspended = true;
       throw e;
     }
-    this.refill();
+    this.fill();
   }
 
   /** The TAP went away: close the fd now (lent frames return to the pool) until reopen(). */
@@ -121,12 +134,12 @@ export class TapPort implements Port {
     this.suspend();
     this.open();
     this.suspended = false;
-    if (this.lastIrq !== null) this.n.tapArmIrq(this.id, this.lastIrq);
+    if (this.lastIrq !== null) this.armIrq(this.lastIrq);
   }
 
   rx(max: number): number {
     if (this.suspended) return 0;
-    if (this.stock - this.lent >= 32) this.refill();
+    if (this.stock - this.lent >= 32) this.fill();
     const n = this.n.tapRx(this.id, max);
     this.lent -= n;
     return n;
@@ -142,11 +155,15 @@ export class TapPort implements Port {
 
   armIrq(cb: () => void): void {
     this.lastIrq = cb;
-    if (!this.suspended) this.n.tapArmIrq(this.id, cb);
+    this.irqDeferred = false;
+    if (this.suspended) return;
+    if (this.lent === 0) this.irqDeferred = true;
+    else this.n.tapArmIrq(this.id, cb);
   }
 
   disarmIrq(): void {
     this.lastIrq = null;
+    this.irqDeferred = false;
     if (!this.closed && !this.suspended) this.n.tapDisarmIrq(this.id);
   }
 
@@ -158,6 +175,8 @@ export class TapPort implements Port {
     if (this.closed || this.suspended) return {};
     const s = this.n.tapStats(this.id);
     s.frames_lent = this.lent;
+    s.rx_alloc_fail = this.allocFail;
+    s.fill_starved = this.fillStarved;
     return s;
   }
 
@@ -172,13 +191,47 @@ export class TapPort implements Port {
     const k = this.n.tapClose(this.id, out);
     for (let j = 0; j < k; j++) this.pool.free(out[j]);
     this.lent = 0;
+    this.starved = false;
+    this.irqDeferred = false;
   }
 
-  private refill(): void {
-    const k = this.pool.allocMany(this.fillBuf, this.stock - this.lent);
-    if (k === 0) return;
-    const taken = this.n.tapFill(this.id, k);
-    this.lent += taken;
-    for (let j = taken; j < k; j++) this.pool.free(this.fillBuf[j]);
+  /** Written frames go back to the pool at once: nothing to reap. */
+  reap(): number {
+    return 0;
+  }
+
+  /**
+   * Lend frames up to the stock. Below minLent afterwards the port is starved; with none lent
+   * its interrupt stays unarmed (armIrq), so only a later refill() (the poll loop's retry after
+   * onStarved) brings it back.
+   */
+  refill(): boolean {
+    return this.suspended || this.closed || this.fill();
+  }
+
+  /** refill() on the fd open() just made (reopen() runs it while still suspended). */
+  private fill(): boolean {
+    const want = this.stock - this.lent;
+    const k = this.pool.allocMany(this.fillBuf, want);
+    if (k < want) this.allocFail++;
+    if (k > 0) {
+      const taken = this.n.tapFill(this.id, k);
+      this.lent += taken;
+      for (let j = taken; j < k; j++) this.pool.free(this.fillBuf[j]);
+    }
+    if (this.irqDeferred && this.lent > 0 && !this.suspended) {
+      this.irqDeferred = false;
+      this.n.tapArmIrq(this.id, this.lastIrq!);
+    }
+    if (this.lent >= this.minLent) {
+      this.starved = false;
+      return true;
+    }
+    if (!this.starved) {
+      this.starved = true;
+      this.fillStarved++;
+      if (this.onStarved !== null) this.onStarved();
+    }
+    return false;
   }
 }

@@ -49,6 +49,7 @@ export class XskPort implements Port {
   zeroCopy: boolean;
   /** True when this socket shares a UMEM registered by another of our sockets. */
   shared: boolean;
+  onStarved: (() => void) | null = null;
 
   private readonly n: NativeAddon;
   private id = -1;
@@ -59,6 +60,10 @@ export class XskPort implements Port {
   private readonly txRing: number;
   private fillHeld = 0;
   private txOut = 0;
+  /** The fill ring is below refillMin and the pool had no more (see Port.refill). */
+  private starved = false;
+  private allocFail = 0;
+  private fillStarved = 0;
   private closed = false;
   /** The socket is closed until reopen() (its device went away): rx/tx do nothing. */
   private suspended = false;
@@ -144,7 +149,7 @@ export class XskPort implements Port {
         throw e;
       }
     }
-    this.refill();
+    this.fill();
   }
 
   /**
@@ -178,8 +183,9 @@ export class XskPort implements Port {
     if (this.suspended) return 0;
     const n = this.n.xskRx(this.id, max);
     this.fillHeld -= n;
-    if (this.fillTarget - this.fillHeld >= this.refillMin) this.refill();
+    // Reap first: completed frames can go straight back into the fill ring.
     if (this.txOut > 0) this.reap();
+    if (this.fillTarget - this.fillHeld >= this.refillMin) this.fill();
     return n;
   }
 
@@ -197,6 +203,7 @@ export class XskPort implements Port {
 
   /** Take finished TX frames back into the pool (rx() does this too). */
   reap(): number {
+    if (this.suspended || this.closed) return 0;
     const c = this.n.xskComplete(this.id);
     const buf = this.compBuf;
     const pool = this.pool;
@@ -224,6 +231,8 @@ export class XskPort implements Port {
     const s = this.n.xskStats(this.id);
     s.fill_held = this.fillHeld;
     s.tx_outstanding = this.txOut;
+    s.rx_alloc_fail = this.allocFail;
+    s.fill_starved = this.fillStarved;
     return s;
   }
 
@@ -242,16 +251,41 @@ export class XskPort implements Port {
       process.emitWarning(`${this.dev}: xsk close returned ${k} frames, expected ${this.fillHeld + this.txOut}`);
     this.fillHeld = 0;
     this.txOut = 0;
+    this.starved = false;
   }
 
-  private refill(): void {
+  /**
+   * Fill the fill ring up to fillTarget. Below refillMin afterwards the port is starved: with
+   * an empty fill ring the kernel drops what arrives (rx_fill_ring_empty_descs), so no
+   * interrupt comes and rx() would never run again to refill; onStarved asks the poll loop to
+   * call this again later.
+   */
+  refill(): boolean {
+    return this.suspended || this.closed || this.fill();
+  }
+
+  /** refill() on the socket open() just made (reopen() runs it while still suspended). */
+  private fill(): boolean {
     const want = this.fillTarget - this.fillHeld;
-    if (want <= 0) return;
-    const k = this.pool.allocMany(this.fillBuf, want);
-    if (k === 0) return;
-    const taken = this.n.xskFill(this.id, k);
-    this.fillHeld += taken;
-    // The ring had less room than we thought (cannot happen while fillTarget <= ring size).
-    for (let j = taken; j < k; j++) this.pool.free(this.fillBuf[j]);
+    if (want > 0) {
+      const k = this.pool.allocMany(this.fillBuf, want);
+      if (k < want) this.allocFail++;
+      if (k > 0) {
+        const taken = this.n.xskFill(this.id, k);
+        this.fillHeld += taken;
+        // The ring had less room than we thought (cannot happen while fillTarget <= ring size).
+        for (let j = taken; j < k; j++) this.pool.free(this.fillBuf[j]);
+      }
+    }
+    if (this.fillHeld >= this.refillMin) {
+      this.starved = false;
+      return true;
+    }
+    if (!this.starved) {
+      this.starved = true;
+      this.fillStarved++;
+      if (this.onStarved !== null) this.onStarved();
+    }
+    return false;
   }
 }
