@@ -15,6 +15,7 @@
  * only in nat and from their hooks (xt_nat's hook masks), also through user chains.
  */
 
+import { SegmentCache } from './compile-chain.ts';
 import { MATCHES, targetByName, targetOf } from './extensions.ts';
 import { formatListRow, formatSpec } from './format.ts';
 import {
@@ -28,7 +29,6 @@ import {
   NF_INET_PRE_ROUTING,
   type NfPacket,
 } from './packet.ts';
-import { SegmentCache } from './compile-chain.ts';
 import { MAX_DEPTH, Program, type ChainIn } from './program.ts';
 import { parseRestore } from './restore.ts';
 import { parseCommand, type Command } from './rule.ts';
