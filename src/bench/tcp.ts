@@ -137,10 +137,14 @@ export function parseWrk(out: string): { rps: number; requests: number; errors: 
   return { rps: Number(rps[1]), requests: Number(req[1]), errors, non2xx: bad ? Number(bad[1]) : 0 };
 }
 
-/** wrk, one thread, HTTP_CONNS connections, a new connection per request: a warm-up second, then S s measured. */
-async function httpLoad(ctx: RunContext, bits: TcpBits): Promise<Load> {
+/**
+ * wrk, one thread, HTTP_CONNS connections, a new connection per request (or, keepAlive, requests
+ * one after another on each connection): a warm-up second, then S s measured.
+ */
+async function httpLoadOf(ctx: RunContext, bits: TcpBits, keepAlive: boolean): Promise<Load> {
   const l = bits.lab.lab!;
-  const wrk = (secs: number) => new Proc('wrk', l.a.host.ns, GEN_CPU, ['wrk', '-t1', `-c${HTTP_CONNS}`, `-d${secs}s`, '--timeout', '2s', '-H', 'Connection: close', `http://${l.a.ip}:${HTTP_PORT}/`]);
+  const close = keepAlive ? [] : ['-H', 'Connection: close'];
+  const wrk = (secs: number) => new Proc('wrk', l.a.host.ns, GEN_CPU, ['wrk', '-t1', `-c${HTTP_CONNS}`, `-d${secs}s`, '--timeout', '2s', ...close, `http://${l.a.ip}:${HTTP_PORT}/`]);
   await wrk(1).wait(20_000);
   const secs = Math.max(1, Math.round(ctx.seconds));
   const w = wrk(secs);
@@ -229,13 +233,17 @@ export function tcpBulk(env: SuiteEnv): Scenario {
   };
 }
 
-export function tcpHttp(env: SuiteEnv): Scenario {
+/** tcp-http: connections/s (Connection: close); keepAlive: tcp-http-keepalive, requests/s on reused connections. */
+export function tcpHttp(env: SuiteEnv, keepAlive = false): Scenario {
   const b = bits(env);
+  const httpLoad = (ctx: RunContext, x: TcpBits) => httpLoadOf(ctx, x, keepAlive);
   return {
-    name: 'tcp-http',
-    title: 'tcp-http: connections/s, one short GET each, softnet HTTP service vs the same node:http handler on node:net',
+    name: keepAlive ? 'tcp-http-keepalive' : 'tcp-http',
+    title: keepAlive
+      ? 'tcp-http-keepalive: requests/s on kept-alive connections, softnet HTTP service vs the same node:http handler on node:net'
+      : 'tcp-http: connections/s, one short GET each, softnet HTTP service vs the same node:http handler on node:net',
     kind: 'throughput',
-    metric: 'conn/s',
+    metric: keepAlive ? 'req/s' : 'conn/s',
     caseLabel: `GET /, ${HTTP_CONNS} conns`,
     subject: 'softnet',
     systems: [
@@ -251,7 +259,7 @@ export function tcpHttp(env: SuiteEnv): Scenario {
     ],
     frameSizes: [64],
     expectLoss: true,
-    placement: [...placement(env, `wrk -t1 -c${HTTP_CONNS} (Connection: close)`)],
+    placement: [...placement(env, `wrk -t1 -c${HTTP_CONNS} (${keepAlive ? 'keep-alive' : 'Connection: close'})`)],
     check: async () => (await b.check()) ?? ((await nsExec(null, ['sh', '-c', 'command -v wrk'])).code === 0 ? null : "'wrk' is not installed (bash scripts/deps.sh)"),
     setup: (log) => b.setup(log),
     teardown: (log) => b.lab.down(log),
@@ -260,5 +268,5 @@ export function tcpHttp(env: SuiteEnv): Scenario {
 
 /** Both tcp scenarios (`--scenario tcp`). */
 export function tcp(env: SuiteEnv): Scenario[] {
-  return [tcpBulk(env), tcpHttp(env)];
+  return [tcpBulk(env), tcpHttp(env), tcpHttp(env, true)];
 }

@@ -55,7 +55,7 @@ export interface Scenario {
   title: string;
   kind: 'throughput' | 'latency';
   /** A throughput scenario in another unit than Mpps (the samples' `mpps` then holds it); no line rate. */
-  metric?: 'gbit/s' | 'conn/s';
+  metric?: 'gbit/s' | 'conn/s' | 'req/s';
   /** What the table's first column says instead of the frame size (one case per scenario). */
   caseLabel?: string;
   /** The system whose figures are compared against all others (normally `softnet`). */
@@ -108,7 +108,7 @@ export interface ScenarioEntry {
   name: string;
   frameSize: FrameSize;
   /** `mpps` for throughput (or the scenario's metric), `rtt-us` for latency (systems then carry p50/p99/p999). */
-  metric: 'mpps' | 'rtt-us' | 'gbit/s' | 'conn/s';
+  metric: 'mpps' | 'rtt-us' | 'gbit/s' | 'conn/s' | 'req/s';
   /** The scenario's caseLabel, if it has one. */
   case?: string;
   systems: Record<string, SystemResult>;
