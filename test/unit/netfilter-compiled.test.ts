@@ -203,6 +203,19 @@ describe('netfilter compiled chains vs the record walk', () => {
     expect(c['prog'].fns).not.toBeNull(); // the failed restore put the old program back, compiled
   });
 
+  it('a long user chain in segments: RETURN, jumps and gotos inside them', () => {
+    const [c, r] = pair();
+    const rand = rng(31);
+    for (const u of USER) both(c, r, `-N ${u}`);
+    both(c, r, '-A FORWARD -j u1');
+    both(c, r, '-A FORWARD -p udp -g u1');
+    for (const u of ['u2', 'u3', 'u4']) for (let i = 0; i < 4; i++) both(c, r, randomRule(rand, 'filter', u));
+    while (c.exec('-S u1').split('\n').length - 2 < CHUNK * 2 + 5) both(c, r, randomRule(rand, 'filter', 'u1'));
+    expect(chainSource(c['prog']).segments.length).toBe(3);
+    for (let k = 0; k < 1500; k++) check(c, r, randomPacket(rand, 2), 2, `packet ${k}`);
+    expect(listing(c)).toBe(listing(r));
+  });
+
   it('a segmented chain with jumps evaluates without allocating', () => {
     const [c] = pair();
     c.exec('-N u1');
