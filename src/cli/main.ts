@@ -32,6 +32,7 @@ export const commands: Record<string, Entry> = {
   dropwatch: { summary: "a running stack's drops live: per second by stage and counter, fastest first", load: () => import('./dropwatch.ts') },
   trace: { summary: "follow a running stack's packets matching a tcpdump filter, stage by stage, to where they end", load: () => import('./trace.ts') },
   top: { summary: "a running stack's receive path live: packets/s per edge, drops/s and ns/packet per stage, time_squeeze, rings", load: () => import('./top.ts') },
+  sysctl: { summary: "read or set a running stack's sysctls (sysctl -w net.core.rmem_max=...)", load: () => import('./sysctl.ts') },
   xdp: { summary: 'compile an XDP filter module to eBPF: instructions, maps, or the refusal at file:line:col (--dump: the code)', load: () => import('./xdp.ts') },
   demo: { summary: 'make a lab, route between two kernel hosts with softnet, show per-stage costs, clean up', load: () => import('./demo.ts') },
 };

@@ -50,8 +50,8 @@ const CHAIN_STAGE: Record<string, string> = {
   POSTROUTING: 'ip-forward,ip-output',
 };
 
-/** Driver counters that count lost frames (ethtool -S names as the addon reports them). */
-const DRIVER_LOSS = /drop|full|empty|invalid|err/;
+/** Driver counters that count lost frames (ethtool -S names as the addon reports them; tx_ring_empty_descs is not one). */
+const DRIVER_LOSS = /drop|full|fill_ring_empty|invalid|err/;
 
 export function dropSnapshot(s: DropSource): DropSnapshot {
   const rows: DropRow[] = [];

@@ -30,7 +30,7 @@ export interface PipelineSource {
   readonly tcpMib: Counters | null;
 }
 
-const LOSS = /drop|full|empty|invalid|err/;
+const LOSS = /drop|full|fill_ring_empty|invalid|err/;
 
 export function pipelineSnapshot(s: PipelineSource): PipelineSnapshot {
   const g = s.graph;

@@ -40,12 +40,12 @@ export async function pageSamples<T>(url: string, expr: string, n: number, every
   let err = '';
   browser.stderr!.on('data', (d) => (err += d));
   try {
-    const port = await waitFor('chromium to open its DevTools port', () => /DevTools listening on ws:\/\/127\.0\.0\.1:(\d+)\//.exec(err)?.[1], { detail: () => err });
-    const page = await waitFor(
+    const port: string = await waitFor('chromium to open its DevTools port', () => /DevTools listening on ws:\/\/127\.0\.0\.1:(\d+)\//.exec(err)?.[1] ?? '', { detail: () => err });
+    const page: string = await waitFor(
       'the page target',
       async () => {
         const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ type: string; url: string; webSocketDebuggerUrl: string }>;
-        return list.find((t) => t.type === 'page' && t.url.startsWith(url))?.webSocketDebuggerUrl;
+        return list.find((t) => t.type === 'page' && t.url.startsWith(url))?.webSocketDebuggerUrl ?? '';
       },
       { detail: () => err },
     );
