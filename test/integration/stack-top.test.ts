@@ -98,7 +98,8 @@ describe('softnet up --http', () => {
     const expr = `({seq: Number(document.getElementById('seq').textContent), status: document.getElementById('status').textContent,
       udp: document.getElementById('pps-udp-rcv').textContent, driver: document.getElementById('pps-driver').textContent,
       edge: document.getElementById('t-ip-rcv--ip-local-deliver').textContent, scripts: document.querySelectorAll('script[src], link[href]').length})`;
-    const s = await pageSamples<{ seq: number; status: string; udp: string; driver: string; edge: string; scripts: number }>(url!, expr, 4, 1000);
+    // SN_SCREENSHOT=FILE keeps a picture of the page (the README's).
+    const s = await pageSamples<{ seq: number; status: string; udp: string; driver: string; edge: string; scripts: number }>(url!, expr, 4, 1000, undefined, process.env.SN_SCREENSHOT ?? '');
     console.log(s);
     expect(s[0].scripts).toBe(0); // self-contained: no external script or stylesheet
     expect(s.at(-1)!.status).toBe('live');

@@ -10,7 +10,7 @@ import { waitFor } from './wait.ts';
 
 // Evaluates EXPR in the page every EVERY ms, N times, printing each result as a JSON line.
 const CDP = `
-const [ws, expr, n, every] = process.argv.slice(1);
+const [ws, expr, n, every, shot] = process.argv.slice(1);
 const sock = new WebSocket(ws);
 let id = 0;
 const pending = new Map();
@@ -22,6 +22,11 @@ sock.onopen = async () => {
     console.log(JSON.stringify(r.result?.result?.value ?? null));
     await new Promise((res) => setTimeout(res, Number(every)));
   }
+  if (shot) {
+    await call('Emulation.setDeviceMetricsOverride', { width: 1300, height: 760, deviceScaleFactor: 1, mobile: false });
+    const r = await call('Page.captureScreenshot', { format: 'png' });
+    require('node:fs').writeFileSync(shot, Buffer.from(r.result.data, 'base64'));
+  }
   sock.close();
   process.exit(0);
 };
@@ -32,7 +37,7 @@ sock.onerror = (e) => { console.error('cdp: ' + (e.message ?? e)); process.exit(
  * Open `url` in headless chromium and evaluate `expr` (returning JSON-able data) `n` times,
  * `everyMs` apart, once the page's `ready` expression is true. Returns the values.
  */
-export async function pageSamples<T>(url: string, expr: string, n: number, everyMs: number, ready = 'document.readyState === "complete"'): Promise<T[]> {
+export async function pageSamples<T>(url: string, expr: string, n: number, everyMs: number, ready = 'document.readyState === "complete"', screenshot = ''): Promise<T[]> {
   const profile = mkdtempSync(join(tmpdir(), 'sn-chromium-'));
   const browser = spawn('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, '--remote-debugging-port=0', url], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -50,7 +55,7 @@ export async function pageSamples<T>(url: string, expr: string, n: number, every
       { detail: () => err },
     );
     await waitFor('the page to be ready', async () => (await evaluate<boolean>(page, ready, 1, 0))[0] === true);
-    return await evaluate<T>(page, expr, n, everyMs);
+    return await evaluate<T>(page, expr, n, everyMs, screenshot);
   } finally {
     browser.kill('SIGKILL');
     await new Promise((r) => (browser.exitCode !== null || browser.signalCode !== null ? r(null) : browser.once('exit', r)));
@@ -58,9 +63,10 @@ export async function pageSamples<T>(url: string, expr: string, n: number, every
   }
 }
 
-function evaluate<T>(ws: string, expr: string, n: number, everyMs: number): Promise<T[]> {
+/** `screenshot`: a PNG of the page after the last sample is written there. */
+function evaluate<T>(ws: string, expr: string, n: number, everyMs: number, screenshot = ''): Promise<T[]> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', CDP, ws, expr, String(n), String(everyMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', CDP, ws, expr, String(n), String(everyMs), screenshot], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
