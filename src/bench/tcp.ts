@@ -52,8 +52,8 @@ interface Load {
   extra: Record<string, unknown>;
 }
 
-function softnetReceiver(bits: TcpBits, service: string, stack: string): Receiver {
-  const cfg = writeStackConfig({ name: stack, lab: bits.lab.lab!, routes: 0, rules: 0, busyPoll: false, cpu: RX_CPU, services: [service] });
+function softnetReceiver(bits: TcpBits, service: string, stack: string, sysctl?: Record<string, number>): Receiver {
+  const cfg = writeStackConfig({ name: stack, lab: bits.lab.lab!, routes: 0, rules: 0, busyPoll: false, cpu: RX_CPU, services: [service], sysctl });
   return { label: 'softnet up', argv: softnetArgv(['up', '--config', cfg]), stack, cleanup: () => removeStackConfig(cfg) };
 }
 
@@ -218,6 +218,12 @@ export function tcpBulk(env: SuiteEnv): Scenario {
         check: () => softnetHas('up'),
         run: (ctx) => measureTcp(ctx, b, softnetReceiver(b, `{proto: tcp, port: ${SINK_PORT}, kind: discard}`, `${env.lab}tb`), () => bulkLoad(ctx, b)),
       },
+      {
+        // The same without receive-buffer autotuning: the window stays at tcp_rmem[1] (128 KiB).
+        name: 'softnet-fixed',
+        check: () => softnetHas('up'),
+        run: (ctx) => measureTcp(ctx, b, softnetReceiver(b, `{proto: tcp, port: ${SINK_PORT}, kind: discard}`, `${env.lab}tf`, { tcp_moderate_rcvbuf: 0 }), () => bulkLoad(ctx, b)),
+      },
       kernelSink('kernel', () => ({ label: 'tcp_bulk sink', argv: [b.bulk(), 'sink', '-p', String(SINK_PORT)], ready: /listening/ })),
       kernelSink('kernel-node', () => ({ label: 'node:net discard', argv: nodeArgv(import.meta.url, 'tcp-app', ['discard', String(SINK_PORT)]), ready: /listening/ })),
     ],
@@ -225,7 +231,7 @@ export function tcpBulk(env: SuiteEnv): Scenario {
     expectLoss: true,
     placement: [
       ...placement(env, 'sender (bench/c/tcp_bulk.c send, 256 KiB writes)'),
-      'softnet: the discard service (config services:), node:http-free; kernel: a C read() loop; kernel-node: the same discard handler on node:net',
+      'softnet: the discard service (config services:), node:http-free (softnet-fixed: tcp_moderate_rcvbuf 0, no autotuning); kernel: a C read() loop; kernel-node: the same discard handler on node:net',
     ],
     check: () => b.check(),
     setup: (log) => b.setup(log),

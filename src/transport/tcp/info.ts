@@ -27,6 +27,10 @@ export interface TcpInfo {
   rcvWscale: number;
   sndWnd: number;
   rcvWnd: number;
+  /** Receiver RTT estimate (tcpi_rcv_rtt, ms), bytes taken per RTT (tcpi_rcv_space), the buffer (autotuned). */
+  rcvRtt: number;
+  rcvSpace: number;
+  rcvbuf: number;
   /** Retransmissions of the head now (tcpi_retransmits) and in all (tcpi_total_retrans). */
   retransmits: number;
   totalRetrans: number;
@@ -59,6 +63,9 @@ export function tcpInfo(t: Tcb): TcpInfo {
     rcvWscale: t.rcv_wscale,
     sndWnd: t.snd_wnd,
     rcvWnd: t.rcv_wnd,
+    rcvRtt: round(t.rcvRtt),
+    rcvSpace: t.rcvSpace,
+    rcvbuf: t.rcvbuf,
     retransmits: t.retransmits,
     totalRetrans: t.totalRetrans,
     unacked: seqDiff(t.snd_nxt, t.snd_una),
@@ -107,6 +114,8 @@ function connRow(t: Tcb): SockInfo {
   info.ca_state = i.caState;
   if (i.unacked > 0) info.unacked = i.unacked;
   info.retrans = `${i.retransmits}/${i.totalRetrans}`;
+  if (i.rcvRtt > 0) info.rcv_rtt = i.rcvRtt;
+  if (i.rcvSpace > 0) info.rcv_space = i.rcvSpace;
   if (i.minRtt > 0) info.minrtt = i.minRtt;
   return {
     netid: 'tcp',

@@ -3,8 +3,9 @@ import { ACK_TOO_OLD, ACK_UNSENT, tcpAck } from './ack.ts';
 import { enterTimeWait, freeOfo, setState, tcpDone, tcpReset } from './conn.ts';
 import type { TcpCtx } from './ctx.ts';
 import { TCP, TCPEXT } from './mib.ts';
-import { OFO_DUP, OFO_FULL } from './ofo.ts';
-import { advMss, challengeAck, rcvHeld, sendActiveReset, sendAck, sendSyn } from './output.ts';
+import { OFO_DUP } from './ofo.ts';
+import { rcvRttMeasure } from './rcv-space.ts';
+import { advMss, challengeAck, rcvHeld, rmemAlloc, sendActiveReset, sendAck, sendSyn } from './output.ts';
 import { ackRtt } from './rtt.ts';
 import { SEG_FREE, SEG_HELD, SEG_RELOOKUP, SEG_RESET, type Seg } from './seg.ts';
 import { seqAdd, seqDiff, seqGt, seqLeq, seqLt } from './seq.ts';
@@ -333,6 +334,7 @@ function dataQueue(ctx: TcpCtx, t: Tcb, s: Seg): number {
         held = true;
       } else t.rx.append(ctx.u8, s.data + d, len);
       t.rcv_nxt = seqAdd(nxt, len);
+      rcvRttMeasure(ctx, t);
       t.bytesReceived += len;
       t.rcvSinceAck += len;
       t.lastDataRecv = ctx.now();
@@ -349,7 +351,10 @@ function dataQueue(ctx: TcpCtx, t: Tcb, s: Seg): number {
   // Out of order.
   t.ackNow = true;
   if (!seqLt(s.seq, seqAdd(nxt, rwnd))) return dr.overWindow;
-  if (rcvHeld(t) + len > 2 * t.rcvbuf || !ctx.mem.charge()) {
+  // tcp_try_rmem_schedule: the frame, at its truesize, must fit the socket's receive memory
+  // (twice the window, as sk_rcvbuf is to the window) and the sockets' frame share.
+  const ts = ctx.mem.truesize;
+  if (rmemAlloc(t, ts) + ts > 2 * t.rcvbuf || !ctx.mem.charge()) {
     ext[TCPEXT.TCPOFODrop]++;
     return dr.ofoDrop;
   }
@@ -365,11 +370,6 @@ function dataQueue(ctx: TcpCtx, t: Tcb, s: Seg): number {
     ctx.mem.uncharge(1);
     ext[TCPEXT.TCPOFOMerge]++;
     return dr.oldData;
-  }
-  if (r === OFO_FULL) {
-    ctx.mem.uncharge(1);
-    ext[TCPEXT.TCPOFODrop]++;
-    return dr.ofoDrop;
   }
   ext[TCPEXT.TCPOFOQueue]++;
   return SEG_HELD;

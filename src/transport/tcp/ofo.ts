@@ -4,18 +4,16 @@ import { seqGeq, seqGt, seqLeq, seqLt } from './seq.ts';
 export const OFO_QUEUED = 0;
 /** Fully covered by what is queued already: the caller frees the frame (a duplicate). */
 export const OFO_DUP = 1;
-/** No room: the caller drops the segment (TCPOFODrop). */
-export const OFO_FULL = 2;
 
-/** Segments the queue holds at most (the receive window bounds it too). */
-export const OFO_MAX = 128;
+/** Entries a new queue has room for; it doubles when full (the caller's byte bound limits it). */
+const OFO_INIT = 16;
 
 /**
  * The out-of-order queue (tcp_ofo_queue's rbtree) of one connection: segments beyond rcv_nxt wait
  * in their own UMEM frames, not copied (most of them are delivered soon, and then copied once,
- * to the application). Held frames are what a lost segment costs the pool, so the queue is
- * bounded (OFO_MAX segments, and by the window and the sockets' frame budget, checked by the
- * caller). Sorted by sequence number in parallel typed arrays; a segment covered by queued ones
+ * to the application). Held frames are what a lost segment costs the pool, so the caller bounds
+ * the queue in bytes — each frame charged at its truesize against the socket's receive memory —
+ * and by the sockets' frame share (tcp_try_rmem_schedule); the arrays grow with it. Sorted by sequence number in parallel typed arrays; a segment covered by queued ones
  * is a duplicate, queued ones a new segment covers are let go (their frames returned through
  * `freed`); partial overlaps stay and are trimmed on delivery.
  */
@@ -23,16 +21,16 @@ export class OfoQueue {
   n = 0;
   /** Payload bytes held. */
   bytes = 0;
-  readonly seq = new Uint32Array(OFO_MAX);
-  readonly end = new Uint32Array(OFO_MAX);
+  seq = new Uint32Array(OFO_INIT);
+  end = new Uint32Array(OFO_INIT);
   /** Frame address (to free) and payload address. */
-  readonly addr = new Uint32Array(OFO_MAX);
-  readonly data = new Uint32Array(OFO_MAX);
-  readonly fin = new Uint8Array(OFO_MAX);
+  addr = new Uint32Array(OFO_INIT);
+  data = new Uint32Array(OFO_INIT);
+  fin = new Uint8Array(OFO_INIT);
   /** The segment received last (its SACK block goes first, RFC 2018 4). */
   lastSeq = 0;
   /** Frames insert() let go; the caller frees them and resets freedN. */
-  readonly freed = new Uint32Array(OFO_MAX);
+  freed = new Uint32Array(OFO_INIT);
   freedN = 0;
 
   /** Queue [seq, end) (+ FIN) held in the frame at addr, payload at data. */
@@ -54,7 +52,7 @@ export class OfoQueue {
       this.shift(j, k);
       n = this.n;
     }
-    if (n === OFO_MAX) return OFO_FULL;
+    if (n === this.seq.length) this.grow();
     for (let m = n; m > k; m--) this.move(m - 1, m);
     this.seq[k] = seq;
     this.end[k] = end;
@@ -114,6 +112,24 @@ export class OfoQueue {
   has(seq: number): boolean {
     for (let k = 0; k < this.n; k++) if (seqLeq(this.seq[k], seq) && seqLt(seq, this.end[k])) return true;
     return false;
+  }
+
+  /** Twice the room (rare: only when the window, and the byte bound with it, grew). */
+  private grow(): void {
+    const cap = this.seq.length * 2;
+    const u32 = (a: Uint32Array) => {
+      const b = new Uint32Array(cap);
+      b.set(a);
+      return b;
+    };
+    this.seq = u32(this.seq);
+    this.end = u32(this.end);
+    this.addr = u32(this.addr);
+    this.data = u32(this.data);
+    this.freed = u32(this.freed);
+    const f = new Uint8Array(cap);
+    f.set(this.fin);
+    this.fin = f;
   }
 
   private move(from: number, to: number): void {

@@ -44,6 +44,15 @@ export function rcvHeld(t: Tcb): number {
 }
 
 /**
+ * The socket's receive memory (sk_rmem_alloc): bytes copied for the application, and every frame
+ * it holds (out of order, zero-copy) at its truesize, whatever the payload.
+ */
+export function rmemAlloc(t: Tcb, truesize: number): number {
+  const frames = (t.ofo !== null ? t.ofo.n : 0) + (t.frames !== null ? t.frames.held : 0);
+  return t.rx.pending + (t.user !== null ? t.user.appQueued() : 0) + frames * truesize;
+}
+
+/**
  * tcp_select_window: the window to advertise, from the receive buffer's free space, with the
  * receiver's silly-window avoidance (nothing below half the buffer that is also below an MSS
  * or a sixteenth of it) and never shrinking what was offered (RFC 9293 3.8.6.2.2). Records it as

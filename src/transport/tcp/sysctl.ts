@@ -5,6 +5,8 @@
 export interface TcpSysctl {
   /** min, default, max receive buffer (bytes); the default is a new connection's SO_RCVBUF. */
   tcp_rmem: [number, number, number];
+  /** 1: the receive buffer grows from tcp_rmem[1] toward tcp_rmem[2] with what the application takes per RTT. */
+  tcp_moderate_rcvbuf: number;
   /** min, default, max send buffer; the send buffer grows with cwnd up to max (tcp_sndbuf_expand). */
   tcp_wmem: [number, number, number];
   tcp_timestamps: number;
@@ -39,6 +41,7 @@ export interface TcpSysctl {
 
 export const DEFAULT_TCP_SYSCTL: TcpSysctl = {
   tcp_rmem: [4096, 131072, 6291456],
+  tcp_moderate_rcvbuf: 1,
   tcp_wmem: [4096, 16384, 4194304],
   tcp_timestamps: 1,
   tcp_sack: 1,

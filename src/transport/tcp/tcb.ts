@@ -99,6 +99,14 @@ export class Tcb {
   /** Largest segment seen from the peer (delayed-ACK pacing). */
   rcv_mss = 536;
   rcvbuf = 131072;
+  /** Autotuning (rcv-space.ts): receiver RTT (ms, the least time a window took to arrive) and its probe. */
+  rcvRtt = 0;
+  rcvRttSeq = 0;
+  rcvRttTime = 0;
+  /** rcvq_space: bytes the application took in the last measured RTT, the count then and when. */
+  rcvSpace = 0;
+  rcvSpaceSeq = 0;
+  rcvSpaceTime = 0;
   /** Bytes held unread when the last window was advertised (a read since frees the window). */
   heldAtAdv = 0;
   sndbuf = 16384;

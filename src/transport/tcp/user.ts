@@ -3,6 +3,7 @@ import type { TcpCtx } from './ctx.ts';
 import { armKeepalive, offerOptions } from './input.ts';
 import { TCP, TCPEXT } from './mib.ts';
 import { armRto, rcvHeld, sendAck, sendActiveReset, sendSyn, xmit } from './output.ts';
+import { rcvSpaceAdjust } from './rcv-space.ts';
 import { seqAdd, seqDiff } from './seq.ts';
 import { Listener } from './table.ts';
 import {
@@ -163,6 +164,7 @@ export function tcpClose(ctx: TcpCtx, t: Tcb, reset: boolean): void {
 export function tcpAfterRead(ctx: TcpCtx, t: Tcb): void {
   const st = t.state;
   if (st !== TCP_ESTABLISHED && st !== TCP_FIN_WAIT1 && st !== TCP_FIN_WAIT2) return;
+  rcvSpaceAdjust(ctx, t);
   const held = rcvHeld(t);
   if (held >= t.heldAtAdv) return; // nothing was read since the peer was last told
   const cur = seqDiff(seqAdd(t.rcv_wup, t.rcv_wnd), t.rcv_nxt);
