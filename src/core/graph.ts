@@ -196,13 +196,7 @@ export class Graph {
         const k = this.vn[s];
         if (k === 0) continue;
         ran = true;
-        // Swap the input vector out so the stage may enqueue to itself safely.
-        const v = this.vec[s];
-        this.vec[s] = this.spare;
-        this.spare = v;
-        this.vn[s] = 0;
-        this.calls[s]++;
-        this.packets[s] += k;
+        const v = this.take(s, k);
         const d0 = this.dropped;
         if (runs++ === probe) {
           const t0 = tick();
@@ -217,7 +211,24 @@ export class Graph {
       if (!ran) break;
     }
     if (probe >= 0) this.lastRuns = runs;
-    // Anything still queued after MAX_PASSES is looping between stages.
+    this.finish(b);
+  }
+
+  /** Stage s's input vector (k packets) taken for a run and counted; the stage may enqueue to itself. */
+  private take(s: number, k: number): Uint16Array {
+    const v = this.vec[s];
+    this.vec[s] = this.spare;
+    this.spare = v;
+    this.vn[s] = 0;
+    this.calls[s]++;
+    this.packets[s] += k;
+    return v;
+  }
+
+  /** After the passes: anything still queued is looping between stages (dropped); stages flush. */
+  private finish(b: Batch): void {
+    const stages = this.stages;
+    const count = stages.length;
     for (let s = 0; s < count; s++) {
       const k = this.vn[s];
       for (let j = 0; j < k; j++) this.drop(b, this.vec[s][j], this.loopDrop);
@@ -260,12 +271,7 @@ export class Graph {
         const k = this.vn[s];
         if (k === 0) continue;
         ran = true;
-        const v = this.vec[s];
-        this.vec[s] = this.spare;
-        this.spare = v;
-        this.vn[s] = 0;
-        this.calls[s]++;
-        this.packets[s] += k;
+        const v = this.take(s, k);
         const d0 = this.dropped;
         t.before(b, s, v, k);
         stages[s].run(b, v, k);
@@ -274,12 +280,7 @@ export class Graph {
       }
       if (!ran) break;
     }
-    for (let s = 0; s < count; s++) {
-      const k = this.vn[s];
-      for (let j = 0; j < k; j++) this.drop(b, this.vec[s][j], this.loopDrop);
-      this.vn[s] = 0;
-    }
-    for (let s = 0; s < count; s++) stages[s].flush?.();
+    this.finish(b);
     t.end(b);
   }
 
