@@ -3,6 +3,7 @@ import { RTN_BROADCAST } from '../ipv4/fib/types.ts';
 import { isMulticast } from '../ipv4/igmp.ts';
 import { formatIPv4, tryParseIPv4 } from '../wire/addr.ts';
 import { sysError } from './errors.ts';
+import { FrameViews } from './frame-ring.ts';
 import type { SockInfo } from './types.ts';
 import { UDP } from './udp-mib.ts';
 import { UdpQueue } from './udp-queue.ts';
@@ -46,25 +47,19 @@ type Msg = string | Uint8Array | DataView | ReadonlyArray<string | Uint8Array | 
  * u8[addr[k] .. addr[k] + len[k]) in the UMEM, from saddr[k]:sport[k] (host order). Valid until
  * the socket's release() or its next recvBatch(). Allocate once, reuse for every call.
  */
-export class UdpViews {
-  n = 0;
-  readonly addr: Uint32Array;
-  readonly len: Uint16Array;
+export class UdpViews extends FrameViews {
   readonly saddr: Uint32Array;
   readonly sport: Uint16Array;
-  /** The UMEM bytes (set by recvBatch). */
-  u8: Uint8Array = new Uint8Array(0);
 
-  constructor(readonly capacity = 64) {
-    this.addr = new Uint32Array(capacity);
-    this.len = new Uint16Array(capacity);
+  constructor(capacity = 64) {
+    super(capacity);
     this.saddr = new Uint32Array(capacity);
     this.sport = new Uint16Array(capacity);
   }
 
-  /** Datagram k's payload as a Uint8Array view (allocates the view object; not a copy). */
+  /** Datagram k's payload as a Uint8Array view (bytes(k); allocates the view object, not a copy). */
   payload(k: number): Uint8Array {
-    return this.u8.subarray(this.addr[k], this.addr[k] + this.len[k]);
+    return this.bytes(k);
   }
 }
 
