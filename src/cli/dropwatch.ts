@@ -2,16 +2,13 @@
 // stack for every counter of a lost packet (stack/drops.ts: graph drop reasons with their stage,
 // netfilter DROP/REJECT rules, driver ring counters, softnet_stat dropped) and prints the ones that
 // grew, fastest first, with their rate: the kernel's dropwatch, with the counter's name.
-import { controlPath, controlRequest } from '../stack/control-socket.ts';
+import { controlPath } from '../stack/control-socket.ts';
 import { dropRates, type DropRate, type DropSnapshot } from '../stack/drops.ts';
 import { describeFlags, parseArgs, UsageError } from './args.ts';
-import { clock, every, fmtRate, show, table } from './live.ts';
+import { clock, fmtRate, liveFlags, show, table, watchControl } from './live.ts';
 
 const spec = {
-  name: { type: 'string', metavar: 'NAME', help: 'stack name (control socket /run/softnet/NAME.sock)' },
-  control: { type: 'string', metavar: 'PATH', help: 'control socket path (instead of --name)' },
-  interval: { type: 'number', min: 0.05, max: 3600, default: 1, metavar: 'S', help: 'seconds between samples' },
-  count: { type: 'int', min: 0, default: 0, metavar: 'N', help: 'stop after N samples (0: until Ctrl-C)' },
+  ...liveFlags,
   json: { type: 'bool', help: 'one JSON object per sample: {time, interval, drops: [{stage, counter, detail, rate, delta, total}]}' },
 } as const;
 
@@ -32,20 +29,14 @@ export async function run(argv: string[]): Promise<number> {
   const path = controlPath({ name: a.name, control: a.control });
   const who = a.name ?? path;
   const out = process.stdout;
-  let prev: DropSnapshot | null = null;
-  const take = async () => (await controlRequest(path, 'drops')) as DropSnapshot;
-  await every(
+  await watchControl<DropSnapshot>(
+    path,
+    'drops',
     a.interval,
     a.count,
-    async () => {
-      prev = await take();
-      if (!a.json && out.isTTY) out.write(`softnet dropwatch ${who}: waiting ${a.interval} s for the first sample (Ctrl-C stops)\n`);
-    },
-    async () => {
-      const cur = await take();
-      const dt = (cur.t - prev!.t) / 1000;
-      const rates = dropRates(prev!, cur);
-      prev = cur;
+    (prev, cur) => {
+      const dt = (cur.t - prev.t) / 1000;
+      const rates = dropRates(prev, cur);
       const now = new Date();
       if (a.json) {
         const drops = rates.map((r) => ({ stage: r.stage, counter: r.counter, detail: r.detail, rate: r.rate, delta: r.delta, total: r.value }));
@@ -57,6 +48,9 @@ export async function run(argv: string[]): Promise<number> {
         () => `softnet dropwatch ${who}, every ${a.interval} s (Ctrl-C stops)   ${clock(now)}\n\n` + formatScreen(rates),
         () => formatLines(clock(now), rates),
       );
+    },
+    () => {
+      if (!a.json && out.isTTY) out.write(`softnet dropwatch ${who}: waiting ${a.interval} s for the first sample (Ctrl-C stops)\n`);
     },
   );
   return 0;

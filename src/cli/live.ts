@@ -1,5 +1,14 @@
 // Live views (dropwatch, top): a screen redrawn in place on a terminal, plain appended lines
 // otherwise (a log, a pipe, a test), and a sampling loop that stops on Ctrl-C or after N samples.
+import { controlRequest } from '../stack/control-socket.ts';
+
+/** The flags every live view takes (each adds its own --json help). */
+export const liveFlags = {
+  name: { type: 'string', metavar: 'NAME', help: 'stack name (control socket /run/softnet/NAME.sock)' },
+  control: { type: 'string', metavar: 'PATH', help: 'control socket path (instead of --name)' },
+  interval: { type: 'number', min: 0.05, max: 3600, default: 1, metavar: 'S', help: 'seconds between samples' },
+  count: { type: 'int', min: 0, default: 0, metavar: 'N', help: 'stop after N samples (0: until Ctrl-C)' },
+} as const;
 
 /** Write one sample: on a TTY clear the screen and draw `screen`; else append `lines`. */
 export function show(out: NodeJS.WriteStream, screen: () => string, lines: () => string): void {
@@ -35,6 +44,36 @@ export async function every(intervalS: number, count: number, first: () => Promi
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
   }
+}
+
+/**
+ * The control request `req` of the stack at `path` as a baseline, then every `intervalS` seconds
+ * (`count` times, 0 = until Ctrl-C) again, handed to `sample` with the one before; `waiting` runs
+ * after the baseline.
+ */
+export async function watchControl<S>(
+  path: string,
+  req: string,
+  intervalS: number,
+  count: number,
+  sample: (prev: S, cur: S) => void,
+  waiting?: () => void,
+): Promise<void> {
+  let prev: S | null = null;
+  const take = async () => (await controlRequest(path, req)) as S;
+  await every(
+    intervalS,
+    count,
+    async () => {
+      prev = await take();
+      waiting?.();
+    },
+    async () => {
+      const cur = await take();
+      sample(prev!, cur);
+      prev = cur;
+    },
+  );
 }
 
 /** A rate as people read it: 1.52M, 12.3k, 87, 0.5. */

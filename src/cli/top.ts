@@ -2,16 +2,13 @@
 // forward | local -> socket -> app with packets/s into each box, drops/s and ns/packet per stage,
 // time_squeeze, and how full the rings and the UMEM are. Redrawn in place on a terminal; plain
 // lines (one per busy stage) otherwise; --json: the computed view per sample.
-import { controlPath, controlRequest } from '../stack/control-socket.ts';
+import { controlPath } from '../stack/control-socket.ts';
 import { pipelineRates, type PipelineSnapshot, type PipelineView } from '../stack/pipeline.ts';
 import { describeFlags, parseArgs, UsageError } from './args.ts';
-import { clock, every, fmtRate, show, table } from './live.ts';
+import { clock, fmtRate, liveFlags, show, table, watchControl } from './live.ts';
 
 const spec = {
-  name: { type: 'string', metavar: 'NAME', help: 'stack name (control socket /run/softnet/NAME.sock)' },
-  control: { type: 'string', metavar: 'PATH', help: 'control socket path (instead of --name)' },
-  interval: { type: 'number', min: 0.05, max: 3600, default: 1, metavar: 'S', help: 'seconds between samples' },
-  count: { type: 'int', min: 0, default: 0, metavar: 'N', help: 'stop after N samples (0: until Ctrl-C)' },
+  ...liveFlags,
   json: { type: 'bool', help: 'one JSON object per sample (the pipeline view: nodes, edges, ports, time_squeeze)' },
 } as const;
 
@@ -32,30 +29,19 @@ export async function run(argv: string[]): Promise<number> {
   const path = controlPath({ name: a.name, control: a.control });
   const who = a.name ?? path;
   const out = process.stdout;
-  let prev: PipelineSnapshot | null = null;
-  const take = async () => (await controlRequest(path, 'top')) as PipelineSnapshot;
-  await every(
-    a.interval,
-    a.count,
-    async () => {
-      prev = await take();
-    },
-    async () => {
-      const cur = await take();
-      const v = pipelineRates(prev!, cur);
-      prev = cur;
-      const now = new Date();
-      if (a.json) {
-        out.write(JSON.stringify({ time: now.toISOString(), ...v }) + '\n');
-        return;
-      }
-      show(
-        out,
-        () => `softnet top ${who}   ${clock(now)}   every ${a.interval} s (Ctrl-C stops)\n` + formatScreen(v),
-        () => formatLines(clock(now), v),
-      );
-    },
-  );
+  await watchControl<PipelineSnapshot>(path, 'top', a.interval, a.count, (prev, cur) => {
+    const v = pipelineRates(prev, cur);
+    const now = new Date();
+    if (a.json) {
+      out.write(JSON.stringify({ time: now.toISOString(), ...v }) + '\n');
+      return;
+    }
+    show(
+      out,
+      () => `softnet top ${who}   ${clock(now)}   every ${a.interval} s (Ctrl-C stops)\n` + formatScreen(v),
+      () => formatLines(clock(now), v),
+    );
+  });
   return 0;
 }
 
