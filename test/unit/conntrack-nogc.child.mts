@@ -2,56 +2,24 @@
 // process of its own: a stateful FORWARD chain over 64 UDP flows and their replies (lookups,
 // refreshes), and a stream of new flows into a full table (early drop, allocation, confirm,
 // reclaim of the dropped ones' entries).
-import { Batch } from '../../src/core/batch.ts';
-import { Graph, type Stage } from '../../src/core/graph.ts';
-import { NetDevices } from '../../src/core/netdev.ts';
-import { FramePool } from '../../src/driver/pool.ts';
-import { MemoryPort } from '../../src/driver/memory.ts';
-import { memoryUmem } from '../../src/driver/umem.ts';
-import { registerIpv4 } from '../../src/ipv4/index.ts';
 import { CT_DROP, CT_EARLY_DROP } from '../../src/ipv4/conntrack/conntrack.ts';
 import { defaultConntrackSysctl } from '../../src/ipv4/conntrack/sysctl.ts';
-import { Netfilter } from '../../src/ipv4/netfilter/netfilter.ts';
 import { measureNoGc } from '../support/nogc-child.ts';
 import { ipFrame } from '../support/ipv4-graph.ts';
+import { nogcIpv4 } from '../support/ipv4-nogc.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 20_000);
 
-/** Keeps the frames (they are reused): counts only. */
-class NullNeigh implements Stage {
-  readonly name = 'neigh-output';
-  n = 0;
-  run(_b: Batch, _v: Uint16Array, n: number): void {
-    this.n += n;
-  }
-}
-
-const umem = memoryUmem(1024);
-const pool = new FramePool(umem);
-const devs = new NetDevices();
-devs.addPort('p0', new MemoryPort('m0', umem, pool, 256, 256));
-devs.addPort('p1', new MemoryPort('m1', umem, pool, 256, 256));
-const g = new Graph(pool, 256);
 const sysctl = { ...defaultConntrackSysctl(1024), nf_conntrack_max: 1024 };
 // A clock of our own: moved once, so the 64 replied flows become ASSURED streams (never early-dropped).
 const clock = new Float64Array([1000]);
-const ipv4 = registerIpv4(g, devs, { add() {} }, { conntrack: { buckets: 1024, sysctl, clock } });
-const neigh = new NullNeigh();
-g.add(neigh);
-ipv4.addAddress(0, 0x0a010001, 24);
-ipv4.addAddress(1, 0x0a020001, 24);
-const nf = new Netfilter((n) => devs.get(n).index, (i) => devs.list[i]?.name ?? '?');
-for (const r of ['-P FORWARD DROP', '-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT', '-A FORWARD -i p0 -m conntrack --ctstate NEW -j ACCEPT']) nf.exec(r);
-ipv4.setNetfilter(nf);
-ipv4.refreshHooks();
-g.seal();
+const { umem, g, ipv4, neigh, b, addrs, entry } = nogcIpv4(
+  ['-P FORWARD DROP', '-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT', '-A FORWARD -i p0 -m conntrack --ctstate NEW -j ACCEPT'],
+  { conntrack: { buckets: 1024, sysctl, clock } },
+);
 
 const out = ipFrame({ src: '10.1.0.2', dst: '10.2.0.9', udp: { sport: 0, dport: 53 }, payload: new Uint8Array(18) });
 const back = ipFrame({ src: '10.2.0.9', dst: '10.1.0.2', udp: { sport: 53, dport: 0 }, payload: new Uint8Array(18) });
-const b = new Batch(256);
-const addrs = new Uint32Array(64);
-pool.allocMany(addrs, 64);
-const entry = g.id('ip-rcv');
 // UDP header at 14 + 20; no checksum (0) so ports can change without recomputing it.
 const round = (frame: Uint8Array, iif: number, portAt: number, base: number) => {
   b.n = 0;
