@@ -12,6 +12,7 @@ import {
 } from './insn.ts';
 import type { AluFn, Cond, IrProgram, Loc, Opnd } from './ir.ts';
 import { isK } from './ir.ts';
+import { forwardLoads } from './forward.ts';
 
 export interface Emitted {
   insns: Insn[];
@@ -331,7 +332,7 @@ export function emit(p: IrProgram, opts: EmitOptions = {}): Emitted {
   }
   const last = p.tables[p.tables.length - 1];
   const rodataSize = last === undefined ? 0 : (last.offset + last.size * last.values.length + 7) & ~7;
-  return { insns: out, srcmap, rodataRelocs: relocs, rodataSize, mapRelocs };
+  return { ...forwardLoads(out, srcmap, relocs, mapRelocs), rodataSize };
 }
 
 /** Drop jumps to the label that follows them (the lowering's uniform branches leave many). */
