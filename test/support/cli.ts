@@ -1,6 +1,7 @@
 // The `softnet` command as a person runs it: bin/softnet.js under this node, from the repository
 // root (vitest's working directory).
 import { spawnSync, type ChildProcess } from 'node:child_process';
+import { vi } from 'vitest';
 import { nsExec, spawnInNs, type ExecResult } from '../../src/tools/lab.ts';
 
 const SOFTNET = [process.execPath, 'bin/softnet.js'];
@@ -23,4 +24,16 @@ export function softnet(args: string[], ns: string | null = null): Promise<ExecR
 /** Start a long-running softnet command (up, drop, capture) in ns; stdout/stderr are pipes. Stop it by its PID. */
 export function spawnSoftnet(args: string[], ns: string | null = null): ChildProcess {
   return spawnInNs(ns, [...SOFTNET, ...args]);
+}
+
+/**
+ * The CLI's main() run in this process (unit tests): what it writes to stdout and stderr is kept,
+ * not printed. The test restores the streams (vi.restoreAllMocks() in afterEach).
+ */
+export function captureOutput(): { out: () => string; err: () => string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  return { out: () => out.join(''), err: () => err.join('') };
 }
