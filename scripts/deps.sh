@@ -18,6 +18,7 @@ have capsh     || need+=(libcap2-bin)
 have iptables  || need+=(iptables)
 have taskset   || need+=(util-linux)
 have gcc       || need+=(gcc)
+have clang     || need+=(clang)         # builds the bench's offload scenario's C XDP baseline (clang -target bpf -O2)
 have python3   || need+=(python3-minimal)
 have wrk       || need+=(wrk)           # HTTP load generator of the bench's tcp-http scenario
 have chromium  || need+=(chromium)      # headless browser that loads softnet up --http's page in its test

@@ -2,7 +2,7 @@
 import type { FrameSize } from './stats.ts';
 import type { Scenario, ScenarioSkip } from './types.ts';
 
-export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'nat', 'latency', 'udp', 'tcp'] as const;
+export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'nat', 'latency', 'udp', 'tcp', 'offload'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** What every scenario gets: the lab name, timing and frame sizes. */
@@ -24,6 +24,7 @@ const makers: Record<ScenarioName, () => Promise<Maker>> = {
   latency: async () => (await import('./latency.ts')).latency,
   udp: async () => (await import('./udp.ts')).udp,
   tcp: async () => (await import('./tcp.ts')).tcp,
+  offload: async () => (await import('./offload.ts')).offload,
 };
 
 /** Builds the named scenarios; one whose module fails to load is reported, not fatal. */
