@@ -11,9 +11,8 @@ import { controlPath } from '../../src/stack/control-socket.ts';
 import { Stack } from '../../src/stack/stack.ts';
 import { nsExec, type Lab as ToolLab } from '../../src/tools/lab.ts';
 import { softnet } from '../support/cli.ts';
-import { expectReplies, listening, peerProcess, pingSummary, type PeerProcess } from '../support/kernel-peer.ts';
+import { expectReplies, listening, peerProcess, pingSummary, udpAsk, udpEcho, type PeerProcess } from '../support/kernel-peer.ts';
 import { freshLab, labTeardown } from '../support/lab-stack.ts';
-import { waitFor } from '../support/wait.ts';
 
 const LAB = 'ct';
 let lab: ToolLab;
@@ -22,28 +21,6 @@ let A: string;
 let B: string;
 let www: string;
 const procs: PeerProcess[] = [];
-
-const UDP_ECHO = `
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(('0.0.0.0', int(sys.argv[1])))
-print('ready', flush=True)
-while True:
-    d, a = s.recvfrom(2048)
-    s.sendto(d, a)
-`;
-
-// One datagram to host:port, the answer or "timeout" after the given seconds.
-const UDP_ASK = `
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(float(sys.argv[4]))
-s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
-try:
-    print(s.recv(2048).decode())
-except socket.timeout:
-    print('timeout')
-`;
 
 beforeAll(async () => {
   lab = await freshLab(LAB);
@@ -64,11 +41,7 @@ beforeAll(async () => {
   await stack.start();
   procs.push(peerProcess(B, ['python3', '-m', 'http.server', '-b', '0.0.0.0', '-d', www, '8000']));
   await listening(B, 'tcp', 8000);
-  for (const [ns, port] of [[B, '7000'], [A, '7001']] as const) {
-    const p = peerProcess(ns, ['python3', '-c', UDP_ECHO, port]);
-    procs.push(p);
-    await waitFor(`the UDP echo server in ${ns}`, () => p.out().includes('ready'));
-  }
+  for (const [ns, port] of [[B, 7000], [A, 7001]] as const) procs.push(await udpEcho(ns, port));
 }, 60_000);
 
 afterAll(async () => {
@@ -81,8 +54,7 @@ afterAll(async () => {
 describe('conntrack: a stateful FORWARD chain between kernel hosts', () => {
   it('A to B: ping, UDP and curl pass (NEW from A, replies ESTABLISHED)', async () => {
     expectReplies((await nsExec(A, ['ping', '-c', '3', '-i', '0.2', '-w', '20', '10.2.0.2'])).stdout, 3);
-    const u = await nsExec(A, ['python3', '-c', UDP_ASK, '10.2.0.2', '7000', 'hello-ct', '20'], { check: true });
-    expect(u.stdout.trim()).toBe('hello-ct');
+    expect((await udpAsk(A, '10.2.0.2', 7000, 'hello-ct')).reply).toBe('hello-ct');
     const c = await nsExec(A, ['curl', '-sS', '--max-time', '30', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', 'http://10.2.0.2:8000/big'], { timeoutMs: 60_000 });
     expect(c.stdout.trim(), c.stderr).toBe('200 1048576');
   }, 90_000);
@@ -91,8 +63,7 @@ describe('conntrack: a stateful FORWARD chain between kernel hosts', () => {
     const before = stack.netfilter.counters('filter', 'FORWARD').pkts;
     const p = await nsExec(B, ['ping', '-c', '3', '-i', '0.2', '-w', '3', '10.1.0.2']);
     expect(pingSummary(p.stdout).rx).toBe(0);
-    const u = await nsExec(B, ['python3', '-c', UDP_ASK, '10.1.0.2', '7001', 'unsolicited', '2']);
-    expect(u.stdout.trim()).toBe('timeout');
+    expect((await udpAsk(B, '10.1.0.2', 7001, 'unsolicited', 2)).reply).toBe('timeout');
     // Dropped by the policy (NEW from p1), counted there.
     expect(stack.netfilter.counters('filter', 'FORWARD').pkts).toBeGreaterThanOrEqual(before + 4);
   }, 60_000);

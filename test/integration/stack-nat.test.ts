@@ -16,7 +16,7 @@ import { controlPath } from '../../src/stack/control-socket.ts';
 import { Stack } from '../../src/stack/stack.ts';
 import { nsExec, type Lab as ToolLab } from '../../src/tools/lab.ts';
 import { softnet } from '../support/cli.ts';
-import { expectReplies, listening, peerProcess, pingSummary, tcpdump, udpProbe, type PeerProcess } from '../support/kernel-peer.ts';
+import { expectReplies, listening, peerProcess, pingSummary, tcpdump, udpAsk, udpEcho, udpProbe, type PeerProcess } from '../support/kernel-peer.ts';
 import { freshLab, labTeardown } from '../support/lab-stack.ts';
 import { Lab, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
@@ -31,27 +31,6 @@ let C: string;
 let www: string;
 let aHttp: PeerProcess;
 const procs: PeerProcess[] = [];
-
-// A UDP echo server: answers each datagram with the address and port it came from.
-const UDP_ECHO = `
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(('0.0.0.0', int(sys.argv[1])))
-print('ready', flush=True)
-while True:
-    d, a = s.recvfrom(2048)
-    s.sendto(('%s:%d ' % a).encode() + d, a)
-`;
-
-// A connected UDP socket: send one datagram, print the answer (or what went wrong).
-const UDP_ASK = `
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(20)
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.send(sys.argv[3].encode())
-print(s.getsockname()[1], s.recv(2048).decode())
-`;
 
 // connect() from a kernel socket: 'refused' when a RST answered the SYN (ECONNREFUSED).
 const TCP_CONNECT = `
@@ -108,8 +87,7 @@ beforeAll(async () => {
   await stack.start();
   await httpServer(B, 8000, www);
   aHttp = await httpServer(A, 8000, www);
-  const echo = keep(peerProcess(B, ['python3', '-c', UDP_ECHO, '7777']));
-  await waitFor('the UDP echo server in B', () => echo.out().includes('ready'));
+  keep(await udpEcho(B, 7777, true));
 }, 60_000);
 
 afterAll(async () => {
@@ -131,8 +109,8 @@ describe('MASQUERADE: LAN host A reaches WAN host B as 10.2.0.1', () => {
       // ping: echo id rewritten out, back on the reply
       expectReplies((await nsExec(A, ['ping', '-c', '3', '-i', '0.1', '-w', '20', '10.2.0.2'])).stdout, 3);
       // UDP: the echo server tells the address and port it saw
-      const u = await nsExec(A, ['python3', '-c', UDP_ASK, '10.2.0.2', '7777', 'hello-nat'], { check: true });
-      udp = u.stdout.trim();
+      const u = await udpAsk(A, '10.2.0.2', 7777, 'hello-nat');
+      udp = `${u.sport} ${u.reply}`;
       expect(udp).toMatch(/^\d+ 10\.2\.0\.1:\d+ hello-nat$/);
       // TCP: curl to a kernel HTTP server
       const small = await curl(A, 'http://10.2.0.2:8000/small');
@@ -207,8 +185,8 @@ describe('stateful FORWARD: -P DROP, ESTABLISHED,RELATED accepted, NEW from the 
   it('replies pass: ping, UDP, curl from A; DNAT from B', async () => {
     const p0 = policy();
     expectReplies((await nsExec(A, ['ping', '-c', '3', '-i', '0.1', '-w', '20', '10.2.0.2'])).stdout, 3);
-    const u = await nsExec(A, ['python3', '-c', UDP_ASK, '10.2.0.2', '7777', 'stateful'], { check: true });
-    expect(u.stdout).toMatch(/10\.2\.0\.1:\d+ stateful/);
+    const u = await udpAsk(A, '10.2.0.2', 7777, 'stateful');
+    expect(u.reply).toMatch(/10\.2\.0\.1:\d+ stateful/);
     expect((await curl(A, 'http://10.2.0.2:8000/small')).out).toMatch(/^200 1000 /);
     expect((await curl(B, 'http://10.2.0.1:8080/small')).out).toMatch(/^200 1000 /);
     expect(policy()).toBe(p0);
@@ -250,8 +228,8 @@ describe('stateful FORWARD: -P DROP, ESTABLISHED,RELATED accepted, NEW from the 
 
 describe('MASQUERADE follows the port (masq_device_event)', () => {
   it('p1 set down forgets the masqueraded connections (Nat.masq_flushed in softnet stat); up again, new ones are made', async () => {
-    const u = await nsExec(A, ['python3', '-c', UDP_ASK, '10.2.0.2', '7777', 'before'], { check: true });
-    expect(u.stdout).toMatch(/10\.2\.0\.1:\d+ before/);
+    const u = await udpAsk(A, '10.2.0.2', 7777, 'before');
+    expect(u.reply).toMatch(/10\.2\.0\.1:\d+ before/);
     const masqueraded = async () => (await conntrackL()).split('\n').filter((l) => /src=10\.1\.0\.2 .*src=\S+ dst=10\.2\.0\.1 /.test(l)).length;
     expect(await masqueraded()).toBeGreaterThan(0);
     const flushed = () => stack.stats().mib.Nat.masq_flushed;
@@ -265,8 +243,8 @@ describe('MASQUERADE follows the port (masq_device_event)', () => {
       run(null, 'ip', 'link', 'set', lab.b.dev, 'up');
     }
     await waitFor('p1 to come up', () => state() === 'UP', { detail: state });
-    const again = await nsExec(A, ['python3', '-c', UDP_ASK, '10.2.0.2', '7777', 'after'], { check: true });
-    expect(again.stdout).toMatch(/10\.2\.0\.1:\d+ after/);
+    const again = await udpAsk(A, '10.2.0.2', 7777, 'after');
+    expect(again.reply).toMatch(/10\.2\.0\.1:\d+ after/);
     const st = await softnet(['stat', '--name', LAB]);
     expect(st.stdout).toMatch(/Nat/);
     expect(st.stdout).toMatch(new RegExp(`masq_flushed:\\s+${flushed()}\\b`));

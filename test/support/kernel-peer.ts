@@ -139,3 +139,52 @@ export async function tcpdump(ns: string, args: string[]): Promise<PeerProcess> 
   if (!p.running()) throw new Error(`tcpdump ${args.join(' ')} exited: ${p.err().trim()}`);
   return p;
 }
+
+// argv: port [tell]. 'tell': each answer starts with 'ADDR:PORT ' of the datagram's sender.
+const UDP_ECHO = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', int(sys.argv[1])))
+tell = len(sys.argv) > 2
+print('ready', flush=True)
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(('%s:%d ' % a).encode() + d if tell else d, a)
+`;
+
+/**
+ * A kernel UDP echo server on `port` in ns, bound when this resolves. `tell`: each answer starts
+ * with 'ADDR:PORT ' of its sender, so a test sees what a NAT made of the source.
+ */
+export async function udpEcho(ns: string, port: number, tell = false): Promise<PeerProcess> {
+  const p = peerProcess(ns, ['python3', '-c', UDP_ECHO, String(port), ...(tell ? ['tell'] : [])]);
+  await waitFor(`the UDP echo server on ${port} in ${ns}`, () => p.out().includes('ready') || !p.running());
+  if (!p.running()) throw new Error(`UDP echo server in ${ns} exited: ${p.err().trim()}`);
+  return p;
+}
+
+// argv: dst port text timeout. Prints the local port and the answer, 'timeout' or 'error ERRNO'.
+const UDP_ASK = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(float(sys.argv[4]))
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(sys.argv[3].encode())
+try:
+    r = s.recv(2048).decode()
+except socket.timeout:
+    r = 'timeout'
+except OSError as e:
+    r = 'error %d' % e.errno
+print(s.getsockname()[1], r)
+`;
+
+/**
+ * One datagram `text` from a connected kernel UDP socket in ns to dst:port: the socket's source
+ * port and the answer, or the answer 'timeout' after timeoutS seconds ('error ERRNO' after an ICMP error).
+ */
+export async function udpAsk(ns: string, dst: string, port: number, text: string, timeoutS = 20): Promise<{ sport: number; reply: string }> {
+  const out = (await nsExec(ns, ['python3', '-c', UDP_ASK, dst, String(port), text, String(timeoutS)], { check: true })).stdout.trim();
+  const sp = out.indexOf(' ');
+  return { sport: Number(out.slice(0, sp)), reply: out.slice(sp + 1) };
+}
