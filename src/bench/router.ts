@@ -21,8 +21,17 @@ export interface RouterBits {
   xskFwd: () => string;
 }
 
-/** softnet up as a router; `xdp` adds an XDP-style filter module on both ports, `netfilter` rules after the 20, `flows` the generator's flows. */
-export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opts: { xdp?: string; stackName: string; netfilter?: string[]; flows?: number }): BenchSystem {
+/**
+ * softnet up as a router; `xdp` adds an XDP-style filter module on both ports, `netfilter` rules
+ * after the 20, `flows` the generator's flows; `attach` starts something against the ready stack
+ * (a trace) before the generator, and its stop() (after the generator) gives the sample's extra.
+ */
+export function softnetRouter(
+  env: SuiteEnv,
+  bits: RouterBits,
+  name: string,
+  opts: { xdp?: string; stackName: string; netfilter?: string[]; flows?: number; attach?: (stackName: string) => Promise<() => Promise<Record<string, unknown>>> },
+): BenchSystem {
   return {
     name,
     check: () => softnetHas('up'),
@@ -31,6 +40,7 @@ export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opt
       await lab.napiThreaded(false);
       const l = lab.lab!;
       const cfg = writeStackConfig({ name: opts.stackName, lab: l, routes: ROUTES, rules: RULES, busyPoll: false, cpu: RX_CPU, xdp: opts.xdp, netfilter: opts.netfilter });
+      let detach: (() => Promise<Record<string, unknown>>) | null = null;
       try {
         return await measure(ctx, size, {
           receivers: [
@@ -41,19 +51,23 @@ export function softnetRouter(env: SuiteEnv, bits: RouterBits, name: string, opt
           counter: 0,
           gen: genSpec(bits, opts.flows),
           beforeStop: async () => {
+            const extra = detach ? await detach() : undefined;
+            detach = null;
             try {
-              return { stages: await runtime(opts.stackName) };
+              return { stages: await runtime(opts.stackName), extra };
             } catch (e) {
               ctx.log(`${name}: no runtime table: ${(e as Error).message}`);
-              return {};
+              return { extra };
             }
           },
           onReady: async (p: Proc[]) => {
             await waitStack(opts.stackName, 30_000, () => p[1].running(), () => p[1].tail());
             await runtime(opts.stackName, true).catch(() => []);
+            if (opts.attach) detach = await opts.attach(opts.stackName);
           },
         });
       } finally {
+        await (detach as (() => Promise<unknown>) | null)?.().catch(() => {});
         removeStackConfig(cfg);
       }
     },

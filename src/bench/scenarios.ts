@@ -2,7 +2,7 @@
 import type { FrameSize } from './stats.ts';
 import type { Scenario, ScenarioSkip } from './types.ts';
 
-export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'nat', 'latency', 'udp', 'tcp', 'offload'] as const;
+export const SCENARIOS = ['rxdrop', 'modes', 'filter', 'router', 'nat', 'latency', 'udp', 'tcp', 'offload', 'trace'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** What every scenario gets: the lab name, timing and frame sizes. */
@@ -25,6 +25,7 @@ const makers: Record<ScenarioName, () => Promise<Maker>> = {
   udp: async () => (await import('./udp.ts')).udp,
   tcp: async () => (await import('./tcp.ts')).tcp,
   offload: async () => (await import('./offload.ts')).offload,
+  trace: async () => (await import('./trace.ts')).trace,
 };
 
 /** Builds the named scenarios; one whose module fails to load is reported, not fatal. */
