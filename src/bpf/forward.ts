@@ -3,7 +3,7 @@
 // a register that was just stored to, or loaded from, a slot still holds it, so a reload of that
 // slot into that register is deleted. Knowledge is dropped at every jump target, after a call
 // (r0-r5 clobbered), when the register is written, and when anything is stored over the slot.
-// Jump offsets, the source map and the relocation indexes are renumbered.
+// Then stores overwritten before any read are deleted. Jump offsets, the source map and the relocation indexes are renumbered.
 import { BPF_ALU, BPF_ALU64, BPF_CALL, BPF_DW, BPF_EXIT, BPF_IMM, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JMP, BPF_JMP32, BPF_JNE, BPF_JSGE, BPF_JSGT, BPF_JSLE, BPF_JSLT, BPF_LD, BPF_LDX, BPF_MEM, BPF_ST, BPF_STX, R10, type Insn } from './insn.ts';
 import type { Loc } from './ir.ts';
 
@@ -90,6 +90,26 @@ export function forwardLoads(insns: Insn[], srcmap: Loc[], rodataRelocs: number[
       // jumps reach the next instruction.
       if (op === BPF_CALL || op === BPF_EXIT || op === BPF_JA) holds.fill(1);
     } else holds.fill(1);
+  }
+  // Dead stores: a slot stored again before anything could read it (no load of it, jump, jump
+  // target, call or r10-derived pointer in between) did not need the first store.
+  for (let pc = 0; pc < n; pc++) {
+    const i = insns[pc];
+    if (second[pc] || !keep[pc] || (i.code !== (BPF_STX | BPF_MEM | BPF_DW) && i.code !== (BPF_ST | BPF_MEM | BPF_DW)) || i.dst !== R10) continue;
+    for (let q = pc + 1; q < n; q++) {
+      if (!keep[q]) continue;
+      const j = insns[q];
+      const cls = j.code & 0x07;
+      if (target[q] || second[q] || cls === BPF_JMP || cls === BPF_JMP32 || j.src === R10 && cls !== BPF_STX) break;
+      if ((cls === BPF_STX || cls === BPF_ST) && j.dst === R10) {
+        if ((j.code & 0x18) === BPF_DW && j.off === i.off) {
+          keep[pc] = 0;
+          break;
+        }
+        continue;
+      }
+      if (cls === BPF_LD) break;
+    }
   }
   const at = new Int32Array(n + 1);
   let k = 0;
