@@ -9,9 +9,11 @@
  *   kernel-xdp-drop  XDP_DROP for everything (xsk_fwd xdpdrop), the ceiling
  * The rate is frames the filter judged per second (its verdict counters; xdpdrop: its drops).
  * softnet-offload and c-clang share one harness (offload-rx.ts): only the program differs.
+ * Its table (offload-cost.ts): each program's ns per frame with BPF_PROG_TEST_RUN, no device.
  */
 import path from 'node:path';
 import { buildBpfObj } from './bpf-obj.ts';
+import { programCost } from './offload-cost.ts';
 import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, SuiteLab } from './labrun.ts';
 import { nodeArgv, packageRoot, sibling } from './package.ts';
 import type { Proc } from './proc.ts';
@@ -105,6 +107,8 @@ export function offload(env: SuiteEnv): Scenario {
     async check() {
       return labPrereqsWith('xsk_fwd', (b) => (xskFwd = b));
     },
+    // The programs alone, without the lab's noise: ns per frame, side by side.
+    tables: async () => (obj === '' ? [] : [programCost(module, obj, FLOWS)]),
     setup: async (log) => void (await lab.up(log)),
     teardown: (log) => lab.down(log),
   };
