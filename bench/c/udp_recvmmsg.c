@@ -22,23 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kernel_common.h"
+
 #define MAX_BATCH 1024
 #define BUF 2048
-
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_seconds(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
 
 static void usage(void) {
   fprintf(stderr, "usage: udp_recvmmsg -a ADDR -p PORT [-B BATCH (1..%d)] [-r|-R RCVBUF bytes] [-P STALL_MS/PERIOD_MS]\n", MAX_BATCH);

@@ -3,7 +3,7 @@
 // than its source, into bench/bin or, where the package is not writable, a cache directory
 // (package.ts: binDir). Needs gcc and the kernel uapi headers (linux-libc-dev).
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { binDir, packageRoot } from './package.ts';
 
@@ -13,8 +13,10 @@ export function buildC(name: string): string {
   const src = path.join(root, 'bench/c', `${name}.c`);
   if (!existsSync(src)) throw new Error(`${path.relative(root, src)} is missing`);
   const bin = path.join(binDir(), name);
-  const common = path.join(root, 'bench/c/xsk_common.h');
-  const newest = Math.max(statSync(src).mtimeMs, existsSync(common) ? statSync(common).mtimeMs : 0);
+  const dir = path.join(root, 'bench/c');
+  // Any shared header (xsk_common.h, kernel_common.h) is newer: rebuild.
+  const headers = readdirSync(dir).filter((f) => f.endsWith('.h'));
+  const newest = Math.max(statSync(src).mtimeMs, ...headers.map((h) => statSync(path.join(dir, h)).mtimeMs));
   if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
   try {
     execFileSync('gcc', ['-O2', '-Wall', '-Wno-missing-field-initializers', '-o', bin, src], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
