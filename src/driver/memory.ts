@@ -1,4 +1,5 @@
 import { FramePool } from './pool.ts';
+import { FillStarve } from './fill-starve.ts';
 import type { Port } from './port.ts';
 import { memoryUmem, type Umem } from './umem.ts';
 
@@ -44,8 +45,8 @@ export class MemoryPort implements Port {
   private fillCount = 0;
   private comp = new Uint32Array(0);
   private compCount = 0;
-  private starved = false;
-  private readonly ringCounters = { rx_fill_ring_empty_descs: 0, rx_alloc_fail: 0, fill_starved: 0 };
+  private readonly starve = new FillStarve();
+  private readonly ringCounters = { rx_fill_ring_empty_descs: 0, rx_alloc_fail: 0 };
 
   constructor(
     readonly name: string,
@@ -164,16 +165,7 @@ export class MemoryPort implements Port {
       this.fillRing[this.fillCount++] = a;
     }
     if (k < want) this.ringCounters.rx_alloc_fail++;
-    if (this.fillCount >= this.fillMin) {
-      this.starved = false;
-      return true;
-    }
-    if (!this.starved) {
-      this.starved = true;
-      this.ringCounters.fill_starved++;
-      if (this.onStarved !== null) this.onStarved();
-    }
-    return false;
+    return this.starve.check(this.fillCount, this.fillMin, this.onStarved);
   }
 
   /** A fill frame for an arriving frame, or -1 (dropped and counted: no fill frame, RX queue full). */
@@ -251,7 +243,7 @@ export class MemoryPort implements Port {
 
   stats(): Record<string, number> {
     if (this.fillCap === 0) return { ...this.counters };
-    return { ...this.counters, ...this.ringCounters, fill_held: this.fillCount, tx_outstanding: this.compCount };
+    return { ...this.counters, ...this.ringCounters, fill_starved: this.starve.count, fill_held: this.fillCount, tx_outstanding: this.compCount };
   }
 
   close(): void {

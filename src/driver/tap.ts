@@ -2,6 +2,7 @@
 // The port keeps a small stock of free frames lent by the pool (like a fill ring) for read();
 // written frames go back to the pool at once (write() copies them into the kernel).
 import type { FramePool } from './pool.ts';
+import { FillStarve } from './fill-starve.ts';
 import type { Port } from './port.ts';
 import type { Umem } from './umem.ts';
 import { call, native, type NativeAddon } from './native.ts';
@@ -42,9 +43,8 @@ export class TapPort implements Port {
   private lent = 0;
   private readonly minLent: number;
   /** Fewer than minLent frames lent and the pool had no more (see Port.refill). */
-  private starved = false;
+  private readonly starve = new FillStarve();
   private allocFail = 0;
-  private fillStarved = 0;
   /**
    * armIrq() came while no frame was lent: not armed, since the fd stays readable (epoll is
    * level-triggered) and every wake-up would read nothing: a spin. Armed by the refill that
@@ -176,7 +176,7 @@ export class TapPort implements Port {
     const s = this.n.tapStats(this.id);
     s.frames_lent = this.lent;
     s.rx_alloc_fail = this.allocFail;
-    s.fill_starved = this.fillStarved;
+    s.fill_starved = this.starve.count;
     return s;
   }
 
@@ -191,7 +191,7 @@ export class TapPort implements Port {
     const k = this.n.tapClose(this.id, out);
     for (let j = 0; j < k; j++) this.pool.free(out[j]);
     this.lent = 0;
-    this.starved = false;
+    this.starve.starved = false;
     this.irqDeferred = false;
   }
 
@@ -223,15 +223,6 @@ export class TapPort implements Port {
       this.irqDeferred = false;
       this.n.tapArmIrq(this.id, this.lastIrq!);
     }
-    if (this.lent >= this.minLent) {
-      this.starved = false;
-      return true;
-    }
-    if (!this.starved) {
-      this.starved = true;
-      this.fillStarved++;
-      if (this.onStarved !== null) this.onStarved();
-    }
-    return false;
+    return this.starve.check(this.lent, this.minLent, this.onStarved);
   }
 }

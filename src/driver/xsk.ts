@@ -5,6 +5,7 @@
 // frames given to tx() that have not come back through the completion ring. The native side keeps
 // a bitmap of exactly those frames, so close() can return each of them to the pool.
 import type { FramePool } from './pool.ts';
+import { FillStarve } from './fill-starve.ts';
 import { DriverError, type Port, type PortMode } from './port.ts';
 import type { Umem } from './umem.ts';
 import { call, native, sleepSync, type NativeAddon, type XdpProgramFds } from './native.ts';
@@ -61,9 +62,8 @@ export class XskPort implements Port {
   private fillHeld = 0;
   private txOut = 0;
   /** The fill ring is below refillMin and the pool had no more (see Port.refill). */
-  private starved = false;
+  private readonly starve = new FillStarve();
   private allocFail = 0;
-  private fillStarved = 0;
   private closed = false;
   /** The socket is closed until reopen() (its device went away): rx/tx do nothing. */
   private suspended = false;
@@ -232,7 +232,7 @@ export class XskPort implements Port {
     s.fill_held = this.fillHeld;
     s.tx_outstanding = this.txOut;
     s.rx_alloc_fail = this.allocFail;
-    s.fill_starved = this.fillStarved;
+    s.fill_starved = this.starve.count;
     return s;
   }
 
@@ -251,7 +251,7 @@ export class XskPort implements Port {
       process.emitWarning(`${this.dev}: xsk close returned ${k} frames, expected ${this.fillHeld + this.txOut}`);
     this.fillHeld = 0;
     this.txOut = 0;
-    this.starved = false;
+    this.starve.starved = false;
   }
 
   /**
@@ -277,15 +277,6 @@ export class XskPort implements Port {
         for (let j = taken; j < k; j++) this.pool.free(this.fillBuf[j]);
       }
     }
-    if (this.fillHeld >= this.refillMin) {
-      this.starved = false;
-      return true;
-    }
-    if (!this.starved) {
-      this.starved = true;
-      this.fillStarved++;
-      if (this.onStarved !== null) this.onStarved();
-    }
-    return false;
+    return this.starve.check(this.fillHeld, this.refillMin, this.onStarved);
   }
 }
