@@ -97,7 +97,8 @@ export class Tracer implements GraphTracer {
   private drops0 = new Float64Array(0);
   /** Per MIB group, its values before the stage run (copied, not allocated, per run). */
   private readonly mib0: Float64Array[] = [];
-  private nf0: Map<string, number> | null = null;
+  /** Per table worth comparing, its packet counters before the stage run (Netfilter.packetCounts). */
+  private nf0: Float64Array[] | null = null;
   private nfTables: string[] = [];
 
   constructor(
@@ -215,7 +216,7 @@ export class Tracer implements GraphTracer {
     const dv0 = this.drops0;
     for (let r = 0; r < g.drops.names.length; r++) if (g.drops.v[r] > (dv0[r] ?? 0)) reasons.push(g.drops.names[r]);
     const counters = diffCounters(this.host.mibs, this.mib0);
-    const rules = this.nf0 !== null ? diffRules(this.nf0, this.nfCounters()) : [];
+    const rules = this.nf0 !== null ? this.diffRules(this.nf0, this.nfCounters()) : [];
     let verdict: string;
     let rewrites: string[] = [];
     if (i < 0) verdict = `consumed by ${stage}`;
@@ -277,19 +278,27 @@ export class Tracer implements GraphTracer {
     return ` ${netid} socket ${best.localAddress}:${best.localPort}${best.peerPort ? ` peer ${best.peerAddress}:${best.peerPort}` : ''} (${best.state}, Recv-Q ${best.recvQ})`;
   }
 
-  private nfCounters(): Map<string, number> {
+  private nfCounters(): Float64Array[] {
     const nf = this.host.netfilter!;
-    const m = new Map<string, number>();
-    for (const t of this.nfTables) {
-      const pre = t === 'filter' ? '' : `-t ${t} `;
-      for (const line of nf.exec(`-t ${t} -S -v`).split('\n')) {
-        const r = /^(-A .*) -c (\d+) \d+$/.exec(line);
-        if (r) m.set(pre + r[1], Number(r[2]));
-        const p = /^-P (\S+) (\S+)/.exec(line);
-        if (p) m.set(`${pre}-P ${p[1]} ${p[2]}`, nf.counters(t, p[1]).pkts);
+    return this.nfTables.map((t) => nf.packetCounts(t));
+  }
+
+  /** The rules (iptables -S text, `-t T` unless filter) whose counters moved; text only for those. */
+  private diffRules(a: Float64Array[], b: Float64Array[]): string[] {
+    const out: string[] = [];
+    for (let k = 0; k < this.nfTables.length; k++) {
+      // Both taken around one synchronous stage run: the same rules, entry for entry.
+      const x = a[k];
+      const y = b[k];
+      let lines: string[] | null = null;
+      for (let j = 0; j < y.length; j++) {
+        if (y[j] <= x[j]) continue;
+        const t = this.nfTables[k];
+        lines ??= this.host.netfilter!.exec(`-t ${t} -S`).split('\n');
+        out.push(`${t === 'filter' ? '' : `-t ${t} `}${lines[j]}`);
       }
     }
-    return m;
+    return out;
   }
 }
 
@@ -409,12 +418,6 @@ function diffCounters(now: readonly Counters[], before: Float64Array[]): string[
       if (d > 0) out.push(d === 1 ? `${c.group}.${c.names[j]}` : `${c.group}.${c.names[j]}+${d}`);
     }
   }
-  return out;
-}
-
-function diffRules(a: Map<string, number>, b: Map<string, number>): string[] {
-  const out: string[] = [];
-  for (const [k, v] of b) if (v > (a.get(k) ?? 0)) out.push(k);
   return out;
 }
 

@@ -354,6 +354,21 @@ export class Netfilter implements Host {
     return { pkts: r.pkts, bytes: r.bytes };
   }
 
+  /**
+   * Packet counters of a table in `-t TABLE -S` line order: per chain its policy's (0 for a user
+   * chain's -N line), then every rule chain by chain. For `softnet trace`, which compares two of
+   * these around a traced packet's stage run and names a moved entry by the same line of -S.
+   */
+  packetCounts(table: string): Float64Array {
+    this.prog.syncCounters();
+    const chains = [...(this.tables.get(table) ?? err(`no table "${table}"`)).values()];
+    const out = new Float64Array(chains.reduce((n, ch) => n + 1 + ch.rules.length, 0));
+    let k = 0;
+    for (const ch of chains) out[k++] = ch.builtin ? ch.polPkts : 0;
+    for (const ch of chains) for (const r of ch.rules) out[k++] = r.pkts;
+    return out;
+  }
+
   private chain(table: Map<string, Chain>, name: string): Chain {
     return table.get(name) ?? err(`No chain/target/match by that name: "${name}"`);
   }
