@@ -32,7 +32,8 @@ A pings B and sends UDP to B's ports 7000 (allowed) and 9 (dropped by a FORWARD 
 A; curl on A downloads from softnet's HTTP service (port 80, node:http on softnet TCP). Live
 per-stage rates print every second, then a summary with softnet's sockets (ss -tan) and its Tcp
 MIB (netstat -s); the lab is removed at the end, also on Ctrl-C. While it runs, try:
-softnet stat --name NAME [--runtime], softnet ss --name NAME -tan, softnet route --name NAME show.
+softnet stat --name NAME [--runtime], softnet ss --name NAME -tan, softnet route --name NAME show,
+softnet dropwatch --name NAME, softnet trace --name NAME 'udp port 9', softnet top --name NAME.
 
 options:
 ${describeFlags(spec)}
