@@ -69,6 +69,15 @@ describe('softnet trace (memory ports)', () => {
     sock.close();
   });
 
+  it('rules named through a user chain and a DROP policy (counters compared in -S order)', async () => {
+    lab = await udpLab('netfilter:\n  - -N SVC\n  - -A INPUT -p udp --dport 5000 -j ACCEPT\n  - -A INPUT -p udp -j SVC\n  - -A SVC -p udp --dport 9002 -j DROP\n  - -P INPUT DROP');
+    const l = lab;
+    const recs = await traced(l, 'udp', [9002, 9003].map((p) => l.udp({ dport: p })));
+    expect(recs.map((r) => r.end)).toEqual(['dropped: netfilter.drop', 'dropped: netfilter.drop']);
+    expect(recs[0].steps.at(-1)!.rules).toEqual(['-A INPUT -p udp -j SVC', '-A SVC -p udp -m udp --dport 9002 -j DROP']);
+    expect(recs[1].steps.at(-1)!.rules).toEqual(['-P INPUT DROP', '-A INPUT -p udp -j SVC']);
+  });
+
   it('no route: ip-rcv answers net unreachable in place, back out on p0; a closed port: port unreachable', async () => {
     lab = await udpLab('sysctl: {ip_forward: 1}');
     const l = lab;
