@@ -81,7 +81,7 @@ const NF_STAGES = new Set(['ip-rcv', 'ip-local-deliver', 'ip-forward', 'ip-outpu
 export class Tracer implements GraphTracer {
   /** Finished records not yet taken (take()). */
   private queue: TraceRecord[] = [];
-  /** Packets traced, and matches not traced because the queue was full or the count reached. */
+  /** Packets traced, and matches not traced because the queue of finished records was full. */
   traced = 0;
   missed = 0;
   private readonly match: FrameMatcher;
@@ -148,7 +148,8 @@ export class Tracer implements GraphTracer {
     let c = 0;
     for (let i = 0; i < n; i++) {
       if (!match(b.addr[i], b.len[i])) continue;
-      if (this.remaining - c <= 0 || this.queue.length + c >= this.maxQueued) {
+      if (this.remaining - c <= 0) continue; // --count reached: the trace is over, nothing missed
+      if (this.queue.length + c >= this.maxQueued) {
         this.missed++;
         continue;
       }
