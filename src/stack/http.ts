@@ -9,7 +9,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { DropSnapshot } from './drops.ts';
 import { dropRates } from './drops.ts';
-import { PIPELINE_LABELS, pipelineRates, type PipelineSnapshot, type PipelineView } from './pipeline.ts';
+import { PIPELINE_EDGES, PIPELINE_LABELS, pipelineRates, type PipelineSnapshot, type PipelineView } from './pipeline.ts';
 
 export interface HttpSource {
   readonly name: string;
@@ -131,25 +131,7 @@ function page(name: string): string {
         `<text x="${x + 8}" y="${y + 50}" class="sub" id="sub-${id}"></text></g>`,
     )
     .join('\n');
-  const EDGES: Array<[string, string]> = [
-    ['driver', 'poll'],
-    ['poll', 'xdp'],
-    ['xdp', 'eth-input'],
-    ['poll', 'eth-input'],
-    ['eth-input', 'ip-rcv'],
-    ['eth-input', 'arp-rcv'],
-    ['ip-rcv', 'ip-forward'],
-    ['ip-rcv', 'ip-local-deliver'],
-    ['ip-local-deliver', 'udp-rcv'],
-    ['ip-local-deliver', 'tcp-rcv'],
-    ['ip-local-deliver', 'icmp-rcv'],
-    ['udp-rcv', 'app'],
-    ['tcp-rcv', 'app'],
-    ['ip-forward', 'neigh-output'],
-    ['ip-output', 'neigh-output'],
-    ['neigh-output', 'dev-xmit'],
-  ];
-  const edges = EDGES.map(([a, b]) => {
+  const edges = PIPELINE_EDGES.map(([a, b]) => {
     const [ax, ay] = LAYOUT[a];
     const [bx, by] = LAYOUT[b];
     const x1 = ax + W;

@@ -93,8 +93,8 @@ export interface PipelineView {
   pool: { total: number; free: number };
 }
 
-/** The picture's edges (those whose ends exist in this stack). */
-const EDGES: Array<[string, string]> = [
+/** The picture's edges (the view keeps those whose ends exist in this stack; the live page draws them all). */
+export const PIPELINE_EDGES: Array<[string, string]> = [
   ['driver', 'poll'],
   ['poll', 'xdp'],
   ['xdp', 'eth-input'],
@@ -160,7 +160,7 @@ export function pipelineRates(prev: PipelineSnapshot, cur: PipelineSnapshot): Pi
     if (from === 'poll' && to === 'eth-input') return Math.max(0, nodes[to].pps - xdpPass);
     return nodes[to].pps;
   };
-  const edges = EDGES.filter(([a, b]) => nodes[a] !== undefined && nodes[b] !== undefined).map(([from, to]) => ({ from, to, pps: edgePps(from, to) }));
+  const edges = PIPELINE_EDGES.filter(([a, b]) => nodes[a] !== undefined && nodes[b] !== undefined).map(([from, to]) => ({ from, to, pps: edgePps(from, to) }));
   const ports = cur.ports.map((p) => {
     const q = prev.ports.find((x) => x.name === p.name) ?? p;
     return { ...p, rxPps: (p.rx - q.rx) / dt, txPps: (p.tx - q.tx) / dt, lostPerSec: (p.lost - q.lost) / dt };
