@@ -132,6 +132,22 @@ static napi_value MapUpdate(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// A map command whose ENOENT means "no such entry" (lookup, delete, next key): true, false on
+// ENOENT, otherwise a thrown error (nullptr).
+static napi_value map_found(napi_env env, int cmd, const char* what, bpf_attr* a) {
+  napi_value r;
+  if (sys_bpf(cmd, a, sizeof *a) < 0) {
+    if (errno != ENOENT) {
+      throw_sys(env, what, errno, "map fd " + std::to_string(a->map_fd));
+      return nullptr;
+    }
+    napi_get_boolean(env, false, &r);
+    return r;
+  }
+  napi_get_boolean(env, true, &r);
+  return r;
+}
+
 // bpfMapLookup(fd, key, valueOut) -> boolean (false: no entry)
 static napi_value MapLookup(napi_env env, napi_callback_info info) {
   ARGS(3);
@@ -142,17 +158,7 @@ static napi_value MapLookup(napi_env env, napi_callback_info info) {
   a.map_fd = to_u32(env, argv[0]);
   a.key = ptr(k);
   a.value = ptr(val);
-  napi_value r;
-  if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a, sizeof a) < 0) {
-    if (errno != ENOENT) {
-      throw_sys(env, "bpf(BPF_MAP_LOOKUP_ELEM)", errno, "map fd " + std::to_string(a.map_fd));
-      return nullptr;
-    }
-    napi_get_boolean(env, false, &r);
-    return r;
-  }
-  napi_get_boolean(env, true, &r);
-  return r;
+  return map_found(env, BPF_MAP_LOOKUP_ELEM, "bpf(BPF_MAP_LOOKUP_ELEM)", &a);
 }
 
 // bpfMapDelete(fd, key) -> boolean (false: no entry)
@@ -164,17 +170,7 @@ static napi_value MapDelete(napi_env env, napi_callback_info info) {
   bpf_attr a = {};
   a.map_fd = to_u32(env, argv[0]);
   a.key = ptr(k);
-  napi_value r;
-  if (sys_bpf(BPF_MAP_DELETE_ELEM, &a, sizeof a) < 0) {
-    if (errno != ENOENT) {
-      throw_sys(env, "bpf(BPF_MAP_DELETE_ELEM)", errno, "map fd " + std::to_string(a.map_fd));
-      return nullptr;
-    }
-    napi_get_boolean(env, false, &r);
-    return r;
-  }
-  napi_get_boolean(env, true, &r);
-  return r;
+  return map_found(env, BPF_MAP_DELETE_ELEM, "bpf(BPF_MAP_DELETE_ELEM)", &a);
 }
 
 // bpfMapNextKey(fd, key | null, nextOut) -> boolean (false: no more keys)
@@ -188,17 +184,7 @@ static napi_value MapNextKey(napi_env env, napi_callback_info info) {
   a.map_fd = to_u32(env, argv[0]);
   a.key = ptr(k);
   a.next_key = ptr(next);
-  napi_value r;
-  if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &a, sizeof a) < 0) {
-    if (errno != ENOENT) {
-      throw_sys(env, "bpf(BPF_MAP_GET_NEXT_KEY)", errno, "map fd " + std::to_string(a.map_fd));
-      return nullptr;
-    }
-    napi_get_boolean(env, false, &r);
-    return r;
-  }
-  napi_get_boolean(env, true, &r);
-  return r;
+  return map_found(env, BPF_MAP_GET_NEXT_KEY, "bpf(BPF_MAP_GET_NEXT_KEY)", &a);
 }
 
 // bpfMapFreeze(fd): no more writes from user space (constant tables: the verifier may then
