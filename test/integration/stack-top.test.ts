@@ -4,7 +4,6 @@
 // udp-rcv) at about the sent rate, as JSON and as plain lines; the live page loads in headless
 // Debian chromium and its numbers move: samples arrive over the event stream and the boxes show
 // the flow's rate.
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,17 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../src/tools/lab.ts';
 import { pacedUdpArgv } from '../../src/tools/udp-sender.ts';
 import { pageSamples } from '../support/chromium.ts';
-import { softnet, spawnSoftnet } from '../support/cli.ts';
+import { softnet, startUp, type UpChild } from '../support/cli.ts';
 import { peerProcess, type PeerProcess } from '../support/kernel-peer.ts';
 import { freshLab, labTeardown } from '../support/lab-stack.ts';
-import { waitFor } from '../support/wait.ts';
 
 const LAB = 'top';
 const dir = mkdtempSync(join(tmpdir(), `sn-${LAB}-`));
 let lab: Lab;
-let up: ChildProcess | null = null;
-let upOut = '';
-let upExit: Promise<unknown>;
+let up: UpChild | null = null;
 let flow: PeerProcess | null = null;
 const RATE = 400;
 
@@ -38,11 +34,7 @@ services:
   - {proto: udp, port: 9, kind: discard}
 `,
   );
-  up = spawnSoftnet(['up', '--config', cfg, '--http', '127.0.0.1:0']);
-  up.stdout!.on('data', (d) => (upOut += d));
-  up.stderr!.on('data', (d) => (upOut += d));
-  upExit = new Promise((res) => up!.on('exit', res));
-  await waitFor('softnet up to be ready', () => upOut.includes('ready'), { detail: () => upOut });
+  up = await startUp(['--config', cfg, '--http', '127.0.0.1:0']);
   // Until stopped in afterAll: a flow the samples below see whenever they are taken.
   flow = peerProcess(lab.a.host.ns, pacedUdpArgv({ dst: '10.1.0.1', port: 9, rate: RATE, seconds: 600, size: 32 }));
 });
@@ -51,10 +43,7 @@ afterAll(async () => {
   try {
     flow?.stop();
     await flow?.exit;
-    if (up && up.exitCode === null) {
-      up.kill('SIGTERM');
-      await upExit;
-    }
+    await up?.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await labTeardown(LAB);
@@ -93,8 +82,8 @@ describe('softnet top', () => {
 
 describe('softnet up --http', () => {
   it('serves a page that loads in headless chromium and whose numbers move under traffic', { timeout: 120_000 }, async () => {
-    const url = /live pipeline page: (http:\/\/\S+)/.exec(upOut)?.[1];
-    expect(url, upOut).toBeDefined();
+    const url = /live pipeline page: (http:\/\/\S+)/.exec(up!.out())?.[1];
+    expect(url, up!.out()).toBeDefined();
     const expr = `({seq: Number(document.getElementById('seq').textContent), status: document.getElementById('status').textContent,
       udp: document.getElementById('pps-udp-rcv').textContent, driver: document.getElementById('pps-driver').textContent,
       edge: document.getElementById('t-ip-rcv--ip-local-deliver').textContent, scripts: document.querySelectorAll('script[src], link[href]').length})`;

@@ -1,25 +1,21 @@
 // `softnet up` as a person runs it: a YAML config, foreground process, the control-socket
 // commands (stat, stat --runtime, route, iptables), SIGTERM shutdown leaving nothing attached;
 // and a bad config naming the path and the problem.
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nsExec, type Lab } from '../../src/tools/lab.ts';
-import { softnetSync, spawnSoftnet } from '../support/cli.ts';
+import { softnetSync, startUp, type UpChild } from '../support/cli.ts';
 import { expectReplies } from '../support/kernel-peer.ts';
 import { freshLab, labTeardown } from '../support/lab-stack.ts';
 import { hasXdp } from '../support/netns.ts';
-import { waitFor } from '../support/wait.ts';
 
 const LAB = 'up';
 const dir = mkdtempSync(join(tmpdir(), `sn-${LAB}-`));
 const control = join(dir, 'r1.sock');
 let lab: Lab;
-let up: ChildProcess | null = null;
-let upOut = '';
-let upExit: Promise<number>;
+let up: UpChild | null = null;
 
 beforeAll(async () => {
   lab = await freshLab(LAB);
@@ -36,19 +32,12 @@ routes:
 napi: {weight: 64, budget: 300}
 `,
   );
-  up = spawnSoftnet(['up', '--config', cfg]);
-  up.stdout!.on('data', (d) => (upOut += d));
-  up.stderr!.on('data', (d) => (upOut += d));
-  upExit = new Promise((res) => up!.on('exit', (c, sig) => res(c ?? (sig ? 128 : -1))));
-  await waitFor('softnet up to be ready', () => upOut.includes('ready'), 20_000);
+  up = await startUp(['--config', cfg]);
 });
 
 afterAll(async () => {
   try {
-    if (up && up.exitCode === null) {
-      up.kill('SIGTERM');
-      await upExit;
-    }
+    await up?.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await labTeardown(LAB);
@@ -57,8 +46,8 @@ afterAll(async () => {
 
 describe('softnet up', () => {
   it('prints the port report and answers ping', async () => {
-    expect(upOut).toMatch(/p0: snup-a0 queue 0 xdp-drv mac 02:00:0a:01:00:01 10\.1\.0\.1\/24/);
-    expect(upOut).toMatch(/xdp-drv: ok/);
+    expect(up!.out()).toMatch(/p0: snup-a0 queue 0 xdp-drv mac 02:00:0a:01:00:01 10\.1\.0\.1\/24/);
+    expect(up!.out()).toMatch(/xdp-drv: ok/);
     // -c with -w: ping waits for 50 replies (resending what a kernel or veth lost under load).
     const r = await nsExec(lab.a.host.ns, ['ping', '-q', '-c', '50', '-i', '0.005', '-w', '20', '10.1.0.1']);
     expectReplies(r.stdout, 50);
@@ -118,9 +107,8 @@ describe('softnet up', () => {
   });
 
   it('SIGTERM shuts down cleanly: exit 0, frames accounted for, no XDP, no socket', async () => {
-    up!.kill('SIGTERM');
-    expect(await upExit).toBe(0);
-    expect(upOut).toMatch(/stopped \(all frames accounted for\)/);
+    expect(await up!.stop()).toBe(0);
+    expect(up!.out()).toMatch(/stopped \(all frames accounted for\)/);
     expect(hasXdp(lab.a.dev)).toBe(false);
     expect(hasXdp(lab.b.dev)).toBe(false);
     expect(existsSync(control)).toBe(false);

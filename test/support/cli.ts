@@ -3,6 +3,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { vi } from 'vitest';
 import { nsExec, spawnInNs, type ExecResult } from '../../src/tools/lab.ts';
+import { waitFor } from './wait.ts';
 
 const SOFTNET = [process.execPath, 'bin/softnet.js'];
 
@@ -24,6 +25,35 @@ export function softnet(args: string[], ns: string | null = null): Promise<ExecR
 /** Start a long-running softnet command (up, drop, capture) in ns; stdout/stderr are pipes. Stop it by its PID. */
 export function spawnSoftnet(args: string[], ns: string | null = null): ChildProcess {
   return spawnInNs(ns, [...SOFTNET, ...args]);
+}
+
+/** A `softnet up` child: what it printed (stdout and stderr together), its exit code (128 after a signal). */
+export interface UpChild {
+  c: ChildProcess;
+  out: () => string;
+  exit: Promise<number>;
+  /** SIGTERM unless it has exited; resolves to its exit code. */
+  stop: () => Promise<number>;
+}
+
+/** Start `softnet up ARGS` and wait until it says 'ready'; stopped again (and the wait's error thrown) if not. */
+export async function startUp(args: string[], timeoutMs?: number): Promise<UpChild> {
+  const c = spawnSoftnet(['up', ...args]);
+  let out = '';
+  c.stdout!.on('data', (d) => (out += d));
+  c.stderr!.on('data', (d) => (out += d));
+  const exit = new Promise<number>((res) => c.on('exit', (code, sig) => res(code ?? (sig ? 128 : -1))));
+  const stop = () => {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    return exit;
+  };
+  try {
+    await waitFor('softnet up to be ready', () => out.includes('ready'), { timeoutMs, detail: () => out });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { c, out: () => out, exit, stop };
 }
 
 /**
