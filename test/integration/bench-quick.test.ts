@@ -23,7 +23,7 @@ afterAll(async () => {
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(root, 'bin/softnet.js'), 'bench', ...args], { cwd: root, timeout: 170_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [path.join(root, 'bin/softnet.js'), 'bench', ...args], { cwd: root, timeout: 420_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr, ms: Date.now() - t0 });
     });
@@ -39,7 +39,7 @@ describe('softnet bench --quick', () => {
     expect(l.code).toBe(2);
   });
 
-  it('runs every scenario end to end (or says why not)', { timeout: 300_000 }, async () => {
+  it('runs every scenario end to end (or says why not)', { timeout: 450_000 }, async () => {
     const json = path.join(out, 'quick.json');
     const r = await run(['--quick', '--seconds', '1', '--sizes', '64', '--lab', LAB, '--out', out, '--json', json]);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
