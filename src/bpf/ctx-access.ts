@@ -199,3 +199,15 @@ export function lowerAccessor(L: Lowerer, name: string, args: Val[], node: ts.Ca
   }
   return L.fail(node, `ctx.${name}() is not compiled`);
 }
+
+/** Why a ctx member has no kernel equivalent, for the refusal. */
+export const CTX_HINT: Record<string, string> = {
+  ifindex: "ctx.ifindex is softnet's device index, which the kernel does not know",
+  redirect: 'redirecting to a softnet device cannot run in the kernel: return XDP_PASS and redirect in JS (offload: js)',
+  deviceIndex: 'device names are resolved at setup, not in the kernel',
+  data: 'read the frame with ctx.u8At(off), ctx.u16At(off), ctx.u32At(off) (offsets from the start of the frame, bounds-checked)',
+  u8: 'read the frame with ctx.u8At(off), ctx.u16At(off), ctx.u32At(off) (offsets from the start of the frame, bounds-checked)',
+  dv: 'read the frame with ctx.u8At(off), ctx.u16At(off), ctx.u32At(off) (offsets from the start of the frame, bounds-checked)',
+  set: 'the hook points the context at frames, not the filter',
+  redirectTo: 'redirects are outside the compiled subset',
+};

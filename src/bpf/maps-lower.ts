@@ -6,7 +6,9 @@ import ts from 'typescript';
 import { KIND_SIZE, layout, MAP_TYPES, MAX_FIELDS, type MapKind, type MapSpec, type MapType } from '../core/xdp-map.ts';
 import type { MapDef } from './ir.ts';
 import { isK } from './ir.ts';
-import { skipParens, type Lowerer, type Range, type Scope, type Val } from './lower.ts';
+import type { Lowerer, Scope, Val } from './lower.ts';
+import type { Range } from './ranges.ts';
+import { skipParens } from './syntax.ts';
 
 const KIND_RANGE: Record<MapKind, Range> = {
   u8: { lo: 0n, hi: 255n },
