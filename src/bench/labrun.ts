@@ -25,7 +25,7 @@ import { softnetArgv } from './package.ts';
 import { labDown, labNames, labUp, nsExec, type Lab } from '../tools/lab.ts';
 import { Proc, now, sleep, windowRate } from './proc.ts';
 import type { FrameSize } from './stats.ts';
-import type { RunContext, Sample } from './types.ts';
+import type { BenchSystem, RunContext, Sample } from './types.ts';
 
 /** Seconds of traffic before the measuring window opens (JIT, caches, neighbour entries). */
 export const WARMUP = 0.5;
@@ -201,4 +201,26 @@ export async function xdpDrops(ns: string | null, dev: string): Promise<number> 
   let n = 0;
   for (const [k, v] of Object.entries(s)) if (/^rx_queue_\d+_xdp_drops$/.test(k)) n += v;
   return n;
+}
+
+/**
+ * The kernel's own XDP_DROP on the router-side device (xsk_fwd xdpdrop), its NAPI a kthread on
+ * the receiver's CPU: the ceiling a receiver in front of the kernel stack can reach.
+ */
+export function kernelXdpDrop(lab: SuiteLab, xskFwd: () => string, gen: () => GenSpec): BenchSystem {
+  return {
+    name: 'kernel-xdp-drop',
+    async run(ctx, size) {
+      await lab.napiThreaded(true);
+      try {
+        return await measure(ctx, size, {
+          receivers: [{ label: 'xdpdrop', ns: lab.router, cpu: RX_CPU, argv: [xskFwd(), 'xdpdrop', '-i', lab.lab!.a.dev], ready: /attached/ }],
+          counter: 0,
+          gen: gen(),
+        });
+      } finally {
+        await lab.napiThreaded(false);
+      }
+    },
+  };
 }

@@ -14,7 +14,7 @@
 import path from 'node:path';
 import { buildBpfObj } from './bpf-obj.ts';
 import { programCost } from './offload-cost.ts';
-import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, SuiteLab } from './labrun.ts';
+import { kernelXdpDrop, labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, SuiteLab } from './labrun.ts';
 import { nodeArgv, packageRoot, sibling } from './package.ts';
 import type { Proc } from './proc.ts';
 import type { SuiteEnv } from './scenarios.ts';
@@ -68,21 +68,7 @@ export function offload(env: SuiteEnv): Scenario {
       }
     },
   });
-  const kernelDrop: BenchSystem = {
-    name: 'kernel-xdp-drop',
-    async run(ctx, size) {
-      await lab.napiThreaded(true);
-      try {
-        return await measure(ctx, size, {
-          receivers: [{ label: 'xdpdrop', ns: lab.router, cpu: RX_CPU, argv: [xskFwd, 'xdpdrop', '-i', lab.lab!.a.dev], ready: /attached/ }],
-          counter: 0,
-          gen: genSpec(),
-        });
-      } finally {
-        await lab.napiThreaded(false);
-      }
-    },
-  };
+  const kernelDrop = kernelXdpDrop(lab, () => xskFwd, genSpec);
   const clangCheck = async () => {
     try {
       obj = buildBpfObj('offload10');

@@ -2,7 +2,7 @@
  * rxdrop: softnet `drop` vs the C AF_XDP rxdrop reference (bench/c/xsk_ref.c, helper-2's) vs an
  * in-kernel XDP_DROP (bench/c/xsk_fwd.c xdpdrop), all on snN-a0 with the same generator.
  */
-import { labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetHas, SuiteLab } from './labrun.ts';
+import { kernelXdpDrop, labPrereqsWith, measure, PLACEMENT_AFXDP, PLACEMENT_KERNEL, RX_CPU, softnetHas, SuiteLab } from './labrun.ts';
 import { softnetArgv } from './package.ts';
 import type { SuiteEnv } from './scenarios.ts';
 import type { FrameSize } from './stats.ts';
@@ -61,21 +61,7 @@ export function rxdrop(env: SuiteEnv): Scenario {
       });
     },
   };
-  const kernelDrop: BenchSystem = {
-    name: 'kernel-xdp-drop',
-    async run(ctx, size) {
-      await lab.napiThreaded(true);
-      try {
-        return await measure(ctx, size, {
-          receivers: [{ label: 'xdpdrop', ns: lab.router, cpu: RX_CPU, argv: [xskFwd, 'xdpdrop', '-i', lab.lab!.a.dev], ready: /attached/ }],
-          counter: 0,
-          gen: genSpec(),
-        });
-      } finally {
-        await lab.napiThreaded(false);
-      }
-    },
-  };
+  const kernelDrop = kernelXdpDrop(lab, () => xskFwd, genSpec);
   return {
     name: 'rxdrop',
     title: 'rxdrop: softnet drop vs C AF_XDP rxdrop vs in-kernel XDP_DROP',
