@@ -39,11 +39,15 @@ export interface NoGcAllowance {
  * memory reducer is off: it starts full GCs on a timer (8 s after a GC, when allocation is
  * low) to shrink the heap, so a run slowed down by a loaded machine would see GCs that no
  * allocation caused (measured: 2-4 MarkSweepCompact per 10 s run under two `yes` hogs).
+ * Optimisation is synchronous (--no-concurrent-recompilation): a (re)optimisation that V8 queues
+ * for its background thread, starved by a loaded machine, left the measured loop running
+ * unoptimised code that boxes numbers (conntrack: 10 MB, 2.6 B/packet, in 1 of 4 runs under two
+ * hogs; 0 of 8 with the flag).
  */
 export function runNoGc(child: URL, args: string[] = [], timeoutMs = 170_000): Promise<NoGcResult> {
   const file = fileURLToPath(child);
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', '--no-memory-reducer', '--import', 'tsx', file, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', '--no-memory-reducer', '--no-concurrent-recompilation', '--import', 'tsx', file, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`no-GC child ${file} failed (${err.message.split('\n')[0]}): ${stderr.trim() || stdout.trim()}`));
       const last = stdout.trim().split('\n').pop() ?? '';
       try {
