@@ -59,17 +59,19 @@ describe('softnet bench --quick', () => {
     for (const s of SCENARIOS) expect([...seen].some((n) => n === s || n.startsWith(`${s}-`)), `scenario ${s} neither run nor reported`).toBe(true);
     for (const s of res.notRun) expect(s.reason.length).toBeGreaterThan(0);
     for (const e of res.scenarios) {
-      expect(e.frameSize).toBe(64);
+      // Packet-rate and latency scenarios follow --sizes; TCP goodput runs full-sized segments (1518).
+      expect(e.frameSize).toBe(e.metric === 'gbit/s' ? 1518 : 64);
       expect(typeof e.systems).toBe('object');
       for (const [name, sys] of Object.entries(e.systems)) {
         if (sys.status === 'not-run') {
           expect(sys.reason, `${e.name}/${name}`).toMatch(/^not run: /);
           expect(sys.median).toBeUndefined();
-        } else if (e.metric === 'mpps') {
-          expect(sys.min! <= sys.median! && sys.median! <= sys.max!).toBe(true);
-          expect(sys.median!).toBeGreaterThan(0);
-        } else {
+        } else if (e.metric === 'rtt-us') {
           expect(sys.p50! <= sys.p99! && sys.p99! <= sys.p999!).toBe(true);
+        } else {
+          // a rate: Mpps, Gbit/s, connections or requests per second
+          expect(sys.min! <= sys.median! && sys.median! <= sys.max!, `${e.name}/${name}`).toBe(true);
+          expect(sys.median!, `${e.name}/${name}`).toBeGreaterThan(0);
         }
       }
       for (const [b, q] of Object.entries(e.ratios)) {
