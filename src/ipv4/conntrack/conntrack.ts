@@ -12,6 +12,7 @@
 
 import { coarseClock } from '../../core/clock.ts';
 import { TimerWheel } from '../../core/timer-wheel.ts';
+import * as wireIpv4 from '../../wire/ipv4.ts';
 import * as common from './common.ts';
 import { icmpError, icmpIsErr, icmpRelated } from './proto-icmp.ts';
 import * as tcp from './proto-tcp.ts';
@@ -24,6 +25,7 @@ import { ICMP_VALID_NEW, invertPorts } from './tuple.ts';
 const { IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY, IP_CT_IS_REPLY, IP_CT_NEW, IP_CT_RELATED, IP_CT_RELATED_REPLY, IPS_ASSURED, IPS_CONFIRMED, IPS_DST_NAT, IPS_DYING, IPS_SEEN_REPLY, IPS_SRC_NAT } = common;
 const { NFCT_DROP, NFCT_NONE, NFCT_UNTRACKED, XT_CONNTRACK_STATE_DNAT, XT_CONNTRACK_STATE_INVALID, XT_CONNTRACK_STATE_SNAT, XT_CONNTRACK_STATE_UNTRACKED } = common;
 const { TCP_ACCEPT_KILL, TCP_INVALID, TCP_REPEAT, tcpError, tcpNew, tcpPacket } = tcp;
+const { ipProto } = wireIpv4;
 
 /** softnet-internal status bit: the entry is allocated (so reclaim() never frees one twice). */
 const CT_LIVE = 1 << 30;
@@ -116,7 +118,7 @@ export class Conntrack {
   in(u8: Uint8Array, dv: DataView, h: number, len: number): number {
     const t = this.table;
     const ihl = (u8[h] & 0x0f) << 2;
-    const proto = u8[h + 9];
+    const proto = ipProto(u8, h);
     // Linux reassembles before conntrack (nf_defrag_ipv4); softnet does not yet: a fragment is INVALID.
     if ((dv.getUint16(h + 6) & 0x3fff) !== 0) return this.invalid();
     // Tuple words as int32 (see CtTable.tupI): never boxed on their way through calls.

@@ -6,6 +6,7 @@
  * tuple of the quoted header and makes the error RELATED to what it finds.
  */
 
+import { ipProto } from '../../wire/ipv4.ts';
 import { ICMP_DEST_UNREACH, ICMP_PARAMETERPROB, ICMP_REDIRECT, ICMP_SOURCE_QUENCH, ICMP_TIME_EXCEEDED, NR_ICMP_TYPES } from '../../wire/icmp.ts';
 import { invertPorts } from './tuple.ts';
 import type { CtTable } from './table.ts';
@@ -33,7 +34,7 @@ export function icmpRelated(t: CtTable, u8: Uint8Array, dv: DataView, ih: number
   if (ihl < 20 || room < ihl + 8) return -1;
   // A quoted fragment that is not the first has no ports to find a connection by.
   if ((dv.getUint16(ip + 6) & 0x1fff) !== 0) return -1;
-  const proto = u8[ip + 9];
+  const proto = ipProto(u8, ip);
   // int32 words, as CtTable.find and Conntrack.in pass them.
   const src = dv.getInt32(ip + 12);
   const dst = dv.getInt32(ip + 16);

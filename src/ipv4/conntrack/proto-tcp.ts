@@ -6,6 +6,14 @@
  */
 
 import type { CtTable } from './table.ts';
+import * as wireTcp from '../../wire/tcp.ts';
+
+// Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
+const { TCP_HLEN, TCP_MAX_WSCALE, TCPOLEN_SACK_PERBLOCK, TCPOLEN_SACK_PERM, TCPOLEN_WINDOW, TCPOPT_EOL, TCPOPT_NOP, TCPOPT_SACK, TCPOPT_SACK_PERM, TCPOPT_WINDOW } = wireTcp;
+const { tcpAckSeq, tcpFlags, tcpHdrLen, tcpSeq, tcpWindow } = wireTcp;
+/** An option's length byte, and where its data starts (kind, length, data). */
+const OPT_LEN = 1;
+const OPT_DATA = 2;
 import { IPS_ASSURED, IPS_SEEN_REPLY } from './common.ts';
 
 // enum tcp_conntrack
@@ -111,9 +119,9 @@ const after = (a: number, b: number) => ((b - a) | 0) < 0;
  */
 export function tcpError(u8: Uint8Array, th: number, len: number): boolean {
   if (len < 20) return true;
-  const doff = (u8[th + 12] >>> 4) << 2;
+  const doff = tcpHdrLen(u8, th);
   if (doff < 20 || doff > len) return true;
-  return VALID_FLAGS[u8[th + 13] & 0x37] === 0;
+  return VALID_FLAGS[tcpFlags(u8, th) & 0x37] === 0;
 }
 
 /**
@@ -121,30 +129,31 @@ export function tcpError(u8: Uint8Array, th: number, len: number): boolean {
  * would be a boxed double); callers take `>>> 0` before comparing it with u32 words.
  */
 function segEnd(u8: Uint8Array, dv: DataView, th: number, len: number): number {
-  const flags = u8[th + 13];
-  const doff = (u8[th + 12] >>> 4) << 2;
-  return (dv.getUint32(th + 4) + len - doff + ((flags & SYN) !== 0 ? 1 : 0) + ((flags & FIN) !== 0 ? 1 : 0)) | 0;
+  const flags = tcpFlags(u8, th);
+  const doff = tcpHdrLen(u8, th);
+  return (tcpSeq(dv, th) + len - doff + ((flags & SYN) !== 0 ? 1 : 0) + ((flags & FIN) !== 0 ? 1 : 0)) | 0;
 }
 
 /** tcp_options: window scale and SACK-permitted of a SYN into direction slot s (bounded by the header). */
 function tcpOptions(t: CtTable, s: number, u8: Uint8Array, th: number): void {
-  const end = th + ((u8[th + 12] >>> 4) << 2);
+  const end = th + (tcpHdrLen(u8, th));
   t.tcpScale[s] = 0;
   t.tcpFlags[s] &= ~(F_WINDOW_SCALE | F_SACK_PERM);
-  let p = th + 20;
+  let p = th + TCP_HLEN;
   while (p < end) {
     const kind = u8[p];
-    if (kind === 0) return;
-    if (kind === 1) {
+    if (kind === TCPOPT_EOL) return;
+    if (kind === TCPOPT_NOP) {
       p++;
       continue;
     }
     if (p + 1 >= end) return;
-    const size = u8[p + 1];
+    const size = u8[p + OPT_LEN];
     if (size < 2 || p + size > end) return;
-    if (kind === 4 && size === 2) t.tcpFlags[s] |= F_SACK_PERM;
-    else if (kind === 3 && size === 3) {
-      t.tcpScale[s] = u8[p + 2] > 14 ? 14 : u8[p + 2];
+    if (kind === TCPOPT_SACK_PERM && size === TCPOLEN_SACK_PERM) t.tcpFlags[s] |= F_SACK_PERM;
+    else if (kind === TCPOPT_WINDOW && size === TCPOLEN_WINDOW) {
+      const ws = u8[p + OPT_DATA];
+      t.tcpScale[s] = ws > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : ws;
       t.tcpFlags[s] |= F_WINDOW_SCALE;
     }
     p += size;
@@ -153,22 +162,22 @@ function tcpOptions(t: CtTable, s: number, u8: Uint8Array, th: number): void {
 
 /** tcp_sack: the highest right edge of the SACK blocks, or ack when there are none (int32, as segEnd). */
 function tcpSack(u8: Uint8Array, dv: DataView, th: number, ack: number): number {
-  const end = th + ((u8[th + 12] >>> 4) << 2);
+  const end = th + (tcpHdrLen(u8, th));
   let sack = ack;
-  let p = th + 20;
+  let p = th + TCP_HLEN;
   while (p < end) {
     const kind = u8[p];
-    if (kind === 0) break;
-    if (kind === 1) {
+    if (kind === TCPOPT_EOL) break;
+    if (kind === TCPOPT_NOP) {
       p++;
       continue;
     }
     if (p + 1 >= end) break;
-    const size = u8[p + 1];
+    const size = u8[p + OPT_LEN];
     if (size < 2 || p + size > end) break;
-    if (kind === 5 && size >= 10 && (size - 2) % 8 === 0) {
-      for (let q = p + 2; q < p + size; q += 8) {
-        const right = dv.getUint32(q + 4);
+    if (kind === TCPOPT_SACK && size >= OPT_DATA + TCPOLEN_SACK_PERBLOCK && (size - OPT_DATA) % TCPOLEN_SACK_PERBLOCK === 0) {
+      for (let q = p + OPT_DATA; q < p + size; q += TCPOLEN_SACK_PERBLOCK) {
+        const right = dv.getUint32(q + 4); // a block: left edge, right edge
         if (after(right, sack)) sack = right;
       }
       break;
@@ -183,7 +192,7 @@ function tcpSack(u8: Uint8Array, dv: DataView, th: number, ack: number): number 
  * mid-stream ACK is picked up (window scaling unknown: liberal from then on). false: INVALID.
  */
 export function tcpNew(t: CtTable, e: number, u8: Uint8Array, dv: DataView, th: number, len: number, loose: number): boolean {
-  const index = conntrackIndex(u8[th + 13]);
+  const index = conntrackIndex(tcpFlags(u8, th));
   const ns = TRANSITIONS[index * 10 + sNO];
   if (ns >= TCP_CONNTRACK_MAX) return false;
   if (ns !== sSS && loose === 0) return false;
@@ -194,7 +203,7 @@ export function tcpNew(t: CtTable, e: number, u8: Uint8Array, dv: DataView, th: 
   t.tcpLast.fill(0, e * 4, e * 4 + 4);
   t.tcpLastB.fill(0, e * 8, e * 8 + 8);
   const end = segEnd(u8, dv, th, len) >>> 0;
-  const win = dv.getUint16(th + 14);
+  const win = tcpWindow(dv, th);
   t.tcpSeen[s0] = end;
   t.tcpSeen[s0 + 2] = win === 0 ? 1 : win;
   if (ns === sSS) {
@@ -231,11 +240,11 @@ function inWindow(t: CtTable, e: number, dir: number, index: number, u8: Uint8Ar
   const S = e * 8 + dir * 4; // sender
   const R = e * 8 + (1 - dir) * 4; // receiver
   const sw = t.tcpSeen;
-  const flags = u8[th + 13];
+  const flags = tcpFlags(u8, th);
   const state = t.state[e];
-  let seq = dv.getUint32(th + 4);
-  let ack = dv.getUint32(th + 8);
-  const winRaw = dv.getUint16(th + 14);
+  let seq = tcpSeq(dv, th);
+  let ack = tcpAckSeq(dv, th);
+  const winRaw = tcpWindow(dv, th);
   let win = winRaw;
   let end = segEnd(u8, dv, th, len) >>> 0;
   let sack = ack;
@@ -328,7 +337,7 @@ export function tcpPacket(
   liberal: number,
   maxRetrans: number,
 ): number {
-  const flags = u8[th + 13];
+  const flags = tcpFlags(u8, th);
   const index = conntrackIndex(flags);
   let oldState = t.state[e];
   let newState = TRANSITIONS[(dir * 6 + index) * 10 + oldState];
@@ -344,7 +353,7 @@ export function tcpPacket(
     case sIG: {
       // Out of sync with the endpoints: remember the segment, let it through, learn nothing.
       const L = e * 4;
-      if (index === TCP_SYNACK_SET && lb[B + 1] === TCP_SYN_SET && lb[B] !== dir && dv.getUint32(th + 8) === t.tcpLast[L + 2]) {
+      if (index === TCP_SYNACK_SET && lb[B + 1] === TCP_SYN_SET && lb[B] !== dir && tcpAckSeq(dv, th) === t.tcpLast[L + 2]) {
         // This SYN/ACK answers a SYN we ignored: the endpoints are in sync, take its values.
         const od = lb[B];
         oldState = sSS;
@@ -362,9 +371,9 @@ export function tcpPacket(
       }
       lb[B + 1] = index;
       lb[B] = dir;
-      t.tcpLast[L] = dv.getUint32(th + 4);
+      t.tcpLast[L] = tcpSeq(dv, th);
       t.tcpLast[L + 2] = segEnd(u8, dv, th, len) >>> 0;
-      t.tcpLast[L + 3] = dv.getUint16(th + 14);
+      t.tcpLast[L + 3] = tcpWindow(dv, th);
       if (index === TCP_SYN_SET && dir === 0) {
         // Note the SYN's options in case the SYN/ACK proves it right.
         const sc = t.tcpScale[e * 2];
@@ -382,11 +391,11 @@ export function tcpPacket(
     case sCL:
       if (index === TCP_RST_SET) {
         const o = e * 8 + (1 - dir) * 4;
-        if ((t.tcpFlags[e * 2 + 1 - dir] & F_MAXACK_SET) !== 0 && before(dv.getUint32(th + 4), t.tcpSeen[o + 3])) return TCP_INVALID;
+        if ((t.tcpFlags[e * 2 + 1 - dir] & F_MAXACK_SET) !== 0 && before(tcpSeq(dv, th), t.tcpSeen[o + 3])) return TCP_INVALID;
         const st = t.status[e];
         const ackedIgnored =
           (((st & IPS_SEEN_REPLY) !== 0 && lb[B + 1] === TCP_SYN_SET) || ((st & IPS_ASSURED) === 0 && lb[B + 1] === TCP_ACK_SET)) &&
-          dv.getUint32(th + 8) === t.tcpLast[e * 4 + 2];
+          tcpAckSeq(dv, th) === t.tcpLast[e * 4 + 2];
         // A RST answering a SYN or ACK we let through while out of sync: skip the window check.
         if (ackedIgnored) return finish(t, e, dir, index, oldState, newState, flags, timeouts, maxRetrans);
       }
