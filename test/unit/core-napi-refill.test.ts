@@ -13,7 +13,7 @@ import { MemoryPort } from '../../src/driver/memory.ts';
 import { FramePool } from '../../src/driver/pool.ts';
 import { memoryUmem } from '../../src/driver/umem.ts';
 import { MAC_A, udpFrame } from '../support/core-graph.ts';
-import { sleep, waitFor } from '../support/wait.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** A socket nobody reads yet: keeps every frame it gets. */
 class Hold implements Stage {
@@ -91,11 +91,11 @@ describe('napi refill of starved ports', () => {
     const s = setup(0);
     await starve(s);
     // Starved and idle: retries back off (1, 2, 4 .. 64 ms), no spin.
+    // Four retries take at least 1 + 2 + 4 ms of backoff; a spinning retry would take microseconds.
     const r0 = s.napi.refillRetries;
-    await sleep(400);
-    const retries = s.napi.refillRetries - r0;
-    expect(retries).toBeGreaterThanOrEqual(1);
-    expect(retries).toBeLessThanOrEqual(20);
+    const t0 = performance.now();
+    await waitFor('four refill retries', () => s.napi.refillRetries - r0 >= 4);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(7);
     expect(s.rx0.stats().fill_starved).toBe(1);
     // The application reads its socket: frames back to the pool, no port does anything.
     for (const a of s.hold.frames.splice(0)) s.pool.free(a);
@@ -128,7 +128,9 @@ describe('napi refill of starved ports', () => {
     for (let k = 0; k < 8; k++) s.rx0.inject(udpFrame(53));
     await waitFor('delivery', () => s.hold.count === 8);
     for (const a of s.hold.frames.splice(0)) s.pool.free(a);
-    await sleep(50);
+    // More turns of the loop after the frames came back: still no retry.
+    for (let k = 0; k < 8; k++) s.rx0.inject(udpFrame(53));
+    await waitFor('delivery after the frees', () => s.hold.count === 16);
     expect(s.napi.refillRetries).toBe(0);
     expect(s.rx0.stats()).toMatchObject({ fill_starved: 0, rx_alloc_fail: 0 });
   });
