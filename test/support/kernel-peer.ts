@@ -56,18 +56,6 @@ export async function inject(ns: string, dev: string, frames: Uint8Array[]): Pro
   return Number(r.stdout.trim());
 }
 
-const UDP_PROBE = `
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(20)  # a deadline only: an ICMP error comes at once
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.send(b'probe')
-try:
-    s.recv(100); print('data')
-except ConnectionRefusedError: print('port-unreachable')
-except socket.timeout: print('timeout')
-except OSError as e: print('error', e.errno)
-`;
 
 /**
  * One datagram to dst:port from a connected kernel UDP socket in ns, then a receive: 'data', or
@@ -75,7 +63,10 @@ except OSError as e: print('error', e.errno)
  * for another ICMP error, 'timeout'.
  */
 export async function udpProbe(ns: string, dst: string, port: number): Promise<string> {
-  return (await nsExec(ns, ['python3', '-c', UDP_PROBE, dst, String(port)], { check: true })).stdout.trim();
+  // 20 s is a deadline only: an ICMP error comes at once. ECONNREFUSED is errno 111 on Linux.
+  const { reply } = await udpAsk(ns, dst, port, 'probe', 20);
+  if (reply === 'timeout' || reply.startsWith('error ')) return reply === 'error 111' ? 'port-unreachable' : reply;
+  return 'data';
 }
 
 /** Parse `ping` summary: transmitted, received, loss %. */
