@@ -69,6 +69,8 @@ export interface StackStats {
   name: string;
   uptimeSec: number;
   softnet: Array<{ queue: string; processed: number; dropped: number; time_squeeze: number }>;
+  /** The poll loop: event-loop turns, rounds and frames (frames per round is its batching). */
+  napi: { turns: number; rounds: number; frames: number; squeezed_rounds: number; refill_retries: number };
   ports: Record<string, Record<string, number | string>>;
   drops: Record<string, number>;
   mib: Record<string, Record<string, number>>;
