@@ -15,7 +15,7 @@
 // must give identical outputs on both sides: per frame the verdict, the TX descriptor and the
 // first 34 bytes. A pass with every dispatch timed gives softnet's per-stage ns/packet
 // (g.runtime()). The C's exact scope (what it does and leaves out) is in its header comment.
-// Run: node --import tsx bench/micro-fwd-chain.ts [--time MS] [--rounds N] [--iters N] [--hostile-first]
+// Run: node --import tsx bench/micro-fwd-chain.ts [--time MS] [--rounds N] [--iters N] [--rules N] [--hostile-first]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -33,7 +33,8 @@ const args = parseArgs(process.argv.slice(2), {
   time: { type: 'int', min: 50, default: 400, help: 'ms of samples per task and round (JS; C runs as many)' },
   rounds: { type: 'int', min: 1, max: 20, default: 3, help: 'JS then C, this many times (the median round is the result)' },
   iters: { type: 'int', min: 1, default: 64, help: 'iterations (dispatches) per timed sample' },
-  hostileFirst: { type: 'bool', help: 'dispatch the check batch before the timing (what V8 makes of the error paths seen first)' },
+  rules: { type: 'int', min: 0, max: 1000, default: 20, help: 'FORWARD rules of the router scenario (ruleLines), on both sides' },
+  hostileFirst: { type: 'bool', help: 'dispatch the check batch before the timing instead of after' },
 });
 const BATCH = 64;
 const FRAMES = 4096;
@@ -53,7 +54,7 @@ await stack.addPort({ name: 'p0', dev: 'm0', mode: 'memory', addresses: ['10.1.0
 await stack.addPort({ name: 'p1', dev: 'm1', mode: 'memory', addresses: ['10.2.0.1/24'], mac: '02:00:00:00:00:b0' });
 stack.sysctl('ip_forward', 1);
 for (const r of routeLines(10_000)) stack.route(`add ${r}`);
-for (const r of ruleLines(20)) stack.iptables(r);
+for (const r of ruleLines(args.rules)) stack.iptables(r);
 const P1 = stack.devs.get('p1').index;
 stack.l2.neigh.addPermanent(P1, HOST_B, MAC_HOST_B);
 const g = stack.graph;
@@ -191,7 +192,7 @@ function writeInput(): void {
   const devs = stack.devs.list;
   const routes = stack.ipv4.fib.list();
   const fib = stack.ipv4.fib;
-  const rules = ruleLines(20).map((line) => {
+  const rules = ruleLines(args.rules).map((line) => {
     // The two shapes ruleLines makes: -s A/32 -j DROP, -p tcp --dport N -j DROP.
     const s = /-s (\S+)\/32/.exec(line);
     const d = /-p (\w+) --dport (\d+)/.exec(line);
@@ -249,10 +250,10 @@ function jsBench(): Uint32Array[] {
 }
 
 /**
- * One dispatch of the check batch: after the timing unless --hostile-first, because hostile
- * frames before it change what V8 optimises (the error paths' type feedback): ip-rcv and
- * ip-forward measured up to 2x slower. Its frames are not touched before, so they hold the bytes
- * the C started from.
+ * One dispatch of the check batch: after the timing unless --hostile-first, so that the timed
+ * code was optimised on the benchmark traffic alone (on the loaded 2-core box no difference
+ * between the two orders stood out of the noise). Its frames are not touched before, so they
+ * hold the bytes the C started from.
  */
 function jsCheck(): Uint32Array[] {
   const c = new Batch(256);
@@ -365,7 +366,7 @@ console.log(
     `check batch (hostile and filtered frames, dispatched ${args.hostileFirst ? 'before' : 'after'} the timing) ${checkSentAfter}/${BATCH}`,
 );
 const f1 = (x: number) => x.toFixed(1);
-console.log(`batch ${BATCH} x 64 B (60 + FCS), ${FLOWS} flows, frames at random addresses of ${FRAMES} x ${umem.frameSize} B; 10k routes, 20 FORWARD rules (none matching)`);
+console.log(`batch ${BATCH} x 64 B (60 + FCS), ${FLOWS} flows, frames at random addresses of ${FRAMES} x ${umem.frameSize} B; 10k routes, ${args.rules} FORWARD rules (none matching)`);
 console.log(`per task and round: median of ${SAMPLES} samples of ${ITERS} iterations (reset + dispatch), ns/packet`);
 console.table(
   rounds.map((r, k) => ({
