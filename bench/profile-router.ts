@@ -20,7 +20,7 @@ import { removeStackConfig, runtime, waitStack, writeStackConfig } from '../src/
 import { controlPath, controlRequest } from '../src/stack/control-socket.ts';
 
 interface Stat {
-  napi: { turns: number; rounds: number; frames: number };
+  napi: { turns: number; rounds: number; frames: number; irq_arms: number; irq_defers: number };
   ports: Record<string, Record<string, number>>;
 }
 
@@ -74,7 +74,7 @@ try {
   if (a.system === 'softnet') {
     const s1 = (await stat())!;
     const d = (k: keyof Stat['napi']) => s1.napi[k] - s0!.napi[k];
-    console.log(`poll loop: ${d('frames')} frames in ${d('rounds')} rounds (${(d('frames') / d('rounds')).toFixed(1)}/round), ${d('turns')} turns (${(d('frames') / d('turns')).toFixed(1)} frames/turn)`);
+    console.log(`poll loop: ${d('frames')} frames in ${d('rounds')} rounds (${(d('frames') / d('rounds')).toFixed(1)}/round), ${d('turns')} turns (${(d('frames') / d('turns')).toFixed(1)} frames/turn), ${d('irq_arms')} irq arms, ${d('irq_defers')} defers`);
     for (const [p, r] of Object.entries(s1.ports)) {
       const r0 = s0!.ports[p];
       const dk = (k: string) => (r[k] ?? 0) - (r0[k] ?? 0);

@@ -54,6 +54,8 @@ export interface NapiConfig {
   weight: number;
   budget: number;
   busy_poll: boolean;
+  /** Keep idle ports' interrupts masked while the loop has work (Napi deferHardIrqs). */
+  defer_hard_irqs: boolean;
   /** CPU to pin the poll-loop thread to (the thread only, not V8's helpers); -1 = not pinned. */
   cpu: number;
 }
@@ -108,7 +110,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const DEFAULT_NAPI: NapiConfig = { weight: 64, budget: 300, busy_poll: false, cpu: -1 };
+export const DEFAULT_NAPI: NapiConfig = { weight: 64, budget: 300, busy_poll: false, defer_hard_irqs: true, cpu: -1 };
 
 export function defaultControlPath(name: string): string {
   return `/run/softnet/${name}.sock`;
@@ -222,7 +224,7 @@ function join(path: string, key: string): string {
 const TOP_KEYS = ['name', 'control', 'ports', 'routes', 'netfilter', 'sysctl', 'napi', 'services'] as const;
 const PORT_KEYS = ['name', 'dev', 'queue', 'mode', 'addresses', 'mtu', 'xdp', 'vlans', 'csum_partial'] as const;
 const VLAN_KEYS = ['id', 'name', 'addresses', 'mtu'] as const;
-const NAPI_KEYS = ['weight', 'budget', 'busy_poll', 'cpu'] as const;
+const NAPI_KEYS = ['weight', 'budget', 'busy_poll', 'defer_hard_irqs', 'cpu'] as const;
 const SERVICE_KEYS = ['proto', 'port', 'kind', 'address'] as const;
 
 /**
@@ -328,6 +330,7 @@ export function validateConfig(raw: unknown, file?: string): Config {
       if (n.weight !== undefined) napi.weight = c.int(n.weight, 'napi.weight', 1, 4096) ?? napi.weight;
       if (n.budget !== undefined) napi.budget = c.int(n.budget, 'napi.budget', 1, 65536) ?? napi.budget;
       if (n.busy_poll !== undefined) napi.busy_poll = c.bool(n.busy_poll, 'napi.busy_poll') ?? false;
+      if (n.defer_hard_irqs !== undefined) napi.defer_hard_irqs = c.bool(n.defer_hard_irqs, 'napi.defer_hard_irqs') ?? true;
       if (n.cpu !== undefined) napi.cpu = c.int(n.cpu, 'napi.cpu', 0, 1023) ?? -1;
     }
   }

@@ -26,6 +26,14 @@ export interface NapiOptions {
   /** Never re-arm interrupts: poll on every event-loop turn (costs a core, saves the wakeup). */
   busyPoll?: boolean;
   /**
+   * While the loop has work, ports that are idle keep their interrupt masked and are polled once
+   * per round instead (napi_defer_hard_irqs); all are armed when the loop runs out of work. An
+   * armed AF_XDP socket sits on its wait queue, and every frame it transmits then takes the
+   * wait-queue and epoll locks to offer a wakeup nobody wants (~90 ns per forwarded packet).
+   * Default true.
+   */
+  deferHardIrqs?: boolean;
+  /**
    * Squeezed rounds run again at once, up to this many times within the time limit, before the
    * loop yields to the event loop (the kernel's __do_softirq restarts 10 times within 2 ms, then
    * defers to ksoftirqd). 0 = yield after every round. Default 64: each yield costs a
@@ -52,6 +60,7 @@ export class Napi {
   readonly budget: number;
   readonly timeLimitMs: number;
   readonly busyPoll: boolean;
+  readonly deferHardIrqs: boolean;
   readonly maxRestarts: number;
   /** Event-loop turns that ran rounds (interrupts and continuations). */
   turns = 0;
@@ -64,6 +73,9 @@ export class Napi {
   errors = 0;
   /** Refill retries for starved ports (after turns and from the retry timer). */
   refillRetries = 0;
+  /** Interrupts armed (armIrq calls), and ports deferred (masked while the loop was busy). */
+  arms = 0;
+  defers = 0;
 
   private readonly batch: Batch;
   private readonly xdp: XdpHook | null;
@@ -80,6 +92,11 @@ export class Napi {
   private inList = new Uint8Array(0);
   private head = 0;
   private len = 0;
+  // Interrupt state per queue: armed (armIrq called, not yet fired or disarmed) and deferred
+  // (masked while the loop is busy, polled once per round, armed when the loop goes idle).
+  private armed = new Uint8Array(0);
+  private deferred = new Uint8Array(0);
+  private nDeferred = 0;
   private running = false;
   private inRound = false;
   private immediate: ReturnType<typeof setImmediate> | null = null;
@@ -116,6 +133,7 @@ export class Napi {
     this.budget = opts.budget ?? 300;
     this.timeLimitMs = opts.timeLimitMs ?? 2;
     this.busyPoll = opts.busyPoll ?? false;
+    this.deferHardIrqs = opts.deferHardIrqs ?? true;
     this.maxRestarts = opts.maxRestarts ?? 64;
     this.xdp = opts.xdp ?? null;
     this.taps = opts.taps ?? null;
@@ -156,6 +174,12 @@ export class Napi {
     const starved = new Uint8Array(q + 1);
     starved.set(this.starved);
     this.starved = starved;
+    const armed = new Uint8Array(q + 1);
+    armed.set(this.armed);
+    this.armed = armed;
+    const deferred = new Uint8Array(q + 1);
+    deferred.set(this.deferred);
+    this.deferred = deferred;
     if (this.running) {
       this.arm(q);
       if (!dev.port.refill()) this.starve(q);
@@ -181,6 +205,9 @@ export class Napi {
   stop(): void {
     this.running = false;
     for (const p of this.ports) p.disarmIrq();
+    this.armed.fill(0);
+    this.deferred.fill(0);
+    this.nDeferred = 0;
     if (this.immediate !== null) clearImmediate(this.immediate);
     this.immediate = null;
     this.inList.fill(0);
@@ -251,9 +278,11 @@ export class Napi {
       const n = this.poll(q, weight);
       work += n;
       if (n < weight && !this.busyPoll) {
-        // Drained: leave the list, re-arm the interrupt (napi_complete_done).
+        // Drained: leave the list (napi_complete_done). Re-arm the interrupt, or, while other
+        // ports still have work, keep it masked and poll the port once per round (deferred).
         this.inList[q] = 0;
-        this.ports[q].armIrq(this.irqs[q]);
+        if (this.deferHardIrqs && this.len > 0) this.defer(q);
+        else this.armIrq(q);
       } else {
         this.push(q);
       }
@@ -268,9 +297,67 @@ export class Napi {
         break;
       }
     }
+    if (this.deferHardIrqs && !this.busyPoll) work += this.deferral(weight);
     this.inRound = false;
     this.work += work;
     if (this.len > 0 && this.running && this.immediate === null) this.immediate = setImmediate(this.turnFn);
+  }
+
+  /**
+   * End of a round with interrupt deferral. Work left: mask the interrupts of the other idle
+   * ports too (an armed socket pays a wakeup attempt per transmitted frame) and poll every
+   * deferred port once (one native call each when empty), back onto the list if it got frames.
+   * No work left: the loop goes idle, every deferred port is armed.
+   */
+  private deferral(weight: number): number {
+    let work = 0;
+    if (this.len > 0) {
+      const armed = this.armed;
+      for (let q = 0; q < armed.length; q++) if (armed[q] !== 0 && this.inList[q] === 0) this.defer(q);
+    }
+    if (this.nDeferred === 0) return 0;
+    const deferred = this.deferred;
+    for (let q = 0; q < deferred.length; q++) {
+      if (deferred[q] === 0 || this.inList[q] !== 0) continue;
+      // The poll itself (rx on an empty ring) makes no syscall outside busy polling.
+      const n = this.poll(q, weight);
+      work += n;
+      if (n > 0) {
+        deferred[q] = 0;
+        this.nDeferred--;
+        this.inList[q] = 1;
+        this.push(q);
+      }
+    }
+    if (this.len === 0) {
+      for (let q = 0; q < deferred.length; q++) {
+        if (deferred[q] !== 0) this.armIrq(q);
+      }
+    }
+    return work;
+  }
+
+  /** Mask a port's interrupt while the loop is busy (napi_defer_hard_irqs). */
+  private defer(q: number): void {
+    if (this.armed[q] !== 0) {
+      this.armed[q] = 0;
+      this.ports[q].disarmIrq();
+    }
+    if (this.deferred[q] === 0) {
+      this.deferred[q] = 1;
+      this.nDeferred++;
+      this.defers++;
+    }
+  }
+
+  private armIrq(q: number): void {
+    if (this.deferred[q] !== 0) {
+      this.deferred[q] = 0;
+      this.nDeferred--;
+    }
+    this.armed[q] = 1;
+    this.arms++;
+    this.ports[q].armIrq(this.irqs[q]);
   }
 
   /**
@@ -280,6 +367,10 @@ export class Napi {
   kick(): number {
     if (!this.running) throw new Error('napi: kick() before start()');
     for (let q = 0; q < this.ports.length; q++) {
+      if (this.deferred[q] !== 0) {
+        this.deferred[q] = 0;
+        this.nDeferred--;
+      }
       if (this.inList[q] === 0) {
         this.inList[q] = 1;
         this.push(q);
@@ -342,6 +433,7 @@ export class Napi {
 
   private irq(q: number): void {
     if (!this.running) return;
+    this.armed[q] = 0;
     if (this.inList[q] === 0) {
       this.inList[q] = 1;
       this.push(q);
@@ -358,7 +450,7 @@ export class Napi {
       }
       if (this.immediate === null) this.immediate = setImmediate(this.turnFn);
     } else {
-      this.ports[q].armIrq(this.irqs[q]);
+      this.armIrq(q);
     }
   }
 

@@ -131,6 +131,7 @@ export class Stack implements ControlHost {
       weight: napi.weight,
       budget: napi.budget,
       busyPoll: napi.busy_poll,
+      deferHardIrqs: napi.defer_hard_irqs,
       timeLimitMs: opts.napi?.timeLimitMs,
       xdp: this.xdp,
       taps: this.taps,

@@ -17,7 +17,7 @@ describe('config schema', () => {
     const c = parseConfig('name: r1\nports:\n  - {name: p0, dev: veth0, addresses: [10.1.0.1/24]}\n');
     expect(c.control).toBe('/run/softnet/r1.sock');
     expect(c.ports[0]).toEqual({ name: 'p0', dev: 'veth0', queue: 0, mode: 'auto', addresses: ['10.1.0.1/24'], mtu: 1500, vlans: [] });
-    expect(c.napi).toEqual({ weight: 64, budget: 300, busy_poll: false, cpu: -1 });
+    expect(c.napi).toEqual({ weight: 64, budget: 300, busy_poll: false, defer_hard_irqs: true, cpu: -1 });
     expect(c.routes).toEqual([]);
   });
 
