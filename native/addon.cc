@@ -10,18 +10,29 @@ void export_fn(napi_env env, napi_value exports, const char* name, napi_callback
   napi_set_named_property(env, exports, name, fn);
 }
 
-// The poll handle stays started across interrupts: re-arming is then a flag, not an
-// epoll_ctl pair plus a new reference per wake-up (measured ~10% of a receiver's CPU). Only an
-// event that finds the interrupt unarmed stops the handle (epoll is level-triggered: a readable
-// fd nobody wants would otherwise wake the loop on every turn).
+// An armed interrupt is a uv_poll handle in epoll; an unarmed one has no handle at all. A socket
+// in epoll has a waiter on its wait queue, and then every frame it transmits takes the
+// wait-queue and epoll locks (irqsave) in sock_wfree to offer an EPOLLOUT wakeup nobody asked
+// for (~5% of a router's CPU). uv_poll_stop leaves the fd in epoll until an event arrives for it
+// (never, on a port that only transmits); uv_close removes it at once. So firing (one-shot) and
+// disarming close the handle, and arming opens a new one (one epoll_ctl each way).
+//
+// Handles are malloc'd and closed with libc's free as the close callback: a close still in
+// flight when the environment goes away must not call into this library, which may be
+// unloaded by then (a worker's addon instance is dlclose'd on exit).
+static void close_handle(Irq& irq) {
+  if (irq.h == nullptr) return;
+  irq.h->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(irq.h), reinterpret_cast<uv_close_cb>(&free));
+  irq.h = nullptr;
+}
+
 static void on_poll(uv_poll_t* h, int status, int events) {
   Irq* irq = static_cast<Irq*>(h->data);
-  if (irq == nullptr || !irq->armed || irq->cb == nullptr) {
-    uv_poll_stop(h);
-    if (irq != nullptr) irq->polling = false;
-    return;
-  }
-  irq->armed = false;  // one-shot: the poll loop re-arms when it runs dry
+  if (irq == nullptr) return;  // closing
+  close_handle(*irq);          // one-shot: the poll loop re-arms when it runs dry
+  if (!irq->armed || irq->cb == nullptr) return;
+  irq->armed = false;
   napi_env env = irq->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -37,18 +48,7 @@ static void on_poll(uv_poll_t* h, int status, int events) {
 }
 
 bool irq_arm(napi_env env, Irq& irq, int fd, napi_value cb) {
-  if (irq.h == nullptr) {
-    uv_loop_t* loop;
-    napi_get_uv_event_loop(env, &loop);
-    irq.h = new uv_poll_t;
-    int r = uv_poll_init(loop, irq.h, fd);
-    if (r != 0) {
-      delete irq.h;
-      irq.h = nullptr;
-      throw_sys(env, "uv_poll_init", -r, "cannot watch fd " + std::to_string(fd));
-      return false;
-    }
-    irq.h->data = &irq;
+  if (irq.ctx == nullptr) {
     irq.env = env;
     irq.fd = fd;
     napi_value name;
@@ -68,22 +68,33 @@ bool irq_arm(napi_env env, Irq& irq, int fd, napi_value cb) {
   }
   if (irq.cb == nullptr) napi_create_reference(env, cb, 1, &irq.cb);
   irq.armed = true;
-  if (!irq.polling) {
-    int r = uv_poll_start(irq.h, UV_READABLE, on_poll);
+  if (irq.h == nullptr) {
+    uv_loop_t* loop;
+    napi_get_uv_event_loop(env, &loop);
+    uv_poll_t* h = static_cast<uv_poll_t*>(malloc(sizeof(uv_poll_t)));
+    int r = h == nullptr ? UV_ENOMEM : uv_poll_init(loop, h, fd);
     if (r != 0) {
+      free(h);
+      irq.armed = false;
+      throw_sys(env, "uv_poll_init", -r, "cannot watch fd " + std::to_string(fd));
+      return false;
+    }
+    h->data = &irq;
+    r = uv_poll_start(h, UV_READABLE, on_poll);
+    if (r != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(h), reinterpret_cast<uv_close_cb>(&free));
       irq.armed = false;
       throw_sys(env, "uv_poll_start", -r, "cannot watch fd " + std::to_string(fd));
       return false;
     }
-    irq.polling = true;
+    irq.h = h;
   }
   return true;
 }
 
 void irq_disarm(napi_env env, Irq& irq) {
   irq.armed = false;
-  irq.polling = false;
-  if (irq.h != nullptr) uv_poll_stop(irq.h);
+  close_handle(irq);
   if (irq.cb != nullptr) {
     napi_delete_reference(env, irq.cb);
     irq.cb = nullptr;
@@ -93,28 +104,16 @@ void irq_disarm(napi_env env, Irq& irq) {
 // Must run before the fd is closed: libuv must not watch a closed fd.
 void irq_close(napi_env env, Irq& irq) {
   irq_disarm(env, irq);
-  if (irq.h != nullptr) {
-    irq.h->data = nullptr;
-    // As in irq_teardown: no close callback into this library (see there).
-    uv_close(reinterpret_cast<uv_handle_t*>(irq.h), nullptr);
-    irq.h = nullptr;
-  }
   if (irq.ctx != nullptr) {
     napi_async_destroy(env, irq.ctx);
     irq.ctx = nullptr;
   }
 }
 
+// At environment teardown: no JS calls any more, only the handle goes.
 void irq_teardown(Irq& irq) {
-  if (irq.h != nullptr) {
-    uv_poll_stop(irq.h);
-    irq.h->data = nullptr;
-    // No close callback: by the time the loop finishes closing, this addon may be unloaded
-    // (a worker's addon instance is dlclose'd on exit), and a callback into it would crash.
-    // So a closed port leaves its uv_poll_t (~160 bytes) behind; ports are opened rarely.
-    uv_close(reinterpret_cast<uv_handle_t*>(irq.h), nullptr);
-    irq.h = nullptr;
-  }
+  irq.armed = false;
+  close_handle(irq);
 }
 
 // An empty call through the C API: the bench measures the per-call floor with it.

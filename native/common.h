@@ -36,7 +36,7 @@ inline UmemRec* umem_of(Ctx* c, uint32_t id) {
 void teardown_xsks(Ctx* c);
 void teardown_taps(Ctx* c);
 
-// The interrupt: libuv watches an fd; on readability the poll stops (one-shot) and the JS
+// The interrupt: libuv watches an fd; on readability the handle closes (one-shot) and the JS
 // callback runs through napi_make_callback (so promises/microtasks behave as in any I/O callback).
 struct Irq {
   napi_env env = nullptr;
@@ -44,8 +44,7 @@ struct Irq {
   napi_ref cb = nullptr;
   napi_async_context ctx = nullptr;
   int fd = -1;
-  bool armed = false;    // JS wants the next readability event
-  bool polling = false;  // the uv_poll handle is started
+  bool armed = false;  // JS wants the next readability event (h is open while armed)
 };
 bool irq_arm(napi_env env, Irq& irq, int fd, napi_value cb);
 void irq_disarm(napi_env env, Irq& irq);
