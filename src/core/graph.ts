@@ -58,6 +58,15 @@ export class Graph {
   private vn = new Int32Array(0);
   private spare: Uint16Array;
   private sealed = false;
+  /**
+   * Per stage, a call of its run() / flush() with a call site of its own (made by seal()). The
+   * dispatch loop calls every stage class from one site: `stages[s].run` there is a megamorphic
+   * property load, a LoadIC builtin call per stage run that took ~4% of the router's CPU (perf,
+   * bench/profile-router.ts). Each trampoline's `s.run` sees one class and stays monomorphic; it
+   * loads the method on every call, so a stage whose run is replaced later is still honoured.
+   */
+  private runs: Array<(b: Batch, v: Uint16Array, n: number) => void> = [];
+  private flushes: Array<() => void> = [];
 
   /** Drop reasons, e.g. `ip.InHdrErrors`; the frame returns to the pool. */
   readonly drops = new Counters('drop');
@@ -142,6 +151,8 @@ export class Graph {
       s.init?.(this);
     }
     this.initStage = '';
+    this.runs = this.stages.map((st) => trampoline<(b: Batch, v: Uint16Array, n: number) => void>(st, 'return (b, v, n) => s.run(b, v, n);'));
+    this.flushes = this.stages.filter((st) => st.flush !== undefined).map((st) => trampoline<() => void>(st, 'return () => s.flush();'));
     this.sealed = true;
   }
 
@@ -188,8 +199,8 @@ export class Graph {
       probe = this.probeNext++ % (this.lastRuns > 0 ? this.lastRuns : 1);
     }
     let runs = 0;
-    const stages = this.stages;
-    const count = stages.length;
+    const fns = this.runs;
+    const count = fns.length;
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       let ran = false;
       for (let s = 0; s < count; s++) {
@@ -200,11 +211,11 @@ export class Graph {
         const d0 = this.dropped;
         if (runs++ === probe) {
           const t0 = tick();
-          stages[s].run(b, v, k);
+          fns[s](b, v, k);
           this.sampledNs[s] += (tick() - t0) * 1e6;
           this.sampledPackets[s] += k;
         } else {
-          stages[s].run(b, v, k);
+          fns[s](b, v, k);
         }
         this.stageDrops[s] += this.dropped - d0;
       }
@@ -234,7 +245,8 @@ export class Graph {
       for (let j = 0; j < k; j++) this.drop(b, this.vec[s][j], this.loopDrop);
       this.vn[s] = 0;
     }
-    for (let s = 0; s < count; s++) stages[s].flush?.();
+    const fl = this.flushes;
+    for (let f = 0; f < fl.length; f++) fl[f]();
   }
 
   /**
@@ -274,7 +286,7 @@ export class Graph {
         const v = this.take(s, k);
         const d0 = this.dropped;
         t.before(b, s, v, k);
-        stages[s].run(b, v, k);
+        this.runs[s](b, v, k);
         this.stageDrops[s] += this.dropped - d0;
         t.after(b, s, v, k);
       }
@@ -313,4 +325,12 @@ export interface RuntimeRow {
   nsPerPacket: number;
   /** Packets this stage dropped (named reasons); the rest it enqueued on or took. */
   drops: number;
+}
+
+/**
+ * `body` compiled as a function of its own (new Function: a new script, so new feedback slots)
+ * and called with the stage as `s`: see Graph.runs. The body is one of two constant strings.
+ */
+function trampoline<F>(s: Stage, body: string): F {
+  return new Function('s', body)(s) as F;
 }
