@@ -5,7 +5,7 @@
 // XDP sink). Prints perf's flat profile by DSO and by symbol, the rate at B, and the stack's
 // poll-loop counters (frames per batch, turns) and per-stage table.
 // Run (root): node --import tsx bench/profile-router.ts [--seconds S] [--system softnet|c-fwd]
-//             [--busy-poll] [--out DIR]
+//             [--busy-poll] [--no-defer-hard-irqs] [--out DIR]
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync } from 'node:fs';
@@ -28,7 +28,9 @@ const a = parseArgs(process.argv.slice(2), {
   seconds: { type: 'int', min: 1, default: 5, help: 'seconds recorded' },
   system: { type: 'enum', values: ['softnet', 'c-fwd'], default: 'softnet' },
   busyPoll: { type: 'bool', default: false, help: 'softnet with napi.busy_poll' },
+  deferHardIrqs: { type: 'bool', default: true, help: '--no-defer-hard-irqs: softnet with napi.defer_hard_irqs off' },
   size: { type: 'int', min: 64, max: 1518, default: 64 },
+  nodeFlags: { type: 'string', default: '', help: "more node flags for softnet up, e.g. '--log-ic --logfile=/tmp/ic.log'" },
   perf: { type: 'bool', default: true, help: '--no-perf: only the rates and counters' },
   out: { type: 'string', default: '/tmp/softnet-profile', help: 'directory for perf.data' },
 });
@@ -45,9 +47,9 @@ try {
   procs.push(new Proc('sink', l.b.host.ns, null, [bin, 'xdpdrop', '-4', '-i', l.b.host.dev], () => {}));
   await procs[0].waitFor(/attached/, 10_000);
   if (a.system === 'softnet') {
-    cfg = writeStackConfig({ name, lab: l, routes: ROUTES, rules: RULES, busyPoll: a.busyPoll, cpu: RX_CPU });
+    cfg = writeStackConfig({ name, lab: l, routes: ROUTES, rules: RULES, busyPoll: a.busyPoll, deferHardIrqs: a.deferHardIrqs, cpu: RX_CPU });
     const argv = softnetArgv(['up', '--config', cfg]);
-    argv.splice(1, 0, '--perf-basic-prof');
+    argv.splice(1, 0, '--perf-basic-prof', ...a.nodeFlags.split(' ').filter(Boolean));
     const up = new Proc('softnet up', lab.router, null, argv);
     procs.push(up);
     await waitStack(name, 30_000, () => up.running(), () => up.tail());

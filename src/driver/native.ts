@@ -95,7 +95,10 @@ export const ADDON_PATH = process.env.SOFTNET_ADDON || resolve(dirname(fileURLTo
 export function native(): NativeAddon {
   if (addon !== null) return addon;
   try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    // The exports object comes back in dictionary mode (39 properties set one by one), so each
+    // `n.xskRx(...)` in the poll loop would be a megamorphic load: a fast-mode frozen copy instead.
+    const loaded = createRequire(import.meta.url)(ADDON_PATH) as Record<string, unknown>;
+    addon = Object.freeze(Object.fromEntries(Object.entries(loaded))) as unknown as NativeAddon;
   } catch (e) {
     throw new DriverError(
       `native addon ${ADDON_PATH} could not be loaded: ${(e as Error).message}`,
