@@ -49,7 +49,8 @@ try {
   if (a.system === 'softnet') {
     cfg = writeStackConfig({ name, lab: l, routes: ROUTES, rules: RULES, busyPoll: a.busyPoll, deferHardIrqs: a.deferHardIrqs, cpu: RX_CPU });
     const argv = softnetArgv(['up', '--config', cfg]);
-    argv.splice(1, 0, '--perf-basic-prof', ...a.nodeFlags.split(' ').filter(Boolean));
+    // --perf-basic-prof also starts V8's log: into the output directory, not the working one.
+    argv.splice(1, 0, '--perf-basic-prof', `--logfile=${path.join(a.out, 'v8.log')}`, '--no-logfile-per-isolate', ...a.nodeFlags.split(' ').filter(Boolean));
     const up = new Proc('softnet up', lab.router, null, argv);
     procs.push(up);
     await waitStack(name, 30_000, () => up.running(), () => up.tail());
