@@ -20,6 +20,8 @@ export interface StackOptions {
   busyPoll: boolean;
   /** CPU for the stack's poll-loop thread (napi.cpu): the thread only, so V8's helpers float. */
   cpu?: number;
+  /** napi.defer_hard_irqs (absent: the stack's default). */
+  deferHardIrqs?: boolean;
   xdp?: string;
   mode?: string;
   /** Entries of the config's `services:`, as YAML flow maps ({proto: tcp, port: 9, kind: discard}). */
@@ -62,6 +64,7 @@ export function stackConfig(o: StackOptions): string {
     'napi:',
     `  busy_poll: ${o.busyPoll}`,
     ...(o.cpu !== undefined ? [`  cpu: ${o.cpu}`] : []),
+    ...(o.deferHardIrqs !== undefined ? [`  defer_hard_irqs: ${o.deferHardIrqs}`] : []),
     '',
   ].join('\n');
 }
