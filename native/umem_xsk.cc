@@ -40,7 +40,7 @@ struct Ring {
 struct Xsk {
   int fd = -1;
   uint32_t umem = 0, ifindex = 0, queue = 0;
-  bool zc = false, busy_poll = false, attached = false;
+  bool zc = false, busy_poll = false, attached = false, prefetch = true;
   Ring fq, cq, rx, tx;
   uint32_t *rx_addr = nullptr, *rx_len = nullptr, *tx_addr = nullptr, *tx_len = nullptr;
   uint32_t *fill_buf = nullptr, *comp_buf = nullptr;
@@ -208,9 +208,10 @@ static napi_value XskOpen(napi_env env, napi_callback_info info) {
   }
   UmemRec& u = *up;
   uint32_t ifindex = opt_u32(env, o, "ifindex", 0), queue = opt_u32(env, o, "queue", 0);
-  bool zc = false, bp = false;
+  bool zc = false, bp = false, pf = true;
   napi_get_value_bool(env, prop(env, o, "zeroCopy"), &zc);
   napi_get_value_bool(env, prop(env, o, "busyPoll"), &bp);
+  napi_get_value_bool(env, prop(env, o, "prefetch"), &pf);
   uint32_t fsz = opt_u32(env, o, "fillSize", 2048), csz = opt_u32(env, o, "compSize", 2048);
   uint32_t rsz = opt_u32(env, o, "rxSize", 2048), tsz = opt_u32(env, o, "txSize", 2048);
   for (uint32_t s : {fsz, csz, rsz, tsz})
@@ -242,6 +243,7 @@ static napi_value XskOpen(napi_env env, napi_callback_info info) {
   x->ifindex = ifindex;
   x->queue = queue;
   x->busy_poll = bp;
+  x->prefetch = pf;
   x->frames = u.frames;
   x->frame_size = u.frame_size;
   x->shift = u.shift;
@@ -413,7 +415,7 @@ static napi_value XskRx(napi_env env, napi_callback_info info) {
     const xdp_desc& e = d[(cons + i) & r.mask];
     // The kernel wrote the frame on another CPU: start pulling its headers in now, all frames of
     // the batch at once, so the stages' first reads hit the cache (DPDK's and VPP's prefetch).
-    if (e.addr < x->umem_size) __builtin_prefetch(x->umem_mem + e.addr);
+    if (x->prefetch && e.addr < x->umem_size) __builtin_prefetch(x->umem_mem + e.addr);
     x->rx_addr[i] = (uint32_t)e.addr;
     x->rx_len[i] = e.len;
     bytes += e.len;

@@ -23,6 +23,8 @@ export interface XskOpenArgs {
   fillBuf: Uint32Array;
   compBuf: Uint32Array;
   busyPoll: boolean;
+  /** xskRx prefetches each received frame's first cache line. */
+  prefetch: boolean;
   busyPollBudget?: number;
 }
 

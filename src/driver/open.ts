@@ -16,6 +16,8 @@ export interface OpenPortOptions extends PortOptions {
   ringSize?: number;
   /** AF_XDP: frames kept in the fill ring (default min(ringSize, pool.total / 4)). */
   fillFrames?: number;
+  /** AF_XDP: prefetch each received frame's headers (default true; off for a receiver that never reads them). */
+  prefetch?: boolean;
   /** TAP: txqueuelen to set (default 10000). */
   txqueuelen?: number;
   /** AF_XDP: a compiled XDP filter linked instead of the redirect program. */
@@ -75,6 +77,7 @@ function openOne(mode: PortMode, o: OpenPortOptions, umem: Umem, pool: FramePool
       busyPoll: o.busyPoll,
       ringSize: o.ringSize,
       fillFrames: o.fillFrames,
+      prefetch: o.prefetch,
       program: o.program,
     },
     umem,

@@ -23,6 +23,8 @@ export interface XskOptions {
   ringSize?: number;
   /** Frames kept lent to the fill ring. Default min(ringSize, pool.total / 4). */
   fillFrames?: number;
+  /** Prefetch each received frame's first cache line in rx() (default true): see native xskRx. */
+  prefetch?: boolean;
   /** Attach the redirect program (default true). A TX-only socket (the generator) needs none. */
   attach?: boolean;
   /** A compiled XDP filter to link instead of the redirect program (src/bpf/attach.ts). */
@@ -123,6 +125,7 @@ export class XskPort implements Port {
       fillBuf: this.fillBuf,
       compBuf: this.compBuf,
       busyPoll: o.busyPoll === true,
+      prefetch: o.prefetch !== false,
       busyPollBudget: this.batchSize,
     };
     let r: ReturnType<NativeAddon['xskOpen']> | undefined;
