@@ -168,18 +168,15 @@ export class Napi {
     for (let k = 0; k < this.len; k++) list[k] = this.list[(this.head + k) % this.list.length];
     this.list = list;
     this.head = 0;
-    const inList = new Uint8Array(q + 1);
-    inList.set(this.inList);
-    this.inList = inList;
-    const starved = new Uint8Array(q + 1);
-    starved.set(this.starved);
-    this.starved = starved;
-    const armed = new Uint8Array(q + 1);
-    armed.set(this.armed);
-    this.armed = armed;
-    const deferred = new Uint8Array(q + 1);
-    deferred.set(this.deferred);
-    this.deferred = deferred;
+    const grow8 = (a: Uint8Array) => {
+      const g = new Uint8Array(q + 1);
+      g.set(a);
+      return g;
+    };
+    this.inList = grow8(this.inList);
+    this.starved = grow8(this.starved);
+    this.armed = grow8(this.armed);
+    this.deferred = grow8(this.deferred);
     if (this.running) {
       this.arm(q);
       if (!dev.port.refill()) this.starve(q);
