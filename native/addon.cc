@@ -10,17 +10,20 @@ void export_fn(napi_env env, napi_value exports, const char* name, napi_callback
   napi_set_named_property(env, exports, name, fn);
 }
 
-// An armed interrupt is a uv_poll handle in epoll; an unarmed one has no handle at all. A socket
-// in epoll has a waiter on its wait queue, and then every frame it transmits takes the
-// wait-queue and epoll locks (irqsave) in sock_wfree to offer an EPOLLOUT wakeup nobody asked
-// for (~5% of a router's CPU). uv_poll_stop leaves the fd in epoll until an event arrives for it
-// (never, on a port that only transmits); uv_close removes it at once. So firing (one-shot) and
-// disarming close the handle, and arming opens a new one (one epoll_ctl each way).
+// An interrupt is a uv_poll handle on the socket's fd. Firing is one-shot but leaves the handle
+// started, so re-arming after a wake-up is a flag, not an epoll_ctl pair (measured ~10% of a
+// receiver's CPU when it was one); an event that finds the interrupt unarmed stops the handle.
+// Disarming closes it: a socket in epoll has a waiter on its wait queue, and then every frame
+// it transmits takes the wait-queue and epoll locks (irqsave) in sock_wfree to offer an EPOLLOUT
+// wakeup nobody asked for (~5% of a router's CPU). uv_poll_stop leaves the fd in epoll until an
+// event arrives for it (never, on a port that only transmits); uv_close removes it at once. The
+// poll loop disarms the ports it is polling anyway (napi.defer_hard_irqs).
 //
 // Handles are malloc'd and closed with libc's free as the close callback: a close still in
 // flight when the environment goes away must not call into this library, which may be
 // unloaded by then (a worker's addon instance is dlclose'd on exit).
 static void close_handle(Irq& irq) {
+  irq.polling = false;
   if (irq.h == nullptr) return;
   irq.h->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(irq.h), reinterpret_cast<uv_close_cb>(&free));
@@ -30,9 +33,12 @@ static void close_handle(Irq& irq) {
 static void on_poll(uv_poll_t* h, int status, int events) {
   Irq* irq = static_cast<Irq*>(h->data);
   if (irq == nullptr) return;  // closing
-  close_handle(*irq);          // one-shot: the poll loop re-arms when it runs dry
-  if (!irq->armed || irq->cb == nullptr) return;
-  irq->armed = false;
+  if (!irq->armed || irq->cb == nullptr) {
+    uv_poll_stop(h);
+    irq->polling = false;
+    return;
+  }
+  irq->armed = false;  // one-shot: the poll loop re-arms when it runs dry
   napi_env env = irq->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -80,14 +86,18 @@ bool irq_arm(napi_env env, Irq& irq, int fd, napi_value cb) {
       return false;
     }
     h->data = &irq;
-    r = uv_poll_start(h, UV_READABLE, on_poll);
+    irq.h = h;
+    irq.polling = false;
+  }
+  if (!irq.polling) {
+    int r = uv_poll_start(irq.h, UV_READABLE, on_poll);
     if (r != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(h), reinterpret_cast<uv_close_cb>(&free));
+      close_handle(irq);
       irq.armed = false;
       throw_sys(env, "uv_poll_start", -r, "cannot watch fd " + std::to_string(fd));
       return false;
     }
-    irq.h = h;
+    irq.polling = true;
   }
   return true;
 }

@@ -36,15 +36,17 @@ inline UmemRec* umem_of(Ctx* c, uint32_t id) {
 void teardown_xsks(Ctx* c);
 void teardown_taps(Ctx* c);
 
-// The interrupt: libuv watches an fd; on readability the handle closes (one-shot) and the JS
-// callback runs through napi_make_callback (so promises/microtasks behave as in any I/O callback).
+// The interrupt: libuv watches an fd; readability runs the JS callback once (one-shot) through
+// napi_make_callback (so promises/microtasks behave as in any I/O callback). Disarming closes
+// the handle, which takes the fd out of epoll (see addon.cc).
 struct Irq {
   napi_env env = nullptr;
   uv_poll_t* h = nullptr;
   napi_ref cb = nullptr;
   napi_async_context ctx = nullptr;
   int fd = -1;
-  bool armed = false;  // JS wants the next readability event (h is open while armed)
+  bool armed = false;    // JS wants the next readability event
+  bool polling = false;  // h is started (it stays open after firing, until disarmed)
 };
 bool irq_arm(napi_env env, Irq& irq, int fd, napi_value cb);
 void irq_disarm(napi_env env, Irq& irq);

@@ -92,8 +92,9 @@ export class Napi {
   private inList = new Uint8Array(0);
   private head = 0;
   private len = 0;
-  // Interrupt state per queue: armed (armIrq called, not yet fired or disarmed) and deferred
-  // (masked while the loop is busy, polled once per round, armed when the loop goes idle).
+  // Interrupt state per queue: armed (armIrq called and not disarmed since: a fired interrupt
+  // keeps its handle in epoll, so re-arming it is cheap) and deferred (masked while the loop is
+  // busy, polled once per round, armed when the loop goes idle).
   private armed = new Uint8Array(0);
   private deferred = new Uint8Array(0);
   private nDeferred = 0;
@@ -310,7 +311,12 @@ export class Napi {
     let work = 0;
     if (this.len > 0) {
       const armed = this.armed;
-      for (let q = 0; q < armed.length; q++) if (armed[q] !== 0 && this.inList[q] === 0) this.defer(q);
+      for (let q = 0; q < armed.length; q++) {
+        if (armed[q] === 0) continue;
+        // A port being polled needs no interrupt either (one that fired is still in epoll).
+        if (this.inList[q] === 0) this.defer(q);
+        else this.disarm(q);
+      }
     }
     if (this.nDeferred === 0) return 0;
     const deferred = this.deferred;
@@ -336,15 +342,19 @@ export class Napi {
 
   /** Mask a port's interrupt while the loop is busy (napi_defer_hard_irqs). */
   private defer(q: number): void {
-    if (this.armed[q] !== 0) {
-      this.armed[q] = 0;
-      this.ports[q].disarmIrq();
-    }
+    this.disarm(q);
     if (this.deferred[q] === 0) {
       this.deferred[q] = 1;
       this.nDeferred++;
       this.defers++;
     }
+  }
+
+  /** Take the port's interrupt out of epoll (the native side closes its handle). */
+  private disarm(q: number): void {
+    if (this.armed[q] === 0) return;
+    this.armed[q] = 0;
+    this.ports[q].disarmIrq();
   }
 
   private armIrq(q: number): void {
@@ -430,7 +440,6 @@ export class Napi {
 
   private irq(q: number): void {
     if (!this.running) return;
-    this.armed[q] = 0;
     if (this.inList[q] === 0) {
       this.inList[q] = 1;
       this.push(q);
