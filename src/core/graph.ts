@@ -61,8 +61,8 @@ export class Graph {
   /**
    * Per stage, a call of its run() / flush() with a call site of its own (made by seal()). The
    * dispatch loop calls every stage class from one site: `stages[s].run` there is a megamorphic
-   * property load, a LoadIC builtin call per stage run that took ~4% of the router's CPU (perf,
-   * bench/profile-router.ts). Each trampoline's `s.run` sees one class and stays monomorphic; it
+   * property load, a LoadIC builtin call per stage run (with the other IC misses ~3.5% of the
+   * router's CPU: perf, bench/profile-router.ts). Each trampoline's `s.run` sees one class; it
    * loads the method on every call, so a stage whose run is replaced later is still honoured.
    */
   private runs: Array<(b: Batch, v: Uint16Array, n: number) => void> = [];
