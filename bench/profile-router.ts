@@ -4,7 +4,7 @@
 // with --perf-basic-prof symbols, the addon, the kernel's copy-mode TX into the veth and host B's
 // XDP sink). Prints perf's flat profile by DSO and by symbol, the rate at B, and the stack's
 // poll-loop counters (frames per batch, turns) and per-stage table.
-// Run (root): node --import tsx bench/profile-router.ts [--seconds S] [--system softnet|c-fwd]
+// Run (root, under the lab lock: flock /tmp/softnet-lab.lock ...): node --import tsx bench/profile-router.ts [--seconds S] [--system softnet|c-fwd]
 //             [--busy-poll] [--no-defer-hard-irqs] [--out DIR]
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -43,6 +43,17 @@ mkdirSync(a.out, { recursive: true });
 const perfData = path.join(a.out, `${a.system}.data`);
 const procs: Proc[] = [];
 let cfg = '';
+/** Stop what we started (by our Proc handles) and take the lab down: at the end, or on a signal. */
+async function cleanup(): Promise<void> {
+  for (const p of [...procs].reverse()) if (p.running()) await p.stop(3000);
+  procs.length = 0;
+  if (cfg) removeStackConfig(cfg);
+  cfg = '';
+  await lab.down(log);
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+// A closed stdout (`| head`) must not kill us before the cleanup.
+process.stdout.on('error', () => {});
 try {
   procs.push(new Proc('sink', l.b.host.ns, null, [bin, 'xdpdrop', '-4', '-i', l.b.host.dev], () => {}));
   await procs[0].waitFor(/attached/, 10_000);
@@ -87,9 +98,7 @@ try {
   }
   await gen.wait((secs + 10) * 1000);
 } finally {
-  for (const p of procs.reverse()) if (p.running()) await p.stop(3000);
-  if (cfg) removeStackConfig(cfg);
-  await lab.down(log);
+  await cleanup();
 }
 if (!a.perf) process.exit(0);
 const report = (sort: string, n: number) =>
