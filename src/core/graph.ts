@@ -2,6 +2,7 @@ import type { FramePool } from '../driver/pool.ts';
 import type { Batch } from './batch.ts';
 import { tick } from './clock.ts';
 import { Counters } from './counters.ts';
+import { grown } from './grow.ts';
 
 /**
  * One box of the receive path (a VPP graph node, a Click element, a kernel function such as
@@ -108,16 +109,11 @@ export class Graph {
     this.stages.push(stage);
     this.byName.set(stage.name, id);
     this.vec.push(new Uint16Array(this.capacity));
-    const grow = (a: Float64Array) => {
-      const g = new Float64Array(id + 1);
-      g.set(a);
-      return g;
-    };
-    this.calls = grow(this.calls);
-    this.packets = grow(this.packets);
-    this.sampledNs = grow(this.sampledNs);
-    this.sampledPackets = grow(this.sampledPackets);
-    this.stageDrops = grow(this.stageDrops);
+    this.calls = grown(this.calls, id + 1);
+    this.packets = grown(this.packets, id + 1);
+    this.sampledNs = grown(this.sampledNs, id + 1);
+    this.sampledPackets = grown(this.sampledPackets, id + 1);
+    this.stageDrops = grown(this.stageDrops, id + 1);
     const vn = new Int32Array(id + 1);
     vn.set(this.vn);
     this.vn = vn;

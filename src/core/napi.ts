@@ -7,6 +7,7 @@ import type { SoftnetStat } from './softnet-stat.ts';
 import type { Taps } from './taps.ts';
 import type { TimerWheel } from './timer-wheel.ts';
 import type { XdpHook } from './xdp.ts';
+import { grown } from './grow.ts';
 
 /**
  * Retry delays for starved ports while the loop idles: from 1 ms (the pool usually has frames
@@ -156,28 +157,18 @@ export class Napi {
     this.ports.push(dev.port);
     this.irqs.push(() => this.irq(q));
     dev.port.onStarved = () => this.starve(q);
-    const grow = (a: Float64Array) => {
-      const g = new Float64Array(q + 1);
-      g.set(a);
-      return g;
-    };
-    this.processed = grow(this.processed);
-    this.dropped = grow(this.dropped);
-    this.squeeze = grow(this.squeeze);
+    this.processed = grown(this.processed, q + 1);
+    this.dropped = grown(this.dropped, q + 1);
+    this.squeeze = grown(this.squeeze, q + 1);
     // Rebuild the (empty or not) poll list with room for the new queue.
     const list = new Int32Array(q + 1);
     for (let k = 0; k < this.len; k++) list[k] = this.list[(this.head + k) % this.list.length];
     this.list = list;
     this.head = 0;
-    const grow8 = (a: Uint8Array) => {
-      const g = new Uint8Array(q + 1);
-      g.set(a);
-      return g;
-    };
-    this.inList = grow8(this.inList);
-    this.starved = grow8(this.starved);
-    this.armed = grow8(this.armed);
-    this.deferred = grow8(this.deferred);
+    this.inList = grown(this.inList, q + 1);
+    this.starved = grown(this.starved, q + 1);
+    this.armed = grown(this.armed, q + 1);
+    this.deferred = grown(this.deferred, q + 1);
     if (this.running) {
       this.arm(q);
       if (!dev.port.refill()) this.starve(q);

@@ -1,4 +1,5 @@
 import { coarseClock, tick } from './clock.ts';
+import { grown } from './grow.ts';
 
 /** Called when a timer of its kind expires, with the timer's argument (a connection id...). */
 export type TimerHandler = (arg: number, id: number) => void;
@@ -331,24 +332,12 @@ export class TimerWheel {
 
   private grow(): void {
     const n = this.exp.length * 2;
-    const f64 = (a: Float64Array) => {
-      const g = new Float64Array(n);
-      g.set(a);
-      return g;
-    };
-    const i32 = (a: Int32Array, fill = 0) => {
-      const g = new Int32Array(n).fill(fill);
-      g.set(a);
-      return g;
-    };
-    this.exp = f64(this.exp);
-    this.where = i32(this.where, NONE);
-    this.nxt = i32(this.nxt);
-    this.prv = i32(this.prv);
-    this.argOf = i32(this.argOf);
-    this.freeIds = i32(this.freeIds);
-    const k = new Uint16Array(n);
-    k.set(this.kindOf);
-    this.kindOf = k;
+    this.exp = grown(this.exp, n);
+    this.where = grown(this.where, n, NONE);
+    this.nxt = grown(this.nxt, n);
+    this.prv = grown(this.prv, n);
+    this.argOf = grown(this.argOf, n);
+    this.freeIds = grown(this.freeIds, n);
+    this.kindOf = grown(this.kindOf, n);
   }
 }

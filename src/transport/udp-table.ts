@@ -13,6 +13,7 @@
  *  - among equal best scores, an SO_REUSEPORT group (unconnected sockets with the same local
  *    address and reuseport) spreads flows by a hash of the 4-tuple (reuseport_select_sock).
  */
+import { grown } from '../core/grow.ts';
 
 export const UDP_REUSEADDR = 1;
 export const UDP_REUSEPORT = 2;
@@ -188,18 +189,13 @@ export class UdpTable {
   }
 
   private grow(n: number): void {
-    const g = <T extends Uint16Array | Uint32Array | Int16Array | Uint8Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    this.lport = g(this.lport, (k) => new Uint16Array(k));
-    this.laddr = g(this.laddr, (k) => new Uint32Array(k));
-    this.raddr = g(this.raddr, (k) => new Uint32Array(k));
-    this.rport = g(this.rport, (k) => new Uint16Array(k));
-    this.dev = g(this.dev, (k) => new Int16Array(k));
-    this.flags = g(this.flags, (k) => new Uint8Array(k));
-    this.next = g(this.next, (k) => new Int32Array(k));
+    this.lport = grown(this.lport, n);
+    this.laddr = grown(this.laddr, n);
+    this.raddr = grown(this.raddr, n);
+    this.rport = grown(this.rport, n);
+    this.dev = grown(this.dev, n);
+    this.flags = grown(this.flags, n);
+    this.next = grown(this.next, n);
   }
 }
 

@@ -11,6 +11,7 @@
 
 import { IP_CT_DIR_REPLY } from './common.ts';
 import { tupleHash } from './tuple.ts';
+import { grown } from '../../core/grow.ts';
 
 const INITIAL = 1024;
 
@@ -176,42 +177,21 @@ export class CtTable {
     const old = this.cap;
     const cap = Math.min(old === 0 ? INITIAL : old * 2, Math.max(max, 1));
     if (cap <= old) return false;
-    const u32 = (a: Uint32Array, k: number) => {
-      const g = new Uint32Array(cap * k);
-      g.set(a);
-      return g;
-    };
-    const i32 = (a: Int32Array, k: number) => {
-      const g = new Int32Array(cap * k);
-      g.set(a);
-      return g;
-    };
-    const f64 = (a: Float64Array) => {
-      const g = new Float64Array(cap);
-      g.set(a);
-      return g;
-    };
-    const u8 = (a: Uint8Array, k: number) => {
-      const g = new Uint8Array(cap * k);
-      g.set(a);
-      return g;
-    };
-    this.tup = u32(this.tup, 8);
+    this.tup = grown(this.tup, cap * 8);
     this.tupI = new Int32Array(this.tup.buffer);
-    this.hnext = i32(this.hnext, 2);
-    this.status = u32(this.status, 1);
-    this.mark = u32(this.mark, 1);
-    this.expires = f64(this.expires);
-    this.armed = f64(this.armed);
-    this.start = f64(this.start);
-    this.state = u8(this.state, 1);
-    this.tcpSeen = u32(this.tcpSeen, 8);
-    this.tcpScale = u8(this.tcpScale, 2);
-    this.tcpFlags = u8(this.tcpFlags, 2);
-    this.tcpLast = u32(this.tcpLast, 4);
-    this.tcpLastB = u8(this.tcpLastB, 8);
-    this.nat = i32(this.nat, 1);
-    this.nat.fill(-1, old);
+    this.hnext = grown(this.hnext, cap * 2);
+    this.status = grown(this.status, cap);
+    this.mark = grown(this.mark, cap);
+    this.expires = grown(this.expires, cap);
+    this.armed = grown(this.armed, cap);
+    this.start = grown(this.start, cap);
+    this.state = grown(this.state, cap);
+    this.tcpSeen = grown(this.tcpSeen, cap * 8);
+    this.tcpScale = grown(this.tcpScale, cap * 2);
+    this.tcpFlags = grown(this.tcpFlags, cap * 2);
+    this.tcpLast = grown(this.tcpLast, cap * 4);
+    this.tcpLastB = grown(this.tcpLastB, cap * 8);
+    this.nat = grown(this.nat, cap, -1);
     // The free ring is empty when growing: restart it with the new indices in order.
     this.freeRing = new Int32Array(cap);
     this.freeHead = 0;

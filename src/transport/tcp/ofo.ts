@@ -1,4 +1,5 @@
 import { seqGeq, seqGt, seqLeq, seqLt } from './seq.ts';
+import { grown } from '../../core/grow.ts';
 
 /** insert() results. */
 export const OFO_QUEUED = 0;
@@ -117,19 +118,12 @@ export class OfoQueue {
   /** Twice the room (rare: only when the window, and the byte bound with it, grew). */
   private grow(): void {
     const cap = this.seq.length * 2;
-    const u32 = (a: Uint32Array) => {
-      const b = new Uint32Array(cap);
-      b.set(a);
-      return b;
-    };
-    this.seq = u32(this.seq);
-    this.end = u32(this.end);
-    this.addr = u32(this.addr);
-    this.data = u32(this.data);
-    this.freed = u32(this.freed);
-    const f = new Uint8Array(cap);
-    f.set(this.fin);
-    this.fin = f;
+    this.seq = grown(this.seq, cap);
+    this.end = grown(this.end, cap);
+    this.addr = grown(this.addr, cap);
+    this.data = grown(this.data, cap);
+    this.freed = grown(this.freed, cap);
+    this.fin = grown(this.fin, cap);
   }
 
   private move(from: number, to: number): void {
