@@ -23,6 +23,7 @@ import path from 'node:path';
 import { parseArgs } from '../src/cli/args.ts';
 import { buildC } from '../src/bench/cref.ts';
 import { routeLines, ruleLines } from '../src/bench/softnet-stack.ts';
+import { median } from '../src/bench/stats.ts';
 import { Batch } from '../src/core/batch.ts';
 import type { MemoryPort } from '../src/driver/memory.ts';
 import { Stack } from '../src/stack/stack.ts';
@@ -321,10 +322,6 @@ function timeJs(fn: () => void, samples: number): number[] {
 const full = (): void => {
   reset();
   g.dispatch(b, entry);
-};
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
 // Warm-up (JIT tiers, caches), then the number of samples that fills --time, used by both sides.

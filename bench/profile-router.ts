@@ -17,6 +17,7 @@ import { softnetArgv } from '../src/bench/package.ts';
 import { Proc, sleep } from '../src/bench/proc.ts';
 import { ROUTES, RULES } from '../src/bench/router.ts';
 import { removeStackConfig, runtime, waitStack, writeStackConfig } from '../src/bench/softnet-stack.ts';
+import { median } from '../src/bench/stats.ts';
 import { controlPath, controlRequest } from '../src/stack/control-socket.ts';
 
 interface Stat {
@@ -83,7 +84,7 @@ try {
   if (a.perf) await promisify(execFile)('perf', ['record', '-q', '-C', String(RX_CPU), '-g', '-F', '1999', '-o', perfData, '--', 'sleep', String(a.seconds)]);
   else await sleep(a.seconds * 1000);
   const rates = procs[0].rates.slice(before).map((r) => r.pps);
-  const med = [...rates].sort((x, y) => x - y)[rates.length >> 1] ?? NaN;
+  const med = rates.length > 0 ? median(rates) : NaN;
   console.log(`rate at B: median ${(med / 1e6).toFixed(3)} Mpps (${rates.map((r) => (r / 1e6).toFixed(3)).join(' ')})`);
   if (a.system === 'softnet') {
     const s1 = (await stat())!;
