@@ -15,12 +15,17 @@
 // must give identical outputs on both sides: per frame the verdict, the TX descriptor and the
 // first 34 bytes. A pass with every dispatch timed gives softnet's per-stage ns/packet
 // (g.runtime()). The C's exact scope (what it does and leaves out) is in its header comment.
-// Run: node --import tsx bench/micro-fwd-chain.ts [--time MS] [--rounds N] [--iters N] [--rules N] [--hostile-first]
+// --instructions counts instead of timing (valgrind's callgrind, each side in a process of its own,
+// only inside the counted region: N iterations after a fixed warm-up): instructions per packet of
+// the chain, as full minus reset like the times. Counts do not move with the load on a shared box,
+// so they decide an A/B that times cannot; they leave out what an instruction costs (cache misses).
+// Run: node --import tsx bench/micro-fwd-chain.ts [--time MS] [--rounds N] [--iters N] [--rules N] [--hostile-first] [--instructions]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from '../src/cli/args.ts';
+import { callgrind } from '../src/bench/callgrind.ts';
 import { buildC } from '../src/bench/cref.ts';
 import { routeLines, ruleLines } from '../src/bench/softnet-stack.ts';
 import { median } from '../src/bench/stats.ts';
@@ -36,6 +41,9 @@ const args = parseArgs(process.argv.slice(2), {
   iters: { type: 'int', min: 1, default: 64, help: 'iterations (dispatches) per timed sample' },
   rules: { type: 'int', min: 0, max: 1000, default: 20, help: 'FORWARD rules of the router scenario (ruleLines), on both sides' },
   hostileFirst: { type: 'bool', help: 'dispatch the check batch before the timing instead of after' },
+  instructions: { type: 'bool', help: 'count instructions per packet under valgrind (callgrind) instead of timing' },
+  count: { type: 'int', min: 0, default: 0, help: 'internal (--instructions): run --task this many times in the counted region, then exit' },
+  task: { type: 'enum', values: ['full', 'reset'], default: 'full', help: 'internal (--instructions): what --count runs' },
 });
 const BATCH = 64;
 const FRAMES = 4096;
@@ -308,6 +316,9 @@ const checkSent = args.hostileFirst ? compare(1, jsCheck()) : -1;
 
 // ---- timing -----------------------------------------------------------------------------------
 const ITERS = args.iters;
+/** --instructions: dispatches before the counted region (enough for V8's optimising tier) and in it. */
+const COUNT_WARMUP = 20_000;
+const COUNT_ITERS = 2_000;
 
 /** Median of the per-sample ns/packet of `samples` samples of ITERS iterations of fn. */
 function timeJs(fn: () => void, samples: number): number[] {
@@ -323,6 +334,40 @@ const full = (): void => {
   reset();
   g.dispatch(b, entry);
 };
+
+if (args.count > 0) {
+  // Under valgrind (--instructions): a fixed warm-up, then the counted region: the process's one
+  // call of Array.prototype.reduceRight (neither softnet nor tsx calls it), made from top-level
+  // code, which V8 never optimises, so the builtin really runs (an optimised caller would inline
+  // it) and valgrind collects inside it only.
+  const task = args.task === 'full' ? full : reset;
+  for (let i = 0; i < COUNT_WARMUP; i++) full();
+  [0].reduceRight((acc) => {
+    for (let i = 0; i < args.count; i++) task();
+    return acc;
+  }, 0);
+  rmSync(dir, { recursive: true, force: true });
+  await stack.stop();
+  process.exit(0);
+}
+if (args.instructions) {
+  const n = COUNT_ITERS;
+  const node = [...process.execArgv, '--perf-basic-prof', process.argv[1], '--rules', String(args.rules), '--count', String(n)];
+  const js = (task: string) => callgrind(process.execPath, [...node, '--task', task], 'Builtins_ArrayReduceRight');
+  const c = (task: string) => callgrind(bin, [inFile, '--count', task, String(n)], 'counted');
+  const packets = n * BATCH;
+  const jsFull = js('full');
+  const jsChain = (jsFull.total - js('reset').total) / packets;
+  const cChain = (c('full').total - c('reset').total) / packets;
+  console.log(`instructions per packet (callgrind; ${n} dispatches of ${BATCH} after ${COUNT_WARMUP} to warm up; full minus reset):`);
+  console.log(`  chain: JS ${jsChain.toFixed(0)}, C ${cChain.toFixed(0)}, JS/C ${(jsChain / cChain).toFixed(2)}`);
+  console.log('JS per function (self, the full task: reset included):');
+  const top = [...jsFull.byFn].sort((x, y) => y[1] - x[1]).slice(0, 20);
+  console.table(top.map(([fn, v]) => ({ function: fn.replace(/file:\/\/\/.*\/(src|bench)\//, '$1/').slice(0, 70), 'instructions/packet': (v / packets).toFixed(1) })));
+  rmSync(dir, { recursive: true, force: true });
+  await stack.stop();
+  process.exit(0);
+}
 
 // Warm-up (JIT tiers, caches), then the number of samples that fills --time, used by both sides.
 const w0 = performance.now();

@@ -21,6 +21,7 @@ have gcc       || need+=(gcc)
 have clang     || need+=(clang)         # builds the bench's offload scenario's C XDP baseline (clang -target bpf -O2)
 have python3   || need+=(python3-minimal)
 have wrk       || need+=(wrk)           # HTTP load generator of the bench's tcp-http scenario
+have valgrind  || need+=(valgrind)      # micro-fwd-chain --instructions: instruction counts (callgrind)
 have chromium  || need+=(chromium)      # headless browser that loads softnet up --http's page in its test
 [ -f /usr/include/linux/if_xdp.h ] || need+=(linux-libc-dev)  # uapi headers for bench/c/xsk_ref.c
 if [ ${#need[@]} -gt 0 ]; then

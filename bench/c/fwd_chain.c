@@ -22,6 +22,8 @@
 //                                          frame: verdict, TX address, length, first 34 bytes
 //   fwd_chain FILE --samples S --iters N   median over S samples of N x (reset + dispatch) and of
 //                                          N x reset, ns/packet: {"full":F,"reset":R}
+//   fwd_chain FILE --count full|reset N    after the warm-up, N x (reset + dispatch) or N x reset
+//                                          inside counted(), for valgrind --toggle-collect=counted
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -354,12 +356,25 @@ static void check(const char *out) {
   fclose(fp);
 }
 
+// The region micro-fwd-chain.ts --instructions counts; noinline so that it exists as a function.
+static void __attribute__((noinline)) counted(int full, int n) {
+  for (int i = 0; i < n; i++) {
+    reset();
+    if (full) dispatch(0);
+  }
+}
+
 int main(int argc, char **argv) {
-  if (argc < 3) die("usage: fwd_chain FILE --check OUT | --samples S --iters N");
+  if (argc < 3) die("usage: fwd_chain FILE --check OUT | --samples S --iters N | --count full|reset N");
   load(argv[1]);
   fib_build();
   if (strcmp(argv[2], "--check") == 0 && argc == 4) {
     check(argv[3]);
+    return 0;
+  }
+  if (strcmp(argv[2], "--count") == 0 && argc == 5) {
+    for (int i = 0; i < 10000; i++) reset(), dispatch(0);
+    counted(strcmp(argv[3], "full") == 0, atoi(argv[4]));
     return 0;
   }
   int samples = 0, iters = 0;
