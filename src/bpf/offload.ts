@@ -2,7 +2,7 @@
 // fatal), `js` runs it in JS, `auto` tries the kernel and, when the compiler or the verifier
 // refuses, says why in the log (file:line:col) and runs it in JS: never a silent difference.
 import { loadXdpModule, type XdpFilter } from '../core/xdp.ts';
-import { compileFilter, loadFilter, type LoadedFilter } from './compile.ts';
+import type { LoadedFilter } from './compile.ts';
 import { BpfCompileError, BpfVerifierError } from './errors.ts';
 
 export type Offload = 'auto' | 'kernel' | 'js';
@@ -19,6 +19,11 @@ export interface FilterPlacement {
 export async function placeXdpFilter(path: string, offload: Offload = 'auto', log: (line: string) => void = (l) => console.warn(l)): Promise<FilterPlacement> {
   const { filter, maps } = await loadXdpModule(path);
   if (offload === 'js') return { filter, kernel: null, reason: '' };
+  // The compiler (and the TypeScript compiler under it) loads only when a filter is compiled: a
+  // stack without one never loads it. Loading it through tsx (a checkout's `softnet`) detaches
+  // an ArrayBuffer, and from then on V8 checks for a detached buffer at every typed-array access
+  // of the packet path (~10% of the forwarding chain's instructions, micro-fwd-chain --instructions).
+  const { compileFilter, loadFilter } = await import('./compile.ts');
   try {
     // The module's maps now read and write the kernel's (what they held is copied in).
     const kernel = loadFilter(compileFilter(path), { attach: true, maps });

@@ -1,10 +1,12 @@
 import * as ethernet from '../wire/ethernet.ts';
-import { PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST, type Batch } from './batch.ts';
+import * as batchMod from './batch.ts';
+import type { Batch } from './batch.ts';
 import type { Graph, Stage } from './graph.ts';
 import type { NetDevices } from './netdev.ts';
 import type { PtypeTable } from './ptype.ts';
 // Hot path: wire's bindings as module-local consts (src/wire/README.md, "On the hot path").
 const { ETH_DST, ETH_HLEN, ETH_P_8021Q, ETH_P_IPV6, ETH_TYPE, VLAN_ENCAP_TYPE, VLAN_HLEN, VLAN_TCI, VLAN_VID_MASK, macHi, macLo } = ethernet;
+const { PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST } = batchMod;
 
 /**
  * `eth-input`: eth_type_trans + VLAN untag + ptype dispatch (__netif_receive_skb_core).

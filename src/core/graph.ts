@@ -147,8 +147,8 @@ export class Graph {
       s.init?.(this);
     }
     this.initStage = '';
-    this.runs = this.stages.map((st, k) => trampoline<(b: Batch, v: Uint16Array, n: number) => void>(st, k, 'return (b, v, n) => s.run(b, v, n);'));
-    this.flushes = this.stages.filter((st) => st.flush !== undefined).map((st, k) => trampoline<() => void>(st, k, 'return () => s.flush();'));
+    this.runs = this.stages.map((st) => trampoline<(b: Batch, v: Uint16Array, n: number) => void>(st, 'return (b, v, n) => s.run(b, v, n);'));
+    this.flushes = this.stages.filter((st) => st.flush !== undefined).map((st) => trampoline<() => void>(st, 'return () => s.flush();'));
     this.sealed = true;
   }
 
@@ -325,9 +325,11 @@ export interface RuntimeRow {
 
 /**
  * `body` compiled as a function of its own and called with the stage as `s`: see Graph.runs. The
- * body is one of two constant strings; the number `k` makes each source distinct, because V8
- * caches `new Function` by source, and closures of one cached function share their feedback.
+ * body is one of two constant strings; the stage's name (unique in a graph) makes each source
+ * distinct, because V8 caches `new Function` by source, and closures of one cached function share
+ * their feedback. Not an index: seal() runs again as stages are added, and an index then names
+ * another stage, whose class made the shared feedback polymorphic (a LoadIC call per flush).
  */
-function trampoline<F>(s: Stage, k: number, body: string): F {
-  return new Function('s', `${body} // ${k}`)(s) as F;
+function trampoline<F>(s: Stage, body: string): F {
+  return new Function('s', `${body} // ${JSON.stringify(s.name)}`)(s) as F;
 }

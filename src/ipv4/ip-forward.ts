@@ -1,14 +1,19 @@
-import { PACKET_HOST, type Batch } from '../core/batch.ts';
+import * as batchMod from '../core/batch.ts';
+import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
 import { ICMP_DEST_UNREACH, ICMP_EXC_TTL, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED } from '../wire/icmp.ts';
 import * as ipv4 from '../wire/ipv4.ts';
 import type { Ipv4Ctx } from './ctx.ts';
 import type { IcmpSender } from './icmp-send.ts';
 import { ipFragment } from './ip-fragment.ts';
-import { IP } from './mib.ts';
-import { NF_ACCEPT, NF_INET_FORWARD, NF_INET_POST_ROUTING, NF_REPLY, type NfHooks } from './nf-hooks.ts';
+import * as mib from './mib.ts';
+import * as nfHooks from './nf-hooks.ts';
+import type { NfHooks } from './nf-hooks.ts';
 // Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
 const { IP_DF, IPV4_FRAG_OFF, IPV4_TTL, ipDecreaseTtl } = ipv4;
+const { PACKET_HOST } = batchMod;
+const { IP } = mib;
+const { NF_ACCEPT, NF_INET_FORWARD, NF_INET_POST_ROUTING, NF_REPLY } = nfHooks;
 
 /**
  * `ip-forward`: ip_forward + ip_forward_finish + ip_output for a packet routed by ip-rcv
@@ -55,10 +60,16 @@ export class IpForward implements Stage {
     const nfFwd = this.nf.on[NF_INET_FORWARD];
     const nfPost = this.nf.on[NF_INET_POST_ROUTING];
     const sNeigh = this.sNeigh;
+    const addr = b.addr;
+    const l3s = b.l3;
+    const lens = b.len;
+    const pkttype = b.pkttype;
+    const oif = b.oif;
     for (let j = 0; j < n; j++) {
       const i = v[j];
-      const h = b.addr[i] + b.l3[i];
-      if (b.pkttype[i] !== PACKET_HOST) {
+      const l3 = l3s[i];
+      const h = addr[i] + l3;
+      if (pkttype[i] !== PACKET_HOST) {
         g.drop(b, i, this.rNotHost);
         continue;
       }
@@ -66,14 +77,14 @@ export class IpForward implements Stage {
         this.tooManyHops(b, i);
         continue;
       }
-      const dev = devs[b.oif[i]];
+      const dev = devs[oif[i]];
       if (dev === undefined) {
         m[IP.OutDiscards]++;
         g.drop(b, i, this.rNoDev);
         continue;
       }
       const mtu = dev.mtu;
-      const tot = b.len[i] - b.l3[i];
+      const tot = lens[i] - l3;
       if (tot > mtu && (dv.getUint16(h + IPV4_FRAG_OFF) & IP_DF) !== 0) {
         this.fragNeeded(b, i, mtu);
         continue;

@@ -1,4 +1,5 @@
-import { PACKET_OTHERHOST, type Batch } from '../core/batch.ts';
+import * as batchMod from '../core/batch.ts';
+import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
 import { ICMP_DEST_UNREACH, ICMP_NET_UNREACH, ICMP_PARAMETERPROB } from '../wire/icmp.ts';
 import * as ipv4 from '../wire/ipv4.ts';
@@ -8,14 +9,18 @@ import type { Ipv4Ctx } from './ctx.ts';
 import { CsumPartialRx } from './csum-partial.ts';
 import * as fibTypes from './fib/types.ts';
 import type { IcmpSender } from './icmp-send.ts';
-import { IP } from './mib.ts';
-import { NF_ACCEPT, NF_INET_PRE_ROUTING, NF_REPLY, type NfHooks } from './nf-hooks.ts';
+import * as mib from './mib.ts';
+import * as nfHooks from './nf-hooks.ts';
+import type { NfHooks } from './nf-hooks.ts';
 import * as route from './route-input.ts';
 // Hot path: imported bindings as module-local consts (src/wire/README.md, "On the hot path").
 const { IPV4_BAD_CSUM, IPV4_DADDR, IPV4_HLEN, IPV4_OK, IPV4_SADDR, IPV4_TOT_LEN, IPV4_TRUNCATED, IPV4_VIHL, ipv4Check } = ipv4;
 const { RTCF_LOCAL } = ctxMod;
 const { RTN_LOCAL, RTN_UNICAST } = fibTypes;
 const { ROUTE_DROP_REASONS, ROUTE_FORWARD, ROUTE_ICMP, ROUTE_LOCAL, routeInput } = route;
+const { PACKET_OTHERHOST } = batchMod;
+const { IP } = mib;
+const { NF_ACCEPT, NF_INET_PRE_ROUTING, NF_REPLY } = nfHooks;
 
 /**
  * `ip-rcv`: ip_rcv_core (validation exactly in the kernel's order, never reading past b.len),

@@ -8,7 +8,8 @@ import type { Conntrack } from './conntrack/conntrack.ts';
 import { icmpIsErr } from './conntrack/proto-icmp.ts';
 import type { Ipv4Ctx } from './ctx.ts';
 import type { IcmpSender } from './icmp-send.ts';
-import { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, NfPacket, REJECT_TCP_RESET } from './netfilter/packet.ts';
+import * as nfPacket from './netfilter/packet.ts';
+import { NfPacket } from './netfilter/packet.ts';
 
 export { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, REJECT_TCP_RESET } from './netfilter/packet.ts';
 
@@ -18,6 +19,7 @@ const { IP_DF, IP_MF, IP_OFFSET, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_DA
 const { TCP_ACK, TCP_ACK_SEQ, TCP_DEST, TCP_DOFF, TCP_FIN, TCP_FLAGS, TCP_HLEN, TCP_RST, TCP_SEQ, TCP_SOURCE, TCP_SYN, writeTcpHeader } = tcp;
 const { UDP_DEST, UDP_SOURCE } = udp;
 const { IP_CT_RELATED, IP_CT_RELATED_REPLY, NFCT_DROP, NFCT_NONE, NFCT_UNTRACKED, XT_CONNTRACK_STATE_INVALID } = ctCommon;
+const { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, REJECT_TCP_RESET } = nfPacket;
 
 /** Returned by NfHooks.run: packet i was turned into a reject reply in place; send it to ip-output. */
 export const NF_REPLY = 3;

@@ -2,10 +2,12 @@ import type { Batch } from '../core/batch.ts';
 import type { Graph, Stage } from '../core/graph.ts';
 import * as ethernet from '../wire/ethernet.ts';
 import * as ipv4 from '../wire/ipv4.ts';
-import { NUD_STALE, NUD_VALID, type NeighTable } from './neighbour.ts';
+import * as neighbour from './neighbour.ts';
+import type { NeighTable } from './neighbour.ts';
 // Hot path: wire's bindings as module-local consts (src/wire/README.md, "On the hot path").
 const { ETH_DST, ETH_HLEN, ETH_P_IP, ETH_SRC, ETH_TYPE } = ethernet;
 const { IPV4_DADDR, IPV4_HLEN } = ipv4;
+const { NUD_STALE, NUD_VALID } = neighbour;
 
 /**
  * `neigh-output` (neigh_output / neigh_resolve_output): b.oif = egress device, b.nh = next hop

@@ -22,12 +22,15 @@
 const T24_SIZE = 1 << 24;
 const GROUP_FLAG = 0x80000000 | 0;
 /** n24 values: 0 none, 1..NARROW_MAX-1 next hop + 1, NARROW_WIDE: the entry is in w24. */
-export const NARROW_WIDE = 254;
+// Module-local: an exported const is read through its module cell at every use, even here
+// (src/wire/README.md, "On the hot path"), and lookup() tests it per packet.
+const WIDE = 254;
+export const NARROW_WIDE = WIDE;
 const NARROW_MAX = 254;
 
 /** The one-byte form of a wide entry. */
 function narrow(e: number): number {
-  return e >= 0 && e < NARROW_MAX ? e : NARROW_WIDE;
+  return e >= 0 && e < NARROW_MAX ? e : WIDE;
 }
 
 export class Dir24 {
@@ -54,7 +57,7 @@ export class Dir24 {
   /** Next-hop id for daddr, or -1. The hot path: two loads at most, no allocation. */
   lookup(daddr: number): number {
     let e = this.n24[daddr >>> 8];
-    if (e === NARROW_WIDE) {
+    if (e === WIDE) {
       e = this.w24[daddr >>> 8];
       if (e < 0) e = this.t8[((e & 0x7fffffff) << 8) | (daddr & 255)];
     }
@@ -160,7 +163,7 @@ export class Dir24 {
     this.setRange(g << 8, 256, this.w24[i], this.d24[i], false);
     const e = g | GROUP_FLAG;
     this.w24[i] = e; // link only once filled
-    this.n24[i] = NARROW_WIDE;
+    this.n24[i] = WIDE;
     this.d24[i] = 0;
     this.groups++;
     return e;

@@ -6,12 +6,16 @@
  */
 
 import { formatIPv4, maskOf } from '../../wire/addr.ts';
-import { Dir24, NARROW_WIDE } from './dir24.ts';
+import * as dir24 from './dir24.ts';
+import { Dir24 } from './dir24.ts';
 import { RouteTable } from './reference.ts';
 
 import { RTN_BLACKHOLE, RTN_NAMES, RTN_PROHIBIT, RTN_UNICAST, RTN_UNREACHABLE, type Route } from './types.ts';
 
 export * from './types.ts';
+
+// Hot path (lookup): a module-local const, not an imported binding (src/wire/README.md).
+const { NARROW_WIDE } = dir24;
 
 /** Internal: a route as stored, with its next-hop id and whether its link is down. */
 interface StoredRoute extends Route {

@@ -18,17 +18,8 @@
 import { SegmentCache } from './compile-chain.ts';
 import { MATCHES, targetByName, targetOf } from './extensions.ts';
 import { formatListRow, formatSpec } from './format.ts';
-import {
-  NF_ACCEPT,
-  NF_DROP,
-  NF_INET_FORWARD,
-  NF_INET_LOCAL_IN,
-  NF_INET_LOCAL_OUT,
-  NF_INET_NUMHOOKS,
-  NF_INET_POST_ROUTING,
-  NF_INET_PRE_ROUTING,
-  type NfPacket,
-} from './packet.ts';
+import * as packet from './packet.ts';
+import type { NfPacket } from './packet.ts';
 import { MAX_DEPTH, Program, type ChainIn } from './program.ts';
 import { parseRestore } from './restore.ts';
 import { parseCommand, type Command } from './rule.ts';
@@ -38,6 +29,9 @@ import { IptablesError, type Host, type Rule } from './xt.ts';
 export * from './packet.ts';
 export { IptablesError, parseCommand, type Rule, type Command } from './rule.ts';
 export { formatSpec } from './format.ts';
+
+// Hot path (hook()): module-local consts, not imported bindings (src/wire/README.md, "On the hot path").
+const { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_NUMHOOKS, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING } = packet;
 
 interface Chain extends ChainIn {
   name: string;

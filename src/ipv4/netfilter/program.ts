@@ -11,7 +11,8 @@
 
 import * as layout from './codegen.ts';
 import { compileChains, type ChainFn, type SegmentCache } from './compile-chain.ts';
-import { NF_ACCEPT, NF_DROP, type NfPacket } from './packet.ts';
+import * as packet from './packet.ts';
+import type { NfPacket } from './packet.ts';
 import * as standard from './target/standard.ts';
 import type { Host, Rule } from './xt.ts';
 
@@ -19,6 +20,7 @@ import type { Host, Rule } from './xt.ts';
 // are read per rule in the traversal (measured in micro-netfilter: 1.2-1.35x slower imported).
 const { F_FLAGS, F_TARGET, GENERATED, STRIDE, TARGET_IDS, TESTS, XT_CONTINUE } = layout;
 const { T_ACCEPT, T_DROP, T_GOTO, T_JUMP, T_NONE, T_RETURN } = standard;
+const { NF_ACCEPT, NF_DROP } = packet;
 
 const F_TARG = TARGET_IDS.get('JUMP')!.off[0];
 
