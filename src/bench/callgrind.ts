@@ -32,6 +32,8 @@ export function callgrind(cmd: string, argv: readonly string[], fn: string): Cou
       throw new Error(`valgrind --tool=callgrind ${path.basename(cmd)} failed (exit ${r.status}): ${why} (needs valgrind: bash scripts/deps.sh)`);
     }
     const pid = out.slice(3);
+    // --perf-basic-prof also makes V8 log code events to isolate-*-PID-v8.log in the working directory.
+    for (const f of readdirSync('.')) if (f.startsWith('isolate-') && f.endsWith(`-${pid}-v8.log`)) rmSync(f, { force: true });
     return { total: Number(m[1]), byFn: named(selfCosts(path.join(dir, out)), perfMap(pid)) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
