@@ -25,7 +25,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from '../src/cli/args.ts';
-import { callgrind } from '../src/bench/callgrind.ts';
+import { callgrind } from './callgrind.ts';
 import { buildC } from '../src/bench/cref.ts';
 import { routeLines, ruleLines } from '../src/bench/softnet-stack.ts';
 import { median } from '../src/bench/stats.ts';
