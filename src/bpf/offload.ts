@@ -22,7 +22,7 @@ export async function placeXdpFilter(path: string, offload: Offload = 'auto', lo
   // The compiler (and the TypeScript compiler under it) loads only when a filter is compiled: a
   // stack without one never loads it. Loading it through tsx (a checkout's `softnet`) detaches
   // an ArrayBuffer, and from then on V8 checks for a detached buffer at every typed-array access
-  // of the packet path (~10% of the forwarding chain's instructions, micro-fwd-chain --instructions).
+  // of the packet path (18% of the forwarding chain's instructions, micro-fwd-chain --instructions).
   const { compileFilter, loadFilter } = await import('./compile.ts');
   try {
     // The module's maps now read and write the kernel's (what they held is copied in).
