@@ -37,13 +37,15 @@ async function accounted(what: string, sent: number, rx0: number, x0: { ok: numb
   };
   await waitFor(`the veth to take or refuse ${what}`, () => d().ok + d().err >= sent, { detail: () => JSON.stringify(d()) });
   expect(d().ok + d().err).toBeLessThan(sent + 100);
-  const { ok, err } = d();
+  const { ok } = d();
   // The peer counts what its ring took (after generate() returns: wait for the count, not a
   // delay). Both counters can run a frame or two ahead of what generate() sent (seen: 2 more
   // than 786432), so >=.
   await waitFor(`the peer to count the ${ok} frames its ring took`, () => rx() - rx0 >= ok, { detail: () => `${rx() - rx0}` });
-  // Refusals are the exception (a loaded box), never the rule.
-  expect(err).toBeLessThan(sent / 4);
+  // Frames did go through. How many the ring refused is not bounded here: that depends on when
+  // the kernel runs the peer's NAPI (ksoftirqd, competing with everything else on a loaded box),
+  // not on the generator; CI saw 7% once and 32% once. Each refusal is counted, checked above.
+  expect(ok).toBeGreaterThan(0);
 }
 
 it('xdp-live: 100k frames, each one received or refused by the veth and counted', async () => {
