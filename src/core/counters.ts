@@ -1,3 +1,5 @@
+import { grown } from './grow.ts';
+
 /** Counter ids (indexes into Counters.v) by name, typed from a names tuple. */
 export type CounterIds<T extends readonly string[]> = { readonly [K in T[number]]: number };
 
@@ -38,11 +40,7 @@ export class Counters {
     id = this.names.length;
     this.names.push(name);
     this.ids.set(name, id);
-    if (id >= this.v.length) {
-      const grown = new Float64Array(this.v.length * 2);
-      grown.set(this.v);
-      this.v = grown;
-    }
+    if (id >= this.v.length) this.v = grown(this.v, this.v.length * 2);
     return id;
   }
 

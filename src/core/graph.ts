@@ -114,9 +114,7 @@ export class Graph {
     this.sampledNs = grown(this.sampledNs, id + 1);
     this.sampledPackets = grown(this.sampledPackets, id + 1);
     this.stageDrops = grown(this.stageDrops, id + 1);
-    const vn = new Int32Array(id + 1);
-    vn.set(this.vn);
-    this.vn = vn;
+    this.vn = grown(this.vn, id + 1);
     this.sealed = false;
     return id;
   }

@@ -5,6 +5,8 @@
  * reports or queries are sent or answered (a switch with IGMP snooping would not forward the
  * group); 224.0.0.1 is not joined implicitly.
  */
+import { grown } from '../core/grow.ts';
+
 export class McList {
   private dev = new Int32Array(8);
   private group = new Uint32Array(8);
@@ -55,15 +57,9 @@ export class McList {
 
   private grow(): void {
     const m = this.dev.length * 2;
-    const d = new Int32Array(m);
-    d.set(this.dev);
-    const g = new Uint32Array(m);
-    g.set(this.group);
-    const r = new Int32Array(m);
-    r.set(this.refs);
-    this.dev = d;
-    this.group = g;
-    this.refs = r;
+    this.dev = grown(this.dev, m);
+    this.group = grown(this.group, m);
+    this.refs = grown(this.refs, m);
   }
 }
 

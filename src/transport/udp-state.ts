@@ -1,3 +1,4 @@
+import { grown } from '../core/grow.ts';
 import { Counters } from '../core/counters.ts';
 import type { FramePool } from '../driver/pool.ts';
 import type { Ipv4 } from '../ipv4/index.ts';
@@ -117,9 +118,7 @@ export class UdpState {
   }
 
   private growReady(): void {
-    const r = new Int32Array(this.ready.length * 2);
-    r.set(this.ready);
-    this.ready = r;
+    this.ready = grown(this.ready, this.ready.length * 2);
   }
 
   /** After a dispatch (or a listener appearing): notify the ready sockets on a microtask. */

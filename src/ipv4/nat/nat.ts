@@ -14,6 +14,7 @@
  * packet; the binding's scratch tuples and range are reused.
  */
 
+import { grown } from '../../core/grow.ts';
 import * as common from '../conntrack/common.ts';
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import type { CtTable } from '../conntrack/table.ts';
@@ -292,9 +293,7 @@ export class Nat implements NatHook {
   }
 
   private growMasq(): void {
-    const n = new Uint8Array(Math.max(this.table.cap, 1024)).fill(NO_MASQ);
-    n.set(this.masqIndex);
-    this.masqIndex = n;
+    this.masqIndex = grown(this.masqIndex, Math.max(this.table.cap, 1024), NO_MASQ);
   }
 
   /**
