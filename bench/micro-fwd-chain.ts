@@ -194,6 +194,11 @@ function reset(): void {
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sn-fwdchain-'));
 const inFile = path.join(dir, 'in.bin');
 const outFile = path.join(dir, 'check.bin');
+/** The input file's directory gone and the stack stopped: the end of every mode. */
+async function finish(): Promise<void> {
+  rmSync(dir, { recursive: true, force: true });
+  await stack.stop();
+}
 
 function writeInput(): void {
   const w: number[] = [];
@@ -346,8 +351,7 @@ if (args.count > 0) {
     for (let i = 0; i < args.count; i++) task();
     return acc;
   }, 0);
-  rmSync(dir, { recursive: true, force: true });
-  await stack.stop();
+  await finish();
   process.exit(0);
 }
 if (args.instructions) {
@@ -364,8 +368,7 @@ if (args.instructions) {
   console.log('JS per function (self, the full task: reset included):');
   const top = [...jsFull.byFn].sort((x, y) => y[1] - x[1]).slice(0, 20);
   console.table(top.map(([fn, v]) => ({ function: fn.replace(/file:\/\/\/.*\/(src|bench)\//, '$1/').slice(0, 70), 'instructions/packet': (v / packets).toFixed(1) })));
-  rmSync(dir, { recursive: true, force: true });
-  await stack.stop();
+  await finish();
   process.exit(0);
 }
 
@@ -432,5 +435,4 @@ console.log(
 console.log('softnet per stage (every dispatch timed, one stage run each):');
 console.table(rows.map((r) => ({ stage: r.name, packets: r.packets, 'packets/call': r.packetsPerCall.toFixed(1), 'ns/packet': f1(r.nsPerPacket) })));
 console.log(`sum of stages: ${f1(rows.reduce((a, r) => a + r.nsPerPacket, 0))} ns/packet`);
-rmSync(dir, { recursive: true, force: true });
-await stack.stop();
+await finish();
