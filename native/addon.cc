@@ -213,6 +213,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   init_bpf(env, exports);
   init_tap(env, exports);
   init_gen(env, exports);
+  init_dev(env, exports);
   init_prog(env, exports);
   init_link(env, exports);
   return exports;

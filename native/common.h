@@ -60,3 +60,4 @@ void init_bpf(napi_env env, napi_value exports);
 void init_tap(napi_env env, napi_value exports);
 void init_gen(napi_env env, napi_value exports);
 void init_prog(napi_env env, napi_value exports);  // prog.cc: programs, maps, test runs for src/bpf
+void init_dev(napi_env env, napi_value exports);   // dev.cc: ifInfo, ethtool statistics

@@ -590,52 +590,6 @@ static napi_value XskDisarmIrq(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-// Device facts the TS layer needs: ifindex (if_nametoindex) and MAC (SIOCGIFHWADDR).
-#include <sys/ioctl.h>
-#include <linux/ethtool.h>
-#include <linux/sockios.h>
-static napi_value IfInfo(napi_env env, napi_callback_info info) {
-  ARGS(1);
-  std::string name = to_str(env, argv[0]);
-  if (name.empty() || name.size() >= IF_NAMESIZE) return throw_sys(env, "if_nametoindex", ENODEV, "bad interface name '" + name + "'"), nullptr;
-  unsigned idx = if_nametoindex(name.c_str());
-  if (idx == 0) return throw_sys(env, "if_nametoindex", errno, name), nullptr;
-  napi_value o, mac;
-  napi_create_object(env, &o);
-  napi_set_named_property(env, o, "ifindex", u32v(env, idx));
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ifreq ifr = {};
-  memcpy(ifr.ifr_name, name.c_str(), name.size());
-  void* data;
-  napi_create_arraybuffer(env, 6, &data, &mac);
-  if (s >= 0 && ioctl(s, SIOCGIFHWADDR, &ifr) == 0) memcpy(data, ifr.ifr_hwaddr.sa_data, 6);
-  napi_value u8;
-  napi_create_typedarray(env, napi_uint8_array, 6, mac, 0, &u8);
-  napi_set_named_property(env, o, "mac", u8);
-  ifr = {};
-  memcpy(ifr.ifr_name, name.c_str(), name.size());
-  if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0) set_num(env, o, "mtu", ifr.ifr_mtu);
-  // ETHTOOL_GDRVINFO: the driver ("veth", "mlx5_core"...); ETHTOOL_GTXCSUM: tx-checksumming, i.e.
-  // whether the kernel hands this device frames with partial checksums (veth peers). Best effort:
-  // a driver without the op simply leaves the property out.
-  ethtool_drvinfo di = {};
-  di.cmd = ETHTOOL_GDRVINFO;
-  ifr = {};
-  memcpy(ifr.ifr_name, name.c_str(), name.size());
-  ifr.ifr_data = reinterpret_cast<char*>(&di);
-  if (s >= 0 && ioctl(s, SIOCETHTOOL, &ifr) == 0) {
-    napi_value drv;
-    napi_create_string_utf8(env, di.driver, strnlen(di.driver, sizeof(di.driver)), &drv);
-    napi_set_named_property(env, o, "driver", drv);
-  }
-  ethtool_value ev = {};
-  ev.cmd = ETHTOOL_GTXCSUM;
-  ifr.ifr_data = reinterpret_cast<char*>(&ev);
-  if (s >= 0 && ioctl(s, SIOCETHTOOL, &ifr) == 0) set_num(env, o, "txCsum", ev.data);
-  if (s >= 0) close(s);
-  return o;
-}
-
 void teardown_xsks(Ctx* c) {
   for (Xsk*& x : c->xsks) {
     if (x == nullptr) continue;
@@ -659,5 +613,4 @@ void init_umem_xsk(napi_env env, napi_value exports) {
   export_fn(env, exports, "xskStats", XskStats);
   export_fn(env, exports, "xskArmIrq", XskArmIrq);
   export_fn(env, exports, "xskDisarmIrq", XskDisarmIrq);
-  export_fn(env, exports, "ifInfo", IfInfo);
 }

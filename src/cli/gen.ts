@@ -30,7 +30,8 @@ Send one UDP/IPv4 frame N times or for S seconds out of IF, as fast as the kerne
 BPF_PROG_TEST_RUN live frames on an XDP_TX program (~5 Mpps; a veth peer needs GRO on or an XDP
 program, which 'softnet lab' sets up), falling back to AF_XDP TX (~0.9 Mpps). Defaults send
 from the lab's host A (10.1.0.2) to host B (10.2.0.2), dst MAC broadcast: set --dst-mac to the
-receiver's MAC to test unicast filtering. --count counts frames handed to the kernel.
+receiver's MAC to test unicast filtering. --count counts frames handed to the kernel; those the
+device refused (a veth whose peer's ring was full) are reported as refused.
 
 options:
 ${describeFlags(spec)}
@@ -74,10 +75,16 @@ export async function run(argv: string[]): Promise<number> {
     method: a.method as 'auto',
   });
   const pps = r.seconds > 0 ? r.packets / r.seconds : 0;
+  if (r.packets > 0 && r.refused === r.packets) {
+    const veth = native().ifInfo(a.dev).driver === 'veth';
+    process.stderr.write(`gen: warning: ${a.dev} transmitted none of the ${r.packets} frames` +
+      (veth ? '; a veth takes XDP frames only when its peer has NAPI: turn GRO on there (ethtool -K PEER gro on) or attach an XDP program to it' : '') + '\n');
+  }
   if (a.json) {
     process.stdout.write(JSON.stringify({ dev: a.dev, size: a.size, ...r, pps }) + '\n');
   } else {
     out.write(`gen: sent ${r.packets} frames in ${r.seconds.toFixed(3)} s (${fmt(pps)} pps) by ${r.method}` +
+      (r.refused ? `, ${r.refused} of them not transmitted by ${a.dev}` : '') +
       (r.fallbackReason ? ` (xdp-live failed: ${r.fallbackReason})` : '') + '\n');
   }
   return 0;

@@ -22,6 +22,13 @@ export interface GenerateResult {
   packets: number;
   seconds: number;
   method: 'xdp-live' | 'xsk-tx';
+  /**
+   * xdp-live: frames the device did not transmit, i.e. `packets` less the growth of its
+   * `*xdp_xmit` ethtool counters while the run lasted. A veth refuses frames when its peer's ring
+   * is full, and silently drops all of them when the peer has no NAPI (GRO off, no XDP program).
+   * Absent when the driver has no such counter. `packets` counts what was handed to the kernel.
+   */
+  refused?: number;
   /** Why xdp-live was not used, when the fallback ran. */
   fallbackReason?: string;
 }
@@ -35,11 +42,15 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   if (method !== 'xsk-tx') {
     const info = call(() => native().ifInfo(o.dev), { dev: o.dev });
     try {
+      const xmit0 = xdpXmitted(o.dev);
       const live = call(() => native().genLive({ ifindex: info.ifindex, frame: o.frame, count, durationSec, batch: liveBatch(o.batch) }), { dev: o.dev });
       const r = await live.catch((e: unknown) => {
         throw driverError(e, { dev: o.dev });
       });
-      return { packets: r.packets, seconds: r.seconds, method: 'xdp-live' };
+      const xmit1 = xdpXmitted(o.dev);
+      // Clamped: another XDP sender on the same device in the meantime would count there too.
+      const refused = xmit0 === undefined || xmit1 === undefined ? undefined : Math.max(0, r.packets - (xmit1 - xmit0));
+      return { packets: r.packets, seconds: r.seconds, method: 'xdp-live', ...(refused === undefined ? {} : { refused }) };
     } catch (e) {
       if (method === 'xdp-live') throw e;
       reason = e instanceof DriverError ? `${e.syscall} ${e.errno}` : String(e);
@@ -47,6 +58,19 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   }
   const r = await xskTx(o, count, durationSec);
   return { ...r, method: 'xsk-tx', fallbackReason: reason };
+}
+
+/** Frames the device transmitted by XDP (veth: tx_queue_N_xdp_xmit), or undefined if it counts none. */
+function xdpXmitted(dev: string): number | undefined {
+  let stats: Record<string, number>;
+  try {
+    stats = native().ethtoolStats(dev);
+  } catch {
+    return undefined; // no ethtool statistics on this device: nothing to report
+  }
+  let n: number | undefined;
+  for (const k in stats) if (k.endsWith('xdp_xmit')) n = (n ?? 0) + stats[k];
+  return n;
 }
 
 /** The kernel takes 1..256 frames per live-frame batch (TEST_XDP_MAX_BATCH); 0 means its default, 64. */

@@ -60,6 +60,8 @@ export interface NativeAddon {
   umemCreate(frames: number, frameSize: number, headroom: number): { id: number; buffer: ArrayBuffer; hugepage: boolean };
   /** driver: ETHTOOL_GDRVINFO; txCsum: ETHTOOL_GTXCSUM (1 = tx-checksumming on). Absent when the driver lacks the op. */
   ifInfo(name: string): { ifindex: number; mac: Uint8Array; mtu?: number; driver?: string; txCsum?: number };
+  /** The driver's statistics as `ethtool -S` prints them (SIOCETHTOOL); {} when it has none. */
+  ethtoolStats(name: string): Record<string, number>;
   xskOpen(a: XskOpenArgs): { id: number; fd: number; zeroCopy: boolean; shared: boolean; notes: string[] };
   /** program: a compiled filter (src/bpf) linked instead of the redirect program; it redirects through its own XSKMAP. */
   xskAttach(id: number, skbMode: boolean, program?: XdpProgramFds): void;

@@ -2,6 +2,7 @@
 // forwards what a kernel peer sends (so a benchmark ratio compares two working receivers).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCRef } from '../../src/bench/cref.ts';
+import { ethtoolStats } from '../../src/bench/labrun.ts';
 import { lastJson, Proc } from '../../src/bench/proc.ts';
 import { devStats, labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import { waitFor } from '../support/wait.ts';
@@ -77,12 +78,24 @@ describe('bench/c/xsk_ref', () => {
     expect(received).toBeGreaterThanOrEqual(0.99 * N);
   });
 
-  it('gen sends the requested count (XDP live frames), counted by the peer veth', async () => {
+  it('gen sends the requested count (XDP live frames): each frame taken by the peer veth and counted there, or refused and counted by the sender', async () => {
+    // The sending veth counts each frame it put on the peer's ring (xdp_xmit) or refused for a
+    // full ring (xdp_xmit_errors: the peer's NAPI behind on a loaded box).
+    const xmit = async () => {
+      const s = await ethtoolStats(lab.a.host.ns, lab.a.host.dev);
+      const sum = (suffix: string) => Object.entries(s).reduce((n, [k, v]) => (k.endsWith(suffix) ? n + v : n), 0);
+      return { ok: sum('_xdp_xmit'), err: sum('_xdp_xmit_errors') };
+    };
     const before = await devStats(null, lab.a.dev);
+    const x0 = await xmit();
     const r = await nsExec(lab.a.host.ns, [bin, 'gen', '-i', lab.a.host.dev, '-n', '30000', '-s', '60'], { check: true });
     expect(lastJson<{ packets: number }>(r.stdout)?.packets).toBe(30000);
-    await waitFor('the peer veth to count 30000 frames', async () => (await devStats(null, lab.a.dev)).rx_packets - before.rx_packets >= 30000);
-    expect((await devStats(null, lab.a.dev)).rx_packets - before.rx_packets).toBe(30000);
+    const x1 = await xmit();
+    const taken = x1.ok - x0.ok;
+    expect(taken + x1.err - x0.err).toBe(30000);
+    expect(taken).toBeGreaterThan(0);
+    await waitFor(`the peer veth to count the ${taken} frames its ring took`, async () => (await devStats(null, lab.a.dev)).rx_packets - before.rx_packets >= taken);
+    expect((await devStats(null, lab.a.dev)).rx_packets - before.rx_packets).toBe(taken);
   });
 
   it('unknown interface: clear error, exit 1', async () => {

@@ -54,7 +54,10 @@ it('xdp-live: 100k frames, each one received or refused by the veth and counted'
   const r = await generate({ dev: 'sngen-a', count: 100_000, frame });
   expect(r.method).toBe('xdp-live');
   expect(r.packets).toBe(100_000);
+  // generate() reads the same refusal counter (through SIOCETHTOOL) as ethtool -S does here.
+  expect(r.refused).toBeGreaterThanOrEqual(0);
   await accounted('100k frames', 100_000, before, x0);
+  expect(r.refused).toBeLessThanOrEqual(xmit().err - x0.err);
   expect(hasXdp('sngen-a')).toBe(false);
 });
 
@@ -71,6 +74,17 @@ it('xdp-live for a duration keeps the event loop responsive', async () => {
   // machine while still telling a responsive loop from a blocked one.
   expect(ticks).toBeGreaterThanOrEqual(10);
   await accounted(`the ${r.packets} frames sent`, r.packets, before, x0);
+});
+
+it('xdp-live into a veth whose peer has no NAPI: every frame reported refused', async () => {
+  ip('link', 'add', 'sngen-na', 'type', 'veth', 'peer', 'name', 'sngen-nb');
+  lab.track('sngen-na');
+  ip('link', 'set', 'sngen-na', 'up');
+  ip('link', 'set', 'sngen-nb', 'up'); // GRO off (a veth's default) and no XDP program: no NAPI
+  const r = await generate({ dev: 'sngen-na', count: 1000, frame });
+  expect(r.method).toBe('xdp-live');
+  expect(r.packets).toBe(1000);
+  expect(r.refused).toBe(1000);
 });
 
 it('xsk-tx fallback delivers the count', async () => {
