@@ -72,7 +72,7 @@ export function stackStats(s: StatsSource, link: LinkWatch | null, uptimeSec: nu
     uptimeSec,
     softnet: s.napi.stat().map((q) => ({ queue: `${q.dev}/${q.queue}`, processed: q.processed, dropped: q.dropped, time_squeeze: q.time_squeeze })),
     // The poll loop's own counts: frames per round and per event-loop turn are its batching.
-    napi: { turns: s.napi.turns, rounds: s.napi.rounds, frames: s.napi.work, squeezed_rounds: s.napi.squeezedRounds, refill_retries: s.napi.refillRetries, irq_arms: s.napi.arms, irq_defers: s.napi.defers },
+    napi: { turns: s.napi.turns, rounds: s.napi.rounds, frames: s.napi.work, squeezed_rounds: s.napi.squeezedRounds, refill_retries: s.napi.refillRetries, recheck_frames: s.napi.rechecked, irq_arms: s.napi.arms, irq_defers: s.napi.defers },
     ports,
     drops: s.graph.drops.toJSON(),
     mib: { ...s.ipv4.mib.toJSON(), ...s.transport.mib(), ...natMib(s.ipv4), Neigh: s.l2.neigh.stats.toJSON(), Softnet: s.counters.toJSON() },

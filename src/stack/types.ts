@@ -70,7 +70,7 @@ export interface StackStats {
   uptimeSec: number;
   softnet: Array<{ queue: string; processed: number; dropped: number; time_squeeze: number }>;
   /** The poll loop: event-loop turns, rounds and frames (frames per round is its batching). */
-  napi: { turns: number; rounds: number; frames: number; squeezed_rounds: number; refill_retries: number; irq_arms: number; irq_defers: number };
+  napi: { turns: number; rounds: number; frames: number; squeezed_rounds: number; refill_retries: number; recheck_frames: number; irq_arms: number; irq_defers: number };
   ports: Record<string, Record<string, number | string>>;
   drops: Record<string, number>;
   mib: Record<string, Record<string, number>>;

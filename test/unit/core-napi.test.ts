@@ -96,6 +96,22 @@ describe('napi poll loop', () => {
     expect(s.pool.available).toBe(s.pool.total);
   });
 
+  it('looks at the rings once more before going idle: a frame that arrived during the turn costs no wake-up', async () => {
+    // One frame bouncing between the linked ports: each hop arrives on the other port while the
+    // turn that sent it is still running (as a veth peer's answer does, its stack running
+    // inside our send). Without the recheck every hop would wait for the next interrupt.
+    const s = bounceStack(1);
+    s.napi.start();
+    const hops = () => s.napi.stat()[0].processed + s.napi.stat()[1].processed;
+    await waitFor('the frame to bounce 2000 times', () => hops() >= 2000, { detail: () => `${hops()} hops in ${s.napi.turns} turns` });
+    s.napi.stop();
+    const n = hops();
+    expect(s.napi.rechecked).toBeGreaterThan(n / 2);
+    // A turn takes up to maxRestarts hops (fewer only if the time limit ends it first).
+    expect(s.napi.turns * 2).toBeLessThan(n);
+    expect(s.pool.available + s.a.pending() + s.b.pending()).toBe(s.pool.total);
+  });
+
   it('busy-poll mode polls on every turn without interrupts', async () => {
     const s = sinkStack({ busyPoll: true });
     s.napi.start();
