@@ -19,7 +19,7 @@
 // only inside the counted region: N iterations after a fixed warm-up): instructions per packet of
 // the chain, as full minus reset like the times. Counts do not move with the load on a shared box,
 // so they decide an A/B that times cannot; they leave out what an instruction costs (cache misses).
-// Run: node --import tsx bench/micro-fwd-chain.ts [--time MS] [--rounds N] [--iters N] [--rules N] [--hostile-first] [--instructions]
+// Run: node --import tsx bench/micro-fwd-chain.ts [--time MS] [--rounds N] [--iters N] [--rules N] [--batch N] [--hostile-first] [--instructions]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -39,13 +39,14 @@ const args = parseArgs(process.argv.slice(2), {
   time: { type: 'int', min: 50, default: 400, help: 'ms of samples per task and round (JS; C runs as many)' },
   rounds: { type: 'int', min: 1, max: 20, default: 3, help: 'JS then C, this many times (the median round is the result)' },
   iters: { type: 'int', min: 1, default: 64, help: 'iterations (dispatches) per timed sample' },
+  batch: { type: 'int', min: 1, max: 64, default: 64, help: 'frames per dispatch (1: the lone packet of low load; the check batch is cut to as many)' },
   rules: { type: 'int', min: 0, max: 1000, default: 20, help: 'FORWARD rules of the router scenario (ruleLines), on both sides' },
   hostileFirst: { type: 'bool', help: 'dispatch the check batch before the timing instead of after' },
   instructions: { type: 'bool', help: 'count instructions per packet under valgrind (callgrind) instead of timing' },
   count: { type: 'int', min: 0, default: 0, help: 'internal (--instructions): run --task this many times in the counted region, then exit' },
   task: { type: 'enum', values: ['full', 'reset'], default: 'full', help: 'internal (--instructions): what --count runs' },
 });
-const BATCH = 64;
+const BATCH = args.batch;
 const FRAMES = 4096;
 const FLOWS = 100;
 const HDR = 34; // Ethernet + IPv4 header: what the chain rewrites and the check compares
@@ -356,7 +357,9 @@ if (args.count > 0) {
 }
 if (args.instructions) {
   const n = COUNT_ITERS;
-  const node = [...process.execArgv, '--perf-basic-prof', process.argv[1], '--rules', String(args.rules), '--count', String(n)];
+  // Optimisation on the main thread: under valgrind a background compile can finish at any
+  // point of the counted region, so a function would be counted partly in a lower tier.
+  const node = [...process.execArgv, '--perf-basic-prof', '--no-concurrent-recompilation', process.argv[1], '--rules', String(args.rules), '--batch', String(BATCH), '--count', String(n)];
   const js = (task: string) => callgrind(process.execPath, [...node, '--task', task], 'Builtins_ArrayReduceRight');
   const c = (task: string) => callgrind(bin, [inFile, '--count', task, String(n)], 'counted');
   const packets = n * BATCH;
