@@ -19,7 +19,7 @@
 // only inside the counted region: N iterations after a fixed warm-up): instructions per packet of
 // the chain, as full minus reset like the times. Counts do not move with the load on a shared box,
 // so they decide an A/B that times cannot; they leave out what an instruction costs (cache misses).
-// Run: node --import tsx bench/micro-fwd-chain.ts [--time MS] [--rounds N] [--iters N] [--rules N] [--batch N] [--hostile-first] [--instructions]
+// Run: node --import tsx bench/micro-fwd-chain.ts [--time MS] [--rounds N] [--iters N] [--rules N] [--batch N] [--hostile-first] [--instructions | --cold MB]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -42,6 +42,7 @@ const args = parseArgs(process.argv.slice(2), {
   batch: { type: 'int', min: 1, max: 64, default: 64, help: 'frames per dispatch (1: the lone packet of low load; the check batch is cut to as many)' },
   rules: { type: 'int', min: 0, max: 1000, default: 20, help: 'FORWARD rules of the router scenario (ruleLines), on both sides' },
   hostileFirst: { type: 'bool', help: 'dispatch the check batch before the timing instead of after' },
+  cold: { type: 'int', min: 0, max: 1024, default: 0, help: 'time single dispatches (JS only) after writing this many MB, which flushes the caches, and without' },
   instructions: { type: 'bool', help: 'count instructions per packet under valgrind (callgrind) instead of timing' },
   count: { type: 'int', min: 0, default: 0, help: 'internal (--instructions): run --task this many times in the counted region, then exit' },
   task: { type: 'enum', values: ['full', 'reset'], default: 'full', help: 'internal (--instructions): what --count runs' },
@@ -371,6 +372,29 @@ if (args.instructions) {
   console.log('JS per function (self, the full task: reset included):');
   const top = [...jsFull.byFn].sort((x, y) => y[1] - x[1]).slice(0, 20);
   console.table(top.map(([fn, v]) => ({ function: fn.replace(/file:\/\/\/.*\/(src|bench)\//, '$1/').slice(0, 70), 'instructions/packet': (v / packets).toFixed(1) })));
+  await finish();
+  process.exit(0);
+}
+
+if (args.cold > 0) {
+  // A dispatch after the caches were flushed, as one is after an idle millisecond at low load
+  // (the latency scenario): write `cold` MB, then time one dispatch; the same without the
+  // writes beside it. JS only. hrtime.bigint allocates: fine here, no GC is being measured.
+  for (let i = 0; i < 30_000; i++) full();
+  const junk = new Uint8Array(args.cold << 20);
+  const dispatches = (cold: boolean): string => {
+    const out: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      if (cold) for (let j = 0; j < junk.length; j += 64) junk[j]++;
+      reset();
+      const t0 = process.hrtime.bigint();
+      g.dispatch(b, entry);
+      out.push(Number(process.hrtime.bigint() - t0));
+    }
+    out.sort((x, y) => x - y);
+    return `p50 ${out[1500]} ns, p90 ${out[2700]} ns`;
+  };
+  console.log(`one dispatch of ${BATCH} x 64 B, warm: ${dispatches(false)}; after writing ${args.cold} MB: ${dispatches(true)}`);
   await finish();
   process.exit(0);
 }

@@ -67,7 +67,8 @@ export class Graph {
    * loads the method on every call, so a stage whose run is replaced later is still honoured.
    */
   private runs: Array<(b: Batch, v: Uint16Array, n: number) => void> = [];
-  private flushes: Array<() => void> = [];
+  /** Every stage's flush() in stage order, from one generated function (one call per dispatch). */
+  private flushAll: () => void = () => {};
 
   /** Drop reasons, e.g. `ip.InHdrErrors`; the frame returns to the pool. */
   readonly drops = new Counters('drop');
@@ -146,7 +147,7 @@ export class Graph {
     }
     this.initStage = '';
     this.runs = this.stages.map((st) => trampoline<(b: Batch, v: Uint16Array, n: number) => void>(st, 'return (b, v, n) => s.run(b, v, n);'));
-    this.flushes = this.stages.filter((st) => st.flush !== undefined).map((st) => trampoline<() => void>(st, 'return () => s.flush();'));
+    this.flushAll = flusher(this.stages.filter((st) => st.flush !== undefined));
     this.sealed = true;
   }
 
@@ -181,10 +182,12 @@ export class Graph {
 
   /** Packets from..to of b as one vector from `entry` (dispatch's body). */
   private run(b: Batch, entry: number, from: number, to: number): void {
+    // The columns as locals: they are replaced only by add(), never during a dispatch.
+    const vn = this.vn;
     const v0 = this.vec[entry];
     const n = to - from;
     for (let i = 0; i < n; i++) v0[i] = from + i;
-    this.vn[entry] = n;
+    vn[entry] = n;
     // A sampled dispatch times one stage run, taking turns over the runs of a dispatch so each
     // stage is sampled as often as it runs: two clock reads per sample (clock reads allocate in
     // Node, see clock.ts; timing every stage of a sample cost 2.5x the garbage).
@@ -192,13 +195,15 @@ export class Graph {
     if (this.sampleEvery > 0 && this.dispatches++ % this.sampleEvery === 0) {
       probe = this.probeNext++ % (this.lastRuns > 0 ? this.lastRuns : 1);
     }
-    let runs = 0;
     const fns = this.runs;
+    const stageDrops = this.stageDrops;
     const count = fns.length;
-    for (let pass = 0; pass < MAX_PASSES; pass++) {
+    let runs = 0;
+    let pass = 0;
+    for (; pass < MAX_PASSES; pass++) {
       let ran = false;
       for (let s = 0; s < count; s++) {
-        const k = this.vn[s];
+        const k = vn[s];
         if (k === 0) continue;
         ran = true;
         const v = this.take(s, k);
@@ -211,12 +216,14 @@ export class Graph {
         } else {
           fns[s](b, v, k);
         }
-        this.stageDrops[s] += this.dropped - d0;
+        stageDrops[s] += this.dropped - d0;
       }
       if (!ran) break;
     }
     if (probe >= 0) this.lastRuns = runs;
-    this.finish(b);
+    // Passes that ended with nothing queued leave nothing to drop.
+    if (pass === MAX_PASSES) this.dropLooping(b);
+    this.flushAll();
   }
 
   /** Stage s's input vector (k packets) taken for a run and counted; the stage may enqueue to itself. */
@@ -230,17 +237,14 @@ export class Graph {
     return v;
   }
 
-  /** After the passes: anything still queued is looping between stages (dropped); stages flush. */
-  private finish(b: Batch): void {
-    const stages = this.stages;
-    const count = stages.length;
+  /** After MAX_PASSES: anything still queued is looping between stages (dropped). */
+  private dropLooping(b: Batch): void {
+    const count = this.stages.length;
     for (let s = 0; s < count; s++) {
       const k = this.vn[s];
       for (let j = 0; j < k; j++) this.drop(b, this.vec[s][j], this.loopDrop);
       this.vn[s] = 0;
     }
-    const fl = this.flushes;
-    for (let f = 0; f < fl.length; f++) fl[f]();
   }
 
   /**
@@ -286,7 +290,8 @@ export class Graph {
       }
       if (!ran) break;
     }
-    this.finish(b);
+    this.dropLooping(b);
+    this.flushAll();
     t.end(b);
   }
 
@@ -330,4 +335,14 @@ export interface RuntimeRow {
  */
 function trampoline<F>(s: Stage, body: string): F {
   return new Function('s', `${body} // ${JSON.stringify(s.name)}`)(s) as F;
+}
+
+/**
+ * One function calling each stage's flush() in turn, each from a call site of its own (so each
+ * site sees one class, as a trampoline's does): one call per dispatch instead of one per stage.
+ * Keyed by the stages' names, like the trampolines.
+ */
+function flusher(stages: Stage[]): () => void {
+  const body = stages.map((_, k) => `s[${k}].flush();`).join(' ');
+  return new Function('s', `return () => { ${body} }; // ${JSON.stringify(stages.map((st) => st.name))}`)(stages.slice()) as () => void;
 }
