@@ -17,8 +17,13 @@ const pending = new Map();
 sock.onmessage = (m) => { const r = JSON.parse(m.data); if (pending.has(r.id)) { pending.get(r.id)(r); pending.delete(r.id); } };
 const call = (method, params) => new Promise((res) => { pending.set(++id, res); sock.send(JSON.stringify({ id, method, params })); });
 sock.onopen = async () => {
+  // A new session knows the page's execution contexts only once Runtime is enabled (they are
+  // reported before this call returns); an evaluate sent earlier can fail and read null.
+  await call('Runtime.enable', {});
   for (let k = 0; k < Number(n); k++) {
     const r = await call('Runtime.evaluate', { expression: expr, returnByValue: true });
+    const fail = r.error?.message ?? r.result?.exceptionDetails?.exception?.description ?? r.result?.exceptionDetails?.text;
+    if (fail !== undefined) { console.error('cdp: Runtime.evaluate failed: ' + fail); process.exit(1); }
     console.log(JSON.stringify(r.result?.result?.value ?? null));
     await new Promise((res) => setTimeout(res, Number(every)));
   }
@@ -39,8 +44,11 @@ sock.onerror = (e) => { console.error('cdp: ' + (e.message ?? e)); process.exit(
  */
 export async function pageSamples<T>(url: string, expr: string, n: number, everyMs: number, ready = 'document.readyState === "complete"', screenshot = ''): Promise<T[]> {
   const profile = mkdtempSync(join(tmpdir(), 'sn-chromium-'));
-  const browser = spawn('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, '--remote-debugging-port=0', url], {
+  // A process group of its own: chromium's renderer, GPU and utility processes outlive a killed
+  // browser process for a moment and keep writing into the profile, so the whole group is ended.
+  const browser = spawn('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-crash-reporter', `--user-data-dir=${profile}`, '--remote-debugging-port=0', url], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
   let err = '';
   browser.stderr!.on('data', (d) => (err += d));
@@ -57,10 +65,23 @@ export async function pageSamples<T>(url: string, expr: string, n: number, every
     await waitFor('the page to be ready', async () => (await evaluate<boolean>(page, ready, 1, 0))[0] === true);
     return await evaluate<T>(page, expr, n, everyMs, screenshot);
   } finally {
-    browser.kill('SIGKILL');
-    await new Promise((r) => (browser.exitCode !== null || browser.signalCode !== null ? r(null) : browser.once('exit', r)));
+    await killGroup(browser.pid!);
     rmSync(profile, { recursive: true, force: true });
   }
+}
+
+/** SIGKILL to every process of the group we started, then wait until none is left. */
+async function killGroup(pgid: number): Promise<void> {
+  const alive = (): boolean => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false; // ESRCH: the group is gone
+    }
+  };
+  if (alive()) process.kill(-pgid, 'SIGKILL');
+  await waitFor(`chromium's processes (group ${pgid}) to exit`, () => !alive());
 }
 
 /** `screenshot`: a PNG of the page after the last sample is written there. */
