@@ -9,6 +9,14 @@
 #include <unistd.h>
 #include <memory>
 
+// One SIOCETHTOOL call on `name`; false (errno set) when the driver lacks the op.
+static bool ethtool(int s, const std::string& name, void* cmd) {
+  ifreq ifr = {};
+  memcpy(ifr.ifr_name, name.c_str(), name.size());
+  ifr.ifr_data = static_cast<char*>(cmd);
+  return ioctl(s, SIOCETHTOOL, &ifr) == 0;
+}
+
 // Device facts the TS layer needs: ifindex (if_nametoindex) and MAC (SIOCGIFHWADDR).
 static napi_value IfInfo(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -36,28 +44,16 @@ static napi_value IfInfo(napi_env env, napi_callback_info info) {
   // a driver without the op simply leaves the property out.
   ethtool_drvinfo di = {};
   di.cmd = ETHTOOL_GDRVINFO;
-  ifr = {};
-  memcpy(ifr.ifr_name, name.c_str(), name.size());
-  ifr.ifr_data = reinterpret_cast<char*>(&di);
-  if (s >= 0 && ioctl(s, SIOCETHTOOL, &ifr) == 0) {
+  if (s >= 0 && ethtool(s, name, &di)) {
     napi_value drv;
     napi_create_string_utf8(env, di.driver, strnlen(di.driver, sizeof(di.driver)), &drv);
     napi_set_named_property(env, o, "driver", drv);
   }
   ethtool_value ev = {};
   ev.cmd = ETHTOOL_GTXCSUM;
-  ifr.ifr_data = reinterpret_cast<char*>(&ev);
-  if (s >= 0 && ioctl(s, SIOCETHTOOL, &ifr) == 0) set_num(env, o, "txCsum", ev.data);
+  if (s >= 0 && ethtool(s, name, &ev)) set_num(env, o, "txCsum", ev.data);
   if (s >= 0) close(s);
   return o;
-}
-
-// One SIOCETHTOOL call on `name`; false (errno set) when the driver lacks the op.
-static bool ethtool(int s, const std::string& name, void* cmd) {
-  ifreq ifr = {};
-  memcpy(ifr.ifr_name, name.c_str(), name.size());
-  ifr.ifr_data = static_cast<char*>(cmd);
-  return ioctl(s, SIOCETHTOOL, &ifr) == 0;
 }
 
 // ethtoolStats(dev): {name: value} as `ethtool -S` prints them: the string set ETH_SS_STATS
