@@ -195,6 +195,21 @@ export async function ethtoolStats(ns: string | null, dev: string): Promise<Reco
   return o;
 }
 
+/**
+ * Frames a device sent by XDP (veth: XDP_TX and live frames into the peer's ring, every queue's
+ * *_xdp_xmit) and refused (*_xdp_xmit_errors: the peer's ring was full), as `ethtool -S` counts them.
+ */
+export async function xdpXmit(ns: string | null, dev: string): Promise<{ ok: number; err: number }> {
+  const s = await ethtoolStats(ns, dev);
+  let ok = 0;
+  let err = 0;
+  for (const [k, v] of Object.entries(s)) {
+    if (k.endsWith('_xdp_xmit')) ok += v;
+    else if (k.endsWith('_xdp_xmit_errors')) err += v;
+  }
+  return { ok, err };
+}
+
 /** Frames an in-kernel XDP program dropped on a veth, all queues (rx_queue_N_xdp_drops). */
 export async function xdpDrops(ns: string | null, dev: string): Promise<number> {
   const s = await ethtoolStats(ns, dev);

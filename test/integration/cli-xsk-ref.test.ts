@@ -2,7 +2,7 @@
 // forwards what a kernel peer sends (so a benchmark ratio compares two working receivers).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCRef } from '../../src/bench/cref.ts';
-import { ethtoolStats } from '../../src/bench/labrun.ts';
+import { xdpXmit } from '../../src/bench/labrun.ts';
 import { lastJson, Proc } from '../../src/bench/proc.ts';
 import { devStats, labDown, labUp, nsExec, type Lab } from '../../src/tools/lab.ts';
 import { waitFor } from '../support/wait.ts';
@@ -81,11 +81,7 @@ describe('bench/c/xsk_ref', () => {
   it('gen sends the requested count (XDP live frames): each frame taken by the peer veth and counted there, or refused and counted by the sender', async () => {
     // The sending veth counts each frame it put on the peer's ring (xdp_xmit) or refused for a
     // full ring (xdp_xmit_errors: the peer's NAPI behind on a loaded box).
-    const xmit = async () => {
-      const s = await ethtoolStats(lab.a.host.ns, lab.a.host.dev);
-      const sum = (suffix: string) => Object.entries(s).reduce((n, [k, v]) => (k.endsWith(suffix) ? n + v : n), 0);
-      return { ok: sum('_xdp_xmit'), err: sum('_xdp_xmit_errors') };
-    };
+    const xmit = () => xdpXmit(lab.a.host.ns, lab.a.host.dev);
     const before = await devStats(null, lab.a.dev);
     const x0 = await xmit();
     const r = await nsExec(lab.a.host.ns, [bin, 'gen', '-i', lab.a.host.dev, '-n', '30000', '-s', '60'], { check: true });

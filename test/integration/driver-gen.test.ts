@@ -1,6 +1,7 @@
 // The generator: live-frame XDP test runs out of a veth whose peer (GRO on, in a namespace)
 // counts what arrives; the AF_XDP TX fallback; the event loop stays responsive meanwhile.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { xdpXmit } from '../../src/bench/labrun.ts';
 import { buildUdpFrame, generate, native } from '../../src/driver/index.ts';
 import { Lab, hasXdp, ifStat, ip, run } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
@@ -22,22 +23,24 @@ const rx = () => ifStat(ns, 'sngen-b', 'rx_packets');
 /**
  * XDP_TX out of sngen-a puts frames on sngen-b's ring (veth_xdp_xmit); a full ring (the peer's
  * NAPI behind, e.g. deferred to ksoftirqd on a loaded box) refuses them and counts each in
- * sngen-a's tx_queue_0_xdp_xmit_errors. Every frame sent is one or the other.
+ * sngen-a's xdp_xmit_errors. Every frame sent is one or the other. Read with `ethtool -S`, not
+ * through the addon's SIOCETHTOOL as generate() reads them, so the two readings check each other.
  */
-const xmit = (): { ok: number; err: number } => {
-  const s = run(null, 'ethtool', '-S', 'sngen-a');
-  const v = (k: string) => Number(new RegExp(`\\b${k}: (\\d+)`).exec(s)?.[1] ?? NaN);
-  return { ok: v('tx_queue_0_xdp_xmit'), err: v('tx_queue_0_xdp_xmit_errors') };
-};
+const xmit = () => xdpXmit(null, 'sngen-a');
 /** Sent frames all accounted for: taken by the veth (and then counted by the peer) or refused by it. */
 async function accounted(what: string, sent: number, rx0: number, x0: { ok: number; err: number }): Promise<void> {
-  const d = () => {
-    const x = xmit();
-    return { ok: x.ok - x0.ok, err: x.err - x0.err };
+  let seen = { ok: 0, err: 0 };
+  const d = async () => {
+    const x = await xmit();
+    seen = { ok: x.ok - x0.ok, err: x.err - x0.err };
+    return seen;
   };
-  await waitFor(`the veth to take or refuse ${what}`, () => d().ok + d().err >= sent, { detail: () => JSON.stringify(d()) });
-  expect(d().ok + d().err).toBeLessThan(sent + 100);
-  const { ok } = d();
+  await waitFor(`the veth to take or refuse ${what}`, async () => {
+    const x = await d();
+    return x.ok + x.err >= sent;
+  }, { detail: () => JSON.stringify(seen) });
+  expect(seen.ok + seen.err).toBeLessThan(sent + 100);
+  const { ok } = seen;
   // The peer counts what its ring took (after generate() returns: wait for the count, not a
   // delay). Both counters can run a frame or two ahead of what generate() sent (seen: 2 more
   // than 786432), so >=.
@@ -50,20 +53,20 @@ async function accounted(what: string, sent: number, rx0: number, x0: { ok: numb
 
 it('xdp-live: 100k frames, each one received or refused by the veth and counted', async () => {
   const before = rx();
-  const x0 = xmit();
+  const x0 = await xmit();
   const r = await generate({ dev: 'sngen-a', count: 100_000, frame });
   expect(r.method).toBe('xdp-live');
   expect(r.packets).toBe(100_000);
   // generate() reads the same refusal counter (through SIOCETHTOOL) as ethtool -S does here.
   expect(r.refused).toBeGreaterThanOrEqual(0);
   await accounted('100k frames', 100_000, before, x0);
-  expect(r.refused).toBeLessThanOrEqual(xmit().err - x0.err);
+  expect(r.refused).toBeLessThanOrEqual((await xmit()).err - x0.err);
   expect(hasXdp('sngen-a')).toBe(false);
 });
 
 it('xdp-live for a duration keeps the event loop responsive', async () => {
   const before = rx();
-  const x0 = xmit();
+  const x0 = await xmit();
   let ticks = 0;
   const t = setInterval(() => ticks++, 10);
   const r = await generate({ dev: 'sngen-a', durationSec: 1, frame });
