@@ -15,6 +15,10 @@
 // must give identical outputs on both sides: per frame the verdict, the TX descriptor and the
 // first 34 bytes. A pass with every dispatch timed gives softnet's per-stage ns/packet
 // (g.runtime()). The C's exact scope (what it does and leaves out) is in its header comment.
+// A third side, fwd-chain-flat.ts, is the C's algorithm written as one plain JS function over the
+// same input (checked against the C frame by frame, timed and counted alike): the floor of what
+// this chain costs in JS on V8, so that softnet/flat is what softnet's structure costs and
+// flat/C what V8 costs.
 // --instructions counts instead of timing (valgrind's callgrind, each side in a process of its own,
 // only inside the counted region: N iterations after a fixed warm-up): instructions per packet of
 // the chain, as full minus reset like the times. Counts do not move with the load on a shared box,
@@ -301,6 +305,22 @@ writeInput(); // before any dispatch: the C starts from the bytes the JS starts 
 const bin = buildC('fwd_chain');
 execFileSync(bin, [inFile, '--check', outFile], { stdio: ['ignore', 'ignore', 'inherit'] });
 const cc = cOutcomes();
+// The third side: the C's algorithm in one plain JS function (fwd-chain-flat.ts), same input,
+// checked against the C's outputs frame by frame. Not in a --count child: the parent checked it,
+// and the child's --perf-basic-prof would pass on to it.
+const flat = [...process.execArgv, path.join(import.meta.dirname, 'fwd-chain-flat.ts'), inFile];
+if (args.count === 0) {
+  execFileSync(process.execPath, [...flat, '--check', outFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const fo = cOutcomes();
+  for (let s = 0; s < 2; s++) {
+    for (let k = 0; k < BATCH; k++) {
+      if (fo[s][k].some((x, i) => x !== cc[s][k][i])) {
+        console.error(`fwd-chain-flat and fwd_chain.c differ: batch ${s} frame ${k}\n  flat: ${hex(fo[s][k])}\n  C:    ${hex(cc[s][k])}`);
+        process.exit(1);
+      }
+    }
+  }
+}
 
 /** Both sides' outcomes for batch s equal, or exit with the first difference; returns how many were sent. */
 function compare(s: number, js: Uint32Array[]): number {
@@ -363,12 +383,16 @@ if (args.instructions) {
   const node = [...process.execArgv, '--perf-basic-prof', '--no-concurrent-recompilation', process.argv[1], '--rules', String(args.rules), '--batch', String(BATCH), '--count', String(n)];
   const js = (task: string) => callgrind(process.execPath, [...node, '--task', task], 'Builtins_ArrayReduceRight');
   const c = (task: string) => callgrind(bin, [inFile, '--count', task, String(n)], 'counted');
+  const fl = (task: string) => callgrind(process.execPath, ['--perf-basic-prof', '--no-concurrent-recompilation', ...flat, '--count', task, String(n)], 'Builtins_ArrayReduceRight');
   const packets = n * BATCH;
   const jsFull = js('full');
   const jsChain = (jsFull.total - js('reset').total) / packets;
   const cChain = (c('full').total - c('reset').total) / packets;
+  const flatChain = (fl('full').total - fl('reset').total) / packets;
+  const x = (v: number, of: number) => `${(v / of).toFixed(2)}x`;
   console.log(`instructions per packet (callgrind; ${n} dispatches of ${BATCH} after ${COUNT_WARMUP} to warm up; full minus reset):`);
   console.log(`  chain: JS ${jsChain.toFixed(0)}, C ${cChain.toFixed(0)}, JS/C ${(jsChain / cChain).toFixed(2)}`);
+  console.log(`  the C's algorithm as one JS function (fwd-chain-flat.ts): ${flatChain.toFixed(0)} = ${x(flatChain, cChain)} C; softnet's chain = ${x(jsChain, flatChain)} it`);
   console.log('JS per function (self, the full task: reset included):');
   const top = [...jsFull.byFn].sort((x, y) => y[1] - x[1]).slice(0, 20);
   console.table(top.map(([fn, v]) => ({ function: fn.replace(/file:\/\/\/.*\/(src|bench)\//, '$1/').slice(0, 70), 'instructions/packet': (v / packets).toFixed(1) })));
@@ -410,11 +434,15 @@ interface Round {
   jsReset: number;
   cFull: number;
   cReset: number;
+  /** fwd-chain-flat.ts: full minus reset. */
+  flat: number;
 }
 const rounds: Round[] = [];
 const sentNow = (): number => txN;
-const runC = (): { full: number; reset: number } =>
-  JSON.parse(execFileSync(bin, [inFile, '--samples', String(SAMPLES), '--iters', String(ITERS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as { full: number; reset: number };
+const timed = (cmd: string, argv: string[]): { full: number; reset: number } =>
+  JSON.parse(execFileSync(cmd, [...argv, '--samples', String(SAMPLES), '--iters', String(ITERS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as { full: number; reset: number };
+const runC = () => timed(bin, [inFile]);
+const runFlat = () => timed(process.execPath, flat);
 for (let r = 0; r < args.rounds; r++) {
   // Alternate who goes first: a load change on the shared machine then hits both sides.
   const c1 = r % 2 === 1 ? runC() : null;
@@ -422,7 +450,8 @@ for (let r = 0; r < args.rounds; r++) {
   if (sentNow() !== BATCH) throw new Error(`timed dispatch forwarded ${sentNow()} of ${BATCH}`);
   const jsReset = median(timeJs(reset, SAMPLES));
   const c = c1 ?? runC();
-  rounds.push({ jsFull, jsReset, cFull: c.full, cReset: c.reset });
+  const fl = runFlat();
+  rounds.push({ jsFull, jsReset, cFull: c.full, cReset: c.reset, flat: fl.full - fl.reset });
 }
 
 // Per-stage: every dispatch timed (one stage run per dispatch, taking turns).
@@ -450,6 +479,8 @@ console.table(
     'C reset': f1(r.cReset),
     'C chain': f1(r.cFull - r.cReset),
     'JS/C': ((r.jsFull - r.jsReset) / (r.cFull - r.cReset)).toFixed(2),
+    'flat JS chain': f1(r.flat),
+    'flat/C': (r.flat / (r.cFull - r.cReset)).toFixed(2),
   })),
 );
 const ratios = rounds.map((r) => (r.jsFull - r.jsReset) / (r.cFull - r.cReset));
@@ -459,6 +490,8 @@ console.log(
   `chain (minus reset): JS ${f1(mid.jsFull - mid.jsReset)} ns/packet, C ${f1(mid.cFull - mid.cReset)} ns/packet, JS/C ${ratio.toFixed(2)} ` +
     `(median of ${rounds.length} rounds; goal <= 2): ${ratio <= 2 ? 'met' : 'not met'}`,
 );
+const flatRatio = median(rounds.map((r) => r.flat / (r.cFull - r.cReset)));
+console.log(`the C's algorithm as one JS function (fwd-chain-flat.ts): ${flatRatio.toFixed(2)}x C (median of ${rounds.length} rounds)`);
 console.log('softnet per stage (every dispatch timed, one stage run each):');
 console.table(rows.map((r) => ({ stage: r.name, packets: r.packets, 'packets/call': r.packetsPerCall.toFixed(1), 'ns/packet': f1(r.nsPerPacket) })));
 console.log(`sum of stages: ${f1(rows.reduce((a, r) => a + r.nsPerPacket, 0))} ns/packet`);

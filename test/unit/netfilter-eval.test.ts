@@ -189,6 +189,16 @@ describe('netfilter targets, chains, policies, counters', () => {
     expect(nf.hookIsEmpty(NF_INET_LOCAL_OUT)).toBe(false);
     expect(nf.hook(NF_INET_LOCAL_OUT, pkt())).toBe(NF_DROP);
   });
+  it('a table runs and counts from the first command naming it (the kernel loads iptable_mangle then)', () => {
+    const nf = mk('-A FORWARD -p tcp -j DROP');
+    fwd(nf);
+    expect(nf.counters('filter', 'FORWARD')).toEqual({ pkts: 1, bytes: 100 });
+    expect(nf.counters('mangle', 'FORWARD')).toEqual({ pkts: 0, bytes: 0 });
+    expect(nf.exec('-t mangle -L FORWARD -v -n').split('\n')[0]).toBe('Chain FORWARD (policy ACCEPT 0 packets, 0 bytes)');
+    fwd(nf, { len: 60 });
+    expect(nf.counters('mangle', 'FORWARD')).toEqual({ pkts: 1, bytes: 60 });
+    expect(nf.counters('filter', 'FORWARD')).toEqual({ pkts: 2, bytes: 160 });
+  });
   it('LOG is rate-limited (burst 5, 3/s) and non-terminal', () => {
     const nf = mk('-A FORWARD -p udp -j LOG --log-prefix "fw: "', '-A FORWARD -j DROP');
     const lines: string[] = [];

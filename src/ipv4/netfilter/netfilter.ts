@@ -110,6 +110,12 @@ export class Netfilter implements Host {
   private nat: NatHook | null = null;
   /** The nat table got a rule once (the kernel's iptable_nat loaded): from then on the NAT core runs. */
   private natLoaded = false;
+  /**
+   * The mangle and filter tables named by a command so far (the kernel loads iptable_mangle and
+   * iptable_filter, and registers their hooks, when iptables first asks for the table): a table's
+   * chains run at its hooks, and count their policies, only from then on.
+   */
+  private readonly loaded = new Set<string>();
   private readonly logLimit = new LogLimit();
   /** Chains run as generated functions (compile-chain.ts) or by walking the records (the reference). */
   private evaluator: 'compiled' | 'records' = 'compiled';
@@ -134,10 +140,14 @@ export class Netfilter implements Host {
   hook(hook: number, p: NfPacket): number {
     if (!(hook >= 0 && hook < NF_INET_NUMHOOKS)) return NF_DROP; // a caller bug: fail closed, never loop or throw
     const prog = this.prog;
-    // Unrolled over the (at most) two tables: every hook has a mangle chain, three a filter one.
+    // Unrolled over the (at most) two tables, mangle then filter, each while it is loaded.
     const base = hook * TABLES_PER_HOOK;
-    let v = prog.run(this.hookChains[base], p);
-    if (v !== NF_ACCEPT) return v;
+    let v = NF_ACCEPT;
+    const m = this.hookChains[base];
+    if (m >= 0) {
+      v = prog.run(m, p);
+      if (v !== NF_ACCEPT) return v;
+    }
     const nat = this.natAt[hook];
     if (nat === 1) {
       v = this.nat!.natHook(hook, p);
@@ -193,7 +203,7 @@ export class Netfilter implements Host {
   hookIsEmpty(hook: number): boolean {
     if (hook >= 0 && hook < NF_INET_NUMHOOKS && this.natAt[hook] !== 0) return false;
     for (const [t, chains] of Object.entries(TABLES)) {
-      if (t === 'nat' || t === 'raw') continue;
+      if (!this.loaded.has(t)) continue;
       for (const [name, h] of chains) {
         if (h !== hook) continue;
         const c = this.tables.get(t)!.get(name)!;
@@ -211,6 +221,10 @@ export class Netfilter implements Host {
       return err(`can't initialize iptables table "${c.table}": Table does not exist (softnet has raw, mangle, nat and filter)`);
     }
     this.prog.syncCounters();
+    if ((c.table === 'mangle' || c.table === 'filter') && !this.loaded.has(c.table)) {
+      this.loaded.add(c.table);
+      this.compile();
+    }
     switch (c.cmd) {
       case 'L':
         return this.list(table, c);
@@ -463,8 +477,7 @@ export class Netfilter implements Host {
           if (this.tables.get(t)!.get(name)!.rules.length > 0) this.natLoaded = true;
           continue;
         }
-        const k = this.hookChains[hook * TABLES_PER_HOOK] < 0 ? 0 : 1;
-        this.hookChains[hook * TABLES_PER_HOOK + k] = index.get(`${t}/${name}`)!;
+        if (this.loaded.has(t)) this.hookChains[hook * TABLES_PER_HOOK + (t === 'mangle' ? 0 : 1)] = index.get(`${t}/${name}`)!;
       }
     }
     this.prog = prog;
