@@ -19,7 +19,8 @@ const { IP_DF, IP_MF, IP_OFFSET, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_DA
 const { TCP_ACK, TCP_ACK_SEQ, TCP_DEST, TCP_DOFF, TCP_FIN, TCP_FLAGS, TCP_HLEN, TCP_RST, TCP_SEQ, TCP_SOURCE, TCP_SYN, writeTcpHeader } = tcp;
 const { UDP_DEST, UDP_SOURCE } = udp;
 const { IP_CT_RELATED, IP_CT_RELATED_REPLY, NFCT_DROP, NFCT_NONE, NFCT_UNTRACKED, XT_CONNTRACK_STATE_INVALID } = ctCommon;
-const { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, REJECT_TCP_RESET } = nfPacket;
+const { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_REJECT, NFF_ADDR, NFF_ALL, NFF_CT, NFF_IF, NFF_IPH, NFF_L4, NFF_MARK, REJECT_TCP_RESET } =
+  nfPacket;
 
 /** Returned by NfHooks.run: packet i was turned into a reject reply in place; send it to ip-output. */
 export const NF_REPLY = 3;
@@ -35,6 +36,8 @@ export interface NetfilterLike {
   rawIsEmpty?(hook: number): boolean;
   /** A rule needs connection tracking. */
   needsConntrack?(): boolean;
+  /** The NfPacket field groups (NFF_*) the hook's rules read (used by refresh() only); all without it. */
+  fieldsAt?(hook: number): number;
 }
 
 /**
@@ -43,7 +46,9 @@ export interface NetfilterLike {
  * netfilter's hook(), conntrack's confirm last), applies MARK, and turns REJECT into an ICMP
  * error or TCP RST in place. `on[hook]` is a plain byte the stages test before calling run(), so
  * a hook without rules costs one load per packet; connection tracking is off (`ct` null) until
- * a rule or nf_conntrack_enable needs it.
+ * a rule or nf_conntrack_enable needs it. NfPacket gets only the fields the hook's rules read
+ * (`need`, from refresh()): a router filtering on addresses and ports reads no devices, marks
+ * or next hops per packet.
  */
 export class NfHooks {
   nf: NetfilterLike | null = null;
@@ -53,6 +58,8 @@ export class NfHooks {
   /** Per hook: netfilter's hook() / raw() have work. */
   private readonly tabOn = new Uint8Array(5);
   private readonly rawOn = new Uint8Array(5);
+  /** Per hook: the NfPacket field groups to fill (NFF_*). */
+  private readonly need = new Uint8Array(5);
   /** Connection tracking while it is on (refresh() decides), else null. */
   ct: Conntrack | null = null;
   /** Makes the stack's Conntrack the first time it is needed (Ipv4 sets it). */
@@ -74,6 +81,7 @@ export class NfHooks {
     this.on.fill(nf === null ? 0 : 1);
     this.tabOn.fill(nf === null ? 0 : 1);
     this.rawOn.fill(nf === null ? 0 : 1);
+    this.need.fill(nf === null ? 0 : NFF_ALL);
   }
 
   /**
@@ -89,6 +97,7 @@ export class NfHooks {
       this.rawOn[h] = nf === null || nf.raw === undefined ? 0 : nf.rawIsEmpty === undefined || !nf.rawIsEmpty(h) ? 1 : 0;
       // Conntrack looks packets up at PREROUTING/OUTPUT and confirms them at INPUT/POSTROUTING.
       this.on[h] = this.tabOn[h] | this.rawOn[h] | (track && h !== NF_INET_FORWARD ? 1 : 0);
+      this.need[h] = nf === null ? 0 : (nf.fieldsAt?.(h) ?? NFF_ALL);
     }
   }
 
@@ -115,54 +124,64 @@ export class NfHooks {
     const h = b.addr[i] + b.l3[i];
     const len = b.len[i] - b.l3[i];
     const p = this.p;
-    const ihl = (u8[h + IPV4_VIHL] & 0x0f) << 2;
+    const need = this.need[hook];
     const proto = u8[h + IPV4_PROTOCOL];
     const frag = dv.getUint16(h + IPV4_FRAG_OFF) & IP_OFFSET;
-    // iptables refuses -i in OUTPUT/POSTROUTING and -o in PREROUTING/INPUT: -1 there.
-    p.iif = hook === NF_INET_LOCAL_OUT || hook === NF_INET_POST_ROUTING ? -1 : b.iif[i];
-    p.oif = hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_IN ? -1 : b.oif[i];
-    p.saddr = dv.getUint32(h + IPV4_SADDR);
-    p.daddr = dv.getUint32(h + IPV4_DADDR);
     p.proto = proto;
     p.len = len;
-    p.mark = b.mark[i];
     p.fragOff = frag;
-    p.sport = -1;
-    p.dport = -1;
-    p.icmpType = -1;
-    p.icmpCode = -1;
-    p.tcpFlags = 0;
     p.rejectWith = 0;
-    // Ports and types only from the first fragment, and only if they are within the datagram.
-    const l4 = h + ihl;
-    if (frag === 0) {
-      // TCP's ports sit where UDP's do.
-      if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP) && len >= ihl + UDP_DEST + 2) {
-        p.sport = dv.getUint16(l4 + UDP_SOURCE);
-        p.dport = dv.getUint16(l4 + UDP_DEST);
-        if (proto === IPPROTO_TCP && len >= ihl + TCP_FLAGS + 1) p.tcpFlags = u8[l4 + TCP_FLAGS];
-      } else if (proto === IPPROTO_ICMP && len >= ihl + ICMP_CODE + 1) {
-        p.icmpType = u8[l4 + ICMP_TYPE];
-        p.icmpCode = u8[l4 + ICMP_CODE];
+    if ((need & NFF_IF) !== 0) {
+      // iptables refuses -i in OUTPUT/POSTROUTING and -o in PREROUTING/INPUT: -1 there.
+      p.iif = hook === NF_INET_LOCAL_OUT || hook === NF_INET_POST_ROUTING ? -1 : b.iif[i];
+      p.oif = hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_IN ? -1 : b.oif[i];
+    }
+    if ((need & NFF_ADDR) !== 0) {
+      p.saddr = dv.getUint32(h + IPV4_SADDR);
+      p.daddr = dv.getUint32(h + IPV4_DADDR);
+    }
+    if ((need & NFF_MARK) !== 0) p.mark = b.mark[i];
+    if ((need & NFF_IPH) !== 0) {
+      p.h = h;
+      p.nh = b.nh[i];
+    }
+    if ((need & NFF_L4) !== 0) {
+      p.sport = -1;
+      p.dport = -1;
+      p.icmpType = -1;
+      p.icmpCode = -1;
+      p.tcpFlags = 0;
+      // Ports and types only from the first fragment, and only if they are within the datagram.
+      const ihl = (u8[h + IPV4_VIHL] & 0x0f) << 2;
+      const l4 = h + ihl;
+      if (frag === 0) {
+        // TCP's ports sit where UDP's do.
+        if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP) && len >= ihl + UDP_DEST + 2) {
+          p.sport = dv.getUint16(l4 + UDP_SOURCE);
+          p.dport = dv.getUint16(l4 + UDP_DEST);
+          if (proto === IPPROTO_TCP && len >= ihl + TCP_FLAGS + 1) p.tcpFlags = u8[l4 + TCP_FLAGS];
+        } else if (proto === IPPROTO_ICMP && len >= ihl + ICMP_CODE + 1) {
+          p.icmpType = u8[l4 + ICMP_TYPE];
+          p.icmpCode = u8[l4 + ICMP_CODE];
+        }
       }
     }
-    p.h = h;
-    p.nh = b.nh[i];
-    let nfct = b.nfct[i];
-    if (ct !== null && (hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_OUT)) {
-      nfct = this.track(hook, b, i, h, len, ct, nfct);
-      if (nfct === NFCT_DROP) return NF_DROP;
-    }
-    p.nfct = nfct;
-    if (ct === null) {
-      p.ctState = XT_CONNTRACK_STATE_INVALID;
-      p.ctStatus = -1;
-    } else {
+    if (ct !== null) {
+      let nfct = b.nfct[i];
+      if (hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_OUT) {
+        nfct = this.track(hook, b, i, h, len, ct, nfct);
+        if (nfct === NFCT_DROP) return NF_DROP;
+      }
+      p.nfct = nfct;
       p.ctState = ct.stateBits(nfct);
       p.ctStatus = ct.statusOf(nfct);
+    } else if ((need & NFF_CT) !== 0) {
+      p.nfct = b.nfct[i];
+      p.ctState = XT_CONNTRACK_STATE_INVALID;
+      p.ctStatus = -1;
     }
     const verdict = this.tabOn[hook] !== 0 ? nf.hook(hook, p) : NF_ACCEPT;
-    if (p.mark !== b.mark[i]) b.mark[i] = p.mark >>> 0;
+    if ((need & NFF_MARK) !== 0 && p.mark !== b.mark[i]) b.mark[i] = p.mark >>> 0;
     if (verdict === NF_ACCEPT) {
       // __nf_conntrack_confirm, at the last priority of INPUT and POSTROUTING.
       if (ct !== null && (hook === NF_INET_LOCAL_IN || hook === NF_INET_POST_ROUTING) && !ct.confirm(p.nfct)) return NF_DROP;

@@ -9,7 +9,7 @@ const allSource = (nf: Netfilter) => {
   const s = chainSource(nf['prog']);
   return [s.main, ...s.segments].join('\n');
 };
-import { Netfilter, NfPacket, NF_INET_NUMHOOKS, IptablesError } from '../../src/ipv4/netfilter/netfilter.ts';
+import { Netfilter, NfPacket, NF_INET_NUMHOOKS, NFF_ADDR, NFF_ALL, NFF_CT, NFF_IF, NFF_IPH, NFF_L4, NFF_MARK, IptablesError } from '../../src/ipv4/netfilter/netfilter.ts';
 import { MAX_DEPTH } from '../../src/ipv4/netfilter/program.ts';
 import { rng } from '../support/rng.ts';
 
@@ -261,5 +261,67 @@ describe('netfilter compiled chains vs the record walk', () => {
       for (let k = 0; k < 150; k++) check(c, r, randomPacket(rand, 2), 2, `round ${round} packet ${k}`);
       expect(listing(c), edit).toBe(listing(r));
     }
+  });
+});
+
+// NfHooks fills only the NfPacket fields the hook's rules read (Netfilter.fieldsAt, found in the
+// extensions' code). Checked here from the other side: the fields outside fieldsAt(hook) set to
+// garbage in one of two netfilters given the same rules change no verdict, field written, counter
+// or LOG line.
+describe('netfilter fieldsAt: what a hook does not read never changes its outcome', () => {
+  const GARBAGE: Array<[number, Partial<NfPacket>]> = [
+    [NFF_IF, { iif: 3, oif: 200 }],
+    [NFF_ADDR, { saddr: 0xdeadbeef, daddr: 0x0a0a0a0a }],
+    [NFF_L4, { sport: 4321, dport: 2222, tcpFlags: 0x3f, icmpType: 13, icmpCode: 9 }],
+    [NFF_MARK, { mark: 0x5a5a5a5a }],
+    [NFF_CT, { nfct: 12345, ctState: 0x1ff, ctStatus: 0x7fff }],
+    [NFF_IPH, { h: 999, nh: 0x01020304 }],
+  ];
+  for (let seed = 1; seed <= 30; seed++) {
+    it(`seed ${seed}`, () => {
+      const rand = rng(seed * 7919);
+      // Two of one kind (compiled), so counters and LOG lines compare as they do above.
+      const [a, , logs] = pair();
+      const [b] = pair();
+      const bLogs: string[] = [];
+      b.logSink = (l) => bLogs.push(l);
+      for (const t of Object.keys(TABLES)) for (const u of USER) both(a, b, `-t ${t} -N ${u}`);
+      const n = 1 + (rand() % 25);
+      for (let i = 0; i < n; i++) {
+        const table = ['raw', 'mangle', 'filter'][rand() % 3];
+        const chains = [...TABLES[table], ...USER];
+        both(a, b, randomRule(rand, table, chains[rand() % chains.length]));
+      }
+      const read = [0, 1, 2, 3, 4].map((h) => a.fieldsAt(h));
+      expect(read).toEqual([0, 1, 2, 3, 4].map((h) => b.fieldsAt(h)));
+      for (let k = 0; k < 400; k++) {
+        const hook = rand() % NF_INET_NUMHOOKS;
+        const p = randomPacket(rand, hook);
+        const q = Object.assign(new NfPacket(), p);
+        for (const [group, junk] of GARBAGE) if ((read[hook] & group) === 0) Object.assign(q, junk);
+        // mark is written back only where it is read (NFF_MARK): elsewhere q keeps its garbage.
+        const out = OUT_FIELDS.filter((f) => f !== 'mark' || (read[hook] & NFF_MARK) !== 0);
+        const got = [a.raw(hook, p), a.hook(hook, p), ...out.map((f) => p[f])];
+        const want = [b.raw(hook, q), b.hook(hook, q), ...out.map((f) => q[f])];
+        if (got.some((v, i) => v !== want[i])) expect(got, `packet ${k} at hook ${hook}, fieldsAt ${read[hook]}\n${['raw', 'mangle', 'filter'].map((t) => a.exec(`-t ${t} -S`)).join('')}`).toEqual(want);
+      }
+      expect(listing(a)).toBe(listing(b));
+      expect(logs.map((l) => l.slice(2))).toEqual(bLogs);
+    });
+  }
+
+  it('reads only what the rules name: addresses and ports for the router scenario, everything for LOG and multiport', () => {
+    const [nf] = pair();
+    for (let i = 0; i < 20; i++) nf.exec(i % 2 ? `-A FORWARD -p tcp --dport ${2000 + i} -j DROP` : `-A FORWARD -s 192.0.2.${i}/32 -j DROP`);
+    expect(nf.fieldsAt(2)).toBe(NFF_ADDR | NFF_L4);
+    expect(nf.fieldsAt(1)).toBe(0);
+    nf.exec('-A FORWARD -i p0 -m mark --mark 1 -j ACCEPT');
+    expect(nf.fieldsAt(2)).toBe(NFF_ADDR | NFF_L4 | NFF_IF | NFF_MARK);
+    nf.exec('-N u1');
+    nf.exec('-A u1 -j LOG');
+    nf.exec('-A INPUT -j u1');
+    expect(nf.fieldsAt(1)).toBe(NFF_ALL);
+    nf.exec('-t raw -A OUTPUT -p udp -m multiport --dports 53,80 -j CT --notrack');
+    expect(nf.fieldsAt(3)).toBe(NFF_ALL);
   });
 });

@@ -12,7 +12,7 @@
  */
 
 import { MATCHES, TARGETS } from './extensions.ts';
-import type { NfPacket } from './packet.ts';
+import { fieldsRead, type NfPacket } from './packet.ts';
 import { T_FIRST_EXT } from './target/standard.ts';
 import type { TargetExt, Test } from './xt.ts';
 
@@ -93,6 +93,10 @@ function rareTests(tests: readonly PlacedTest[]): string {
   }
   return out.join('\n');
 }
+
+/** Per test bit and per target id: the NfPacket field groups its code reads (packet.ts NFF_*). */
+export const TEST_FIELDS: readonly number[] = TESTS.map((t) => fieldsRead(t.test.test) | fieldsRead(t.test.guard ?? ''));
+export const TARGET_FIELDS: ReadonlyMap<number, number> = new Map([...TARGET_IDS.values()].map((t) => [t.id, fieldsRead(t.ext.code ?? '')]));
 
 const hot = TESTS.filter((t) => t.test.hot);
 const rare = TESTS.filter((t) => !t.test.hot);

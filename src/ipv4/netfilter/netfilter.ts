@@ -31,7 +31,7 @@ export { IptablesError, parseCommand, type Rule, type Command } from './rule.ts'
 export { formatSpec } from './format.ts';
 
 // Hot path (hook()): module-local consts, not imported bindings (src/wire/README.md, "On the hot path").
-const { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_NUMHOOKS, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING } = packet;
+const { NF_ACCEPT, NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_NUMHOOKS, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NFF_ALL } = packet;
 
 interface Chain extends ChainIn {
   name: string;
@@ -182,6 +182,18 @@ export class Netfilter implements Host {
   raw(hook: number, p: NfPacket): number {
     const c = hook >= 0 && hook < NF_INET_NUMHOOKS ? this.rawChains[hook] : -1;
     return c < 0 ? NF_ACCEPT : this.prog.run(c, p);
+  }
+
+  /**
+   * The NfPacket field groups (NFF_*) the hook's chains read, through jumps: its raw, mangle and
+   * filter chains as they run now, and all of them while the NAT core runs there. Control plane
+   * (NfHooks.refresh): the hook stage fills only these.
+   */
+  fieldsAt(hook: number): number {
+    if (!(hook >= 0 && hook < NF_INET_NUMHOOKS) || this.natAt[hook] !== 0) return NFF_ALL;
+    let m = 0;
+    for (const c of [this.rawChains[hook], this.hookChains[hook * TABLES_PER_HOOK], this.hookChains[hook * TABLES_PER_HOOK + 1]]) if (c >= 0) m |= this.prog.fields(c);
+    return m;
   }
 
   /** True when the raw table has nothing for the hook (no rules, ACCEPT policy). */

@@ -30,6 +30,59 @@ export const REJECT_HOST_PROHIBITED = 10;
 export const REJECT_ADMIN_PROHIBITED = 13;
 export const REJECT_TCP_RESET = 256;
 
+/**
+ * NfPacket's fields in groups, so that the hook stage fills only what a hook's rules read
+ * (Netfilter.fieldsAt, from the extensions' code). proto, len, fragOff and rejectWith are
+ * always filled; the out fields (notrack, nat*) are written by targets, never read before.
+ */
+export const NFF_IF = 1; // iif, oif
+export const NFF_ADDR = 2; // saddr, daddr
+export const NFF_L4 = 4; // sport, dport, tcpFlags, icmpType, icmpCode
+export const NFF_MARK = 8; // mark (and its write-back after the hook)
+export const NFF_CT = 16; // nfct, ctState, ctStatus
+export const NFF_IPH = 32; // h, nh
+export const NFF_ALL = 63;
+
+const GROUP: Record<string, number> = {
+  iif: NFF_IF,
+  oif: NFF_IF,
+  saddr: NFF_ADDR,
+  daddr: NFF_ADDR,
+  sport: NFF_L4,
+  dport: NFF_L4,
+  tcpFlags: NFF_L4,
+  icmpType: NFF_L4,
+  icmpCode: NFF_L4,
+  mark: NFF_MARK,
+  nfct: NFF_CT,
+  ctState: NFF_CT,
+  ctStatus: NFF_CT,
+  h: NFF_IPH,
+  nh: NFF_IPH,
+  proto: 0,
+  len: 0,
+  fragOff: 0,
+  rejectWith: 0,
+  notrack: 0,
+  natKind: 0,
+  natFlags: 0,
+  natMinIp: 0,
+  natMaxIp: 0,
+  natMinPort: 0,
+  natMaxPort: 0,
+};
+
+/**
+ * The groups a snippet of extension code reads through `p`: every `p.field` it names, and all of
+ * them when it hands `p` itself to a function (LOG, multiport) or names a field not listed here.
+ */
+export function fieldsRead(code: string): number {
+  if (/\bp\b(?!\.)/.test(code)) return NFF_ALL;
+  let m = 0;
+  for (const [, f] of code.matchAll(/\bp\.(\w+)/g)) m |= GROUP[f] ?? NFF_ALL;
+  return m;
+}
+
 export class NfPacket {
   /** Ingress / egress device index, -1 if none (no iif on OUTPUT, no oif before routing). */
   iif = -1;

@@ -18,7 +18,7 @@ import type { Host, Rule } from './xt.ts';
 
 // Local copies: an imported binding costs a load through its module cell at each use, and these
 // are read per rule in the traversal (measured in micro-netfilter: 1.2-1.35x slower imported).
-const { F_FLAGS, F_TARGET, GENERATED, STRIDE, TARGET_IDS, TESTS, XT_CONTINUE } = layout;
+const { F_FLAGS, F_TARGET, GENERATED, STRIDE, TARGET_FIELDS, TARGET_IDS, TEST_FIELDS, TESTS, XT_CONTINUE } = layout;
 const { T_ACCEPT, T_DROP, T_GOTO, T_JUMP, T_NONE, T_RETURN } = standard;
 const { NF_ACCEPT, NF_DROP } = packet;
 
@@ -130,6 +130,21 @@ export class Program {
       this.chains[c].polPkts = this.polPkts[c];
       this.chains[c].polBytes = this.polBytes[c];
     }
+  }
+
+  /** The NfPacket field groups (packet.ts NFF_*) chain c and the chains it jumps to read. Control plane. */
+  fields(c: number, seen: Set<number> = new Set()): number {
+    if (seen.has(c)) return 0;
+    seen.add(c);
+    let m = 0;
+    for (let k = this.cStart[c]; k < this.cEnd[c]; k++) {
+      const b = k * STRIDE;
+      const f = this.d[b + F_FLAGS];
+      for (let bit = 0; bit < TEST_FIELDS.length; bit++) if ((f & (1 << bit)) !== 0) m |= TEST_FIELDS[bit];
+      const t = this.d[b + F_TARGET];
+      m |= t === T_JUMP || t === T_GOTO ? this.fields(this.d[b + F_TARG], seen) : (TARGET_FIELDS.get(t) ?? 0);
+    }
+    return m;
   }
 
   /** Runs base chain c on p: NF_ACCEPT, NF_DROP or NF_REJECT (p.rejectWith set). */
