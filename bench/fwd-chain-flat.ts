@@ -7,6 +7,7 @@
 // the graph, counters, the general paths); what it costs over C is what V8 costs.
 //   node --import tsx bench/fwd-chain-flat.ts FILE --check OUT | --samples S --iters N | --count full|reset N
 import { readFileSync, writeFileSync } from 'node:fs';
+import { resetFrame } from './fwd-chain-reset.ts';
 
 const HDR = 34;
 const NARROW_WIDE = 254;
@@ -251,23 +252,7 @@ function dispatch(s: number): void {
 /** What the chain rewrote, back as it arrived (fwd_chain.c reset()). */
 function reset(): void {
   const addr = bAddr[0];
-  for (let k = 0; k < batchN; k++) {
-    const f = addr[k];
-    dv.setUint32(f, inDstHi);
-    dv.setUint16(f + 4, inDstLo);
-    dv.setUint32(f + 6, inSrcHi);
-    dv.setUint16(f + 10, inSrcLo);
-    const h = f + 14;
-    const old = dv.getUint16(h + 8);
-    if (old >>> 8 !== 64) {
-      const nw = (64 << 8) | (old & 0xff);
-      dv.setUint16(h + 8, nw);
-      let c = (~dv.getUint16(h + 10) & 0xffff) + (~old & 0xffff) + nw;
-      c = (c & 0xffff) + (c >>> 16);
-      c = (c & 0xffff) + (c >>> 16);
-      dv.setUint16(h + 10, ~c & 0xffff);
-    }
-  }
+  for (let k = 0; k < batchN; k++) resetFrame(dv, addr[k], inDstHi, inDstLo, inSrcHi, inSrcLo);
   txN.fill(0);
 }
 

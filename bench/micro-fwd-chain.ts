@@ -30,6 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from '../src/cli/args.ts';
 import { callgrind } from './callgrind.ts';
+import { resetFrame } from './fwd-chain-reset.ts';
 import { buildC } from '../src/bench/cref.ts';
 import { routeLines, ruleLines } from '../src/bench/softnet-stack.ts';
 import { median } from '../src/bench/stats.ts';
@@ -170,24 +171,11 @@ const dstLo = (MAC_P0[4] << 8) | MAC_P0[5];
 const srcHi = (MAC_HOST_A[0] << 24) | (MAC_HOST_A[1] << 16) | (MAC_HOST_A[2] << 8) | MAC_HOST_A[3];
 const srcLo = (MAC_HOST_A[4] << 8) | MAC_HOST_A[5];
 
-/** What the chain rewrote, back as it arrived: the MACs, TTL 64 (checksum patched back, RFC 1624), the descriptors. fwd_chain.c reset() does the same. */
+/** What the chain rewrote, back as it arrived (fwd-chain-reset.ts), and the descriptors. fwd_chain.c reset() does the same. */
 function reset(): void {
   for (let k = 0; k < BATCH; k++) {
     const a = benchAddr[k];
-    dv.setUint32(a, dstHi);
-    dv.setUint16(a + 4, dstLo);
-    dv.setUint32(a + 6, srcHi);
-    dv.setUint16(a + 10, srcLo);
-    const h = a + 14;
-    const old = dv.getUint16(h + 8);
-    if (old >>> 8 !== 64) {
-      const nw = (64 << 8) | (old & 0xff);
-      dv.setUint16(h + 8, nw);
-      let c = (~dv.getUint16(h + 10) & 0xffff) + (~old & 0xffff) + nw;
-      c = (c & 0xffff) + (c >>> 16);
-      c = (c & 0xffff) + (c >>> 16);
-      dv.setUint16(h + 10, ~c & 0xffff);
-    }
+    resetFrame(dv, a, dstHi, dstLo, srcHi, srcLo);
     b.addr[k] = a;
     b.len[k] = 60;
     b.iif[k] = P0;
