@@ -62,7 +62,10 @@ export async function pageSamples<T>(url: string, expr: string, n: number, every
       },
       { detail: () => err },
     );
-    await waitFor('the page to be ready', async () => (await evaluate<boolean>(page, ready, 1, 0))[0] === true);
+    // The tab starts on about:blank, whose readyState is "complete" too: ready means our URL's
+    // document is loaded, not whichever document the tab holds at the moment.
+    const loaded = `location.href.startsWith(${JSON.stringify(url)}) && (${ready})`;
+    await waitFor('the page to be ready', async () => (await evaluate<boolean>(page, loaded, 1, 0))[0] === true);
     return await evaluate<T>(page, expr, n, everyMs, screenshot);
   } finally {
     await killGroup(browser.pid!);
