@@ -7,6 +7,7 @@
 // the graph, counters, the general paths); what it costs over C is what V8 costs.
 //   node --import tsx bench/fwd-chain-flat.ts FILE --check OUT | --samples S --iters N | --count full|reset N
 import { readFileSync, writeFileSync } from 'node:fs';
+import { median } from '../src/bench/stats.ts';
 import { resetFrame } from './fwd-chain-reset.ts';
 
 const HDR = 34;
@@ -257,10 +258,6 @@ function reset(): void {
 }
 
 // ---- modes: fwd_chain.c main() -----------------------------------------------------------------
-const median = (v: number[]): number => {
-  v.sort((x, y) => x - y);
-  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
 const full = (): void => {
   reset();
   dispatch(0);

@@ -293,37 +293,29 @@ writeInput(); // before any dispatch: the C starts from the bytes the JS starts 
 const bin = buildC('fwd_chain');
 execFileSync(bin, [inFile, '--check', outFile], { stdio: ['ignore', 'ignore', 'inherit'] });
 const cc = cOutcomes();
-// The third side: the C's algorithm in one plain JS function (fwd-chain-flat.ts), same input,
-// checked against the C's outputs frame by frame. Not in a --count child: the parent checked it,
-// and the child's --perf-basic-prof would pass on to it.
-const flat = [...process.execArgv, path.join(import.meta.dirname, 'fwd-chain-flat.ts'), inFile];
-if (args.count === 0) {
-  execFileSync(process.execPath, [...flat, '--check', outFile], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const fo = cOutcomes();
-  for (let s = 0; s < 2; s++) {
-    for (let k = 0; k < BATCH; k++) {
-      if (fo[s][k].some((x, i) => x !== cc[s][k][i])) {
-        console.error(`fwd-chain-flat and fwd_chain.c differ: batch ${s} frame ${k}\n  flat: ${hex(fo[s][k])}\n  C:    ${hex(cc[s][k])}`);
-        process.exit(1);
-      }
-    }
-  }
-}
-
-/** Both sides' outcomes for batch s equal, or exit with the first difference; returns how many were sent. */
-function compare(s: number, js: Uint32Array[]): number {
+/** `who`'s outcomes for batch s equal the C's, or exit with the first difference; returns how many were sent. */
+function compare(s: number, js: Uint32Array[], who = 'softnet'): number {
   const names = ['bench batch', 'check batch'];
   let sent = 0;
   for (let k = 0; k < BATCH; k++) {
     const a = js[k];
     const c = cc[s][k];
     if (a.some((x, i) => x !== c[i])) {
-      console.error(`outputs differ: ${names[s]} frame ${k}${s === 1 ? ` (case ${k % 16})` : ''}\n  softnet: ${hex(a)}\n  C:       ${hex(c)}`);
+      console.error(`outputs differ: ${names[s]} frame ${k}${s === 1 ? ` (case ${k % 16})` : ''}\n  ${who}: ${hex(a)}\n  C: ${hex(c)}`);
       process.exit(1);
     }
     sent += a[0];
   }
   return sent;
+}
+// The third side: the C's algorithm in one plain JS function (fwd-chain-flat.ts), same input,
+// checked like softnet. Not in a --count child: the parent checked it, and the child's
+// --perf-basic-prof would pass on to it.
+const flat = [...process.execArgv, path.join(import.meta.dirname, 'fwd-chain-flat.ts'), inFile];
+if (args.count === 0) {
+  execFileSync(process.execPath, [...flat, '--check', outFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const fo = cOutcomes();
+  for (let s = 0; s < 2; s++) compare(s, fo[s], 'fwd-chain-flat');
 }
 const benchSent = compare(0, jsBench());
 if (benchSent !== BATCH) throw new Error(`bench batch: ${benchSent} of ${BATCH} forwarded`);

@@ -30,15 +30,12 @@ const xmit = () => xdpXmit(null, 'sngen-a');
 /** Sent frames all accounted for: taken by the veth (and then counted by the peer) or refused by it. */
 async function accounted(what: string, sent: number, rx0: number, x0: { ok: number; err: number }): Promise<void> {
   let seen = { ok: 0, err: 0 };
-  const d = async () => {
+  const taken = async () => {
     const x = await xmit();
     seen = { ok: x.ok - x0.ok, err: x.err - x0.err };
-    return seen;
+    return seen.ok + seen.err >= sent;
   };
-  await waitFor(`the veth to take or refuse ${what}`, async () => {
-    const x = await d();
-    return x.ok + x.err >= sent;
-  }, { detail: () => JSON.stringify(seen) });
+  await waitFor(`the veth to take or refuse ${what}`, taken, { detail: () => JSON.stringify(seen) });
   expect(seen.ok + seen.err).toBeLessThan(sent + 100);
   const { ok } = seen;
   // The peer counts what its ring took (after generate() returns: wait for the count, not a

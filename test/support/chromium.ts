@@ -17,9 +17,6 @@ const pending = new Map();
 sock.onmessage = (m) => { const r = JSON.parse(m.data); if (pending.has(r.id)) { pending.get(r.id)(r); pending.delete(r.id); } };
 const call = (method, params) => new Promise((res) => { pending.set(++id, res); sock.send(JSON.stringify({ id, method, params })); });
 sock.onopen = async () => {
-  // A new session knows the page's execution contexts only once Runtime is enabled (they are
-  // reported before this call returns); an evaluate sent earlier can fail and read null.
-  await call('Runtime.enable', {});
   for (let k = 0; k < Number(n); k++) {
     const r = await call('Runtime.evaluate', { expression: expr, returnByValue: true });
     const fail = r.error?.message ?? r.result?.exceptionDetails?.exception?.description ?? r.result?.exceptionDetails?.text;
